@@ -1,0 +1,3 @@
+from nami_action.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""The AWS layer: the only place in nami that calls boto3."""

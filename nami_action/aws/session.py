@@ -1,0 +1,125 @@
+"""One boto3 session per run, clients with adaptive retries, errors turned into plain words."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+import botocore.exceptions
+from botocore.config import Config
+
+from nami_action.errors import NamiError
+
+ENDPOINT_ENV = "NAMI_ENDPOINT_URL"
+
+# Adaptive mode adds client-side rate limiting on top of retries, so a burst of
+# describe calls against a throttled account slows down instead of failing.
+RETRY_CONFIG = Config(retries={"mode": "adaptive", "max_attempts": 10}, user_agent_extra="nami")
+
+
+class AwsError(NamiError):
+    """An AWS call failed for a reason the user can act on."""
+
+
+@dataclass(frozen=True)
+class AwsTarget:
+    """Where to talk to AWS; every field falls back to the default credential chain."""
+
+    region: str | None = None
+    profile: str | None = None
+    role_arn: str | None = None
+    endpoint_url: str | None = field(default_factory=lambda: os.environ.get(ENDPOINT_ENV) or None)
+
+
+class Aws:
+    """Lazily created, cached boto3 clients for one target."""
+
+    def __init__(self, target: AwsTarget) -> None:
+        self.target = target
+        self._clients: dict[str, Any] = {}
+        with translate_errors("starting an AWS session"):
+            self._session = self._make_session()
+
+    @property
+    def region(self) -> str:
+        return self._session.region_name or "us-east-1"
+
+    def client(self, service: str) -> Any:
+        if service not in self._clients:
+            self._clients[service] = self._session.client(
+                service,  # type: ignore[call-overload]
+                endpoint_url=self.target.endpoint_url,
+                config=RETRY_CONFIG,
+            )
+        return self._clients[service]
+
+    def _make_session(self) -> boto3.Session:
+        base = boto3.Session(profile_name=self.target.profile, region_name=self.target.region)
+        if not self.target.role_arn:
+            return base
+        sts = base.client("sts", endpoint_url=self.target.endpoint_url, config=RETRY_CONFIG)
+        creds = sts.assume_role(RoleArn=self.target.role_arn, RoleSessionName="nami")["Credentials"]
+        return boto3.Session(
+            aws_access_key_id=creds["AccessKeyId"],
+            aws_secret_access_key=creds["SecretAccessKey"],
+            aws_session_token=creds["SessionToken"],
+            region_name=base.region_name,
+        )
+
+
+def error_code(exc: BaseException) -> str:
+    """The AWS error code of a ClientError, or '' for anything else."""
+    if isinstance(exc, botocore.exceptions.ClientError):
+        return str(exc.response.get("Error", {}).get("Code", ""))
+    return ""
+
+
+def error_message(exc: BaseException) -> str:
+    if isinstance(exc, botocore.exceptions.ClientError):
+        return str(exc.response.get("Error", {}).get("Message", "")) or str(exc)
+    return str(exc)
+
+
+DENIED_CODES = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"}
+BAD_CREDENTIAL_CODES = {
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "InvalidClientTokenId",
+    "SignatureDoesNotMatch",
+    "UnrecognizedClientException",
+}
+
+
+@contextmanager
+def translate_errors(doing: str) -> Iterator[None]:
+    """Turn botocore failures into one AwsError sentence that says what to do next."""
+    try:
+        yield
+    except botocore.exceptions.NoCredentialsError as exc:
+        raise AwsError(
+            f"no AWS credentials found while {doing}: set AWS_PROFILE or AWS_ACCESS_KEY_ID, "
+            "or run in CI with aws-actions/configure-aws-credentials"
+        ) from exc
+    except botocore.exceptions.ProfileNotFound as exc:
+        raise AwsError(f"{exc} (while {doing})") from exc
+    except botocore.exceptions.NoRegionError as exc:
+        raise AwsError(
+            f"no AWS region while {doing}: set `region` in nami.yaml, --region or AWS_REGION"
+        ) from exc
+    except botocore.exceptions.EndpointConnectionError as exc:
+        raise AwsError(f"cannot reach AWS while {doing}: {exc}") from exc
+    except botocore.exceptions.ClientError as exc:
+        code = error_code(exc)
+        if code in DENIED_CODES:
+            raise AwsError(f"access denied while {doing}: {error_message(exc)}") from exc
+        if code in BAD_CREDENTIAL_CODES:
+            raise AwsError(
+                f"AWS rejected the credentials while {doing} ({code}): {error_message(exc)}"
+            ) from exc
+        raise AwsError(f"AWS error while {doing} ({code}): {error_message(exc)}") from exc
+    except botocore.exceptions.BotoCoreError as exc:
+        raise AwsError(f"AWS error while {doing}: {exc}") from exc
