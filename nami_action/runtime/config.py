@@ -1,0 +1,151 @@
+"""NAMI_CONFIG, parsed once per container. The compiler writes it; a bad one is a deploy bug."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .dedupe import JsonPathError, parse_json_path
+from .verify import DEFAULT_TOLERANCE, SCHEMES
+
+CONFIG_ENV = "NAMI_CONFIG"
+DEDUPE_TABLE_ENV = "NAMI_DEDUPE_TABLE"
+MODES = ("webhook", "sqs")
+
+
+class ConfigError(ValueError):
+    """NAMI_CONFIG is missing or wrong; the function cannot run until it is redeployed."""
+
+
+@dataclass(frozen=True)
+class VerifyConfig:
+    scheme: str
+    secret_ref: str | None = None
+    header: str | None = None
+    encoding: str = "hex"
+    prefix: str = ""
+    tolerance: int = DEFAULT_TOLERANCE
+
+
+@dataclass(frozen=True)
+class DedupeConfig:
+    header: str | None = None
+    json_path: str | None = None
+    window: int = 86400
+
+
+@dataclass(frozen=True)
+class RuntimeConfig:
+    pipeline: str
+    mode: str
+    handler: str
+    verify: VerifyConfig | None = None
+    dedupe: DedupeConfig | None = None
+    secrets: dict[str, str] = field(default_factory=dict)
+    dedupe_table: str | None = None
+
+
+def load_config(env: Mapping[str, str]) -> RuntimeConfig:
+    """Read NAMI_CONFIG (and NAMI_DEDUPE_TABLE) from an environment mapping."""
+    text = env.get(CONFIG_ENV)
+    if not text:
+        raise ConfigError(f"{CONFIG_ENV} is not set")
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise ConfigError(f"{CONFIG_ENV} is not valid JSON: {exc}") from exc
+    config = parse_config(_obj(data, CONFIG_ENV), env.get(DEDUPE_TABLE_ENV) or None)
+    if config.dedupe is not None and not config.dedupe_table:
+        raise ConfigError(f"dedupe is configured but {DEDUPE_TABLE_ENV} is not set")
+    return config
+
+
+def parse_config(data: dict[str, Any], dedupe_table: str | None = None) -> RuntimeConfig:
+    mode = _get(data, "mode", str, "webhook")
+    if mode not in MODES:
+        raise ConfigError(f"mode must be one of {MODES}, got {mode!r}")
+    handler = _get(data, "handler", str)
+    if "." not in handler:
+        raise ConfigError(f"handler must be 'module.function', got {handler!r}")
+    return RuntimeConfig(
+        pipeline=_get(data, "pipeline", str),
+        mode=mode,
+        handler=handler,
+        verify=_verify(data.get("verify")),
+        dedupe=_dedupe(data.get("dedupe")),
+        secrets=_secrets(data.get("secrets")),
+        dedupe_table=dedupe_table,
+    )
+
+
+def _verify(value: Any) -> VerifyConfig | None:
+    if value is None:
+        return None
+    data = _obj(value, "verify")
+    encoding = _get(data, "encoding", str, "hex")
+    if encoding not in ("hex", "base64"):
+        raise ConfigError(f"verify.encoding must be 'hex' or 'base64', got {encoding!r}")
+    config = VerifyConfig(
+        scheme=_get(data, "scheme", str),
+        secret_ref=_get(data, "secret", str, None),
+        header=_get(data, "header", str, None),
+        encoding=encoding,
+        prefix=_get(data, "prefix", str, ""),
+        tolerance=_get(data, "tolerance", int, DEFAULT_TOLERANCE),
+    )
+    if config.scheme not in SCHEMES:
+        raise ConfigError(f"verify.scheme must be one of {sorted(SCHEMES)}, got {config.scheme!r}")
+    if config.scheme != "none" and not config.secret_ref:
+        # Refuse to start rather than reject (and drop) every webhook.
+        raise ConfigError(f"verify scheme {config.scheme!r} needs a secret")
+    return config
+
+
+def _dedupe(value: Any) -> DedupeConfig | None:
+    if value is None:
+        return None
+    data = _obj(value, "dedupe")
+    config = DedupeConfig(
+        header=_get(data, "header", str, None),
+        json_path=_get(data, "json_path", str, None),
+        window=_get(data, "window", int, 86400),
+    )
+    if config.json_path is not None:
+        try:
+            parse_json_path(config.json_path)
+        except JsonPathError as exc:
+            raise ConfigError(f"dedupe.{exc}") from exc
+    if config.window <= 0:
+        raise ConfigError("dedupe.window must be a positive number of seconds")
+    return config
+
+
+def _secrets(value: Any) -> dict[str, str]:
+    if value is None:
+        return {}
+    data = _obj(value, "secrets")
+    if not all(isinstance(v, str) for v in data.values()):
+        raise ConfigError("secrets must map environment variable names to references")
+    return dict(data)
+
+
+_MISSING: Any = object()
+
+
+def _get(data: dict[str, Any], key: str, kind: type, default: Any = _MISSING) -> Any:
+    value = data.get(key)
+    if value is None:
+        if default is _MISSING:
+            raise ConfigError(f"{key!r} is required")
+        return default
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ConfigError(f"{key!r} must be {kind.__name__}, got {type(value).__name__}")
+    return value
+
+
+def _obj(value: Any, name: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{name} must be a JSON object")
+    return value

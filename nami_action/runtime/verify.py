@@ -1,0 +1,237 @@
+"""Signature verification for the webhook schemes Nami knows. Pure: no AWS, no clock of its own."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+DEFAULT_TOLERANCE = 300  # seconds; what Stripe, Slack and Standard Webhooks recommend.
+
+
+@dataclass(frozen=True)
+class VerifySettings:
+    """The `verify` block of NAMI_CONFIG, with the secret already resolved."""
+
+    scheme: str
+    secret: str | None = None
+    header: str | None = None
+    encoding: str = "hex"
+    prefix: str = ""
+    tolerance: int = DEFAULT_TOLERANCE
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """Whether a webhook passed, and if not, why (safe to log: never the secret or body)."""
+
+    ok: bool
+    reason: str = ""
+
+
+ACCEPTED = VerifyResult(True)
+
+Verifier = Callable[[VerifySettings, Mapping[str, str], bytes, float], VerifyResult]
+
+
+def verify(
+    settings: VerifySettings, headers: Mapping[str, str], body: bytes, now: float
+) -> VerifyResult:
+    """Check one request. `headers` must be case-insensitive; `now` is epoch seconds."""
+    verifier = SCHEMES.get(settings.scheme)
+    if verifier is None:
+        return VerifyResult(False, f"unknown scheme {settings.scheme!r}")
+    if settings.scheme != "none" and not settings.secret:
+        return VerifyResult(False, "no secret configured")
+    return verifier(settings, headers, body, now)
+
+
+def _none(
+    settings: VerifySettings, headers: Mapping[str, str], body: bytes, now: float
+) -> VerifyResult:
+    return ACCEPTED
+
+
+def _github(
+    settings: VerifySettings, headers: Mapping[str, str], body: bytes, now: float
+) -> VerifyResult:
+    name = settings.header or "X-Hub-Signature-256"
+    given = headers.get(name)
+    if given is None:
+        return _missing(name)
+    expected = "sha256=" + _hmac(_key(settings), body).hex()
+    return _match(given.strip().lower(), expected)
+
+
+def _shopify(
+    settings: VerifySettings, headers: Mapping[str, str], body: bytes, now: float
+) -> VerifyResult:
+    name = settings.header or "X-Shopify-Hmac-Sha256"
+    given = headers.get(name)
+    if given is None:
+        return _missing(name)
+    expected = base64.b64encode(_hmac(_key(settings), body)).decode()
+    return _match(given.strip(), expected)
+
+
+def _hmac_sha256(
+    settings: VerifySettings, headers: Mapping[str, str], body: bytes, now: float
+) -> VerifyResult:
+    if not settings.header:
+        return VerifyResult(False, "hmac-sha256 needs a header name")
+    given = headers.get(settings.header)
+    if given is None:
+        return _missing(settings.header)
+    given = given.strip()
+    if not given.startswith(settings.prefix):
+        return VerifyResult(False, "signature prefix mismatch")
+    given = given[len(settings.prefix) :]
+    digest = _hmac(_key(settings), body)
+    if settings.encoding == "base64":
+        return _match(given, base64.b64encode(digest).decode())
+    return _match(given.lower(), digest.hex())  # hex is case-insensitive by nature
+
+
+def _stripe(
+    settings: VerifySettings, headers: Mapping[str, str], body: bytes, now: float
+) -> VerifyResult:
+    name = settings.header or "Stripe-Signature"
+    given = headers.get(name)
+    if given is None:
+        return _missing(name)
+    fields = _pairs(given, ",", "=")
+    timestamps = fields.get("t", [])
+    timestamp = _epoch(timestamps[0]) if len(timestamps) == 1 else None
+    if timestamp is None:
+        return VerifyResult(False, "malformed signature header: no timestamp")
+    stale = _check_time(timestamp, now, settings.tolerance)
+    if stale:
+        return stale
+    signed = timestamps[0].encode() + b"." + body
+    expected = _hmac(_key(settings), signed).hex()
+    # Stripe sends several v1 entries while a secret is being rolled; any one may match.
+    return _any_match([s.lower() for s in fields.get("v1", [])], expected)
+
+
+def _slack(
+    settings: VerifySettings, headers: Mapping[str, str], body: bytes, now: float
+) -> VerifyResult:
+    name = settings.header or "X-Slack-Signature"
+    given = headers.get(name)
+    timestamp = headers.get("X-Slack-Request-Timestamp")
+    if given is None:
+        return _missing(name)
+    if timestamp is None:
+        return _missing("X-Slack-Request-Timestamp")
+    epoch = _epoch(timestamp)
+    if epoch is None:
+        return VerifyResult(False, "malformed timestamp header")
+    stale = _check_time(epoch, now, settings.tolerance)
+    if stale:
+        return stale
+    signed = b"v0:" + timestamp.strip().encode() + b":" + body
+    expected = "v0=" + _hmac(_key(settings), signed).hex()
+    return _match(given.strip().lower(), expected)
+
+
+def _standard_webhooks(
+    settings: VerifySettings, headers: Mapping[str, str], body: bytes, now: float
+) -> VerifyResult:
+    values: dict[str, str] = {}
+    for name in ("webhook-id", "webhook-timestamp", "webhook-signature"):
+        value = headers.get(name)
+        if value is None:
+            return _missing(name)
+        values[name] = value.strip()
+    epoch = _epoch(values["webhook-timestamp"])
+    if epoch is None:
+        return VerifyResult(False, "malformed timestamp header")
+    stale = _check_time(epoch, now, settings.tolerance)
+    if stale:
+        return stale
+    key = _standard_key(settings.secret or "")
+    if key is None:
+        return VerifyResult(False, "secret is not valid base64")
+    signed = f"{values['webhook-id']}.{values['webhook-timestamp']}.".encode() + body
+    expected = base64.b64encode(_hmac(key, signed)).decode()
+    # Each entry is "<version>,<signature>"; only v1 (HMAC-SHA256) is defined by the spec.
+    given = [
+        entry.partition(",")[2]
+        for entry in values["webhook-signature"].split()
+        if entry.partition(",")[0] == "v1"
+    ]
+    return _any_match(given, expected)
+
+
+def _standard_key(secret: str) -> bytes | None:
+    encoded = secret.removeprefix("whsec_")
+    try:
+        return base64.b64decode(encoded, validate=True)
+    except binascii.Error:
+        return None
+
+
+def _key(settings: VerifySettings) -> bytes:
+    return (settings.secret or "").encode()
+
+
+def _hmac(key: bytes, message: bytes) -> bytes:
+    return hmac.new(key, message, hashlib.sha256).digest()
+
+
+def _pairs(header: str, sep: str, kv: str) -> dict[str, list[str]]:
+    """Split "a=1,b=2,b=3" into {"a": ["1"], "b": ["2", "3"]}."""
+    result: dict[str, list[str]] = {}
+    for item in header.split(sep):
+        key, found, value = item.strip().partition(kv)
+        if found:
+            result.setdefault(key, []).append(value)
+    return result
+
+
+def _epoch(value: str) -> int | None:
+    # ASCII digits only: str.isdigit() also accepts "²", which int() then rejects.
+    value = value.strip()
+    return int(value) if value.isascii() and value.isdigit() else None
+
+
+def _check_time(timestamp: int, now: float, tolerance: int) -> VerifyResult | None:
+    # Both directions: an old request may be a replay, a future one a forged timestamp.
+    if now - timestamp > tolerance:
+        return VerifyResult(False, "timestamp too old")
+    if timestamp - now > tolerance:
+        return VerifyResult(False, "timestamp in the future")
+    return None
+
+
+def _missing(name: str) -> VerifyResult:
+    return VerifyResult(False, f"missing header {name}")
+
+
+def _match(given: str, expected: str) -> VerifyResult:
+    return _any_match([given], expected)
+
+
+def _any_match(candidates: list[str], expected: str) -> VerifyResult:
+    if not candidates:
+        return VerifyResult(False, "no signature of a supported version")
+    want = expected.encode()
+    # Compare every candidate (no early exit) and as bytes: compare_digest refuses non-ASCII str.
+    matched = False
+    for candidate in candidates:
+        matched |= hmac.compare_digest(candidate.encode("utf-8", "replace"), want)
+    return ACCEPTED if matched else VerifyResult(False, "signature mismatch")
+
+
+SCHEMES: dict[str, Verifier] = {
+    "none": _none,
+    "github": _github,
+    "stripe": _stripe,
+    "shopify": _shopify,
+    "slack": _slack,
+    "standard-webhooks": _standard_webhooks,
+    "hmac-sha256": _hmac_sha256,
+}
