@@ -1,0 +1,159 @@
+"""PACKAGE: consumer code + its requirements + the nami runtime -> one reproducible zip.
+
+The zip is named and uploaded by the sha256 of its bytes (`nami/artifacts/<sha256>.zip`), so an
+unchanged consumer keeps the same S3 key and CloudFormation sees no change to the function.
+Pure apart from running pip (see `deps`); nothing here talks to AWS.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from nami_action.package.archive import (
+    Entry,
+    PackageError,
+    check_unique,
+    collect_tree,
+    write_zip,
+)
+from nami_action.package.deps import PIP_PLATFORMS, has_requirements, install_requirements
+from nami_action.package.ignore import IGNORE_FILE, IgnoreRules, parse_ignore
+
+__all__ = [
+    "ARTIFACT_PREFIX",
+    "RUNTIME_PACKAGE",
+    "Architecture",
+    "Artifact",
+    "PackageError",
+    "build_artifact",
+    "runtime_dir",
+]
+
+Architecture = Literal["arm64", "x86_64"]
+ARTIFACT_PREFIX = "nami/artifacts/"
+RUNTIME_PACKAGE = "nami_runtime"
+REQUIREMENTS_FILE = "requirements.txt"
+_PYTHON_VERSION = re.compile(r"3\.\d{1,2}")
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """A built consumer zip in the cache folder, named by the sha256 of its bytes."""
+
+    path: Path
+    sha256: str
+    size: int
+
+    @property
+    def s3_key(self) -> str:
+        return f"{ARTIFACT_PREFIX}{self.sha256}.zip"
+
+
+def runtime_dir() -> Path:
+    """The nami runtime sources shipped in every zip as the `nami_runtime` package."""
+    return Path(__file__).resolve().parent.parent / "runtime"
+
+
+def build_artifact(
+    code_dir: Path,
+    *,
+    architecture: Architecture,
+    python: str,
+    cache_dir: Path,
+    pip_command: Sequence[str] | None = None,
+) -> Artifact:
+    """Zip `code_dir` (+ its requirements.txt installed for Lambda + the runtime) reproducibly.
+
+    `pip_command` replaces `<this python> -m pip` (e.g. to use another pip); the installed
+    requirements are cached in `cache_dir`, keyed by requirements.txt, architecture and python.
+    """
+    if architecture not in PIP_PLATFORMS:
+        raise PackageError(
+            f"unknown Lambda architecture {architecture!r}: use one of {sorted(PIP_PLATFORMS)}"
+        )
+    if not _PYTHON_VERSION.fullmatch(python):
+        raise PackageError(f"python version {python!r} should look like '3.12'")
+    code_dir = _check_code_dir(code_dir)
+
+    ignore_file = code_dir / IGNORE_FILE
+    rules = (
+        parse_ignore(ignore_file.read_text(encoding="utf-8").splitlines())
+        if ignore_file.is_file()
+        else IgnoreRules()
+    )
+    code = collect_tree(code_dir, rules=rules)
+    if not code:
+        raise PackageError(
+            f"consumer code folder {code_dir} has no files to package (after {IGNORE_FILE} "
+            "and the built-in exclusions: __pycache__, *.pyc, .git, .venv, .DS_Store)"
+        )
+    if any(e.name == RUNTIME_PACKAGE or e.name.startswith(f"{RUNTIME_PACKAGE}/") for e in code):
+        raise PackageError(
+            f"{code_dir}/{RUNTIME_PACKAGE} clashes with the nami runtime package of that name; "
+            "rename it"
+        )
+    groups: list[tuple[str, list[Entry]]] = [(str(code_dir), code)]
+
+    requirements = code_dir / REQUIREMENTS_FILE
+    if requirements.is_file() and has_requirements(requirements.read_text(encoding="utf-8")):
+        installed = install_requirements(
+            requirements,
+            architecture=architecture,
+            python=python,
+            cache_dir=cache_dir,
+            pip_command=pip_command,
+        )
+        deps = collect_tree(installed, label=str(installed))
+        groups.append((f"{REQUIREMENTS_FILE} packages", deps))
+
+    groups.append(("the nami runtime", _runtime_entries()))
+    check_unique(groups)
+    return _write_artifact([e for _, entries in groups for e in entries], cache_dir)
+
+
+def _check_code_dir(code_dir: Path) -> Path:
+    if not code_dir.exists():
+        raise PackageError(f"consumer code folder {code_dir} does not exist")
+    if not code_dir.is_dir():
+        raise PackageError(f"consumer code path {code_dir} is not a folder")
+    return code_dir.resolve()
+
+
+def _runtime_entries() -> list[Entry]:
+    root = runtime_dir()
+    entries = [
+        # Always 0644: the runtime's modes depend on how nami was installed, not on its code.
+        Entry(f"{RUNTIME_PACKAGE}/{e.name}", e.source, executable=False)
+        for e in collect_tree(root, label="nami runtime")
+        if e.name.endswith(".py")
+    ]
+    if not entries:
+        raise PackageError(f"the nami runtime is missing from this installation ({root})")
+    return entries
+
+
+def _write_artifact(entries: list[Entry], cache_dir: Path) -> Artifact:
+    out_dir = cache_dir / "artifacts"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=".build-", suffix=".zip", dir=out_dir)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        write_zip(entries, tmp)
+        digest = hashlib.sha256()
+        with tmp.open("rb") as stream:
+            for chunk in iter(lambda: stream.read(1 << 20), b""):
+                digest.update(chunk)
+        sha = digest.hexdigest()
+        final = out_dir / f"{sha}.zip"
+        os.replace(tmp, final)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return Artifact(path=final, sha256=sha, size=final.stat().st_size)

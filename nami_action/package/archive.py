@@ -1,0 +1,119 @@
+"""Walk a folder into archive entries and write them as a byte-for-byte reproducible zip.
+
+The bytes of the zip depend only on each entry's archive path, content and executable bit:
+entries are sorted, every timestamp is 1980-01-01 00:00 (the zip epoch), permissions are
+0644 or 0755, the "made by" system is always Unix, and the deflate level is fixed.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import zipfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from nami_action.errors import NamiError
+from nami_action.package.ignore import IGNORE_FILE, IgnoreRules
+
+ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+COMPRESSION = zipfile.ZIP_DEFLATED
+COMPRESS_LEVEL = 9
+FILE_MODE = 0o644
+EXEC_MODE = 0o755
+UNIX = 3  # ZipInfo.create_system: 3 = Unix, so unzip and Lambda honour the mode bits
+
+# Never shipped, at any depth: build leftovers, VCS data, local virtualenvs, Finder litter.
+EXCLUDED_NAMES = frozenset({"__pycache__", ".git", ".venv", ".DS_Store"})
+EXCLUDED_SUFFIXES = (".pyc", ".pyo")
+
+
+class PackageError(NamiError):
+    """The consumer code cannot be packaged."""
+
+
+@dataclass(frozen=True, order=True)
+class Entry:
+    """One file of the archive: where it goes, where it comes from, and its exec bit."""
+
+    name: str
+    source: Path
+    executable: bool
+
+
+def collect_tree(
+    root: Path,
+    *,
+    prefix: str = "",
+    rules: IgnoreRules | None = None,
+    label: str = "",
+) -> list[Entry]:
+    """Every file under `root` that should ship, as entries named `prefix` + relative path.
+
+    Symbolic links are refused rather than followed: following one can pull in files from
+    outside the folder (so the archive would depend on the machine), and Lambda needs none.
+    """
+    rules = rules or IgnoreRules()
+    label = label or str(root)
+    entries: list[Entry] = []
+
+    def walk(directory: Path, rel_dir: str) -> None:
+        with os.scandir(directory) as scan:
+            items = sorted(scan, key=lambda item: item.name)
+        for item in items:
+            rel = f"{rel_dir}{item.name}"
+            if item.name in EXCLUDED_NAMES or item.name.endswith(EXCLUDED_SUFFIXES):
+                continue
+            if not rel_dir and item.name == IGNORE_FILE:
+                continue
+            is_dir = item.is_dir(follow_symlinks=False)
+            if rules.ignored(rel, is_dir):
+                continue
+            if item.is_symlink():
+                raise PackageError(
+                    f"{label}/{rel} is a symbolic link: nami does not follow links, so that a "
+                    "zip only depends on the folder's own files. Replace it with a copy of "
+                    f"what it points to, or exclude it in {IGNORE_FILE}."
+                )
+            if is_dir:
+                walk(Path(item.path), f"{rel}/")
+            elif item.is_file(follow_symlinks=False):
+                mode = item.stat(follow_symlinks=False).st_mode
+                entries.append(Entry(prefix + rel, Path(item.path), bool(mode & 0o111)))
+            else:
+                raise PackageError(
+                    f"{label}/{rel} is not a regular file ({stat.filemode(item.stat().st_mode)}); "
+                    f"remove it or exclude it in {IGNORE_FILE}"
+                )
+
+    walk(root, "")
+    return entries
+
+
+def check_unique(groups: Iterable[tuple[str, list[Entry]]]) -> None:
+    """Refuse two sources for the same archive path, naming both sides."""
+    owner: dict[str, str] = {}
+    clashes: list[str] = []
+    for group, entries in groups:
+        for entry in entries:
+            if entry.name in owner:
+                clashes.append(f"{entry.name} (from {owner[entry.name]} and {group})")
+            else:
+                owner[entry.name] = group
+    if clashes:
+        more = f" and {len(clashes) - 5} more" if len(clashes) > 5 else ""
+        shown = ", ".join(clashes[:5]) + more
+        raise PackageError(f"the same path would be in the zip twice: {shown}")
+
+
+def write_zip(entries: Iterable[Entry], dest: Path) -> None:
+    """Write `entries` to `dest`, reproducibly (see the module docstring)."""
+    with zipfile.ZipFile(dest, "w", compression=COMPRESSION, compresslevel=COMPRESS_LEVEL) as zf:
+        for entry in sorted(entries):
+            info = zipfile.ZipInfo(entry.name, date_time=ZIP_EPOCH)
+            info.create_system = UNIX
+            mode = EXEC_MODE if entry.executable else FILE_MODE
+            info.external_attr = (stat.S_IFREG | mode) << 16
+            info.compress_type = COMPRESSION
+            zf.writestr(info, entry.source.read_bytes(), compresslevel=COMPRESS_LEVEL)
