@@ -1,0 +1,189 @@
+"""Artifact storage on S3 and the bootstrap stack that creates the bucket."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import botocore.exceptions
+
+from nami_action.aws.session import Aws, AwsError, error_code, error_message, translate_errors
+from nami_action.compile.bootstrap import BUCKET_LOGICAL_ID
+from nami_action.package import Artifact
+
+NOT_FOUND_CODES = {"404", "NoSuchKey", "NotFound", "NoSuchBucket"}
+NO_UPDATES = "No updates are to be performed"
+BUSY_SUFFIXES = ("_IN_PROGRESS",)
+# Bootstrap makes one bucket: a minute is plenty, the cap only guards against a stuck stack.
+DEFAULT_POLL_SECONDS = 5
+DEFAULT_MAX_POLLS = 120
+
+
+def upload_artifact(aws: Aws, bucket: str, artifact: Artifact) -> bool:
+    """Put the zip at its content-hash key unless it is already there; True if uploaded."""
+    s3 = aws.client("s3")
+    doing = f"checking s3://{bucket}/{artifact.s3_key}"
+    try:
+        with translate_errors(doing):
+            s3.head_object(Bucket=bucket, Key=artifact.s3_key)
+        return False  # same key = same sha256 = same bytes
+    except AwsError as exc:
+        if error_code(exc.__cause__ or exc) not in NOT_FOUND_CODES:
+            raise
+    with (
+        translate_errors(f"uploading {artifact.path.name} to s3://{bucket}"),
+        artifact.path.open("rb") as body,
+    ):
+        s3.put_object(
+            Bucket=bucket,
+            Key=artifact.s3_key,
+            Body=body,
+            ContentType="application/zip",
+            Metadata={"nami-sha256": artifact.sha256},
+        )
+    return True
+
+
+def bucket_exists(aws: Aws, bucket: str) -> bool:
+    """True if the bucket exists and is ours; False if it does not exist.
+
+    A bucket that exists but answers 403 belongs to someone else (or we lack s3:ListBucket):
+    neither True nor False would be honest, so that raises AwsError.
+    """
+    try:
+        with translate_errors(f"checking bucket {bucket}"):
+            aws.client("s3").head_bucket(Bucket=bucket)
+        return True
+    except AwsError as exc:
+        if error_code(exc.__cause__ or exc) in NOT_FOUND_CODES:
+            return False
+        raise
+
+
+def bootstrap_bucket(
+    aws: Aws, stack_name: str, bucket_logical_id: str = BUCKET_LOGICAL_ID
+) -> str | None:
+    """The artifact bucket of a deployed bootstrap stack, or None if there is no such stack."""
+    cfn = aws.client("cloudformation")
+    try:
+        with translate_errors(f"reading stack {stack_name}"):
+            resources = cfn.describe_stack_resources(
+                StackName=stack_name, LogicalResourceId=bucket_logical_id
+            )["StackResources"]
+    except AwsError as exc:
+        if _stack_missing(exc.__cause__):
+            return None
+        raise
+    for resource in resources:
+        if resource.get("PhysicalResourceId"):
+            return str(resource["PhysicalResourceId"])
+    return None
+
+
+def deploy_bootstrap(
+    aws: Aws,
+    stack_name: str,
+    template_body: str,
+    *,
+    bucket_logical_id: str = BUCKET_LOGICAL_ID,
+    poll_seconds: int = DEFAULT_POLL_SECONDS,
+    max_polls: int = DEFAULT_MAX_POLLS,
+) -> str:
+    """Create or update the bootstrap stack, wait for it, and return the bucket name.
+
+    "No updates are to be performed" is success. A stack left in ROLLBACK_COMPLETE by a failed
+    first deploy cannot be updated, only deleted; it holds nothing (its bucket never got
+    created or is retained), so it is deleted and created again.
+    """
+    cfn = aws.client("cloudformation")
+    waiter_config = {"Delay": poll_seconds, "MaxAttempts": max_polls}
+    status = _stack_status(aws, stack_name)
+    if status is not None and status.endswith(BUSY_SUFFIXES):
+        raise AwsError(
+            f"stack {stack_name} is busy ({status}); wait for it to finish and run again"
+        )
+    if status == "ROLLBACK_COMPLETE":
+        with translate_errors(f"deleting the failed stack {stack_name}"):
+            cfn.delete_stack(StackName=stack_name)
+        _wait(aws, "stack_delete_complete", stack_name, waiter_config, "deleting")
+        status = None
+
+    if status is None or status == "DELETE_COMPLETE":
+        with translate_errors(f"creating stack {stack_name}"):
+            cfn.create_stack(StackName=stack_name, TemplateBody=template_body)
+        _wait(aws, "stack_create_complete", stack_name, waiter_config, "creating")
+    else:
+        try:
+            with translate_errors(f"updating stack {stack_name}"):
+                cfn.update_stack(StackName=stack_name, TemplateBody=template_body)
+        except AwsError as exc:
+            if NO_UPDATES not in error_message(exc.__cause__ or exc):
+                raise
+        else:
+            _wait(aws, "stack_update_complete", stack_name, waiter_config, "updating")
+
+    bucket = bootstrap_bucket(aws, stack_name, bucket_logical_id)
+    if not bucket:
+        raise AwsError(f"stack {stack_name} has no {bucket_logical_id} bucket resource")
+    return bucket
+
+
+def _stack_missing(exc: BaseException | None) -> bool:
+    return (
+        isinstance(exc, botocore.exceptions.ClientError)
+        and error_code(exc) == "ValidationError"
+        and "does not exist" in error_message(exc)
+    )
+
+
+def _stack_status(aws: Aws, stack_name: str) -> str | None:
+    try:
+        with translate_errors(f"reading stack {stack_name}"):
+            stacks = aws.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"]
+    except AwsError as exc:
+        if _stack_missing(exc.__cause__):
+            return None
+        raise
+    return str(stacks[0]["StackStatus"]) if stacks else None
+
+
+def _wait(
+    aws: Aws,
+    waiter_name: str,
+    stack_name: str,
+    config: dict[str, int],
+    doing: str,
+) -> None:
+    waiter = aws.client("cloudformation").get_waiter(waiter_name)
+    try:
+        waiter.wait(StackName=stack_name, WaiterConfig=config)
+    except botocore.exceptions.WaiterError as exc:
+        reasons = _failure_reasons(aws, stack_name)
+        status = _stack_status(aws, stack_name) or "gone"
+        detail = "; ".join(reasons) if reasons else str(exc)
+        raise AwsError(f"{doing} stack {stack_name} failed ({status}): {detail}") from exc
+
+
+def _failure_reasons(aws: Aws, stack_name: str) -> list[str]:
+    """`LogicalId (Type): reason` for each failed resource of the latest operation."""
+    reasons: list[str] = []
+    with translate_errors(f"reading the events of stack {stack_name}"):
+        pages = aws.client("cloudformation").get_paginator("describe_stack_events")
+        for page in pages.paginate(StackName=stack_name):
+            for event in page["StackEvents"]:
+                if _is_operation_start(event, stack_name):
+                    return list(reversed(reasons))
+                if str(event.get("ResourceStatus", "")).endswith("_FAILED"):
+                    reason = event.get("ResourceStatusReason") or "no reason given"
+                    reasons.append(
+                        f"{event.get('LogicalResourceId')} ({event.get('ResourceType')}): {reason}"
+                    )
+    return list(reversed(reasons))
+
+
+def _is_operation_start(event: Any, stack_name: str) -> bool:
+    return bool(
+        event.get("ResourceType") == "AWS::CloudFormation::Stack"
+        and event.get("LogicalResourceId") == stack_name
+        and event.get("ResourceStatus") in {"CREATE_IN_PROGRESS", "UPDATE_IN_PROGRESS"}
+        and event.get("ResourceStatusReason") == "User Initiated"
+    )
