@@ -190,6 +190,16 @@ def test_standard_webhooks_several_signatures_one_valid() -> None:
     assert check("standard-webhooks", std_headers(header), secret=WHSEC) == (True, "")
 
 
+def test_standard_webhooks_ignores_other_signature_versions() -> None:
+    # v1a is the asymmetric (ed25519) scheme: an HMAC value labelled v1a must not pass.
+    hmac_value = std_sig("msg_2K", NOW).removeprefix("v1,")
+    headers = std_headers(f"v1a,{hmac_value} v2,{hmac_value}")
+    assert check("standard-webhooks", headers, secret=WHSEC) == (
+        False,
+        "no signature of a supported version",
+    )
+
+
 def test_standard_webhooks_rejections() -> None:
     wrong = std_headers(std_sig("msg_2K", NOW, key=b"x" * 32))
     assert check("standard-webhooks", wrong, secret=WHSEC) == (False, "signature mismatch")
