@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from troposphere import GetAtt, Join, Output, Ref, Template
+from troposphere import GetAtt, Output, Ref, Sub, Template
 from troposphere.s3 import (
     AbortIncompleteMultipartUpload,
     Bucket,
@@ -96,7 +96,7 @@ def bootstrap_template() -> Template:
                         "Action": "s3:*",
                         "Resource": [
                             GetAtt(bucket, "Arn"),
-                            Join("", [GetAtt(bucket, "Arn"), "/*"]),
+                            Sub(f"${{{BUCKET_LOGICAL_ID}.Arn}}/*"),
                         ],
                         "Condition": {"Bool": {"aws:SecureTransport": "false"}},
                     }
