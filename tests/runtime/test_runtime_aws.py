@@ -11,12 +11,13 @@ from typing import Any
 
 import boto3
 import pytest
-from runtime_builders import envelope, record, sqs_event
 
 from nami_action.runtime import entry, secrets
 from nami_action.runtime.config import parse_config
 from nami_action.runtime.consumer import Consumer
 from nami_action.runtime.dedupe import DynamoMarkers
+
+from .runtime_builders import envelope, record, sqs_event
 
 TABLE = "acme-github-dedupe"
 NOW = 1_700_000_000

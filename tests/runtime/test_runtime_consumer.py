@@ -11,12 +11,13 @@ from typing import Any
 
 import boto3
 import pytest
-from runtime_builders import envelope, record, sqs_event
 
 from nami_action.runtime import Webhook, entry
 from nami_action.runtime.config import ConfigError, parse_config
 from nami_action.runtime.consumer import Consumer
 from nami_action.runtime.verify import VerifySettings
+
+from .runtime_builders import envelope, record, sqs_event
 
 SECRET = "gh-secret"
 

@@ -7,9 +7,10 @@ import json
 from datetime import UTC, datetime
 
 import pytest
-from runtime_builders import envelope
 
 from nami_action.runtime import Headers, MalformedEnvelope, Webhook, decode_envelope
+
+from .runtime_builders import envelope
 
 ALL_BYTES = bytes(range(256)) * 3 + b"\r\n\x00\xff\xfe"
 
