@@ -91,8 +91,23 @@ def _json_string(vtl_value: str) -> str:
     literal: the result is always a String, even when the variable is null.
     """
     escaped = f'$util.escapeJavaScript("{_SENTINEL}${{{vtl_value}}}").substring(1)'
-    # Velocity passes "\\'" through verbatim: the Java regex \\' is a backslash then a quote.
-    return f"$util.urlEncode({escaped}.replaceAll(\"\\\\'\",\"'\"))"
+    return f'$util.urlEncode({escaped}.replaceAll($qpat,"\'"))'
+
+
+def _quote_repair_lines() -> list[str]:
+    """VTL setting $qpat, the regex that turns escapeJavaScript output into JSON.
+
+    AWS escapes ' as \\' (invalid JSON) and always does, so replacing every \\' by ' is exact:
+    an escaped backslash is always followed by another escape, never by a bare quote. An engine
+    that leaves ' alone (LocalStack) would have that same replacement corrupt a value ending in
+    a backslash before a quote, so it gets a pattern that never matches instead.
+    Velocity passes "\\\\'" through verbatim: the regex \\\\' is a backslash then a quote.
+    """
+    return [
+        '#set($qpat = "(?!)")',
+        f'#if($util.escapeJavaScript("{_SENTINEL}\'").substring(1) != "\'")'
+        '#set($qpat = "\\\\\'")#end',
+    ]
 
 
 def _map_entries(param_type: str) -> list[str]:
@@ -111,6 +126,7 @@ def _envelope_lines() -> list[str]:
     """VTL lines writing the form-encoded envelope JSON (see nami_action.envelope)."""
     lit = form_encode
     return [
+        *_quote_repair_lines(),
         "#set($p = $input.params())",
         # "$!..." always yields a String; "{}" is how an empty body can read (never base64).
         '#set($b = "$!input.body")',
@@ -167,7 +183,7 @@ def _error_template(code: str, message: str) -> str:
 
 ACCEPTED_TEMPLATE = (
     '{"id":"$context.requestId",'
-    "\"messageId\":\"$!input.path('$.SendMessageResponse.SendMessageResult.MessageId')\"}"
+    '"messageId":"$!input.path(\'$.SendMessageResponse.SendMessageResult.MessageId\')"}'
 )
 MISCONFIGURED_TEMPLATE = _error_template(
     "not_stored", "The webhook was not stored (endpoint misconfigured). Retry later."
