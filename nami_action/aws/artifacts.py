@@ -13,22 +13,26 @@ from nami_action.package import Artifact
 NOT_FOUND_CODES = {"404", "NoSuchKey", "NotFound", "NoSuchBucket"}
 NO_UPDATES = "No updates are to be performed"
 BUSY_SUFFIXES = ("_IN_PROGRESS",)
-# Bootstrap makes one bucket: a minute is plenty, the cap only guards against a stuck stack.
+# Bootstrap makes one bucket in well under a minute; the 10-minute cap (5 s x 120) only
+# guards against a stuck stack.
 DEFAULT_POLL_SECONDS = 5
 DEFAULT_MAX_POLLS = 120
 
 
 def upload_artifact(aws: Aws, bucket: str, artifact: Artifact) -> bool:
-    """Put the zip at its content-hash key unless it is already there; True if uploaded."""
+    """Put the zip at its content-hash key unless it is already there; True if uploaded.
+
+    The role needs s3:ListBucket on the bucket: without it S3 answers 403, not 404, for a
+    missing key, and that is reported as access denied rather than guessed at.
+    """
     s3 = aws.client("s3")
-    doing = f"checking s3://{bucket}/{artifact.s3_key}"
-    try:
-        with translate_errors(doing):
+    with translate_errors(f"checking s3://{bucket}/{artifact.s3_key}"):
+        try:
             s3.head_object(Bucket=bucket, Key=artifact.s3_key)
-        return False  # same key = same sha256 = same bytes
-    except AwsError as exc:
-        if error_code(exc.__cause__ or exc) not in NOT_FOUND_CODES:
-            raise
+            return False  # same key = same sha256 = same bytes
+        except botocore.exceptions.ClientError as exc:
+            if error_code(exc) not in NOT_FOUND_CODES:
+                raise
     with (
         translate_errors(f"uploading {artifact.path.name} to s3://{bucket}"),
         artifact.path.open("rb") as body,
@@ -46,17 +50,17 @@ def upload_artifact(aws: Aws, bucket: str, artifact: Artifact) -> bool:
 def bucket_exists(aws: Aws, bucket: str) -> bool:
     """True if the bucket exists and is ours; False if it does not exist.
 
-    A bucket that exists but answers 403 belongs to someone else (or we lack s3:ListBucket):
-    neither True nor False would be honest, so that raises AwsError.
+    A bucket that answers 403 exists but belongs to someone else (or we lack s3:ListBucket):
+    neither True nor False would be honest, so that raises AwsError (access denied).
     """
-    try:
-        with translate_errors(f"checking bucket {bucket}"):
+    with translate_errors(f"checking bucket {bucket}"):
+        try:
             aws.client("s3").head_bucket(Bucket=bucket)
-        return True
-    except AwsError as exc:
-        if error_code(exc.__cause__ or exc) in NOT_FOUND_CODES:
-            return False
-        raise
+        except botocore.exceptions.ClientError as exc:
+            if error_code(exc) in NOT_FOUND_CODES:
+                return False
+            raise
+    return True
 
 
 def bootstrap_bucket(
@@ -64,15 +68,15 @@ def bootstrap_bucket(
 ) -> str | None:
     """The artifact bucket of a deployed bootstrap stack, or None if there is no such stack."""
     cfn = aws.client("cloudformation")
-    try:
-        with translate_errors(f"reading stack {stack_name}"):
+    with translate_errors(f"reading stack {stack_name}"):
+        try:
             resources = cfn.describe_stack_resources(
                 StackName=stack_name, LogicalResourceId=bucket_logical_id
             )["StackResources"]
-    except AwsError as exc:
-        if _stack_missing(exc.__cause__):
-            return None
-        raise
+        except botocore.exceptions.ClientError as exc:
+            if _stack_missing(exc):
+                return None
+            raise
     for resource in resources:
         if resource.get("PhysicalResourceId"):
             return str(resource["PhysicalResourceId"])
@@ -112,13 +116,15 @@ def deploy_bootstrap(
             cfn.create_stack(StackName=stack_name, TemplateBody=template_body)
         _wait(aws, "stack_create_complete", stack_name, waiter_config, "creating")
     else:
-        try:
-            with translate_errors(f"updating stack {stack_name}"):
+        with translate_errors(f"updating stack {stack_name}"):
+            try:
                 cfn.update_stack(StackName=stack_name, TemplateBody=template_body)
-        except AwsError as exc:
-            if NO_UPDATES not in error_message(exc.__cause__ or exc):
-                raise
-        else:
+                updating = True
+            except botocore.exceptions.ClientError as exc:
+                if NO_UPDATES not in error_message(exc):
+                    raise
+                updating = False
+        if updating:
             _wait(aws, "stack_update_complete", stack_name, waiter_config, "updating")
 
     bucket = bootstrap_bucket(aws, stack_name, bucket_logical_id)
@@ -127,22 +133,18 @@ def deploy_bootstrap(
     return bucket
 
 
-def _stack_missing(exc: BaseException | None) -> bool:
-    return (
-        isinstance(exc, botocore.exceptions.ClientError)
-        and error_code(exc) == "ValidationError"
-        and "does not exist" in error_message(exc)
-    )
+def _stack_missing(exc: botocore.exceptions.ClientError) -> bool:
+    return error_code(exc) == "ValidationError" and "does not exist" in error_message(exc)
 
 
 def _stack_status(aws: Aws, stack_name: str) -> str | None:
-    try:
-        with translate_errors(f"reading stack {stack_name}"):
+    with translate_errors(f"reading stack {stack_name}"):
+        try:
             stacks = aws.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"]
-    except AwsError as exc:
-        if _stack_missing(exc.__cause__):
-            return None
-        raise
+        except botocore.exceptions.ClientError as exc:
+            if _stack_missing(exc):
+                return None
+            raise
     return str(stacks[0]["StackStatus"]) if stacks else None
 
 
