@@ -1,0 +1,121 @@
+"""Rules that span sections or depend on inherited values; they run on the merged pipeline.
+
+Each rule returns (path inside the pipeline, message); the caller locates the path in the
+pipeline's own keys first and in `defaults` second, so the error points where the value was
+written.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+
+from nami_action.config.models import (
+    HOUR,
+    RESERVED_ENV,
+    NoVerify,
+    Pipeline,
+    is_secret_reference,
+)
+from nami_action.config.units import format_duration
+
+Finding = tuple[tuple[str, ...], str]
+SECRET_LOOKING_NAME = re.compile(
+    r"(SECRET|TOKEN|PASSWORD|PASSWD|API_?KEY|PRIVATE_?KEY|CREDENTIAL)", re.IGNORECASE
+)
+VISIBILITY_FACTOR = 6
+MAX_VISIBILITY = 12 * HOUR
+
+
+def visibility_timeout(pipeline: Pipeline) -> int:
+    """AWS's advice: at least 6x the function timeout, so retries don't overlap a slow batch."""
+    chosen: int | None = pipeline.queue.visibility_timeout
+    if chosen is not None:
+        return chosen
+    return min(VISIBILITY_FACTOR * int(pipeline.consumer.timeout), MAX_VISIBILITY)
+
+
+def batching_rules(pipeline: Pipeline) -> Iterator[Finding]:
+    consumer, queue = pipeline.consumer, pipeline.queue
+    if queue.fifo:
+        if consumer.batching_window:
+            yield ("consumer", "batching_window"), "FIFO queues do not support a batching window"
+        if consumer.batch_size > 10:
+            yield ("consumer", "batch_size"), "FIFO queues deliver at most 10 records per batch"
+    elif consumer.batch_size > 10 and consumer.batching_window < 1:
+        yield (
+            ("consumer", "batch_size"),
+            "batch_size above 10 needs consumer.batching_window of at least 1s (an AWS rule)",
+        )
+
+
+def timeout_rules(pipeline: Pipeline) -> Iterator[Finding]:
+    chosen = pipeline.queue.visibility_timeout
+    if chosen is not None and chosen < pipeline.consumer.timeout:
+        yield (
+            ("queue", "visibility_timeout"),
+            f"must be at least consumer.timeout ({format_duration(pipeline.consumer.timeout)}); "
+            f"AWS advises 6x, which is the default",
+        )
+
+
+def retention_rules(pipeline: Pipeline) -> Iterator[Finding]:
+    # A standard queue keeps a message's original enqueue time when it is dead-lettered, so a
+    # DLQ that keeps messages no longer than the source queue would expire them on arrival.
+    if pipeline.queue.fifo:
+        return
+    if pipeline.dead_letter.retention <= pipeline.queue.retention:
+        yield (
+            ("dead_letter", "retention"),
+            f"must be longer than queue.retention ({format_duration(pipeline.queue.retention)}): "
+            "SQS keeps a message's original enqueue time when it moves it to the dead-letter queue",
+        )
+
+
+def mode_rules(pipeline: Pipeline) -> Iterator[Finding]:
+    if pipeline.consumer.mode != "sqs":
+        return
+    if not isinstance(pipeline.verify, NoVerify):
+        yield (
+            ("verify", "scheme"),
+            "signatures are checked by the Nami runtime, which consumer.mode `sqs` bypasses: "
+            "use mode `webhook`, or `scheme: none` and verify in your handler",
+        )
+    if pipeline.dedupe is not None:
+        yield ("dedupe",), "dedupe is done by the Nami runtime, which consumer.mode `sqs` bypasses"
+
+
+def dedupe_rules(pipeline: Pipeline) -> Iterator[Finding]:
+    dedupe = pipeline.dedupe
+    if dedupe is not None and (dedupe.header is None) == (dedupe.json_path is None):
+        yield ("dedupe",), "set exactly one of `header` or `json_path` to say where the event id is"
+
+
+def environment_rules(pipeline: Pipeline) -> Iterator[Finding]:
+    for name, value in pipeline.consumer.environment.items():
+        where = ("consumer", "environment", name)
+        if RESERVED_ENV.match(name):
+            yield (
+                where,
+                f"`{name}` is reserved (AWS_, LAMBDA_ and NAMI_ names are set by the platform)",
+            )
+        elif SECRET_LOOKING_NAME.search(name) and value and not is_secret_reference(value):
+            yield (
+                where,
+                f"`{name}` looks like a secret but holds a literal value: store it in SSM or "
+                "Secrets Manager and write `ssm:/path` or `secretsmanager:name`",
+            )
+
+
+RULES: tuple[Callable[[Pipeline], Iterator[Finding]], ...] = (
+    batching_rules,
+    timeout_rules,
+    retention_rules,
+    mode_rules,
+    dedupe_rules,
+    environment_rules,
+)
+
+
+def check(pipeline: Pipeline) -> list[Finding]:
+    return [finding for rule in RULES for finding in rule(pipeline)]
