@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from nami_action.errors import NamiError
-from nami_action.package import Artifact, build_artifact
+from nami_action.package import Architecture, Artifact, build_artifact
 
 FAILING_PIP = ("false",)  # any run of "pip" through this fails, so a pass proves a cache hit
 
@@ -59,7 +59,8 @@ def test_cache_key_includes_architecture_and_python(tmp_path: Path) -> None:
     code = make_code(tmp_path / "code", "six==1.16.0\n")
     cache = tmp_path / "cache"
     build(code, cache)
-    for arch, python in (("x86_64", "3.12"), ("arm64", "3.13")):
+    variants: tuple[tuple[Architecture, str], ...] = (("x86_64", "3.12"), ("arm64", "3.13"))
+    for arch, python in variants:
         with pytest.raises(NamiError, match="pip could not install"):
             build_artifact(
                 code, architecture=arch, python=python, cache_dir=cache, pip_command=FAILING_PIP
