@@ -1,0 +1,1 @@
+"""plan: compare what is deployed with what was compiled; decide per pipeline."""

@@ -1,0 +1,144 @@
+"""The Plan and the deploy Result: plain data that every renderer reads.
+
+Nothing renders while planning; the terminal table, the Markdown PR comment, the job summary
+and the JSON file are all views of these objects.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Action = Literal["create", "update", "delete", "none"]
+Outcome = Literal["created", "updated", "deleted", "unchanged", "failed", "skipped", "refused"]
+WarningKind = Literal[
+    "queue-replaced", "queue-removed", "messages-waiting", "pipeline-deleted", "stack-busy"
+]
+
+
+@dataclass(frozen=True)
+class ResourceChange:
+    """One row of a change set, as SAM prints it."""
+
+    action: str  # Add | Modify | Remove | Import | Dynamic
+    logical_id: str
+    resource_type: str
+    replacement: str = ""  # True | False | Conditional | "" (unknown, e.g. on the emulator)
+
+
+@dataclass(frozen=True)
+class PlanWarning:
+    pipeline: str
+    kind: WarningKind
+    message: str
+    loses_messages: bool = False
+
+
+@dataclass(frozen=True)
+class PipelinePlan:
+    pipeline: str
+    stack_name: str
+    action: Action
+    reason: str = ""
+    changes: list[ResourceChange] = field(default_factory=list)
+    diff: str = ""
+    warnings: list[PlanWarning] = field(default_factory=list)
+    messages_waiting: int | None = None
+    line: int | None = None  # where the pipeline is declared in nami.yaml, for annotations
+    endpoint: str | None = None
+
+    @property
+    def changed(self) -> bool:
+        return self.action != "none"
+
+
+@dataclass(frozen=True)
+class Plan:
+    project: str
+    config_file: str
+    region: str
+    pipelines: list[PipelinePlan]
+
+    @property
+    def changed(self) -> list[PipelinePlan]:
+        return [p for p in self.pipelines if p.changed]
+
+    @property
+    def warnings(self) -> list[PlanWarning]:
+        return [w for p in self.pipelines for w in p.warnings]
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.changed)
+
+    def counts(self) -> dict[str, int]:
+        counts = {"create": 0, "update": 0, "delete": 0, "none": 0}
+        for pipeline in self.pipelines:
+            counts[pipeline.action] += 1
+        return counts
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["counts"] = self.counts()
+        data["has_changes"] = self.has_changes
+        return data
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Plan:
+        pipelines = [
+            PipelinePlan(
+                **{
+                    **p,
+                    "changes": [ResourceChange(**c) for c in p.get("changes", [])],
+                    "warnings": [PlanWarning(**w) for w in p.get("warnings", [])],
+                }
+            )
+            for p in data["pipelines"]
+        ]
+        return cls(data["project"], data["config_file"], data["region"], pipelines)
+
+
+@dataclass(frozen=True)
+class PipelineResult:
+    pipeline: str
+    stack_name: str
+    action: Action
+    outcome: Outcome
+    seconds: float = 0.0
+    endpoint: str | None = None
+    reasons: list[str] = field(default_factory=list)  # failing resources' status reasons
+
+    @property
+    def failed(self) -> bool:
+        return self.outcome in ("failed", "refused")
+
+
+@dataclass(frozen=True)
+class DeployResult:
+    project: str
+    region: str
+    pipelines: list[PipelineResult]
+
+    @property
+    def failed(self) -> list[PipelineResult]:
+        return [p for p in self.pipelines if p.failed]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    def endpoints(self) -> dict[str, str]:
+        return {p.pipeline: p.endpoint for p in self.pipelines if p.endpoint}
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["ok"] = self.ok
+        data["endpoints"] = self.endpoints()
+        return data
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
