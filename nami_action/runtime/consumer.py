@@ -17,6 +17,7 @@ from .webhook import MalformedEnvelope, Webhook, decode_envelope
 # Without a Lambda context (tests, local runs) a claimed marker is leased for Lambda's maximum.
 MAX_LAMBDA_SECONDS = 900
 ERROR_LIMIT = 1000  # characters of an exception message kept in the log line
+FIFO_HELD = "not processed: an earlier record of this FIFO batch failed"
 
 
 def print_line(line: str) -> None:
@@ -62,7 +63,12 @@ class Consumer:
         lease_until = int(self.clock() + _remaining_seconds(context)) + 1
         failures: list[dict[str, str]] = []
         for record in event.get("Records") or []:
-            outcome = self.run_record(record, lease_until)
+            if failures and _is_fifo(record):
+                # FIFO order: after a failure, later records must not overtake it. AWS asks
+                # to stop and return every unprocessed record as failed too.
+                outcome = Outcome("failed", str(record.get("messageId", "")), reason=FIFO_HELD)
+            else:
+                outcome = self.run_record(record, lease_until)
             self.emit(self.log_line(outcome))
             if outcome.failed:
                 failures.append({"itemIdentifier": outcome.message_id})
@@ -152,6 +158,10 @@ def _decode(record: Mapping[str, Any], message_id: str) -> Webhook:
     attributes = record.get("attributes") or {}
     count = str(attributes.get("ApproximateReceiveCount", "1"))
     return decode_envelope(body, message_id, int(count) if count.isdigit() else 1)
+
+
+def _is_fifo(record: Mapping[str, Any]) -> bool:
+    return str(record.get("eventSourceARN", "")).endswith(".fifo")
 
 
 def _remaining_seconds(context: Any) -> float:

@@ -74,6 +74,28 @@ def test_batch_of_ten_reports_exactly_the_three_failures(
     assert isinstance(failed["durationMs"], float)
 
 
+def test_fifo_batch_stops_at_the_first_failure(
+    user_module: Callable[[str], str],
+    nami_config: Callable[..., None],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    module = user_module(RECORDING_HANDLER)
+    nami_config(f"{module}.handle")
+    records = [
+        record(envelope(json.dumps({"n": n, "fail": n == 1}).encode()), f"m{n}") for n in range(4)
+    ]
+    for item in records:
+        item["eventSourceARN"] += ".fifo"
+
+    result = entry.handler(sqs_event(*records), None)
+
+    # m2 and m3 would overtake m1 in their message group: they wait for its retry.
+    assert result == {"batchItemFailures": [{"itemIdentifier": f"m{n}"} for n in (1, 2, 3)]}
+    assert [w.json()["n"] for w in calls(module)] == [0, 1]
+    held = log_lines(capsys)[2]
+    assert held["outcome"] == "failed" and held["reason"].startswith("not processed")
+
+
 def test_rejected_signatures_are_not_called_and_not_failed(
     emulator: str,
     user_module: Callable[[str], str],
