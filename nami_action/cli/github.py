@@ -1,0 +1,76 @@
+"""`nami github run`: the GitHub Action's job (plan on pull requests, deploy on merge).
+
+Every option also reads the INPUT_* variable the Action's step sets, so action.yml passes
+its inputs through the environment and never interpolates them into a script. The token
+is read only from the environment (INPUT_GITHUB_TOKEN, then GITHUB_TOKEN), never argv.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from nami_action.cli.common import handle_errors
+from nami_action.github import flow
+
+
+@click.group()
+def github() -> None:
+    """Run inside GitHub Actions (used by the Nami action)."""
+
+
+@github.command("run")
+@click.option(
+    "--command",
+    type=click.Choice(flow.COMMANDS, case_sensitive=False),
+    default="auto",
+    envvar="INPUT_COMMAND",
+    show_envvar=True,
+    help="auto: plan on pull requests, deploy on a push to the default branch.",
+)
+@click.option("--config", default="nami.yaml", envvar="INPUT_CONFIG", show_envvar=True)
+@click.option(
+    "--pipelines",
+    default="",
+    envvar="INPUT_PIPELINES",
+    show_envvar=True,
+    help="Comma-separated pipelines to plan (default: all).",
+)
+@click.option("--prune/--no-prune", default=False, envvar="INPUT_PRUNE", show_envvar=True)
+@click.option(
+    "--fail-on",
+    type=click.Choice(sorted(flow.FAIL_ON_KINDS), case_sensitive=False),
+    default="none",
+    envvar="INPUT_FAIL_ON",
+    show_envvar=True,
+    help="Fail when the plan would replace (or delete) a queue, or only delete one.",
+)
+@click.option("--comment/--no-comment", default=True, envvar="INPUT_COMMENT", show_envvar=True)
+@click.option(
+    "--working-directory", default=".", envvar="INPUT_WORKING_DIRECTORY", show_envvar=True
+)
+@handle_errors
+def run(
+    command: str,
+    config: str,
+    pipelines: str,
+    prune: bool,
+    fail_on: str,
+    comment: bool,
+    working_directory: str,
+) -> None:
+    """Validate, then plan (sticky PR comment) or deploy (comment on the merged PR)."""
+    token = os.environ.get("INPUT_GITHUB_TOKEN") or os.environ.get("GITHUB_TOKEN", "")
+    options = flow.FlowOptions(
+        command=command.lower(),
+        config=config,
+        pipelines=pipelines,
+        prune=prune,
+        fail_on=fail_on.lower(),
+        comment=comment,
+        token=token,
+        working_directory=working_directory or ".",
+    )
+    sys.exit(flow.run(options))

@@ -1,0 +1,414 @@
+"""Markdown views of a Plan and a DeployResult: the sticky PR comment and the job summary.
+
+tfcmt / Atlantis style: a hidden marker first (so the comment can be found and edited in
+place), the counts, a prominent alert for anything that can lose queued messages, then one
+folded section per changed pipeline. GitHub refuses comments over 65,536 characters, so the
+body is fitted under `limit` by truncating the details - diffs first, then change tables,
+then whole sections - and never the marker, the counts, the warnings or the footer.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable, Sequence
+
+from nami_action import __version__
+from nami_action.errors import Problem
+from nami_action.plan.model import DeployResult, PipelinePlan, PipelineResult, Plan, PlanWarning
+
+GITHUB_LIMIT = 65_536
+DEFAULT_LIMIT = 65_000  # a little room below GitHub's limit
+SEE_ELSEWHERE = "see the job log / plan artifact"
+UNLIMITED = 1 << 30
+SHORT_SHA = 7
+
+
+# --------------------------------------------------------------------------- markers
+
+
+def plan_marker(config_file: str) -> str:
+    return f"<!-- nami:plan:{_comment_safe(config_file)} -->"
+
+
+def deploy_marker(config_file: str) -> str:
+    return f"<!-- nami:deploy:{_comment_safe(config_file)} -->"
+
+
+def as_marker(marker: str) -> str:
+    """Accept `nami:plan:x` or a whole `<!-- ... -->` comment; return the comment."""
+    marker = marker.strip()
+    if marker.startswith("<!--"):
+        return marker
+    return f"<!-- {_comment_safe(marker)} -->"
+
+
+def _comment_safe(text: str) -> str:
+    # "--" may not appear inside an HTML comment, and ">" could end it early.
+    return text.replace("--", "- -").replace(">", "&gt;").replace("\n", " ")
+
+
+# --------------------------------------------------------------------------- plan
+
+
+def plan_markdown(
+    plan: Plan,
+    *,
+    sha: str | None = None,
+    run_url: str | None = None,
+    marker: str | None = None,
+    limit: int = DEFAULT_LIMIT,
+) -> str:
+    """The PR comment / job summary for a plan, at most `limit` characters when possible.
+
+    Only the details are ever cut. If the marker, counts, warnings and footer alone exceed
+    the limit (thousands of warnings), they are returned whole: dropping a warning that says
+    messages will be lost is worse than a comment GitHub refuses (the summary still shows it).
+    """
+    head = _plan_head(plan, marker)
+    warnings = _warnings_block(plan.warnings)
+    unchanged = _unchanged_line(plan)
+    foot = _footer(sha, run_url)
+    sections = [_PlanSection(p) for p in plan.changed]
+    return _fit([head, warnings], sections, [unchanged, foot], limit)
+
+
+def _plan_head(plan: Plan, marker: str | None) -> str:
+    counts = plan.counts()
+    title = f"### Nami plan · `{plan.project}` · {plan.region} · `{plan.config_file}`"
+    if not plan.has_changes:
+        total = len(plan.pipelines)
+        line = f"**No changes.** {total} pipeline{_s(total)} up to date."
+    else:
+        line = (
+            f"**{counts['create']} to create · {counts['update']} to update · "
+            f"{counts['delete']} to delete · {counts['none']} unchanged**"
+        )
+    return f"{as_marker(marker or plan_marker(plan.config_file))}\n{title}\n\n{line}\n"
+
+
+def _warnings_block(warnings: Sequence[PlanWarning]) -> str:
+    losing = [w for w in warnings if w.loses_messages]
+    other = [w for w in warnings if not w.loses_messages]
+    blocks: list[str] = []
+    if losing:
+        lines = [
+            "> [!CAUTION]",
+            f"> **{len(losing)} change{_s(len(losing))} can lose queued webhooks.** "
+            "Deploy refuses them unless forced (`nami deploy --force`).",
+        ]
+        lines += [f"> - {_warning_line(w)}" for w in losing]
+        blocks.append("\n".join(lines) + "\n")
+    if other:
+        lines = ["> [!WARNING]"]
+        lines += [f"> - {_warning_line(w)}" for w in other]
+        blocks.append("\n".join(lines) + "\n")
+    return "\n".join(blocks)
+
+
+def _warning_line(warning: PlanWarning) -> str:
+    message = _one_line(warning.message)
+    return f"**{_md_escape(warning.pipeline)}** ({warning.kind}): {message}"
+
+
+def _unchanged_line(plan: Plan) -> str:
+    names = [p.pipeline for p in plan.pipelines if not p.changed]
+    if not names or not plan.has_changes:
+        return ""
+    shown = ", ".join(f"`{n}`" for n in names)
+    return f"Unchanged ({len(names)}): {shown}\n"
+
+
+def _footer(sha: str | None, run_url: str | None) -> str:
+    parts: list[str] = []
+    if sha:
+        parts.append(f"commit {sha[:SHORT_SHA]}")
+    if run_url:
+        parts.append(f"[workflow run]({run_url})")
+    parts.append(f"nami {__version__}")
+    return "---\n<sub>" + " · ".join(parts) + "</sub>\n"
+
+
+class _PlanSection:
+    """One changed pipeline's folded section, renderable at any level of truncation."""
+
+    def __init__(self, pipeline: PipelinePlan) -> None:
+        self.pipeline = pipeline
+        self.diff_lines = pipeline.diff.splitlines()
+        self.fence = "`" * max(3, _longest_backtick_run(pipeline.diff) + 1)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return len(self.diff_lines), len(self.pipeline.changes)
+
+    def render(self, diff_limit: int, row_limit: int) -> str:
+        p = self.pipeline
+        replacements = sum(1 for c in p.changes if c.replacement == "True")
+        summary = [f"<b>{html.escape(p.pipeline)}</b>", p.action]
+        if p.changes:
+            summary.append(f"{len(p.changes)} resource change{_s(len(p.changes))}")
+        if replacements:
+            summary.append(f"⚠️ {replacements} replacement{_s(replacements)}")
+        if any(w.loses_messages for w in p.warnings):
+            summary.append("🛑 can lose messages")
+        out = [f"<details><summary>{' · '.join(summary)}</summary>", ""]
+        about = [f"Stack `{p.stack_name}`"]
+        if p.reason:
+            about.append(_md_escape(_one_line(p.reason)))
+        if p.messages_waiting:
+            about.append(f"{p.messages_waiting} message{_s(p.messages_waiting)} waiting")
+        out += [" · ".join(about), ""]
+        if p.changes:
+            out += _change_table(p, row_limit)
+        if self.diff_lines:
+            out += self._diff(diff_limit)
+        out += ["</details>", ""]
+        return "\n".join(out) + "\n"
+
+    def _diff(self, limit: int) -> list[str]:
+        lines = self.diff_lines
+        if limit <= 0:
+            return [f"_diff omitted: {len(lines)} lines, {SEE_ELSEWHERE}_", ""]
+        shown = lines[:limit]
+        out = [f"{self.fence}diff", *shown, self.fence, ""]
+        if len(lines) > limit:
+            out += [f"_truncated: {len(lines) - limit} more lines, {SEE_ELSEWHERE}_", ""]
+        return out
+
+
+def _change_table(p: PipelinePlan, row_limit: int) -> list[str]:
+    rows = p.changes
+    if row_limit <= 0:
+        return [f"_change table omitted: {len(rows)} rows, {SEE_ELSEWHERE}_", ""]
+    out = ["| Operation | Logical ID | Type | Replacement |", "|---|---|---|---|"]
+    for change in rows[:row_limit]:
+        replacement = change.replacement or "—"
+        if change.replacement == "True":
+            replacement = "**True**"
+        out.append(
+            f"| {_cell(change.action)} | `{_cell(change.logical_id)}` | "
+            f"`{_cell(change.resource_type)}` | {replacement} |"
+        )
+    out.append("")
+    if len(rows) > row_limit:
+        out += [f"_truncated: {len(rows) - row_limit} more rows, {SEE_ELSEWHERE}_", ""]
+    return out
+
+
+def _fit(
+    fixed_head: Sequence[str],
+    sections: Sequence[_PlanSection],
+    fixed_tail: Sequence[str],
+    limit: int,
+) -> str:
+    head = "\n".join(part for part in fixed_head if part)
+    tail = "\n".join(part for part in fixed_tail if part)
+
+    def build(diff_limit: int, row_limit: int, keep: int) -> str:
+        body = [head]
+        body += [s.render(diff_limit, row_limit) for s in sections[:keep]]
+        dropped = sections[keep:]
+        if dropped:
+            names = ", ".join(f"`{s.pipeline.pipeline}`" for s in dropped)
+            body.append(
+                f"_{len(dropped)} more changed pipeline{_s(len(dropped))} not shown "
+                f"({SEE_ELSEWHERE}): {names}_\n"
+            )
+        if tail:
+            body.append(tail)
+        return "\n".join(body)
+
+    everything = len(sections)
+    text = build(UNLIMITED, UNLIMITED, everything)
+    if len(text) <= limit:
+        return text
+    # 1. diffs: the largest per-diff line count that fits (0 = diffs omitted).
+    max_diff = max((s.size[0] for s in sections), default=0)
+    diff_limit = _largest(0, max_diff, lambda n: len(build(n, UNLIMITED, everything)) <= limit)
+    if diff_limit is not None:
+        return build(diff_limit, UNLIMITED, everything)
+    # 2. change tables, with every diff omitted.
+    max_rows = max((s.size[1] for s in sections), default=0)
+    row_limit = _largest(0, max_rows, lambda n: len(build(0, n, everything)) <= limit)
+    if row_limit is not None:
+        return build(0, row_limit, everything)
+    # 3. whole sections, from the end; their names stay listed.
+    keep = _largest(0, everything, lambda n: len(build(0, 0, n)) <= limit)
+    return build(0, 0, keep or 0)
+
+
+def _largest(low: int, high: int, fits: Callable[[int], bool]) -> int | None:
+    """The largest n in [low, high] with fits(n), assuming fits is monotone decreasing."""
+    if not fits(low):
+        return None
+    while low < high:
+        mid = (low + high + 1) // 2
+        if fits(mid):
+            low = mid
+        else:
+            high = mid - 1
+    return low
+
+
+# --------------------------------------------------------------------------- deploy
+
+OUTCOME_ICONS = {
+    "created": "🆕",
+    "updated": "✅",
+    "deleted": "🗑️",
+    "unchanged": "➖",
+    "failed": "❌",
+    "skipped": "⏭️",
+    "refused": "🛑",
+}
+
+
+def deploy_markdown(
+    result: DeployResult,
+    *,
+    sha: str | None = None,
+    run_url: str | None = None,
+    marker: str | None = None,
+    limit: int = DEFAULT_LIMIT,
+    config_file: str = "nami.yaml",
+) -> str:
+    """The job summary / merged-PR comment for a deploy: outcome per pipeline, failures first."""
+    failed = len(result.failed)
+    status = "succeeded" if result.ok else f"failed ({failed} pipeline{_s(failed)})"
+    icon = "✅" if result.ok else "❌"
+    head = [
+        as_marker(marker or deploy_marker(config_file)),
+        f"### {icon} Nami deploy {status} · `{result.project}` · {result.region}",
+        "",
+        "**" + " · ".join(f"{n} {outcome}" for outcome, n in _outcome_counts(result)) + "**",
+        "",
+    ]
+    failures = _failure_block(result.failed, limit // 2)
+    moved = [p for p in result.pipelines if p.outcome != "unchanged"]
+    still = [p.pipeline for p in result.pipelines if p.outcome == "unchanged"]
+    table: list[str] = []
+    if moved:
+        table = ["| Pipeline | Outcome | Duration | Endpoint |", "|---|---|---|---|"]
+        for p in moved:
+            endpoint = f"`{_cell(p.endpoint)}`" if p.endpoint else "—"
+            table.append(
+                f"| `{_cell(p.pipeline)}` | {OUTCOME_ICONS.get(p.outcome, '')} {p.outcome} | "
+                f"{p.seconds:.0f}s | {endpoint} |"
+            )
+        table.append("")
+    if still:
+        table.append(f"Unchanged ({len(still)}): " + ", ".join(f"`{n}`" for n in still) + "\n")
+    endpoints = result.endpoints()
+    listed = {p.pipeline for p in moved}
+    quiet = {k: v for k, v in endpoints.items() if k not in listed}
+    if quiet:
+        table.append(
+            "<details><summary>Endpoints</summary>\n\n"
+            + "\n".join(f"- `{k}`: `{v}`" for k, v in sorted(quiet.items()))
+            + "\n\n</details>\n"
+        )
+    fixed = "\n".join(head) + "\n" + failures
+    foot = _footer(sha, run_url)
+    body = "\n".join(table)
+    room = limit - len(fixed) - len(foot) - 200
+    if len(body) > room:
+        cut = body[: max(room, 0)].rsplit("\n", 1)[0]
+        more = body.count("\n") - cut.count("\n")
+        body = cut + f"\n\n_truncated: {more} more lines, see the job log / deploy result_\n"
+    return "\n".join(part for part in (fixed, body, foot) if part)
+
+
+def _outcome_counts(result: DeployResult) -> list[tuple[str, int]]:
+    order = ["created", "updated", "deleted", "unchanged", "failed", "refused", "skipped"]
+    counts = {o: 0 for o in order}
+    for p in result.pipelines:
+        counts[p.outcome] = counts.get(p.outcome, 0) + 1
+    return [(o, counts[o]) for o in order if counts[o] or o in order[:4]]
+
+
+def _failure_block(failed: Sequence[PipelineResult], budget: int) -> str:
+    if not failed:
+        return ""
+    lines = ["> [!CAUTION]"]
+    for p in failed:
+        lines.append(f"> **{_md_escape(p.pipeline)}** {p.outcome} (stack `{p.stack_name}`)")
+        for reason in p.reasons:
+            lines.append(f"> - {_one_line(reason)}")
+    text = "\n".join(lines) + "\n"
+    if len(text) > budget:
+        cut = text[:budget].rsplit("\n", 1)[0]
+        text = cut + "\n> - _more reasons truncated, see the job log_\n"
+    return text
+
+
+# --------------------------------------------------------------------------- notices
+
+
+def problems_markdown(
+    problems: Sequence[Problem],
+    config_file: str,
+    *,
+    sha: str | None = None,
+    run_url: str | None = None,
+    marker: str | None = None,
+    limit: int = DEFAULT_LIMIT,
+) -> str:
+    """The comment / summary when nami.yaml does not validate."""
+    count = len(problems)
+    lines = [
+        as_marker(marker or plan_marker(config_file)),
+        f"### ❌ Nami: `{config_file}` is invalid",
+        "",
+        f"**{count} problem{_s(count)}** (also shown inline on the file in the diff):",
+        "",
+    ]
+    foot = _footer(sha, run_url)
+    used = sum(len(line) + 1 for line in lines) + len(foot) + 100
+    for index, problem in enumerate(problems):
+        line = f"- `{problem.file}:{problem.line}:{problem.column}`: {_one_line(problem.message)}"
+        if used + len(line) + 1 > limit:
+            lines.append(f"- _{count - index} more, see the job log_")
+            break
+        lines.append(line)
+        used += len(line) + 1
+    return "\n".join(lines) + "\n\n" + foot
+
+
+def notice_markdown(
+    title: str,
+    text: str,
+    *,
+    marker: str,
+    sha: str | None = None,
+    run_url: str | None = None,
+    kind: str = "NOTE",
+) -> str:
+    """A short comment/summary: e.g. a fork pull request that was validated only."""
+    quoted = "\n".join(f"> {line}" if line else ">" for line in text.splitlines())
+    return f"{as_marker(marker)}\n### {title}\n\n> [!{kind}]\n{quoted}\n\n" + _footer(sha, run_url)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _s(n: int) -> str:
+    return "" if n == 1 else "s"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _cell(text: str) -> str:
+    return _one_line(text).replace("|", "\\|").replace("`", "'")
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|])")
+
+
+def _md_escape(text: str) -> str:
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def _longest_backtick_run(text: str) -> int:
+    return max((len(m) for m in re.findall(r"`+", text)), default=0)
