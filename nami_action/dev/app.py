@@ -1,0 +1,245 @@
+"""Wiring: store, group commit, HTTP server, workers and dashboard; start, run, stop.
+
+Restart semantics: the database belongs to one `nami dev` at a time (a lock file), so at
+start nothing can be in flight: messages hidden by an interrupted run are made visible at
+once (their receive count keeps the interrupted attempt, as SQS would).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import signal
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import IO, Any
+
+from nami_action.config import Config
+from nami_action.dev.commit import Committer
+from nami_action.dev.console import Counters, Dashboard
+from nami_action.dev.consumers import DevConsumer, DevError, build_consumer, dev_secret
+from nami_action.dev.dedupe import SqliteMarkers
+from nami_action.dev.queue import Depth, Outgoing, Store
+from nami_action.dev.server import DevHTTPServer, Route
+from nami_action.dev.workers import PipelineWorkers, Settings
+
+DEFAULT_DATA_DIR = Path(".nami/dev")
+DEFAULT_PORT = 8787
+DEFAULT_REGION = "us-east-1"
+LOG_NAME = "consumer.log"
+PURGE_EVERY = 60.0  # seconds between retention sweeps
+
+
+@dataclass(frozen=True)
+class DevOptions:
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    data_dir: Path = DEFAULT_DATA_DIR
+    secrets: Mapping[str, str] = field(default_factory=dict)
+    env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+
+
+class DevApp:
+    """Every pipeline of one config, running locally until `stop`."""
+
+    def __init__(self, config: Config, options: DevOptions, out: IO[str] | None = None) -> None:
+        unknown = sorted(set(options.secrets) - set(config.pipelines))
+        if unknown:
+            raise DevError(f"--secret names unknown pipeline(s): {', '.join(unknown)}")
+        self.config = config
+        self.options = options
+        self.counters = {name: Counters() for name in config.pipelines}
+        self.dashboard = Dashboard(self.counters, self._depth, out)
+        self.workers: dict[str, PipelineWorkers] = {}
+        self._lock_fd: int | None = None
+        self._log: IO[str] | None = None
+        self._log_lock = threading.Lock()
+        self._store: Store | None = None
+        self._committer: Committer | None = None
+        self._server: DevHTTPServer | None = None
+        self._server_thread: threading.Thread | None = None
+
+    @property
+    def store(self) -> Store:
+        assert self._store is not None, "not started"
+        return self._store
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None, "not started"
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> None:
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> None:
+        data_dir = self.options.data_dir
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self._lock_fd = _lock(data_dir)
+        self._store = Store.open(data_dir)
+        self._log = (data_dir / LOG_NAME).open("a", encoding="utf-8")
+        released = self.store.release_all(time.time())
+        self._purge()
+        consumers = [self._consumer(name) for name in self.config.pipelines]
+        self._committer = Committer(self.store, self._committed)
+        self._server = DevHTTPServer(
+            (self.options.host, self.options.port),
+            self._routes(),
+            self._committer.send,
+            lambda pipeline: self.counters[pipeline].add(received=1),
+        )
+        self._announce(consumers, released)
+        self._committer.start()
+        for workers in self.workers.values():
+            workers.start()
+        self._server_thread = threading.Thread(
+            target=self._server.serve_forever, name="nami-dev-http", daemon=True
+        )
+        self._server_thread.start()
+        self.dashboard.start()
+
+    def run(self, stop: threading.Event) -> None:
+        """Refresh the counters about once a second until `stop` is set, then stop."""
+        next_purge = time.monotonic() + PURGE_EVERY
+        try:
+            while not stop.wait(1.0):
+                self.dashboard.refresh()
+                if time.monotonic() >= next_purge:
+                    self._purge()
+                    next_purge = time.monotonic() + PURGE_EVERY
+            self.dashboard.say("stopping: no new webhooks; waiting for in-flight batches")
+        finally:
+            self.stop()
+
+    def stop(self) -> None:
+        """Stop accepting, store what was accepted, let in-flight batches finish."""
+        if self._server is not None:
+            self._server.closing.set()
+            if self._server_thread is not None:  # shutdown() waits for serve_forever
+                self._server.shutdown()
+            self._server.server_close()
+        if self._committer is not None:
+            self._committer.close()
+        for workers in self.workers.values():
+            workers.stop()
+        for workers in self.workers.values():
+            workers.join()
+        if self._store is not None:
+            if self._server_thread is not None:
+                self.dashboard.stop()
+            self._store.close()
+        if self._log is not None:
+            self._log.close()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+        self._server = self._committer = self._store = None
+        self._server_thread = None
+        self._log = None
+        self._lock_fd = None
+        self.workers = {}
+
+    def _consumer(self, name: str) -> DevConsumer:
+        pipeline = self.config.pipelines[name]
+        secret = dev_secret(name, self.options.secrets, self.options.env)
+        built = build_consumer(
+            pipeline,
+            self.config.base_dir,
+            secret,
+            SqliteMarkers(self.store),
+            lambda line: self._emitted(name, line),
+        )
+        settings = Settings.of(pipeline, self.config.region or DEFAULT_REGION)
+        self.workers[name] = PipelineWorkers(
+            settings, self.store, built.consumer, self.counters[name], self.dashboard.say
+        )
+        return built
+
+    def _routes(self) -> dict[str, Route]:
+        """Path -> pipeline. On AWS each pipeline has its own API; here they share one host."""
+        routes: dict[str, Route] = {}
+        for p in self.config.pipelines.values():
+            if p.path in routes:
+                raise DevError(
+                    f"pipelines `{routes[p.path].pipeline}` and `{p.name}` both use path "
+                    f"{p.path}; nami dev serves every pipeline on one host"
+                )
+            routes[p.path] = Route(p.name, p.spec.queue.max_message_size)
+        return routes
+
+    def _committed(self, messages: Sequence[Outgoing]) -> None:
+        for name in {m.pipeline for m in messages}:
+            self.workers[name].notify()
+
+    def _emitted(self, pipeline: str, line: str) -> None:
+        """One runtime log line per record: to the log file; problems also to the terminal."""
+        with self._log_lock:
+            if self._log is not None:
+                self._log.write(line + "\n")
+        record: dict[str, Any] = json.loads(line)
+        outcome = str(record.get("outcome"))
+        self.workers[pipeline].record_outcome(str(record.get("messageId")), outcome)
+        if outcome != "ok":
+            self.dashboard.say(line)
+
+    def _depth(self, pipeline: str) -> Depth:
+        return self.store.depth(pipeline, time.time())
+
+    def _purge(self) -> None:
+        now = time.time()
+        for p in self.config.pipelines.values():
+            spec = p.spec
+            self.store.purge_expired(p.name, spec.queue.retention, spec.dead_letter.retention, now)
+
+    def _announce(self, consumers: list[DevConsumer], released: int) -> None:
+        say = self.dashboard.say
+        say(f"nami dev: listening on {self.url}  (queue: {self.store.path})")
+        for built in consumers:
+            p, spec = built.pipeline, built.pipeline.spec
+            verify = spec.verify.scheme if built.consumer.verify_settings else "off"
+            say(
+                f"  POST {self.url}{p.path} -> {p.name} (mode={spec.consumer.mode}, "
+                f"verify={verify}, dedupe={'on' if spec.dedupe else 'off'}, "
+                f"batch={spec.consumer.batch_size}, concurrency<={spec.consumer.max_concurrency}, "
+                f"visibility={p.visibility_timeout}s)"
+            )
+            for warning in built.warnings:
+                say(warning)
+        if released:
+            say(f"{released} message(s) in flight when the last run stopped are visible again")
+        say("Ctrl-C stops: accepting ends, in-flight batches finish.")
+
+
+def _lock(data_dir: Path) -> int:
+    """One `nami dev` per data folder: at start nothing else can have messages in flight."""
+    fd = os.open(data_dir / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise DevError(f"another nami dev is using {data_dir}; stop it or pass --data") from None
+    return fd
+
+
+def stop_on_signals(stop: threading.Event) -> None:
+    """SIGINT/SIGTERM: stop gracefully; a second one exits at once (nothing acked is lost).
+
+    The handler only sets the event (it may interrupt code holding the output lock)."""
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        if stop.is_set():
+            os.write(2, b"second signal: exiting now; in-flight messages are retried next start\n")
+            os._exit(130)
+        stop.set()
+
+    signal.signal(signal.SIGINT, handle)
+    signal.signal(signal.SIGTERM, handle)

@@ -1,0 +1,192 @@
+"""One runtime Consumer per pipeline, built in-process from nami.yaml instead of NAMI_CONFIG.
+
+The Lambda entry point reads one pipeline's settings from the environment; `nami dev` runs
+several pipelines in one process, so it builds the same `Consumer` (verify, dedupe, the
+per-webhook loop, batchItemFailures) from each PipelineConfig directly.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from nami_action.config import PipelineConfig
+from nami_action.config.models import is_secret_reference
+from nami_action.errors import NamiError
+from nami_action.runtime.config import DedupeConfig, RuntimeConfig, VerifyConfig
+from nami_action.runtime.consumer import Consumer
+from nami_action.runtime.dedupe import Markers
+from nami_action.runtime.verify import DEFAULT_TOLERANCE, VerifySettings
+
+SECRET_ENV_PREFIX = "NAMI_DEV_SECRET_"
+
+# Code folders put on sys.path so far: their modules are forgotten before another folder's
+# handler is imported, so two pipelines may both have a `handler.py`.
+_CODE_DIRS: list[Path] = []
+
+
+class DevError(NamiError):
+    """`nami dev` cannot start as configured."""
+
+
+@dataclass(frozen=True)
+class DevConsumer:
+    pipeline: PipelineConfig
+    consumer: Consumer
+    warnings: tuple[str, ...]
+
+
+def secret_env_name(pipeline: str) -> str:
+    """NAMI_DEV_SECRET_<PIPELINE>, upper case, hyphens as underscores."""
+    return SECRET_ENV_PREFIX + pipeline.upper().replace("-", "_")
+
+
+def dev_secret(pipeline: str, given: Mapping[str, str], env: Mapping[str, str]) -> str | None:
+    """The signing secret from --secret, else from the environment, else None."""
+    return given.get(pipeline) or env.get(secret_env_name(pipeline)) or None
+
+
+def build_consumer(
+    pipeline: PipelineConfig,
+    base_dir: Path,
+    secret: str | None,
+    markers: Markers | None,
+    emit: Callable[[str], None],
+) -> DevConsumer:
+    spec = pipeline.spec
+    warnings: list[str] = []
+    settings = verify_settings(pipeline, secret, warnings)
+    dedupe = (
+        DedupeConfig(spec.dedupe.header, spec.dedupe.json_path, spec.dedupe.window)
+        if spec.dedupe
+        else None
+    )
+    config = RuntimeConfig(
+        pipeline=pipeline.name,
+        mode=spec.consumer.mode,
+        handler=spec.consumer.handler,
+        verify=_verify_config(settings),
+        dedupe=dedupe,
+    )
+    warnings += export_environment(pipeline.name, spec.consumer.environment)
+    function = load_handler(pipeline.name, base_dir / spec.consumer.code, spec.consumer.handler)
+    consumer = Consumer(
+        config=config,
+        function=function,
+        verify_settings=settings,
+        markers=markers if dedupe else None,
+        emit=emit,
+    )
+    return DevConsumer(pipeline, consumer, tuple(warnings))
+
+
+def verify_settings(
+    pipeline: PipelineConfig, secret: str | None, warnings: list[str]
+) -> VerifySettings | None:
+    """The runtime's verify settings with the dev secret; None (verification off) without one."""
+    verify = pipeline.spec.verify
+    if verify.scheme == "none":
+        return None
+    if secret is None:
+        warnings.append(
+            f"WARNING: pipeline `{pipeline.name}` has verify scheme `{verify.scheme}` but no dev "
+            f"secret: signatures are NOT checked. Pass --secret {pipeline.name}=VALUE or set "
+            f"{secret_env_name(pipeline.name)}."
+        )
+        return None
+    return VerifySettings(
+        scheme=verify.scheme,
+        secret=secret,
+        header=getattr(verify, "header", None),
+        encoding=getattr(verify, "encoding", "hex"),
+        prefix=getattr(verify, "prefix", ""),
+        tolerance=getattr(verify, "tolerance", DEFAULT_TOLERANCE),
+    )
+
+
+def _verify_config(settings: VerifySettings | None) -> VerifyConfig | None:
+    if settings is None:
+        return None
+    return VerifyConfig(
+        scheme=settings.scheme,
+        secret_ref="dev",  # the value is in VerifySettings; never resolved in dev
+        header=settings.header,
+        encoding=settings.encoding,
+        prefix=settings.prefix,
+        tolerance=settings.tolerance,
+    )
+
+
+def export_environment(pipeline: str, environment: Mapping[str, str]) -> list[str]:
+    """Set consumer.environment in this process (one process: the environment is shared).
+
+    A value already in the environment wins, so a developer can override nami.yaml locally.
+    References cannot be resolved offline: the developer exports them.
+    """
+    warnings: list[str] = []
+    for name, value in environment.items():
+        current = os.environ.get(name)
+        if is_secret_reference(value):
+            if current is None:
+                warnings.append(
+                    f"warning: pipeline `{pipeline}`: {name} is {value}, which nami dev cannot "
+                    f"resolve; export {name}=... before starting nami dev"
+                )
+            continue
+        if current is None:
+            os.environ[name] = value
+        elif current != value:
+            warnings.append(
+                f"warning: pipeline `{pipeline}`: {name} is already set in the environment "
+                "(or by another pipeline); keeping that value"
+            )
+    return warnings
+
+
+def load_handler(pipeline: str, code_dir: Path, dotted: str) -> Callable[..., Any]:
+    """Import `module.function` from the pipeline's code folder, as the Lambda bundle would."""
+    if not code_dir.is_dir():
+        raise DevError(f"pipeline `{pipeline}`: consumer.code folder {code_dir} does not exist")
+    code_dir = code_dir.resolve()
+    _forget_other_code(code_dir)
+    if str(code_dir) in sys.path:
+        sys.path.remove(str(code_dir))
+    sys.path.insert(0, str(code_dir))
+    if code_dir not in _CODE_DIRS:
+        _CODE_DIRS.append(code_dir)
+    importlib.invalidate_caches()
+    module_name, _, function_name = dotted.rpartition(".")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and module_name.startswith(exc.name):
+            raise DevError(
+                f"pipeline `{pipeline}`: handler module {module_name!r} not found in {code_dir}"
+            ) from None
+        raise DevError(_import_failure(pipeline, dotted)) from None
+    except Exception:
+        raise DevError(_import_failure(pipeline, dotted)) from None
+    function = getattr(module, function_name, None)
+    if not callable(function):
+        raise DevError(f"pipeline `{pipeline}`: {module_name} has no function {function_name!r}")
+    return function  # type: ignore[no-any-return]
+
+
+def _import_failure(pipeline: str, dotted: str) -> str:
+    return f"pipeline `{pipeline}`: importing handler {dotted} failed:\n{traceback.format_exc()}"
+
+
+def _forget_other_code(code_dir: Path) -> None:
+    """Drop modules imported from other code folders from sys.modules (their handlers keep
+    their own module objects), so same-named modules in this folder are imported afresh."""
+    others = [d for d in _CODE_DIRS if d != code_dir]
+    for name, module in list(sys.modules.items()):
+        file = getattr(module, "__file__", None)
+        if file and any(Path(file).is_relative_to(d) for d in others):
+            del sys.modules[name]

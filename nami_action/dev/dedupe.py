@@ -1,0 +1,43 @@
+"""Dedupe markers in the dev database: the runtime's Markers protocol, with DynamoMarkers'
+rules (a live `done` marker or an unexpired `processing` lease means "seen"), in SQLite."""
+
+from __future__ import annotations
+
+import uuid
+
+from nami_action.dev.queue import Store
+from nami_action.runtime.dedupe import DONE, PROCESSING
+
+
+class SqliteMarkers:
+    """Markers in the `dedupe_markers` table of the dev queue database."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def claim(self, key: str, now: float, expires_at: int, lease_until: int) -> str | None:
+        """Write the marker; return an owner token, or None if a live marker exists."""
+        owner = uuid.uuid4().hex
+        with self._store.transaction() as conn:
+            cursor = conn.execute(
+                "INSERT INTO dedupe_markers (key, status, owner, lease_until, expires_at)"
+                " VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (key) DO UPDATE SET status = excluded.status,"
+                " owner = excluded.owner, lease_until = excluded.lease_until,"
+                " expires_at = excluded.expires_at"
+                " WHERE dedupe_markers.expires_at < ?"
+                " OR (dedupe_markers.status = ? AND dedupe_markers.lease_until < ?)",
+                (key, PROCESSING, owner, lease_until, expires_at, int(now), PROCESSING, int(now)),
+            )
+            return owner if cursor.rowcount == 1 else None
+
+    def complete(self, key: str, owner: str) -> None:
+        with self._store.transaction() as conn:
+            conn.execute(
+                "UPDATE dedupe_markers SET status = ? WHERE key = ? AND owner = ?",
+                (DONE, key, owner),
+            )
+
+    def release(self, key: str, owner: str) -> None:
+        with self._store.transaction() as conn:
+            conn.execute("DELETE FROM dedupe_markers WHERE key = ? AND owner = ?", (key, owner))
