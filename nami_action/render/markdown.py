@@ -163,7 +163,7 @@ class _PlanSection:
         if self.diff_lines:
             out += self._diff(diff_limit)
         out += ["</details>", ""]
-        return "\n".join(out) + "\n"
+        return "\n".join(out)
 
     def _diff(self, limit: int) -> list[str]:
         lines = self.diff_lines
