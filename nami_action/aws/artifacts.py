@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from typing import Any, Literal
 
 import botocore.exceptions
 
 from nami_action.aws.session import Aws, AwsError, error_code, error_message, translate_errors
+from nami_action.aws.stacks import deployed_template, stack_missing, stack_resources
 from nami_action.compile.bootstrap import BUCKET_LOGICAL_ID
 from nami_action.package import Artifact
 
@@ -17,6 +19,10 @@ BUSY_SUFFIXES = ("_IN_PROGRESS",)
 # guards against a stuck stack.
 DEFAULT_POLL_SECONDS = 5
 DEFAULT_MAX_POLLS = 120
+
+
+# The bootstrap stack creates the role API Gateway uses to write access logs.
+CAPABILITIES: list[Literal["CAPABILITY_IAM"]] = ["CAPABILITY_IAM"]
 
 
 def upload_artifact(aws: Aws, bucket: str, artifact: Artifact) -> bool:
@@ -67,20 +73,8 @@ def bootstrap_bucket(
     aws: Aws, stack_name: str, bucket_logical_id: str = BUCKET_LOGICAL_ID
 ) -> str | None:
     """The artifact bucket of a deployed bootstrap stack, or None if there is no such stack."""
-    cfn = aws.client("cloudformation")
-    with translate_errors(f"reading stack {stack_name}"):
-        try:
-            resources = cfn.describe_stack_resources(
-                StackName=stack_name, LogicalResourceId=bucket_logical_id
-            )["StackResources"]
-        except botocore.exceptions.ClientError as exc:
-            if _stack_missing(exc):
-                return None
-            raise
-    for resource in resources:
-        if resource.get("PhysicalResourceId"):
-            return str(resource["PhysicalResourceId"])
-    return None
+    resources = stack_resources(aws, stack_name)
+    return (resources or {}).get(bucket_logical_id)
 
 
 def deploy_bootstrap(
@@ -113,12 +107,16 @@ def deploy_bootstrap(
 
     if status is None or status == "DELETE_COMPLETE":
         with translate_errors(f"creating stack {stack_name}"):
-            cfn.create_stack(StackName=stack_name, TemplateBody=template_body)
+            cfn.create_stack(
+                StackName=stack_name, TemplateBody=template_body, Capabilities=CAPABILITIES
+            )
         _wait(aws, "stack_create_complete", stack_name, waiter_config, "creating")
-    else:
+    elif deployed_template(aws, stack_name) != json.loads(template_body):
         with translate_errors(f"updating stack {stack_name}"):
             try:
-                cfn.update_stack(StackName=stack_name, TemplateBody=template_body)
+                cfn.update_stack(
+                    StackName=stack_name, TemplateBody=template_body, Capabilities=CAPABILITIES
+                )
                 updating = True
             except botocore.exceptions.ClientError as exc:
                 if NO_UPDATES not in error_message(exc):
@@ -133,8 +131,7 @@ def deploy_bootstrap(
     return bucket
 
 
-def _stack_missing(exc: botocore.exceptions.ClientError) -> bool:
-    return error_code(exc) == "ValidationError" and "does not exist" in error_message(exc)
+_stack_missing = stack_missing
 
 
 def _stack_status(aws: Aws, stack_name: str) -> str | None:

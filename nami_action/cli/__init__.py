@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from nami_action import __version__
+from nami_action.cli.compile import compile_command
 from nami_action.cli.schema import schema
 from nami_action.cli.validate import validate
 
@@ -17,6 +18,7 @@ def cli() -> None:
 
 cli.add_command(validate)
 cli.add_command(schema)
+cli.add_command(compile_command)
 
 
 def main() -> None:

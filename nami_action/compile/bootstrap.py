@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 
 from troposphere import GetAtt, Output, Ref, Sub, Template
+from troposphere.apigateway import Account
+from troposphere.iam import Role
 from troposphere.s3 import (
     AbortIncompleteMultipartUpload,
     Bucket,
@@ -27,6 +29,7 @@ from troposphere.s3 import (
 )
 
 DEFAULT_STACK_NAME = "nami-bootstrap"
+API_GATEWAY_LOGS_ROLE = "ApiGatewayLogsRole"
 BUCKET_LOGICAL_ID = "ArtifactBucket"
 BUCKET_POLICY_LOGICAL_ID = "ArtifactBucketPolicy"
 BUCKET_NAME_OUTPUT = "BucketName"
@@ -104,6 +107,7 @@ def bootstrap_template() -> Template:
             },
         )
     )
+    _add_api_gateway_logging(template)
     template.add_output(
         Output(
             BUCKET_NAME_OUTPUT,
@@ -112,6 +116,34 @@ def bootstrap_template() -> Template:
         )
     )
     return template
+
+
+def _add_api_gateway_logging(template: Template) -> None:
+    """API Gateway writes stage access logs only once the region's API Gateway account
+    settings name a CloudWatch role: a per-region singleton, so it lives here, not in each
+    pipeline stack. The AWS-managed policy is the one AWS documents for this role."""
+    role = template.add_resource(
+        Role(
+            API_GATEWAY_LOGS_ROLE,
+            AssumeRolePolicyDocument={
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "apigateway.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                    }
+                ],
+            },
+            ManagedPolicyArns=[
+                Sub(
+                    "arn:${AWS::Partition}:iam::aws:policy/service-role/"
+                    "AmazonAPIGatewayPushToCloudWatchLogs"
+                )
+            ],
+        )
+    )
+    template.add_resource(Account("ApiGatewayAccount", CloudWatchRoleArn=GetAtt(role, "Arn")))
 
 
 def bootstrap_template_json() -> str:

@@ -143,7 +143,22 @@ def _name(value: str) -> str:
     return value
 
 
+# Queue names are `<project>-<pipeline>-dlq.fifo` and may be 80 characters: 30 + 1 + 40 + 9.
 ProjectName = Annotated[
+    str,
+    Field(min_length=1, max_length=30),
+    AfterValidator(_name),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": NAME_PATTERN,
+            "maxLength": 30,
+            "description": "Project name, the prefix of every stack name: lowercase letters, "
+            "digits and hyphens.",
+        }
+    ),
+]
+PipelineName = Annotated[
     str,
     Field(min_length=1, max_length=40),
     AfterValidator(_name),
@@ -152,20 +167,6 @@ ProjectName = Annotated[
             "type": "string",
             "pattern": NAME_PATTERN,
             "maxLength": 40,
-            "description": "Project name, the prefix of every stack name: lowercase letters, "
-            "digits and hyphens.",
-        }
-    ),
-]
-PipelineName = Annotated[
-    str,
-    Field(min_length=1, max_length=80),
-    AfterValidator(_name),
-    WithJsonSchema(
-        {
-            "type": "string",
-            "pattern": NAME_PATTERN,
-            "maxLength": 80,
             "description": "Pipeline name: lowercase letters, digits and hyphens.",
         }
     ),
@@ -460,5 +461,5 @@ class NamiFile(Strict):
     pipelines: dict[PipelineName, Pipeline] = Field(
         min_length=1,
         description="Pipeline name -> pipeline. Each becomes the stack `<project>-<name>`.",
-        json_schema_extra={"propertyNames": {"pattern": NAME_PATTERN, "maxLength": 80}},
+        json_schema_extra={"propertyNames": {"pattern": NAME_PATTERN, "maxLength": 40}},
     )

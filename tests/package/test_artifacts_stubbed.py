@@ -43,12 +43,12 @@ def event(logical: str, rtype: str, status: str, reason: str | None = None) -> d
 
 def resources(bucket: str) -> dict[str, Any]:
     return {
-        "StackResources": [
+        "StackResourceSummaries": [
             {
                 "LogicalResourceId": "ArtifactBucket",
                 "PhysicalResourceId": bucket,
                 "ResourceType": "AWS::S3::Bucket",
-                "Timestamp": T0,
+                "LastUpdatedTimestamp": T0,
                 "ResourceStatus": "CREATE_COMPLETE",
             }
         ]
@@ -109,9 +109,20 @@ def test_no_updates_is_success(offline_aws: Aws) -> None:
     cfn = offline_aws.client("cloudformation")
     with Stubber(cfn) as stub:
         stub.add_response("describe_stacks", stack("UPDATE_COMPLETE"))
+        stub.add_response("get_template", {"TemplateBody": '{"older": true}'})
         stub.add_client_error("update_stack", "ValidationError", "No updates are to be performed.")
-        stub.add_response("describe_stack_resources", resources("the-bucket"))
+        stub.add_response("list_stack_resources", resources("the-bucket"))
         assert deploy_bootstrap(offline_aws, STACK, "{}") == "the-bucket"
+
+
+def test_unchanged_template_makes_no_update_call(offline_aws: Aws) -> None:
+    cfn = offline_aws.client("cloudformation")
+    with Stubber(cfn) as stub:
+        stub.add_response("describe_stacks", stack("UPDATE_COMPLETE"))
+        stub.add_response("get_template", {"TemplateBody": "{}"})
+        stub.add_response("list_stack_resources", resources("the-bucket"))
+        assert deploy_bootstrap(offline_aws, STACK, "{}") == "the-bucket"
+        stub.assert_no_pending_responses()
 
 
 def test_rollback_complete_stack_is_replaced(offline_aws: Aws) -> None:
@@ -122,7 +133,7 @@ def test_rollback_complete_stack_is_replaced(offline_aws: Aws) -> None:
         stub.add_response("describe_stacks", stack("DELETE_COMPLETE"))
         stub.add_response("create_stack", {"StackId": "id"})
         stub.add_response("describe_stacks", stack("CREATE_COMPLETE"))
-        stub.add_response("describe_stack_resources", resources("new-bucket"))
+        stub.add_response("list_stack_resources", resources("new-bucket"))
         assert deploy_bootstrap(offline_aws, STACK, "{}", poll_seconds=1) == "new-bucket"
         stub.assert_no_pending_responses()
 

@@ -1,0 +1,41 @@
+"""`nami compile`: write one CloudFormation template per pipeline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from nami_action.cli.common import config_argument, handle_errors, read_config
+from nami_action.compile import CodeLocation, compile_config, write_templates
+from nami_action.package.pipelines import package_config
+
+
+@click.command("compile")
+@config_argument
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("out"),
+    show_default=True,
+    help="Folder for the templates.",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["json", "yaml"]), default="json", show_default=True
+)
+@click.option(
+    "--artifact-bucket",
+    default=None,
+    help="Bucket of the consumer zips; default artifacts.bucket in nami.yaml, else "
+    "the templates take an ArtifactBucket parameter.",
+)
+@handle_errors
+def compile_command(config: Path, out_dir: Path, fmt: str, artifact_bucket: str | None) -> None:
+    """Compile CONFIG into DIR/<project>-<pipeline>.template.json (no AWS calls)."""
+    loaded = read_config(config)
+    bucket = artifact_bucket or loaded.artifacts_bucket
+    artifacts = package_config(loaded)
+    code = {name: CodeLocation(bucket, artifact.s3_key) for name, artifact in artifacts.items()}
+    for path in write_templates(compile_config(loaded, code), out_dir, fmt):
+        click.echo(str(path))

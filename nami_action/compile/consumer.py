@@ -1,0 +1,191 @@
+"""The consumer: its role, log group, Lambda function, event source mapping, dedupe table."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from troposphere import GetAtt, Parameter, Ref, Template
+from troposphere.awslambda import (
+    Code,
+    Environment,
+    EventSourceMapping,
+    Function,
+    LoggingConfig,
+    ScalingConfig,
+)
+from troposphere.dynamodb import (
+    AttributeDefinition,
+    KeySchema,
+    SSESpecification,
+    Table,
+    TimeToLiveSpecification,
+)
+from troposphere.iam import Policy, Role
+from troposphere.logs import LogGroup
+from troposphere.validators import integer
+
+from nami_action.compile import iam, names
+from nami_action.config import Config, PipelineConfig
+from nami_action.config.models import NoVerify, is_secret_reference
+
+RUNTIME_HANDLER = "nami_runtime.entry.handler"
+
+
+class SqsScalingConfig(ScalingConfig):  # type: ignore[misc]
+    """troposphere 4.11 reuses the name ScalingConfig for another resource's property and
+    loses the event source mapping's MaximumConcurrency; this restores it."""
+
+    props = {"MaximumConcurrency": (integer, True)}  # noqa: RUF012 - troposphere's shape
+
+
+DEDUPE_TABLE = "DedupeTable"
+ARTIFACT_BUCKET_PARAMETER = "ArtifactBucket"
+LOG_GROUP = "ConsumerLogs"
+
+
+@dataclass(frozen=True)
+class CodeLocation:
+    """Where the package step put the consumer zip (the key is its content hash)."""
+
+    bucket: str | None  # None: left to the template's ArtifactBucket parameter
+    key: str
+
+
+def runtime_settings(pipeline: PipelineConfig) -> dict[str, Any]:
+    """NAMI_CONFIG: what the Nami runtime in the Lambda needs. References, never secrets."""
+    spec = pipeline.spec
+    verify = None if isinstance(spec.verify, NoVerify) else spec.verify.model_dump()
+    dedupe = spec.dedupe.model_dump() if spec.dedupe else None
+    secrets = {k: v for k, v in spec.consumer.environment.items() if is_secret_reference(v)}
+    return {
+        "pipeline": pipeline.name,
+        "mode": spec.consumer.mode,
+        "handler": spec.consumer.handler,
+        "verify": verify,
+        "dedupe": dedupe,
+        "secrets": dict(sorted(secrets.items())),
+    }
+
+
+def secret_references(pipeline: PipelineConfig) -> list[str]:
+    settings = runtime_settings(pipeline)
+    references = list(settings["secrets"].values())
+    if settings["verify"] and settings["verify"].get("secret"):
+        references.append(settings["verify"]["secret"])
+    return references
+
+
+def add_consumer(
+    template: Template, config: Config, pipeline: PipelineConfig, code: CodeLocation
+) -> None:
+    spec = pipeline.spec
+    tags = names.cfn_tags(config, pipeline)
+    template.add_resource(
+        names.disposable(LogGroup(LOG_GROUP, RetentionInDays=names.LOG_RETENTION_DAYS, Tags=tags))
+    )
+    if spec.dedupe:
+        _add_dedupe_table(template, config, pipeline)
+    if code.bucket is None:
+        template.add_parameter(
+            Parameter(
+                ARTIFACT_BUCKET_PARAMETER,
+                Type="String",
+                Description="S3 bucket holding the consumer zip (see `nami bootstrap`)",
+            )
+        )
+    template.add_resource(_role(pipeline, tags))
+    template.add_resource(_function(pipeline, code, tags))
+    template.add_resource(_event_source(pipeline))
+
+
+def _role(pipeline: PipelineConfig, tags: Any) -> Role:
+    statements = [
+        iam.statement(["logs:CreateLogStream", "logs:PutLogEvents"], [GetAtt(LOG_GROUP, "Arn")]),
+        iam.statement(
+            [
+                "sqs:ChangeMessageVisibility",
+                "sqs:DeleteMessage",
+                "sqs:GetQueueAttributes",
+                "sqs:ReceiveMessage",
+            ],
+            [GetAtt(names.QUEUE, "Arn")],
+        ),
+        *iam.secret_statements(secret_references(pipeline)),
+    ]
+    if pipeline.spec.dedupe:
+        statements.append(
+            iam.statement(
+                ["dynamodb:DeleteItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+                [GetAtt(DEDUPE_TABLE, "Arn")],
+            )
+        )
+    return Role(
+        "ConsumerRole",
+        AssumeRolePolicyDocument=iam.trust("lambda.amazonaws.com"),
+        Policies=[Policy(PolicyName="consume", PolicyDocument=iam.document(*statements))],
+        Tags=tags,
+    )
+
+
+def _function(pipeline: PipelineConfig, code: CodeLocation, tags: Any) -> Function:
+    consumer = pipeline.spec.consumer
+    variables: dict[str, Any] = {
+        k: v for k, v in sorted(consumer.environment.items()) if not is_secret_reference(v)
+    }
+    variables["NAMI_CONFIG"] = json.dumps(runtime_settings(pipeline), sort_keys=True)
+    if pipeline.spec.dedupe:
+        variables["NAMI_DEDUPE_TABLE"] = Ref(DEDUPE_TABLE)
+    return Function(
+        names.FUNCTION,
+        Description=f"Nami consumer for {pipeline.stack_name}",
+        Runtime=consumer.runtime,
+        Architectures=[consumer.architecture],
+        Handler=RUNTIME_HANDLER,
+        Code=Code(S3Bucket=code.bucket or Ref(ARTIFACT_BUCKET_PARAMETER), S3Key=code.key),
+        MemorySize=consumer.memory,
+        Timeout=consumer.timeout,
+        Role=GetAtt("ConsumerRole", "Arn"),
+        Environment=Environment(Variables=variables),
+        LoggingConfig=LoggingConfig(LogGroup=Ref(LOG_GROUP)),
+        Tags=tags,
+    )
+
+
+def _event_source(pipeline: PipelineConfig) -> EventSourceMapping:
+    consumer = pipeline.spec.consumer
+    window = (
+        {}
+        if pipeline.spec.queue.fifo
+        else {"MaximumBatchingWindowInSeconds": consumer.batching_window}
+    )
+    return EventSourceMapping(
+        names.EVENT_SOURCE,
+        EventSourceArn=GetAtt(names.QUEUE, "Arn"),
+        FunctionName=Ref(names.FUNCTION),
+        BatchSize=consumer.batch_size,
+        # The knob that protects the downstream: never more invocations than this at once.
+        ScalingConfig=SqsScalingConfig(MaximumConcurrency=consumer.max_concurrency),
+        # Only the records whose call failed go back to the queue; the others are deleted.
+        FunctionResponseTypes=["ReportBatchItemFailures"],
+        **window,
+    )
+
+
+def _add_dedupe_table(template: Template, config: Config, pipeline: PipelineConfig) -> None:
+    template.add_resource(
+        names.disposable(
+            Table(
+                DEDUPE_TABLE,
+                BillingMode="PAY_PER_REQUEST",
+                AttributeDefinitions=[AttributeDefinition(AttributeName="id", AttributeType="S")],
+                KeySchema=[KeySchema(AttributeName="id", KeyType="HASH")],
+                TimeToLiveSpecification=TimeToLiveSpecification(
+                    AttributeName="expiresAt", Enabled=True
+                ),
+                SSESpecification=SSESpecification(SSEEnabled=True),
+                Tags=names.cfn_tags(config, pipeline),
+            )
+        )
+    )

@@ -1,0 +1,61 @@
+"""Least-privilege policy documents: named actions on named resources only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from troposphere import AWSHelperFn, Sub
+
+from nami_action.config.models import is_secret_reference
+
+PolicyDocument = dict[str, Any]
+
+
+def trust(service: str) -> PolicyDocument:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": service},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+
+
+def statement(actions: list[str], resources: list[Any]) -> dict[str, Any]:
+    return {"Effect": "Allow", "Action": sorted(actions), "Resource": resources}
+
+
+def document(*statements: dict[str, Any]) -> PolicyDocument:
+    return {"Version": "2012-10-17", "Statement": list(statements)}
+
+
+def secret_arn(reference: str) -> AWSHelperFn:
+    """The ARN a `ssm:/path` or `secretsmanager:name` reference reads from."""
+    assert is_secret_reference(reference), reference
+    kind, _, name = reference.partition(":")
+    if kind == "ssm":
+        return Sub(
+            f"arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter{name}"
+        )
+    # Secrets Manager appends `-` and six random characters to every secret ARN.
+    return Sub(
+        f"arn:${{AWS::Partition}}:secretsmanager:${{AWS::Region}}:${{AWS::AccountId}}:secret:{name}-??????"
+    )
+
+
+def secret_statements(references: list[str]) -> list[dict[str, Any]]:
+    """Read access to exactly these secrets. SecureStrings under the AWS-managed aws/ssm key
+    need no kms:Decrypt grant: that key's policy allows use through SSM by this account."""
+    ssm = sorted({r for r in references if r.startswith("ssm:")})
+    managers = sorted({r for r in references if r.startswith("secretsmanager:")})
+    statements = []
+    if ssm:
+        statements.append(statement(["ssm:GetParameter"], [secret_arn(r) for r in ssm]))
+    if managers:
+        statements.append(
+            statement(["secretsmanager:GetSecretValue"], [secret_arn(r) for r in managers])
+        )
+    return statements

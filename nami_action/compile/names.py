@@ -1,0 +1,72 @@
+"""Logical ids, physical names and tags: one place, so plan and compile agree."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import TypeVar
+
+from troposphere import AWSObject, Tags
+
+from nami_action import __version__
+from nami_action.config import Config, PipelineConfig
+
+STAGE_NAME = "live"
+QUEUE = "Queue"
+DEAD_LETTER_QUEUE = "DeadLetterQueue"
+FUNCTION = "Consumer"
+EVENT_SOURCE = "ConsumerEventSource"
+REST_API = "Api"
+STAGE = "ApiStage"
+QUEUE_TYPE = "AWS::SQS::Queue"
+QUEUE_LOGICAL_IDS = (QUEUE, DEAD_LETTER_QUEUE)
+FINGERPRINT_PREFIX = "nami-fingerprint:"
+LOG_RETENTION_DAYS = 30
+
+TAG_PROJECT = "nami:project"
+TAG_PIPELINE = "nami:pipeline"
+TAG_VERSION = "nami:version"
+
+
+def queue_name(pipeline: PipelineConfig) -> str:
+    """Named queues: a change that would replace one fails instead of orphaning messages,
+    and the DLQ's redrive-allow policy can name its source without a dependency cycle."""
+    return pipeline.stack_name + (".fifo" if pipeline.spec.queue.fifo else "")
+
+
+def dead_letter_queue_name(pipeline: PipelineConfig) -> str:
+    return f"{pipeline.stack_name}-dlq" + (".fifo" if pipeline.spec.queue.fifo else "")
+
+
+def resource_tags(config: Config, pipeline: PipelineConfig) -> dict[str, str]:
+    tags = {**config.tags, **pipeline.spec.tags}
+    tags.update(
+        {TAG_PROJECT: config.project, TAG_PIPELINE: pipeline.name, TAG_VERSION: __version__}
+    )
+    return dict(sorted(tags.items()))
+
+
+def cfn_tags(config: Config, pipeline: PipelineConfig) -> Tags:
+    return Tags(**resource_tags(config, pipeline))
+
+
+R = TypeVar("R", bound=AWSObject)
+
+
+def disposable(resource: R) -> R:
+    """Say out loud that this stateful resource (logs, dedupe marks) goes with its stack."""
+    resource.DeletionPolicy = "Delete"
+    resource.UpdateReplacePolicy = "Delete"
+    return resource
+
+
+def short_hash(text: str, length: int = 8) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
+
+
+def path_segments(path: str) -> list[str]:
+    return [segment for segment in path.split("/") if segment]
+
+
+def resource_logical_id(segments: list[str]) -> str:
+    """Stable id per path prefix: `ApiPath` + hash, since segments may hold `.` or `-`."""
+    return "ApiPath" + short_hash("/".join(segments)).upper()

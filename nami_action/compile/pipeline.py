@@ -1,0 +1,73 @@
+"""compile: one pipeline -> one CloudFormation template (troposphere), deterministically."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from troposphere import GetAtt, Output, Ref, Sub, Template
+
+from nami_action import __version__
+from nami_action.compile import names
+from nami_action.compile.alarms import add_alarms
+from nami_action.compile.consumer import CodeLocation, add_consumer
+from nami_action.compile.ingress import add_ingress
+from nami_action.compile.queues import add_queues
+from nami_action.config import Config, PipelineConfig
+
+
+def build_template(config: Config, pipeline: PipelineConfig, code: CodeLocation) -> Template:
+    template = Template()
+    template.set_version("2010-09-09")
+    add_queues(template, config, pipeline)
+    add_consumer(template, config, pipeline, code)
+    add_ingress(template, config, pipeline)
+    add_alarms(template, config, pipeline)
+    _add_outputs(template, pipeline)
+    return template
+
+
+def endpoint_url(api_id: Any, region: Any, path: str) -> str:
+    return f"https://{api_id}.execute-api.{region}.amazonaws.com/{names.STAGE_NAME}{path}"
+
+
+def _add_outputs(template: Template, pipeline: PipelineConfig) -> None:
+    outputs = {
+        "EndpointUrl": Sub(
+            f"https://${{{names.REST_API}}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}"
+            f"/{names.STAGE_NAME}{pipeline.path}"
+        ),
+        "QueueUrl": Ref(names.QUEUE),
+        "QueueArn": GetAtt(names.QUEUE, "Arn"),
+        "DeadLetterQueueUrl": Ref(names.DEAD_LETTER_QUEUE),
+        "DeadLetterQueueArn": GetAtt(names.DEAD_LETTER_QUEUE, "Arn"),
+        "FunctionName": Ref(names.FUNCTION),
+    }
+    for title, value in outputs.items():
+        template.add_output(Output(title, Value=value))
+
+
+def render_template(config: Config, pipeline: PipelineConfig, code: CodeLocation) -> str:
+    """The template text, byte-identical for identical input, with its own fingerprint in the
+    Description so the planner can tell from DescribeStacks alone whether a stack changed."""
+    body = build_template(config, pipeline, code).to_dict()
+    fingerprint = hashlib.sha256(_canonical(body).encode()).hexdigest()
+    body["Description"] = (
+        f"Nami {__version__} pipeline {pipeline.stack_name} "
+        f"({names.FINGERPRINT_PREFIX}{fingerprint[:32]})"
+    )
+    return _canonical(body, indent=2)
+
+
+def _canonical(body: dict[str, Any], indent: int | None = None) -> str:
+    return json.dumps(body, indent=indent, sort_keys=True, ensure_ascii=False) + (
+        "\n" if indent else ""
+    )
+
+
+def fingerprint_of(description: str | None) -> str | None:
+    """The fingerprint a deployed stack's Description carries, if it was made by nami."""
+    if not description or names.FINGERPRINT_PREFIX not in description:
+        return None
+    return description.split(names.FINGERPRINT_PREFIX, 1)[1].rstrip(")")

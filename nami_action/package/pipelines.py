@@ -1,0 +1,33 @@
+"""Package every pipeline of a Config: one zip per distinct (code folder, platform)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from nami_action.config import Config
+from nami_action.package import Artifact, build_artifact
+
+CACHE_DIR = Path(".nami") / "cache"
+
+
+def cache_dir_for(config: Config) -> Path:
+    """Build outputs live beside nami.yaml (add `.nami/` to .gitignore)."""
+    return config.base_dir / CACHE_DIR
+
+
+def package_config(config: Config, cache_dir: Path | None = None) -> dict[str, Artifact]:
+    """Pipeline name -> its artifact. Pipelines sharing a folder and platform share a zip."""
+    cache = cache_dir or cache_dir_for(config)
+    built: dict[tuple[Path, str, str], Artifact] = {}
+    artifacts: dict[str, Artifact] = {}
+    for name, pipeline in config.pipelines.items():
+        consumer = pipeline.spec.consumer
+        code_dir = (config.base_dir / consumer.code).resolve()
+        python = consumer.runtime.removeprefix("python")
+        key = (code_dir, consumer.architecture, python)
+        if key not in built:
+            built[key] = build_artifact(
+                code_dir, architecture=consumer.architecture, python=python, cache_dir=cache
+            )
+        artifacts[name] = built[key]
+    return artifacts
