@@ -1,0 +1,262 @@
+"""action.yml run step by step as the runner runs it, against moto and a local GitHub API.
+
+The fork and invalid-config runs need no AWS; the plan/deploy runs need `nami plan` and
+`nami deploy` registered in the CLI (they are skipped, saying so, until then).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from .action_runner import ActionRun, run_action
+from .github_fakes import REPO, TOKEN, FakeGitHub
+
+MERGE_SHA = "e" * 40
+HEAD_SHA = "c" * 40
+BUCKET = "nami-harness-artifacts"
+
+
+def config(fifo: bool = False) -> str:
+    return f"""\
+version: 1
+project: harness
+region: us-east-1
+artifacts:
+  bucket: {BUCKET}
+pipelines:
+  github:
+    verify:
+      scheme: github
+      secret: ssm:/harness/github
+    consumer:
+      code: consumers/github
+  orders:
+    verify:
+      scheme: hmac-sha256
+      secret: ssm:/harness/orders
+      header: X-Signature
+    queue:
+      fifo: {"true" if fifo else "false"}
+    consumer:
+      code: consumers/orders
+"""
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    root = tmp_path / "repo"
+    for name in ("github", "orders"):
+        code = root / "consumers" / name
+        code.mkdir(parents=True)
+        (code / "handler.py").write_text("def handle(webhook):\n    return None\n")
+    (root / "nami.yaml").write_text(config())
+    return root
+
+
+def pull_request(number: int = 12, fork: bool = False) -> dict[str, Any]:
+    head = "someone/webhooks" if fork else REPO
+    return {
+        "action": "synchronize",
+        "number": number,
+        "pull_request": {
+            "number": number,
+            "head": {"sha": HEAD_SHA, "ref": "feature", "repo": {"full_name": head}},
+            "base": {"ref": "main", "repo": {"full_name": REPO}},
+        },
+        "repository": {"full_name": REPO, "default_branch": "main"},
+    }
+
+
+def push() -> dict[str, Any]:
+    return {
+        "ref": "refs/heads/main",
+        "after": MERGE_SHA,
+        "repository": {"full_name": REPO, "default_branch": "main"},
+    }
+
+
+def run(
+    tmp_path: Path,
+    repo: Path,
+    fake: FakeGitHub,
+    event_name: str,
+    event: dict[str, Any],
+    *,
+    aws: bool = True,
+    **inputs: str,
+) -> ActionRun:
+    run.count = getattr(run, "count", 0) + 1  # type: ignore[attr-defined]
+    temp = tmp_path / f"run-{run.count}"  # type: ignore[attr-defined]
+    temp.mkdir()
+    event_path = temp / "event.json"
+    event_path.write_text(json.dumps(event))
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(home),
+        "LANG": "C.UTF-8",
+        "CI": "true",
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_REPOSITORY": REPO,
+        "GITHUB_SHA": MERGE_SHA,
+        "GITHUB_REF": "refs/heads/main" if event_name == "push" else "refs/pull/12/merge",
+        "GITHUB_SERVER_URL": "https://github.com",
+        "GITHUB_API_URL": fake.url,
+        "GITHUB_RUN_ID": "777",
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_SHARED_CREDENTIALS_FILE": str(home / "no-credentials"),
+        "AWS_CONFIG_FILE": str(home / "no-config"),
+    }
+    if aws:  # what aws-actions/configure-aws-credentials leaves in the job's environment
+        for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+            env[name] = os.environ.get(name, "testing")
+        if os.environ.get("NAMI_ENDPOINT_URL"):  # the `emulator` fixture's moto server
+            env["NAMI_ENDPOINT_URL"] = os.environ["NAMI_ENDPOINT_URL"]
+        env["AWS_REGION"] = env["AWS_DEFAULT_REGION"] = "us-east-1"
+    return run_action(
+        workspace=repo,
+        temp=temp,
+        event_name=event_name,
+        event_path=event_path,
+        inputs=inputs,
+        env=env,
+        token=TOKEN,
+    )
+
+
+def explain(result: ActionRun) -> str:
+    return f"exit {result.returncode}\n--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
+
+
+def needs_plan_and_deploy() -> None:
+    from nami_action.cli import cli
+
+    missing = {"plan", "deploy"} - set(cli.commands)
+    if missing:
+        pytest.skip(f"`nami {' / '.join(sorted(missing))}` not registered in the CLI yet")
+
+
+# --------------------------------------------------------------------------- no AWS needed
+
+
+def test_warm_run_skips_the_install_step(tmp_path: Path, repo: Path, github_api: FakeGitHub):
+    result = run(tmp_path, repo, github_api, "pull_request", pull_request(fork=True), aws=False)
+    assert result.returncode == 0, explain(result)
+    assert "Install Nami's dependencies" in result.skipped
+    assert result.ran[-1] == "Run Nami"
+    key = result.steps["key"]["outputs"]["key"]  # type: ignore[index]
+    assert key.startswith("nami-venv-v1-Linux-X64-py3.")
+
+
+def test_fork_pull_request_validates_only(tmp_path: Path, repo: Path, github_api: FakeGitHub):
+    result = run(tmp_path, repo, github_api, "pull_request", pull_request(fork=True), aws=False)
+    assert result.returncode == 0, explain(result)
+    assert result.outputs == {
+        "has-changes": "false",
+        "plan": "",
+        "changed-pipelines": "[]",
+        "endpoints": "{}",
+    }
+    assert "Nami: validated only" in result.summary
+    assert "comes from a fork" in result.summary
+    assert "no AWS" not in result.stderr
+    assert github_api.writes() == []  # a fork's token is read-only: no comment attempted
+
+
+def test_invalid_config_fails_with_annotations(tmp_path: Path, repo: Path, github_api: FakeGitHub):
+    text = config().replace(
+        "      header: X-Signature\n", "      header: X-Signature\n      colour: red\n"
+    )
+    (repo / "nami.yaml").write_text(text)
+    result = run(tmp_path, repo, github_api, "pull_request", pull_request())
+    assert result.returncode == 1, explain(result)
+    errors = [line for line in result.stdout.splitlines() if line.startswith("::error ")]
+    assert len(errors) == 1, result.stdout
+    assert errors[0].startswith("::error title=nami.yaml,file=nami.yaml,line=18,col=7::")
+    assert "colour" in errors[0]
+    assert "`nami.yaml` is invalid" in result.summary
+    (comment,) = github_api.comments[12]
+    assert comment["body"].startswith("<!-- nami:plan:nami.yaml -->")
+    assert result.outputs["has-changes"] == "false"
+
+
+def test_working_directory_input(tmp_path: Path, repo: Path, github_api: FakeGitHub):
+    infra = repo / "infra"
+    infra.mkdir()
+    for item in ("nami.yaml", "consumers"):
+        shutil.move(repo / item, infra / item)
+    result = run(
+        tmp_path,
+        repo,
+        github_api,
+        "pull_request",
+        pull_request(fork=True),
+        **{"working-directory": "infra"},
+    )
+    assert result.returncode == 0, explain(result)
+    assert "`infra/nami.yaml` is valid" in result.summary
+
+
+# --------------------------------------------------------------------------- plan and deploy
+
+
+def test_pull_request_plan_push_deploy_and_fail_on_replacement(
+    tmp_path: Path, repo: Path, github_api: FakeGitHub, emulator: str
+):
+    needs_plan_and_deploy()
+    boto3.client("s3", endpoint_url=emulator, region_name="us-east-1").create_bucket(Bucket=BUCKET)
+
+    # 1. the pull request: a plan, one sticky comment, outputs
+    first = run(tmp_path, repo, github_api, "pull_request", pull_request())
+    assert first.returncode == 0, explain(first)
+    assert first.outputs["has-changes"] == "true"
+    assert sorted(json.loads(first.outputs["changed-pipelines"])) == ["github", "orders"]
+    plan = json.loads(Path(first.outputs["plan"]).read_text())
+    assert plan["counts"]["create"] == 2
+    assert "**2 to create · 0 to update · 0 to delete · 0 unchanged**" in first.summary
+    (comment,) = github_api.comments[12]
+    assert comment["body"].startswith("<!-- nami:plan:nami.yaml -->")
+    assert f"commit {HEAD_SHA[:7]}" in comment["body"]
+    assert "https://github.com/acme/webhooks/actions/runs/777" in comment["body"]
+
+    # 2. the same push again: the same comment, and no write at all (unchanged body)
+    writes = len(github_api.writes())
+    second = run(tmp_path, repo, github_api, "pull_request", pull_request())
+    assert second.returncode == 0, explain(second)
+    assert len(github_api.comments[12]) == 1
+    assert len(github_api.writes()) == writes
+
+    # 3. merged: deploy, summary, comment on the merged pull request
+    github_api.pulls_by_sha[MERGE_SHA] = [{"number": 12, "merged_at": "2024-05-01T10:00:00Z"}]
+    deployed = run(tmp_path, repo, github_api, "push", push())
+    assert deployed.returncode == 0, explain(deployed)
+    assert "Nami deploy succeeded" in deployed.summary
+    assert sorted(json.loads(deployed.outputs["changed-pipelines"])) == ["github", "orders"]
+    endpoints = json.loads(deployed.outputs["endpoints"])
+    assert set(endpoints) <= {"github", "orders"}
+    deploy_comments = [
+        c for c in github_api.comments[12] if c["body"].startswith("<!-- nami:deploy:nami.yaml")
+    ]
+    assert len(deploy_comments) == 1
+
+    # 4. a later pull request toggles queue.fifo: the queue would be replaced
+    (repo / "nami.yaml").write_text(config(fifo=True))
+    allowed = run(tmp_path, repo, github_api, "pull_request", pull_request(13))
+    assert allowed.returncode == 0, explain(allowed)
+    assert json.loads(allowed.outputs["changed-pipelines"]) == ["orders"]
+    assert "> [!CAUTION]" in allowed.summary
+    blocked = run(
+        tmp_path, repo, github_api, "pull_request", pull_request(13), **{"fail-on": "replacement"}
+    )
+    assert blocked.returncode == 1, explain(blocked)
+    assert "::error title=nami%3A fail-on replacement::orders:" in blocked.stdout
+    # the second run on #13 edited the same comment (the body changed: new run, same plan)
+    assert len(github_api.comments[13]) == 1
