@@ -90,6 +90,7 @@ def run(
     event: dict[str, Any],
     *,
     aws: bool = True,
+    cold: bool = False,
     **inputs: str,
 ) -> ActionRun:
     run.count = getattr(run, "count", 0) + 1  # type: ignore[attr-defined]
@@ -129,6 +130,7 @@ def run(
         inputs=inputs,
         env=env,
         token=TOKEN,
+        cache_hit=not cold,
     )
 
 
@@ -260,3 +262,16 @@ def test_pull_request_plan_push_deploy_and_fail_on_replacement(
     assert "::error title=nami%3A fail-on replacement::orders:" in blocked.stdout
     # the second run on #13 edited the same comment (the body changed: new run, same plan)
     assert len(github_api.comments[13]) == 1
+
+
+@pytest.mark.skipif(
+    not os.environ.get("NAMI_TEST_ACTION_INSTALL"),
+    reason="cold install downloads from PyPI; set NAMI_TEST_ACTION_INSTALL=1 to run it",
+)
+def test_cold_run_installs_the_environment(tmp_path: Path, repo: Path, github_api: FakeGitHub):
+    result = run(
+        tmp_path, repo, github_api, "pull_request", pull_request(fork=True), aws=False, cold=True
+    )
+    assert result.returncode == 0, explain(result)
+    assert "Install Nami's dependencies" in result.ran
+    assert "Nami: validated only" in result.summary

@@ -1,0 +1,102 @@
+"""action.yml and the example workflow: the documented interface, pinning, and zizmor."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from ruamel.yaml import YAML
+
+from .action_runner import ACTION_PATH, load_action
+
+WORKFLOW = ACTION_PATH / "examples" / "workflows" / "nami.yml"
+PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
+
+
+def test_inputs_and_outputs() -> None:
+    action = load_action()
+    inputs = action["inputs"]
+    assert set(inputs) >= {
+        "config",
+        "command",
+        "pipelines",
+        "prune",
+        "fail-on",
+        "comment",
+        "github-token",
+        "working-directory",
+        "python-version",
+    }
+    assert inputs["config"]["default"] == "nami.yaml"
+    assert inputs["command"]["default"] == "auto"
+    assert inputs["comment"]["default"] == "true"
+    assert inputs["github-token"]["default"] == "${{ github.token }}"
+    assert set(action["outputs"]) >= {"has-changes", "plan", "changed-pipelines", "endpoints"}
+    assert action["runs"]["using"] == "composite"
+    assert action["branding"]["icon"] and action["branding"]["color"]
+
+
+def test_no_expression_inside_a_script() -> None:
+    """Inputs reach scripts through env: only; `${{ }}` in run: would be template injection."""
+    for step in load_action()["runs"]["steps"]:
+        if "run" in step:
+            assert "${{" not in step["run"], step.get("name")
+
+
+def test_every_input_reaches_the_run_step() -> None:
+    action = load_action()
+    (run_step,) = [s for s in action["runs"]["steps"] if s.get("id") == "nami"]
+    passed = " ".join(str(v) for v in run_step["env"].values())
+    for name in action["inputs"]:
+        if name != "python-version":
+            assert f"inputs.{name} }}}}" in passed, name
+
+
+def test_actions_are_pinned_by_commit() -> None:
+    workflow = YAML(typ="safe").load(WORKFLOW.read_text())
+    uses = [s["uses"] for s in load_action()["runs"]["steps"] if "uses" in s]
+    for job in workflow["jobs"].values():
+        uses += [s["uses"] for s in job["steps"] if "uses" in s]
+    assert uses
+    for ref in uses:
+        assert PINNED.match(ref), ref
+
+
+def test_example_workflow_permissions_and_concurrency() -> None:
+    workflow = YAML(typ="safe").load(WORKFLOW.read_text())
+    assert workflow["permissions"] == {}
+    assert set(workflow["on"]) == {"pull_request", "push"}
+    deploy = workflow["jobs"]["deploy"]
+    assert deploy["permissions"] == {
+        "contents": "read",
+        "id-token": "write",
+        "pull-requests": "write",
+    }
+    assert deploy["concurrency"]["cancel-in-progress"] is False
+    for job in workflow["jobs"].values():
+        checkout = job["steps"][0]
+        assert checkout["uses"].startswith("actions/checkout@")
+        assert checkout["with"]["persist-credentials"] is False
+
+
+def zizmor() -> str:
+    found = shutil.which("zizmor") or str(Path(ACTION_PATH / ".venv" / "bin" / "zizmor"))
+    if not Path(found).exists():
+        pytest.skip("zizmor is not installed")
+    return found
+
+
+@pytest.mark.parametrize("path", [ACTION_PATH / "action.yml", WORKFLOW], ids=lambda p: p.name)
+def test_zizmor_has_no_findings(path: Path) -> None:
+    """Each file on its own: zizmor given a directory only collects .github/workflows."""
+    done = subprocess.run(
+        [zizmor(), "--offline", "--persona=pedantic", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "No findings" in done.stdout
