@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import threading
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -11,6 +13,7 @@ from typing import Any
 import boto3
 import botocore.exceptions
 from botocore.config import Config
+from botocore.parsers import ResponseParserError
 
 from nami_action.errors import NamiError
 
@@ -41,6 +44,9 @@ class Aws:
     def __init__(self, target: AwsTarget) -> None:
         self.target = target
         self._clients: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        # Every API call made, by "service:Operation": benchmarks and tests count them.
+        self.calls: Counter[str] = Counter()
         with translate_errors("starting an AWS session"):
             self._session = self._make_session()
 
@@ -49,13 +55,21 @@ class Aws:
         return self._session.region_name or "us-east-1"
 
     def client(self, service: str) -> Any:
-        if service not in self._clients:
-            self._clients[service] = self._session.client(
-                service,  # type: ignore[call-overload]
-                endpoint_url=self.target.endpoint_url,
-                config=RETRY_CONFIG,
-            )
-        return self._clients[service]
+        """A shared client (botocore clients are thread-safe once created)."""
+        with self._lock:
+            if service not in self._clients:
+                client = self._session.client(
+                    service,  # type: ignore[call-overload]
+                    endpoint_url=self.target.endpoint_url,
+                    config=RETRY_CONFIG,
+                )
+                client.meta.events.register("before-call", self._count)
+                self._clients[service] = client
+            return self._clients[service]
+
+    def _count(self, model: Any, **_: Any) -> None:
+        with self._lock:
+            self.calls[f"{model.service_model.service_name}:{model.name}"] += 1
 
     def _make_session(self) -> boto3.Session:
         base = boto3.Session(profile_name=self.target.profile, region_name=self.target.region)
@@ -123,3 +137,5 @@ def translate_errors(doing: str) -> Iterator[None]:
         raise AwsError(f"AWS error while {doing} ({code}): {error_message(exc)}") from exc
     except botocore.exceptions.BotoCoreError as exc:
         raise AwsError(f"AWS error while {doing}: {exc}") from exc
+    except ResponseParserError as exc:  # an endpoint that is not AWS (or an emulator) failed
+        raise AwsError(f"unreadable answer from the AWS endpoint while {doing}: {exc}") from exc

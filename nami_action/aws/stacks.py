@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import botocore.exceptions
 
-from nami_action.aws.session import Aws, error_code, error_message, translate_errors
+from nami_action.aws.session import (
+    Aws,
+    AwsError,
+    error_code,
+    error_message,
+    translate_errors,
+)
 
 
 def stack_missing(exc: botocore.exceptions.ClientError) -> bool:
@@ -54,3 +65,258 @@ def deployed_template(aws: Aws, stack_name: str) -> dict[str, Any] | None:
         except ValueError:
             return None
     return dict(body) if isinstance(body, dict) else None
+
+
+# --- stacks of a project -------------------------------------------------------------------
+
+BUSY_SUFFIX = "_IN_PROGRESS"
+TEMPLATE_BODY_LIMIT = 51_200  # bytes CloudFormation accepts inline; larger goes through S3
+
+
+@dataclass(frozen=True)
+class StackInfo:
+    name: str
+    stack_id: str
+    status: str
+    description: str
+    tags: dict[str, str]
+    updated: datetime | None
+
+    @property
+    def busy(self) -> bool:
+        # REVIEW_IN_PROGRESS is a stack that only ever had a change set: nothing runs there.
+        return self.status.endswith(BUSY_SUFFIX) and self.status != "REVIEW_IN_PROGRESS"
+
+
+def _stack_info(raw: dict[str, Any]) -> StackInfo:
+    return StackInfo(
+        name=raw["StackName"],
+        stack_id=raw["StackId"],
+        status=raw["StackStatus"],
+        description=raw.get("Description") or "",
+        tags={t["Key"]: t["Value"] for t in raw.get("Tags") or []},
+        updated=raw.get("LastUpdatedTime") or raw.get("CreationTime"),
+    )
+
+
+def list_stacks(aws: Aws) -> dict[str, StackInfo]:
+    """Every live stack in the region, by name: one paginated call (100 stacks a page),
+    so planning N pipelines costs N/100 reads, not N."""
+    found: dict[str, StackInfo] = {}
+    with translate_errors("listing CloudFormation stacks"):
+        for page in aws.client("cloudformation").get_paginator("describe_stacks").paginate():
+            for raw in page["Stacks"]:
+                if raw["StackStatus"] != "DELETE_COMPLETE":
+                    found[raw["StackName"]] = _stack_info(raw)
+    return found
+
+
+def describe_stack(aws: Aws, stack_name: str) -> StackInfo | None:
+    with translate_errors(f"reading stack {stack_name}"):
+        try:
+            stacks = aws.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"]
+        except botocore.exceptions.ClientError as exc:
+            if stack_missing(exc):
+                return None
+            raise
+    live = [s for s in stacks if s["StackStatus"] != "DELETE_COMPLETE"]
+    return _stack_info(live[0]) if live else None
+
+
+# --- change sets ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChangeSetResult:
+    change_set_id: str
+    stack_id: str
+    status: str  # CREATE_COMPLETE | FAILED
+    reason: str
+    changes: list[dict[str, str]]
+
+    @property
+    def empty(self) -> bool:
+        return self.status == "FAILED" and _no_changes(self.reason)
+
+
+def _no_changes(reason: str) -> bool:
+    return "didn't contain changes" in reason or "No updates are to be performed" in reason
+
+
+def template_argument(aws: Aws, body: str, bucket: str | None) -> dict[str, str]:
+    """TemplateBody when it fits; otherwise upload to the artifact bucket by content hash."""
+    if len(body.encode()) <= TEMPLATE_BODY_LIMIT or not bucket:
+        return {"TemplateBody": body}
+    key = f"nami/templates/{hashlib.sha256(body.encode()).hexdigest()}.json"
+    with translate_errors(f"uploading a template to s3://{bucket}/{key}"):
+        aws.client("s3").put_object(Bucket=bucket, Key=key, Body=body.encode())
+    region = aws.region
+    return {"TemplateURL": f"https://{bucket}.s3.{region}.amazonaws.com/{key}"}
+
+
+def create_change_set(
+    aws: Aws,
+    stack_name: str,
+    name: str,
+    template: dict[str, str],
+    *,
+    create: bool,
+    tags: dict[str, str],
+    poll_seconds: float,
+) -> ChangeSetResult:
+    """Create a change set, wait until CloudFormation has computed it, and describe it."""
+    cfn = aws.client("cloudformation")
+    doing = f"creating change set {name} for {stack_name}"
+    with translate_errors(doing):
+        try:
+            created = cfn.create_change_set(
+                StackName=stack_name,
+                ChangeSetName=name,
+                ChangeSetType="CREATE" if create else "UPDATE",
+                Capabilities=["CAPABILITY_IAM"],
+                Tags=[{"Key": k, "Value": v} for k, v in sorted(tags.items())],
+                **template,
+            )
+        except botocore.exceptions.ClientError as exc:
+            # The emulator answers "no changes" here instead of a FAILED change set.
+            if _no_changes(error_message(exc)):
+                return ChangeSetResult("", "", "FAILED", error_message(exc), [])
+            raise
+    change_set_id, stack_id = created["Id"], created["StackId"]
+    status, reason = _wait_change_set(aws, change_set_id, poll_seconds, doing)
+    changes = _changes(aws, change_set_id) if status == "CREATE_COMPLETE" else []
+    return ChangeSetResult(change_set_id, stack_id, status, reason, changes)
+
+
+def _wait_change_set(
+    aws: Aws, change_set_id: str, poll_seconds: float, doing: str
+) -> tuple[str, str]:
+    cfn = aws.client("cloudformation")
+    while True:
+        with translate_errors(doing):
+            described = cfn.describe_change_set(ChangeSetName=change_set_id)
+        status = described["Status"]
+        if status in ("CREATE_COMPLETE", "FAILED"):
+            return status, described.get("StatusReason", "")
+        time.sleep(poll_seconds)
+
+
+def _changes(aws: Aws, change_set_id: str) -> list[dict[str, str]]:
+    rows: list[dict[str, str]] = []
+    token: str | None = None
+    cfn = aws.client("cloudformation")
+    while True:
+        with translate_errors("describing a change set"):
+            page = cfn.describe_change_set(
+                ChangeSetName=change_set_id, **({"NextToken": token} if token else {})
+            )
+        for change in page.get("Changes", []):
+            detail = change.get("ResourceChange", {})
+            rows.append(
+                {
+                    "action": str(detail.get("Action", "")),
+                    "logical_id": str(detail.get("LogicalResourceId", "")),
+                    "resource_type": str(detail.get("ResourceType", "")),
+                    "replacement": str(detail.get("Replacement", "")),
+                }
+            )
+        token = page.get("NextToken")
+        if not token:
+            return rows
+
+
+def delete_change_set(aws: Aws, change_set_id: str) -> None:
+    with translate_errors("deleting a change set"):
+        try:
+            aws.client("cloudformation").delete_change_set(ChangeSetName=change_set_id)
+        except botocore.exceptions.ClientError as exc:
+            if error_code(exc) != "ChangeSetNotFound":
+                raise
+
+
+def execute_change_set(aws: Aws, change_set_id: str) -> None:
+    with translate_errors("executing a change set"):
+        aws.client("cloudformation").execute_change_set(ChangeSetName=change_set_id)
+
+
+def delete_stack(aws: Aws, stack_name: str) -> None:
+    with translate_errors(f"deleting stack {stack_name}"):
+        aws.client("cloudformation").delete_stack(StackName=stack_name)
+
+
+# --- waiting and explaining ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StackEvent:
+    stack_name: str
+    logical_id: str
+    resource_type: str
+    status: str
+    reason: str
+    timestamp: datetime
+
+    @property
+    def failed(self) -> bool:
+        return self.status.endswith("_FAILED")
+
+
+def stack_events(aws: Aws, stack_name: str, since: datetime) -> list[StackEvent]:
+    """Events of a stack newer than `since`, oldest first."""
+    events: list[StackEvent] = []
+    paginator = aws.client("cloudformation").get_paginator("describe_stack_events")
+    with translate_errors(f"reading the events of {stack_name}"):
+        for page in paginator.paginate(StackName=stack_name):
+            for raw in page["StackEvents"]:
+                if raw["Timestamp"] <= since:
+                    return sorted(events, key=lambda e: e.timestamp)
+                events.append(
+                    StackEvent(
+                        stack_name=stack_name,
+                        logical_id=raw.get("LogicalResourceId", ""),
+                        resource_type=raw.get("ResourceType", ""),
+                        status=raw.get("ResourceStatus", ""),
+                        reason=raw.get("ResourceStatusReason", "") or "",
+                        timestamp=raw["Timestamp"],
+                    )
+                )
+    return sorted(events, key=lambda e: e.timestamp)
+
+
+def wait_until_settled(
+    aws: Aws,
+    stack_name: str,
+    *,
+    since: datetime,
+    poll_seconds: float,
+    on_event: Callable[[StackEvent], None],
+    timeout_seconds: float = 3600,
+) -> tuple[str, list[StackEvent]]:
+    """Poll until the stack leaves every *_IN_PROGRESS state, streaming new events.
+    Returns the final status ("GONE" once deleted) and every event seen."""
+    seen: list[StackEvent] = []
+    last = since
+    deadline = time.monotonic() + timeout_seconds
+    while True:
+        info = describe_stack(aws, stack_name)
+        for event in stack_events(aws, stack_name, last) if info else []:
+            seen.append(event)
+            on_event(event)
+            last = max(last, event.timestamp)
+        if info is None:
+            return "GONE", seen
+        if not info.status.endswith(BUSY_SUFFIX) or info.status == "REVIEW_IN_PROGRESS":
+            return info.status, seen
+        if time.monotonic() > deadline:
+            raise AwsError(
+                f"stack {stack_name} is still {info.status} after {timeout_seconds:.0f}s"
+            )
+        time.sleep(poll_seconds)
+
+
+def failure_reasons(events: list[StackEvent]) -> list[str]:
+    """What actually broke: resource failures with their reasons, not just ROLLBACK_COMPLETE.
+    Cancellations caused by another resource's failure are left out when a cause exists."""
+    failed = [e for e in events if e.failed and e.reason]
+    causes = [e for e in failed if "cancelled" not in e.reason.lower()]
+    return [f"{e.logical_id} ({e.resource_type}): {e.status}: {e.reason}" for e in causes or failed]

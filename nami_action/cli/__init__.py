@@ -5,7 +5,11 @@ from __future__ import annotations
 import click
 
 from nami_action import __version__
+from nami_action.cli.bootstrap import bootstrap
 from nami_action.cli.compile import compile_command
+from nami_action.cli.deploy import deploy_command
+from nami_action.cli.destroy import destroy
+from nami_action.cli.plan import plan
 from nami_action.cli.schema import schema
 from nami_action.cli.validate import validate
 
@@ -16,9 +20,8 @@ def cli() -> None:
     """Webhook pipelines as code: API Gateway -> SQS -> Lambda, deployed with change sets."""
 
 
-cli.add_command(validate)
-cli.add_command(schema)
-cli.add_command(compile_command)
+for command in (validate, schema, compile_command, bootstrap, plan, deploy_command, destroy):
+    cli.add_command(command)
 
 
 def main() -> None:

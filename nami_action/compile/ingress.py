@@ -138,7 +138,9 @@ def _add_stage(
             sort_keys=True,
         )
     )
-    deployment_id = f"ApiDeployment{snapshot.upper()}"
+    # Named to sort after ApiPostMethod: the emulator creates resources in template order and
+    # ignores DependsOn, and a deployment of an API without methods fails. AWS follows DependsOn.
+    deployment_id = f"ApiRelease{snapshot.upper()}"
     template.add_resource(
         Deployment(
             deployment_id,

@@ -47,6 +47,7 @@ class PipelinePlan:
     messages_waiting: int | None = None
     line: int | None = None  # where the pipeline is declared in nami.yaml, for annotations
     endpoint: str | None = None
+    error: str = ""  # the change set could not be made (e.g. failed validation): why
 
     @property
     def changed(self) -> bool:
@@ -71,6 +72,10 @@ class Plan:
     @property
     def has_changes(self) -> bool:
         return bool(self.changed)
+
+    @property
+    def errors(self) -> list[PipelinePlan]:
+        return [p for p in self.pipelines if p.error]
 
     def counts(self) -> dict[str, int]:
         counts = {"create": 0, "update": 0, "delete": 0, "none": 0}

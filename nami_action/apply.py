@@ -1,0 +1,204 @@
+"""apply: carry out a plan. Execute the kept change sets in parallel, wait while streaming
+stack events, explain failures by their resources' reasons, never lose stored webhooks."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from nami_action.aws import stacks as cfn
+from nami_action.aws.artifacts import upload_artifact
+from nami_action.aws.session import Aws
+from nami_action.compile import names
+from nami_action.errors import NamiError
+from nami_action.plan import decide
+from nami_action.plan.model import DeployResult, Outcome, PipelinePlan, PipelineResult
+from nami_action.plan.planner import PlanRun, stack_tags
+
+EventSink = Callable[[cfn.StackEvent], None]
+SUCCESS = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "GONE"}
+
+
+@dataclass(frozen=True)
+class DeployOptions:
+    prune: bool = False  # delete stacks whose pipeline left nami.yaml
+    force: bool = False  # go ahead even where webhooks would be orphaned
+    max_parallel: int = 4
+    poll_seconds: float = 2.0
+
+
+def endpoint_url(aws: Aws, stack_name: str, path: str) -> str | None:
+    """Derived from the stack's resources (the REST API id), so it works without Outputs."""
+    resources = cfn.stack_resources(aws, stack_name) or {}
+    api_id = resources.get(names.REST_API)
+    if not api_id:
+        return None
+    return f"https://{api_id}.execute-api.{aws.region}.amazonaws.com/{names.STAGE_NAME}{path}"
+
+
+def refusal(plan: PipelinePlan, options: DeployOptions) -> tuple[Outcome, str] | None:
+    """Why this pipeline must not be touched now, if it must not."""
+    if plan.action == "delete" and not options.prune:
+        return "skipped", "not deleted: run with --prune to delete pipelines removed from nami.yaml"
+    losing = [w.message for w in plan.warnings if w.loses_messages]
+    if losing and not options.force:
+        return "refused", "refused, it could lose stored webhooks: " + "; ".join(losing) + (
+            " (drain or redrive the queue, or run with --force)"
+        )
+    return None
+
+
+class Deployer:
+    def __init__(self, aws: Aws, run: PlanRun, options: DeployOptions, on_event: EventSink):
+        self.aws, self.run, self.options, self.on_event = aws, run, options, on_event
+
+    def deploy(self) -> DeployResult:
+        plans = self.run.plan.pipelines
+        with ThreadPoolExecutor(max_workers=max(1, self.options.max_parallel)) as pool:
+            results = list(pool.map(self._one, plans))
+        return DeployResult(self.run.config.project, self.aws.region, results)
+
+    def _one(self, plan: PipelinePlan) -> PipelineResult:
+        started = time.monotonic()
+        try:
+            outcome, reasons = self._carry_out(plan)
+        except NamiError as exc:
+            outcome, reasons = "failed", [str(exc)]
+        except Exception as exc:  # one pipeline's surprise must not stop the others
+            outcome, reasons = "failed", [f"unexpected error: {type(exc).__name__}: {exc}"]
+        finally:
+            self._discard_change_set(plan)
+        endpoint = None
+        if outcome not in ("deleted", "skipped") and plan.action != "delete":
+            pipeline = self.run.config.pipelines[plan.pipeline]
+            endpoint = endpoint_url(self.aws, plan.stack_name, pipeline.path)
+        return PipelineResult(
+            pipeline=plan.pipeline,
+            stack_name=plan.stack_name,
+            action=plan.action,
+            outcome=outcome,
+            seconds=round(time.monotonic() - started, 1),
+            endpoint=endpoint,
+            reasons=reasons,
+        )
+
+    def _carry_out(self, plan: PipelinePlan) -> tuple[Outcome, list[str]]:
+        if plan.error:
+            return "failed", [plan.error]
+        if plan.action == "none":
+            return "unchanged", []
+        refused = refusal(plan, self.options)
+        if refused:
+            return refused[0], [refused[1]]
+        self._settle_busy_stack(plan.stack_name)
+        if plan.action == "delete":
+            return self._delete(plan)
+        return self._execute(plan)
+
+    def _settle_busy_stack(self, stack_name: str) -> None:
+        """Never race another operation on the same stack: wait for it to finish."""
+        info = cfn.describe_stack(self.aws, stack_name)
+        if info is not None and info.busy:
+            cfn.wait_until_settled(
+                self.aws,
+                stack_name,
+                since=_now(),
+                poll_seconds=self.options.poll_seconds,
+                on_event=self.on_event,
+            )
+
+    def _execute(self, plan: PipelinePlan) -> tuple[Outcome, list[str]]:
+        self._upload(plan)
+        change_set = self.run.change_sets.get(plan.pipeline)
+        info = cfn.describe_stack(self.aws, plan.stack_name)
+        if info is not None and info.status in decide.RECREATE_STATUSES:
+            self._remove_failed_stack(plan.stack_name)
+            change_set = None
+        if change_set is None:
+            change_set = self._new_change_set(plan, create=plan.action == "create")
+        since = _now()
+        cfn.execute_change_set(self.aws, change_set.change_set_id)
+        self.run.change_sets.pop(plan.pipeline, None)
+        status, events = cfn.wait_until_settled(
+            self.aws,
+            plan.stack_name,
+            since=since,
+            poll_seconds=self.options.poll_seconds,
+            on_event=self.on_event,
+        )
+        if status in SUCCESS:
+            return ("created" if plan.action == "create" else "updated"), []
+        reasons = cfn.failure_reasons(events) or [f"stack ended in {status}"]
+        return "failed", [f"stack ended in {status}", *reasons]
+
+    def _upload(self, plan: PipelinePlan) -> None:
+        artifact = self.run.artifacts.get(plan.pipeline)
+        if artifact is not None:
+            upload_artifact(self.aws, self.run.bucket, artifact)
+
+    def _remove_failed_stack(self, stack_name: str) -> None:
+        """A stack left in ROLLBACK_COMPLETE by a failed create holds nothing and cannot be
+        updated: delete it, then create it again. (Its queues, if made, are retained.)"""
+        since = _now()
+        cfn.delete_stack(self.aws, stack_name)
+        cfn.wait_until_settled(
+            self.aws,
+            stack_name,
+            since=since,
+            poll_seconds=self.options.poll_seconds,
+            on_event=self.on_event,
+        )
+
+    def _new_change_set(self, plan: PipelinePlan, *, create: bool) -> cfn.ChangeSetResult:
+        config = self.run.config
+        pipeline = config.pipelines[plan.pipeline]
+        template = self.run.templates[plan.pipeline]
+        result = cfn.create_change_set(
+            self.aws,
+            plan.stack_name,
+            f"nami-{plan.pipeline}-{time.strftime('%Y%m%d%H%M%S')}-redo",
+            cfn.template_argument(self.aws, decide.compact(template), self.run.bucket),
+            create=create,
+            tags=stack_tags(config, pipeline),
+            poll_seconds=self.options.poll_seconds,
+        )
+        if result.status != "CREATE_COMPLETE":
+            raise NamiError(f"change set failed: {result.reason}")
+        return result
+
+    def _delete(self, plan: PipelinePlan) -> tuple[Outcome, list[str]]:
+        since = _now()
+        cfn.delete_stack(self.aws, plan.stack_name)
+        status, events = cfn.wait_until_settled(
+            self.aws,
+            plan.stack_name,
+            since=since,
+            poll_seconds=self.options.poll_seconds,
+            on_event=self.on_event,
+        )
+        if status in ("GONE", "DELETE_COMPLETE"):
+            return "deleted", []
+        return "failed", [f"stack ended in {status}", *cfn.failure_reasons(events)]
+
+    def _discard_change_set(self, plan: PipelinePlan) -> None:
+        """A change set kept for execution but not executed (refused, failed) is removed,
+        with the empty REVIEW_IN_PROGRESS stack a CREATE change set made."""
+        change_set = self.run.change_sets.pop(plan.pipeline, None)
+        if change_set is None:
+            return
+        cfn.delete_change_set(self.aws, change_set.change_set_id)
+        info = cfn.describe_stack(self.aws, plan.stack_name)
+        if info is not None and info.status == "REVIEW_IN_PROGRESS":
+            cfn.delete_stack(self.aws, plan.stack_name)
+
+
+def _now() -> datetime:
+    # Events are compared with this; a second of slack covers clock skew with AWS.
+    return datetime.now(UTC) - timedelta(seconds=1)
+
+
+def deploy(aws: Aws, run: PlanRun, options: DeployOptions, on_event: EventSink) -> DeployResult:
+    return Deployer(aws, run, options, on_event).deploy()

@@ -1,0 +1,302 @@
+"""plan: compile + package, compare with what is deployed, preview only what changed.
+
+Unchanged pipelines cost no change set: the decision comes from one paginated DescribeStacks
+(the fingerprint of the deployed template is in each stack's Description). Changed pipelines
+get a change set each, created in parallel, described, and deleted again unless the caller
+(deploy) keeps them to execute.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from nami_action.aws import stacks as cfn
+from nami_action.aws.artifacts import bootstrap_bucket
+from nami_action.aws.queues import queue_depth
+from nami_action.aws.session import Aws
+from nami_action.compile import CodeLocation, compile_config, names
+from nami_action.compile.bootstrap import DEFAULT_STACK_NAME
+from nami_action.config import Config, PipelineConfig
+from nami_action.errors import NamiError
+from nami_action.package import Artifact
+from nami_action.package.pipelines import package_config
+from nami_action.plan import decide
+from nami_action.plan.model import PipelinePlan, Plan, PlanWarning, ResourceChange
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    pipelines: tuple[str, ...] = ()  # empty: every pipeline, and deletions are considered
+    keep_change_sets: bool = False
+    max_parallel: int = 4
+    poll_seconds: float = 2.0
+
+
+@dataclass
+class PlanRun:
+    """A Plan plus what deploy needs to carry it out."""
+
+    plan: Plan
+    config: Config
+    bucket: str
+    artifacts: dict[str, Artifact]
+    templates: dict[str, str]  # pipeline -> compiled template (pretty JSON)
+    stacks: dict[str, cfn.StackInfo]
+    change_sets: dict[str, cfn.ChangeSetResult] = field(default_factory=dict)
+
+
+def resolve_bucket(config: Config, aws: Aws) -> str:
+    bucket = config.artifacts_bucket or bootstrap_bucket(aws, DEFAULT_STACK_NAME)
+    if not bucket:
+        raise NamiError(
+            f"no artifact bucket in {aws.region}: run `nami bootstrap` once per account and "
+            "region, or set `artifacts.bucket` in nami.yaml"
+        )
+    return bucket
+
+
+def stack_tags(config: Config, pipeline: PipelineConfig) -> dict[str, str]:
+    return names.resource_tags(config, pipeline)
+
+
+def make_plan(config: Config, aws: Aws, options: PlanOptions) -> PlanRun:
+    selected = _select(config, options.pipelines)
+    bucket = resolve_bucket(config, aws)
+    artifacts = package_config(config)
+    code = {name: CodeLocation(bucket, artifact.s3_key) for name, artifact in artifacts.items()}
+    by_stack = compile_config(config, code)
+    templates = {name: by_stack[p.stack_name] for name, p in config.pipelines.items()}
+    stacks = cfn.list_stacks(aws)
+    run = PlanRun(
+        plan=Plan(config.project, config.file, aws.region, []),
+        config=config,
+        bucket=bucket,
+        artifacts=artifacts,
+        templates=templates,
+        stacks=stacks,
+    )
+    _fill_descriptions(aws, stacks, [config.pipelines[name].stack_name for name in selected])
+    decided = [_first_look(config.pipelines[name], stacks, templates[name]) for name in selected]
+    if not options.pipelines:
+        decided += _orphans(config, stacks)
+    previewer = _Previewer(aws, run, options)
+    with ThreadPoolExecutor(max_workers=max(1, options.max_parallel)) as pool:
+        previewed = list(pool.map(previewer.preview, decided))
+    run.plan = replace(run.plan, pipelines=previewed)
+    return run
+
+
+def _select(config: Config, wanted: tuple[str, ...]) -> list[str]:
+    unknown = sorted(set(wanted) - set(config.pipelines))
+    if unknown:
+        raise NamiError(
+            f"unknown pipeline{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; "
+            f"nami.yaml has: {', '.join(config.pipelines)}"
+        )
+    return [name for name in config.pipelines if not wanted or name in wanted]
+
+
+def _fill_descriptions(aws: Aws, stacks: dict[str, cfn.StackInfo], wanted: list[str]) -> None:
+    """DescribeStacks carries each template's Description (and so its fingerprint) on AWS.
+    The emulator leaves it out for stacks made by change sets; read it from GetTemplate there
+    (one read per stack, still no change set)."""
+    for name in wanted:
+        stack = stacks.get(name)
+        if stack is None or stack.description or stack.status in decide.RECREATE_STATUSES:
+            continue
+        if stack.status == "REVIEW_IN_PROGRESS":
+            continue
+        template = cfn.deployed_template(aws, name) or {}
+        stacks[name] = replace(stack, description=str(template.get("Description", "")))
+
+
+def _first_look(
+    pipeline: PipelineConfig, stacks: dict[str, cfn.StackInfo], template: str
+) -> PipelinePlan:
+    stack = stacks.get(pipeline.stack_name)
+    action, reason = decide.decide(stack, template)
+    warnings = []
+    if stack is not None and stack.busy:
+        warnings.append(
+            PlanWarning(
+                pipeline.name,
+                "stack-busy",
+                f"stack {stack.name} is {stack.status}; deploy waits for it to finish",
+            )
+        )
+    return PipelinePlan(
+        pipeline=pipeline.name,
+        stack_name=pipeline.stack_name,
+        action=action,
+        reason=reason,
+        warnings=warnings,
+        line=pipeline.line,
+    )
+
+
+def _orphans(config: Config, stacks: dict[str, cfn.StackInfo]) -> list[PipelinePlan]:
+    """Stacks of this project whose pipeline left nami.yaml."""
+    live = {p.stack_name for p in config.pipelines.values()}
+    found = []
+    for stack in stacks.values():
+        if stack.name in live or stack.tags.get(names.TAG_PROJECT) != config.project:
+            continue
+        if stack.status == "REVIEW_IN_PROGRESS":
+            continue  # a leftover change set, not a pipeline
+        pipeline = stack.tags.get(names.TAG_PIPELINE, stack.name)
+        found.append(
+            PipelinePlan(pipeline, stack.name, "delete", "pipeline no longer in nami.yaml")
+        )
+    return sorted(found, key=lambda p: p.pipeline)
+
+
+class _Previewer:
+    def __init__(self, aws: Aws, run: PlanRun, options: PlanOptions) -> None:
+        self.aws, self.run, self.options = aws, run, options
+        self.run_id = time.strftime("%Y%m%d%H%M%S") + secrets.token_hex(2)
+
+    def preview(self, plan: PipelinePlan) -> PipelinePlan:
+        try:
+            if plan.action == "none":
+                return plan
+            if plan.action == "delete":
+                return self._preview_delete(plan)
+            return self._preview_change(plan)
+        except NamiError as exc:
+            return replace(plan, error=str(exc))
+
+    def _change_set_name(self, pipeline: str) -> str:
+        # The emulator looks change sets up by name alone: make names unique per stack and run.
+        return f"nami-{pipeline}-{self.run_id}"[:128]
+
+    def _preview_change(self, plan: PipelinePlan) -> PipelinePlan:
+        template = self.run.templates[plan.pipeline]
+        stack = self.run.stacks.get(plan.stack_name)
+        compiled = json.loads(template)
+        deployed = None
+        if stack is not None and plan.action == "update":
+            deployed = cfn.deployed_template(self.aws, plan.stack_name)
+        diff = decide.unified_diff(plan.stack_name, decide.pretty(deployed), template)
+        if stack is not None and stack.status in decide.RECREATE_STATUSES:
+            # No change set can be made beside a failed stack; deploy deletes it first.
+            return replace(plan, changes=decide.all_added(compiled), diff=diff)
+        result = self._change_set(plan, template, create=plan.action == "create")
+        if result.status == "FAILED" and not result.empty:
+            return replace(plan, diff=diff, error=f"change set failed: {result.reason}")
+        if result.empty:
+            return replace(plan, action="none", reason="no resource changes", diff="")
+        changes = decide.resource_changes(result.changes)
+        warnings = list(plan.warnings)
+        touched = decide.queue_warnings(plan.pipeline, deployed, compiled, changes)
+        warnings += [warning for _, warning in touched]
+        waiting = self._waiting(plan, changes, dict(touched))
+        warnings += waiting[1]
+        return replace(
+            plan, changes=changes, diff=diff, warnings=warnings, messages_waiting=waiting[0]
+        )
+
+    def _change_set(
+        self, plan: PipelinePlan, template: str, *, create: bool
+    ) -> cfn.ChangeSetResult:
+        config = self.run.config
+        pipeline = config.pipelines[plan.pipeline]
+        result = cfn.create_change_set(
+            self.aws,
+            plan.stack_name,
+            self._change_set_name(plan.pipeline),
+            cfn.template_argument(self.aws, decide.compact(template), self.run.bucket),
+            create=create,
+            tags=stack_tags(config, pipeline),
+            poll_seconds=self.options.poll_seconds,
+        )
+        if self.options.keep_change_sets and result.status == "CREATE_COMPLETE":
+            self.run.change_sets[plan.pipeline] = result
+        else:
+            self._clean_up(result, create=create, stack_name=plan.stack_name)
+        return result
+
+    def _clean_up(self, result: cfn.ChangeSetResult, *, create: bool, stack_name: str) -> None:
+        """A plan leaves nothing behind: the change set, and the empty stack a CREATE one
+        made (REVIEW_IN_PROGRESS), are deleted."""
+        if result.change_set_id:
+            cfn.delete_change_set(self.aws, result.change_set_id)
+        if create:
+            info = cfn.describe_stack(self.aws, stack_name)
+            if info is not None and info.status == "REVIEW_IN_PROGRESS":
+                cfn.delete_stack(self.aws, stack_name)
+
+    def _waiting(
+        self,
+        plan: PipelinePlan,
+        changes: list[Any],
+        touched: dict[str, PlanWarning],
+    ) -> tuple[int | None, list[PlanWarning]]:
+        """Ask SQS how many webhooks wait in each queue the change touches."""
+        queues = {c.logical_id for c in changes if c.logical_id in names.QUEUE_LOGICAL_IDS}
+        queues |= set(touched)
+        if plan.action != "update" or not queues:
+            return None, []
+        resources = cfn.stack_resources(self.aws, plan.stack_name) or {}
+        total, warnings = 0, []
+        for logical_id in sorted(queues):
+            url = resources.get(logical_id)
+            depth = queue_depth(self.aws, url) if url else None
+            if depth and depth.total:
+                total += depth.total
+                warnings.append(decide.waiting_warning(plan.pipeline, logical_id, depth.total))
+        return total, warnings
+
+    def _preview_delete(self, plan: PipelinePlan) -> PipelinePlan:
+        resources = cfn.stack_resources(self.aws, plan.stack_name) or {}
+        waiting = 0
+        for logical_id in names.QUEUE_LOGICAL_IDS:
+            url = resources.get(logical_id)
+            depth = queue_depth(self.aws, url) if url else None
+            waiting += depth.total if depth else 0
+        changes = [ResourceChange("Remove", logical_id, "", "") for logical_id in sorted(resources)]
+        return replace(
+            plan,
+            changes=changes,
+            messages_waiting=waiting,
+            warnings=[decide.deleted_warning(plan.pipeline, waiting)],
+        )
+
+
+def plan_destroy(
+    config: Config, aws: Aws, wanted: tuple[str, ...], options: PlanOptions
+) -> PlanRun:
+    """A plan that deletes the stacks of the named pipelines (or every stack of the project)."""
+    stacks = cfn.list_stacks(aws)
+    owned = {
+        stack.tags.get(names.TAG_PIPELINE, stack.name): stack
+        for stack in stacks.values()
+        if stack.tags.get(names.TAG_PROJECT) == config.project
+        and stack.status != "REVIEW_IN_PROGRESS"
+    }
+    unknown = sorted(set(wanted) - set(owned))
+    if unknown:
+        raise NamiError(
+            f"no deployed stack for pipeline{'s' if len(unknown) > 1 else ''} "
+            f"{', '.join(unknown)} in project {config.project} ({aws.region})"
+        )
+    chosen = sorted(wanted or owned)
+    run = PlanRun(
+        plan=Plan(config.project, config.file, aws.region, []),
+        config=config,
+        bucket="",
+        artifacts={},
+        templates={},
+        stacks=stacks,
+    )
+    previewer = _Previewer(aws, run, options)
+    plans = [
+        previewer.preview(PipelinePlan(name, owned[name].name, "delete", "destroy requested"))
+        for name in chosen
+    ]
+    run.plan = replace(run.plan, pipelines=plans)
+    return run

@@ -1,0 +1,70 @@
+"""render: the Plan and the deploy Result for a terminal (plain text, no colour codes)."""
+
+from __future__ import annotations
+
+from nami_action.aws.stacks import StackEvent
+from nami_action.plan.model import DeployResult, PipelinePlan, Plan, ResourceChange
+
+SYMBOLS = {"create": "+", "update": "~", "delete": "-", "none": " "}
+
+
+def plan_text(plan: Plan, *, show_diff: bool = False) -> str:
+    counts = plan.counts()
+    lines = [
+        f"Plan for {plan.project} ({plan.region}): {counts['create']} to create, "
+        f"{counts['update']} to update, {counts['delete']} to delete, "
+        f"{counts['none']} unchanged"
+    ]
+    lines += [f"! {w.message}" for w in plan.warnings if w.loses_messages]
+    lines += [f"warning: {w.message}" for w in plan.warnings if not w.loses_messages]
+    for pipeline in plan.pipelines:
+        if pipeline.changed or pipeline.error:
+            lines += _pipeline_lines(pipeline, show_diff)
+    unchanged = [p.pipeline for p in plan.pipelines if not p.changed and not p.error]
+    if unchanged:
+        lines.append(f"  unchanged: {', '.join(unchanged)}")
+    return "\n".join(lines) + "\n"
+
+
+def _pipeline_lines(pipeline: PipelinePlan, show_diff: bool) -> list[str]:
+    why = f" ({pipeline.reason})" if pipeline.reason else ""
+    lines = [f"{SYMBOLS[pipeline.action]} {pipeline.action} {pipeline.stack_name}{why}"]
+    if pipeline.error:
+        lines.append(f"    error: {pipeline.error}")
+    lines += ["    " + row for row in change_table(pipeline.changes)]
+    if show_diff and pipeline.diff:
+        lines += ["    " + line for line in pipeline.diff.splitlines()]
+    return lines
+
+
+def change_table(changes: list[ResourceChange]) -> list[str]:
+    if not changes:
+        return []
+    rows = [("Operation", "Logical ID", "Type", "Replacement")]
+    rows += [(c.action, c.logical_id, c.resource_type, c.replacement or "-") for c in changes]
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    return [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
+
+
+def deploy_text(result: DeployResult) -> str:
+    lines = [f"Deploy of {result.project} ({result.region}):"]
+    for pipeline in result.pipelines:
+        where = f"  {pipeline.endpoint}" if pipeline.endpoint else ""
+        lines.append(
+            f"  {pipeline.pipeline:<24} {pipeline.outcome:<10} {pipeline.seconds:>6.1f}s{where}"
+        )
+        lines += [f"      {reason}" for reason in pipeline.reasons]
+    failed = len(result.failed)
+    lines.append("all pipelines deployed" if not failed else f"{failed} pipeline(s) failed")
+    return "\n".join(lines) + "\n"
+
+
+def event_line(event: StackEvent) -> str:
+    reason = f"  {event.reason}" if event.reason else ""
+    return (
+        f"  {event.timestamp:%H:%M:%S}  {event.stack_name}  {event.logical_id} "
+        f"({event.resource_type})  {event.status}{reason}"
+    )
