@@ -31,6 +31,7 @@ from nami_action.render.markdown import (
     deploy_markdown,
     deploy_marker,
     notice_markdown,
+    plan_errors,
     plan_markdown,
     plan_marker,
     problems_markdown,
@@ -276,15 +277,28 @@ class Job:
         args = ["plan", self.config, "--format", "json", "--out", str(path)]
         if self.options.pipeline_list:
             args += ["--pipelines", ",".join(self.options.pipeline_list)]
+        if path.exists():
+            path.unlink()
         code, errors = run_cli(args)
-        if code != 0 or not path.is_file():
-            return self.report_failure("plan", code, errors)
+        if not path.is_file():
+            return self.report_failure("plan", code or 1, errors)
         plan = Plan.from_dict(json.loads(path.read_text(encoding="utf-8")))
         marker = plan_marker(self.config_in_repo)
         sha, run_url = self.ctx.head_sha, self.ctx.run_url
         self.summary(
             plan_markdown(plan, sha=sha, run_url=run_url, marker=marker, limit=SUMMARY_LIMIT)
         )
+        for name, error in plan_errors(plan):
+            line = next((p.line for p in plan.pipelines if p.pipeline == name), None)
+            self.command(
+                runner.annotation(
+                    "error",
+                    error,
+                    file=self.config_in_repo,
+                    line=line,
+                    title=f"nami: {name} cannot be planned",
+                )
+            )
         for pipeline in plan.pipelines:
             for warning in pipeline.warnings:
                 self.command(
@@ -306,7 +320,10 @@ class Job:
             changed=[p.pipeline for p in plan.changed],
             endpoints={p.pipeline: p.endpoint for p in plan.pipelines if p.endpoint},
         )
-        return self.check_fail_on(plan)
+        failed = self.check_fail_on(plan)
+        if code != 0 or plan_errors(plan):  # the plan was written, but not every pipeline
+            return code or 1
+        return failed
 
     def check_fail_on(self, plan: Plan) -> int:
         level = self.options.fail_on or "none"
@@ -328,13 +345,17 @@ class Job:
 
     def deploy(self) -> int:
         path = self.result_path("deploy")
+        plan_path = self.result_path("plan")
         args = ["deploy", self.config, "--format", "json", "--out", str(path)]
+        if cli_accepts("deploy", "plan_out"):
+            args += ["--plan-out", str(plan_path)]
         if self.options.prune:
             args.append("--prune")
         if self.options.pipeline_list and cli_accepts("deploy", "pipelines"):
             args += ["--pipelines", ",".join(self.options.pipeline_list)]
-        if path.exists():
-            path.unlink()
+        for stale in (path, plan_path):
+            if stale.exists():
+                stale.unlink()
         code, errors = run_cli(args)
         if not path.is_file():
             return self.report_failure("deploy", code or 1, errors)
@@ -374,14 +395,19 @@ class Job:
                 self.log(f"no pull request found for {sha[:7]}: no comment")
         moved = [p.pipeline for p in result.pipelines if p.outcome in MOVED]
         self.outputs(
-            has_changes=bool(moved), plan=str(path), changed=moved, endpoints=result.endpoints()
+            has_changes=bool(moved),
+            plan=str(plan_path if plan_path.is_file() else path),
+            changed=moved,
+            endpoints=result.endpoints(),
         )
         if code != 0 and result.ok:  # the CLI failed after writing a clean result
             return code
         return 0 if result.ok else 1
 
     def report_failure(self, what: str, code: int, errors: str) -> int:
-        message = errors.strip() or f"nami {what} failed (exit {code})"
+        # The end of stderr has the reason; the whole of it is in the log already.
+        tail = "\n".join(errors.strip().splitlines()[-LOG_TAIL_LINES:])
+        message = tail or f"nami {what} failed (exit {code})"
         self.command(runner.annotation("error", message, title=f"nami {what} failed"))
         body = notice_markdown(
             f"❌ Nami {what} failed",
@@ -397,6 +423,7 @@ class Job:
 
 
 MOVED = frozenset({"created", "updated", "deleted"})
+LOG_TAIL_LINES = 30
 
 
 def run(

@@ -66,7 +66,7 @@ def plan_markdown(
     messages will be lost is worse than a comment GitHub refuses (the summary still shows it).
     """
     head = _plan_head(plan, marker)
-    warnings = _warnings_block(plan.warnings)
+    warnings = _errors_block(plan) + _warnings_block(plan.warnings)
     unchanged = _unchanged_line(plan)
     foot = _footer(sha, run_url)
     sections = [_PlanSection(p) for p in plan.changed]
@@ -85,6 +85,24 @@ def _plan_head(plan: Plan, marker: str | None) -> str:
             f"{counts['delete']} to delete · {counts['none']} unchanged**"
         )
     return f"{as_marker(marker or plan_marker(plan.config_file))}\n{title}\n\n{line}\n"
+
+
+def plan_errors(plan: Plan) -> list[tuple[str, str]]:
+    """(pipeline, why) for every pipeline whose change set could not be made."""
+    found = ((p.pipeline, str(getattr(p, "error", "") or "")) for p in plan.pipelines)
+    return [(name, error) for name, error in found if error]
+
+
+def _errors_block(plan: Plan) -> str:
+    errors = plan_errors(plan)
+    if not errors:
+        return ""
+    lines = [
+        "> [!CAUTION]",
+        f"> **{len(errors)} pipeline{_s(len(errors))} could not be planned:**",
+    ]
+    lines += [f"> - **{_md_escape(name)}**: {_one_line(error)}" for name, error in errors]
+    return "\n".join(lines) + "\n\n"
 
 
 def _warnings_block(warnings: Sequence[PlanWarning]) -> str:
