@@ -25,7 +25,7 @@ from nami_action.dev.console import Counters, Dashboard
 from nami_action.dev.consumers import DevConsumer, DevError, build_consumer, dev_secret
 from nami_action.dev.dedupe import SqliteMarkers
 from nami_action.dev.queue import Depth, Outgoing, Store
-from nami_action.dev.server import DevHTTPServer, Route
+from nami_action.dev.server import DevServer, Route
 from nami_action.dev.workers import PipelineWorkers, Settings
 
 DEFAULT_DATA_DIR = Path(".nami/dev")
@@ -61,8 +61,8 @@ class DevApp:
         self._log_lock = threading.Lock()
         self._store: Store | None = None
         self._committer: Committer | None = None
-        self._server: DevHTTPServer | None = None
-        self._server_thread: threading.Thread | None = None
+        self._server: DevServer | None = None
+        self._started = False
 
     @property
     def store(self) -> Store:
@@ -72,8 +72,8 @@ class DevApp:
     @property
     def url(self) -> str:
         assert self._server is not None, "not started"
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        host, port = self._server.address
+        return f"http://{host}:{port}"
 
     def start(self) -> None:
         try:
@@ -92,20 +92,18 @@ class DevApp:
         self._purge()
         consumers = [self._consumer(name) for name in self.config.pipelines]
         self._committer = Committer(self.store, self._committed)
-        self._server = DevHTTPServer(
+        self._server = DevServer(
             (self.options.host, self.options.port),
             self._routes(),
-            self._committer.send,
+            self._committer.submit,
             lambda pipeline: self.counters[pipeline].add(received=1),
         )
         self._announce(consumers, released)
         self._committer.start()
         for workers in self.workers.values():
             workers.start()
-        self._server_thread = threading.Thread(
-            target=self._server.serve_forever, name="nami-dev-http", daemon=True
-        )
-        self._server_thread.start()
+        self._server.start()
+        self._started = True
         self.dashboard.start()
 
     def run(self, stop: threading.Event) -> None:
@@ -124,18 +122,17 @@ class DevApp:
     def stop(self) -> None:
         """Stop accepting, store what was accepted, let in-flight batches finish."""
         if self._server is not None:
-            self._server.closing.set()
-            if self._server_thread is not None:  # shutdown() waits for serve_forever
-                self._server.shutdown()
-            self._server.server_close()
+            self._server.stop_accepting()
         if self._committer is not None:
-            self._committer.close()
+            self._committer.close()  # answers every webhook already handed over
+        if self._server is not None:
+            self._server.close()
         for workers in self.workers.values():
             workers.stop()
         for workers in self.workers.values():
             workers.join()
         if self._store is not None:
-            if self._server_thread is not None:
+            if self._started:
                 self.dashboard.stop()
             self._store.close()
         if self._log is not None:
@@ -143,7 +140,7 @@ class DevApp:
         if self._lock_fd is not None:
             os.close(self._lock_fd)
         self._server = self._committer = self._store = None
-        self._server_thread = None
+        self._started = False
         self._log = None
         self._lock_fd = None
         self.workers = {}

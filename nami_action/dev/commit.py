@@ -1,24 +1,25 @@
-"""Group commit: HTTP threads hand their message over and wait; one thread stores everything
-pending in one transaction and wakes each sender only after COMMIT. One fsync serves many
-requests, and a 202 still always means "stored"."""
+"""Group commit: the endpoint hands messages over; one thread stores everything pending in
+one statement and reports back only after COMMIT. One fsync serves many requests, and a 202
+still always means "stored"."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from nami_action.dev.queue import Outgoing, Store, StoreError
 
 MAX_GROUP = 2000  # messages per transaction: bounds the latency of the last one in a group
-SEND_TIMEOUT = 30.0
 
 
-@dataclass
+Done = Callable[[StoreError | None], None]
+
+
+@dataclass(frozen=True)
 class _Pending:
     message: Outgoing
-    done: threading.Event = field(default_factory=threading.Event)
-    error: StoreError | None = None
+    done: Done
 
 
 class Committer:
@@ -35,18 +36,16 @@ class Committer:
     def start(self) -> None:
         self._thread.start()
 
-    def send(self, message: Outgoing, timeout: float = SEND_TIMEOUT) -> None:
-        """Return once the message is committed; raise StoreError if it was not."""
-        pending = _Pending(message)
+    def submit(self, message: Outgoing, done: Done) -> None:
+        """Store `message`; `done(None)` runs after COMMIT, `done(error)` if it failed.
+
+        `done` runs on the commit thread: it must only hand the result over."""
         with self._cond:
             if self._closed:
                 raise StoreError("shutting down")
-            self._pending.append(pending)
-            self._cond.notify()
-        if not pending.done.wait(timeout):
-            raise StoreError("timed out waiting for the queue")
-        if pending.error is not None:
-            raise pending.error
+            self._pending.append(_Pending(message, done))
+            if len(self._pending) == 1:  # the thread waits only when nothing was pending
+                self._cond.notify()
 
     def close(self) -> None:
         """Refuse new messages, store those already handed over, stop the thread."""
@@ -79,7 +78,6 @@ class Committer:
         except StoreError as exc:
             error = exc
         for pending in group:
-            pending.error = error
-            pending.done.set()
+            pending.done(error)
         if error is None:
             self._on_commit(messages)

@@ -18,26 +18,22 @@ class SqliteMarkers:
     def claim(self, key: str, now: float, expires_at: int, lease_until: int) -> str | None:
         """Write the marker; return an owner token, or None if a live marker exists."""
         owner = uuid.uuid4().hex
-        with self._store.transaction() as conn:
-            cursor = conn.execute(
-                "INSERT INTO dedupe_markers (key, status, owner, lease_until, expires_at)"
-                " VALUES (?, ?, ?, ?, ?)"
-                " ON CONFLICT (key) DO UPDATE SET status = excluded.status,"
-                " owner = excluded.owner, lease_until = excluded.lease_until,"
-                " expires_at = excluded.expires_at"
-                " WHERE dedupe_markers.expires_at < ?"
-                " OR (dedupe_markers.status = ? AND dedupe_markers.lease_until < ?)",
-                (key, PROCESSING, owner, lease_until, expires_at, int(now), PROCESSING, int(now)),
-            )
-            return owner if cursor.rowcount == 1 else None
+        _, changed = self._store.write(
+            "INSERT INTO dedupe_markers (key, status, owner, lease_until, expires_at)"
+            " VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (key) DO UPDATE SET status = excluded.status,"
+            " owner = excluded.owner, lease_until = excluded.lease_until,"
+            " expires_at = excluded.expires_at"
+            " WHERE dedupe_markers.expires_at < ?"
+            " OR (dedupe_markers.status = ? AND dedupe_markers.lease_until < ?)",
+            (key, PROCESSING, owner, lease_until, expires_at, int(now), PROCESSING, int(now)),
+        )
+        return owner if changed == 1 else None
 
     def complete(self, key: str, owner: str) -> None:
-        with self._store.transaction() as conn:
-            conn.execute(
-                "UPDATE dedupe_markers SET status = ? WHERE key = ? AND owner = ?",
-                (DONE, key, owner),
-            )
+        self._store.write(
+            "UPDATE dedupe_markers SET status = ? WHERE key = ? AND owner = ?", (DONE, key, owner)
+        )
 
     def release(self, key: str, owner: str) -> None:
-        with self._store.transaction() as conn:
-            conn.execute("DELETE FROM dedupe_markers WHERE key = ? AND owner = ?", (key, owner))
+        self._store.write("DELETE FROM dedupe_markers WHERE key = ? AND owner = ?", (key, owner))

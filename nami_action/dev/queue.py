@@ -4,9 +4,9 @@ A message is a row; receiving it hides it until `visible_at` (the visibility tim
 the receive; deleting it needs the receipt of the latest receive, as in SQS. A row received
 `max_receive_count` times and visible again moves to `dead_letters` instead of being delivered.
 
-One connection behind one lock: writes are serialised in-process, so nobody waits in SQLite's
-busy handler. Ingest commits with synchronous=FULL (a 202 survives a power cut); receives and
-deletes use NORMAL (losing one to a power cut only means a redelivery).
+Writes are serialised in-process by one lock, so nobody waits in SQLite's busy handler.
+Ingest commits with synchronous=FULL (a 202 survives a power cut); receives and deletes use
+NORMAL (losing one to a power cut only means a redelivery). Reads use their own connection.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 DB_NAME = "queue.db"
 
@@ -34,6 +35,7 @@ CREATE TABLE IF NOT EXISTS messages (
     receipt TEXT
 );
 CREATE INDEX IF NOT EXISTS messages_visible ON messages (pipeline, visible_at);
+CREATE INDEX IF NOT EXISTS messages_retried ON messages (pipeline, receive_count);
 CREATE TABLE IF NOT EXISTS dead_letters (
     seq INTEGER PRIMARY KEY,
     pipeline TEXT NOT NULL,
@@ -82,12 +84,6 @@ class Message:
 
 
 @dataclass(frozen=True)
-class Received:
-    messages: list[Message]
-    dead_lettered: int
-
-
-@dataclass(frozen=True)
 class Depth:
     visible: int
     in_flight: int
@@ -95,16 +91,28 @@ class Depth:
 
 
 class Store:
-    """The SQLite file and the SQS operations on it; safe to share between threads."""
+    """The SQLite file and the SQS operations on it; safe to share between threads.
+
+    Every write is one statement (SQLite makes each its own transaction): the sqlite3 module
+    releases the GIL around each statement, and under load each re-acquisition can wait a
+    whole switch interval, so statements per operation is what bounds throughput.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._lock = threading.Lock()
-        self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._sync = ""
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA busy_timeout=5000")  # someone inspecting with sqlite3
-        self._conn.executescript(SCHEMA)
+        self._write_lock = threading.Lock()  # one writer at a time: nobody sleeps on SQLITE_BUSY
+        self._read_lock = threading.Lock()
+        self._ingest = self._connect("FULL")  # a 202 survives a power cut
+        self._worker = self._connect("NORMAL")  # a lost receive or delete is only a redelivery
+        self._reader = self._connect("NORMAL")
+
+    def _connect(self, synchronous: str) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA busy_timeout=5000")  # someone inspecting with the sqlite3 shell
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(f"PRAGMA synchronous={synchronous}")
+        conn.executescript(SCHEMA)
+        return conn
 
     @classmethod
     def open(cls, data_dir: Path) -> Store:
@@ -112,36 +120,41 @@ class Store:
         return cls(data_dir / DB_NAME)
 
     def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+        with self._write_lock, self._read_lock:
+            for conn in (self._ingest, self._worker, self._reader):
+                conn.close()
+
+    def write(self, sql: str, params: Sequence[object] = ()) -> tuple[list[Any], int]:
+        """Run one write statement (its own transaction): (rows it returned, rows changed)."""
+        with self._write_lock:
+            cursor = self._worker.execute(sql, params)
+            rows = cursor.fetchall()
+            return rows, cursor.rowcount
 
     @contextmanager
-    def transaction(self, *, durable: bool = False) -> Iterator[sqlite3.Connection]:
-        """One write transaction under the store lock; FULL sync when `durable`."""
-        with self._lock:
-            self._set_sync("FULL" if durable else "NORMAL")
-            self._conn.execute("BEGIN IMMEDIATE")
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """Several statements as one transaction (rare paths only)."""
+        with self._write_lock:
+            self._worker.execute("BEGIN IMMEDIATE")
             try:
-                yield self._conn
+                yield self._worker
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                self._worker.execute("ROLLBACK")
                 raise
-            self._conn.execute("COMMIT")
-
-    def _set_sync(self, level: str) -> None:
-        if self._sync != level:
-            self._conn.execute(f"PRAGMA synchronous={level}")
-            self._sync = level
+            self._worker.execute("COMMIT")
 
     def send(self, items: Sequence[Outgoing]) -> None:
-        """Store messages in one durable transaction (the group commit of many requests)."""
-        rows = [(m.pipeline, m.message_id, m.body, m.sent_at, m.sent_at) for m in items]
+        """Store messages durably, in one statement (the group commit of many requests)."""
+        params: list[object] = []
+        for m in items:
+            params += (m.pipeline, m.message_id, m.body, m.sent_at, m.sent_at)
+        values = ",".join(["(?, ?, ?, ?, ?)"] * len(items))
         try:
-            with self.transaction(durable=True) as conn:
-                conn.executemany(
+            with self._write_lock:
+                self._ingest.execute(
                     "INSERT INTO messages (pipeline, message_id, body, sent_at, visible_at)"
-                    " VALUES (?, ?, ?, ?, ?)",
-                    rows,
+                    f" VALUES {values}",
+                    params,
                 )
         except sqlite3.Error as exc:
             raise StoreError(f"cannot store messages: {exc}") from exc
@@ -153,117 +166,104 @@ class Store:
         visibility_timeout: float,
         max_receive_count: int,
         now: float,
-    ) -> Received:
+    ) -> list[Message]:
         """Take up to `limit` visible messages, hiding them for `visibility_timeout` seconds.
 
-        Visible messages already received `max_receive_count` times go to the dead letters.
+        Messages already received `max_receive_count` times are left for `dead_letter`.
         """
         token = uuid.uuid4().hex
+        rows, _ = self.write(
+            "UPDATE messages SET receive_count = receive_count + 1, visible_at = ?, receipt = ?,"
+            " first_received_at = coalesce(first_received_at, ?)"
+            " WHERE seq IN (SELECT seq FROM messages WHERE pipeline = ? AND visible_at <= ?"
+            " AND receive_count < ? ORDER BY visible_at, seq LIMIT ?)"
+            " RETURNING seq, message_id, body, sent_at, receive_count, first_received_at",
+            (now + visibility_timeout, token, now, pipeline, now, max_receive_count, limit),
+        )
+        rows.sort()  # RETURNING order is unspecified; keep arrival order within the batch
+        return [
+            Message(seq, message_id, body, sent_at, count, first, f"{seq}:{token}")
+            for seq, message_id, body, sent_at, count, first in rows
+        ]
+
+    def dead_letter(self, pipeline: str, max_receive_count: int, now: float) -> int:
+        """Move visible messages received `max_receive_count` times to the dead letters."""
         with self.transaction() as conn:
-            rows = conn.execute(
-                "SELECT seq, receive_count FROM messages WHERE pipeline = ? AND visible_at <= ?"
-                " ORDER BY visible_at, seq LIMIT ?",
-                (pipeline, now, limit),
-            ).fetchall()
-            dead = [seq for seq, count in rows if count >= max_receive_count]
-            live = [seq for seq, count in rows if count < max_receive_count]
-            if dead:
-                _dead_letter(conn, dead, now)
-            messages = _claim(conn, live, token, now, now + visibility_timeout) if live else []
-        return Received(messages, len(dead))
+            conn.execute(
+                "INSERT INTO dead_letters"
+                " (pipeline, message_id, body, sent_at, receive_count, dead_at)"
+                " SELECT pipeline, message_id, body, sent_at, receive_count, ? FROM messages"
+                " WHERE pipeline = ? AND receive_count >= ? AND visible_at <= ? ORDER BY seq",
+                (now, pipeline, max_receive_count, now),
+            )
+            return conn.execute(
+                "DELETE FROM messages WHERE pipeline = ? AND receive_count >= ?"
+                " AND visible_at <= ?",
+                (pipeline, max_receive_count, now),
+            ).rowcount
 
     def delete(self, receipts: Sequence[str]) -> int:
         """Delete messages by receipt; a stale receipt (received again since) deletes nothing."""
-        keys = [_parse_receipt(receipt) for receipt in receipts]
-        if not keys:
-            return 0
-        with self.transaction() as conn:
-            before = conn.total_changes
-            conn.executemany("DELETE FROM messages WHERE seq = ? AND receipt = ?", keys)
-            return conn.total_changes - before
+        by_token: dict[str, list[int]] = {}
+        for receipt in receipts:
+            seq, token = _parse_receipt(receipt)
+            by_token.setdefault(token, []).append(seq)
+        deleted = 0
+        for token, seqs in by_token.items():  # one token per received batch
+            _, count = self.write(
+                f"DELETE FROM messages WHERE receipt = ? AND seq IN ({_marks(len(seqs))})",
+                (token, *seqs),
+            )
+            deleted += count
+        return deleted
 
     def release_all(self, now: float) -> int:
         """Make every hidden message visible now (at start: nothing can be in flight)."""
-        with self.transaction() as conn:
-            cursor = conn.execute(
-                "UPDATE messages SET visible_at = ? WHERE visible_at > ?", (now, now)
-            )
-            return cursor.rowcount
+        _, count = self.write("UPDATE messages SET visible_at = ? WHERE visible_at > ?", (now, now))
+        return count
 
     def purge_expired(
         self, pipeline: str, retention: float, dlq_retention: float, now: float
     ) -> int:
         """Drop what SQS would have dropped: messages and dead letters past their retention."""
-        with self.transaction() as conn:
-            gone = conn.execute(
-                "DELETE FROM messages WHERE pipeline = ? AND sent_at < ?",
-                (pipeline, now - retention),
-            ).rowcount
-            gone += conn.execute(
-                "DELETE FROM dead_letters WHERE pipeline = ? AND sent_at < ?",
-                (pipeline, now - dlq_retention),
-            ).rowcount
-        return gone
+        _, gone = self.write(
+            "DELETE FROM messages WHERE pipeline = ? AND sent_at < ?",
+            (pipeline, now - retention),
+        )
+        _, dead = self.write(
+            "DELETE FROM dead_letters WHERE pipeline = ? AND sent_at < ?",
+            (pipeline, now - dlq_retention),
+        )
+        return gone + dead
+
+    def _read(self, sql: str, params: Sequence[object]) -> list[Any]:
+        with self._read_lock:
+            return self._reader.execute(sql, params).fetchall()
 
     def next_visible_at(self, pipeline: str) -> float | None:
-        with self._lock:
-            row = self._conn.execute(
-                "SELECT min(visible_at) FROM messages WHERE pipeline = ?", (pipeline,)
-            ).fetchone()
-        return float(row[0]) if row and row[0] is not None else None
+        rows = self._read("SELECT min(visible_at) FROM messages WHERE pipeline = ?", (pipeline,))
+        return float(rows[0][0]) if rows and rows[0][0] is not None else None
 
     def depth(self, pipeline: str, now: float) -> Depth:
-        with self._lock:
-            total, hidden = self._conn.execute(
-                "SELECT count(*), coalesce(sum(visible_at > ?), 0) FROM messages"
-                " WHERE pipeline = ?",
-                (now, pipeline),
-            ).fetchone()
-            (dead,) = self._conn.execute(
-                "SELECT count(*) FROM dead_letters WHERE pipeline = ?", (pipeline,)
-            ).fetchone()
+        ((total, hidden),) = self._read(
+            "SELECT count(*), coalesce(sum(visible_at > ?), 0) FROM messages WHERE pipeline = ?",
+            (now, pipeline),
+        )
+        ((dead,),) = self._read("SELECT count(*) FROM dead_letters WHERE pipeline = ?", (pipeline,))
         return Depth(visible=total - hidden, in_flight=hidden, dead=dead)
 
     def dead_letters(self, pipeline: str) -> list[tuple[str, str, int]]:
         """(message id, envelope JSON, receive count) of each dead letter, oldest first."""
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT message_id, body, receive_count FROM dead_letters WHERE pipeline = ?"
-                " ORDER BY seq",
-                (pipeline,),
-            ).fetchall()
+        rows = self._read(
+            "SELECT message_id, body, receive_count FROM dead_letters WHERE pipeline = ?"
+            " ORDER BY seq",
+            (pipeline,),
+        )
         return [(str(m), str(b), int(c)) for m, b, c in rows]
 
 
 def _marks(count: int) -> str:
     return ",".join("?" * count)
-
-
-def _dead_letter(conn: sqlite3.Connection, seqs: list[int], now: float) -> None:
-    conn.execute(
-        "INSERT INTO dead_letters (pipeline, message_id, body, sent_at, receive_count, dead_at)"
-        " SELECT pipeline, message_id, body, sent_at, receive_count, ? FROM messages"
-        f" WHERE seq IN ({_marks(len(seqs))}) ORDER BY seq",
-        (now, *seqs),
-    )
-    conn.execute(f"DELETE FROM messages WHERE seq IN ({_marks(len(seqs))})", seqs)
-
-
-def _claim(
-    conn: sqlite3.Connection, seqs: list[int], token: str, now: float, hidden_until: float
-) -> list[Message]:
-    rows = conn.execute(
-        "UPDATE messages SET receive_count = receive_count + 1, visible_at = ?, receipt = ?,"
-        " first_received_at = coalesce(first_received_at, ?)"
-        f" WHERE seq IN ({_marks(len(seqs))})"
-        " RETURNING seq, message_id, body, sent_at, receive_count, first_received_at",
-        (hidden_until, token, now, *seqs),
-    ).fetchall()
-    rows.sort()  # RETURNING order is unspecified; keep arrival order within the batch
-    return [
-        Message(seq, message_id, body, sent_at, count, first, f"{seq}:{token}")
-        for seq, message_id, body, sent_at, count, first in rows
-    ]
 
 
 def _parse_receipt(receipt: str) -> tuple[int, str]:

@@ -22,6 +22,7 @@ from nami_action.dev.queue import Message, Store
 ACCOUNT = "000000000000"
 SENDER_ID = "AROADEVNAMI:apigateway"
 MAX_IDLE_WAIT = 1.0  # seconds between checks for messages whose visibility timeout ended
+SWEEP_EVERY = 0.25  # seconds: how late an exhausted message may reach the dead letters
 DROPPED_OUTCOMES = frozenset({"rejected", "malformed", "duplicate"})
 
 Invoke = Callable[[Mapping[str, Any], Any], Any]
@@ -153,6 +154,8 @@ class PipelineWorkers:
         self._stopping = threading.Event()
         self._outcomes: dict[str, str] = {}
         self._outcomes_lock = threading.Lock()
+        self._sweep_lock = threading.Lock()
+        self._next_sweep = 0.0
         self._threads = [
             threading.Thread(
                 target=self._loop, name=f"nami-dev-{settings.pipeline}-{i}", daemon=True
@@ -212,18 +215,29 @@ class PipelineWorkers:
 
     def _receive(self, limit: int) -> list[Message]:
         s = self.settings
-        received = self._store.receive(
-            s.pipeline, limit, s.visibility_timeout, s.max_receive_count, time.time()
+        now = time.time()
+        self._sweep(now)
+        messages = self._store.receive(
+            s.pipeline, limit, s.visibility_timeout, s.max_receive_count, now
         )
-        if received.dead_lettered:
-            self._counters.add(dead_lettered=received.dead_lettered)
+        if messages:
+            self._counters.add(in_flight=len(messages))
+        return messages
+
+    def _sweep(self, now: float) -> None:
+        """Dead-letter exhausted messages; at most every SWEEP_EVERY, not on every receive."""
+        with self._sweep_lock:
+            if now < self._next_sweep:
+                return
+            self._next_sweep = now + SWEEP_EVERY
+        s = self.settings
+        moved = self._store.dead_letter(s.pipeline, s.max_receive_count, now)
+        if moved:
+            self._counters.add(dead_lettered=moved)
             self._say(
-                f"{s.pipeline}: {received.dead_lettered} message(s) moved to the dead-letter "
-                f"queue after {s.max_receive_count} receives"
+                f"{s.pipeline}: {moved} message(s) moved to the dead-letter queue after "
+                f"{s.max_receive_count} receives"
             )
-        if received.messages:
-            self._counters.add(in_flight=len(received.messages))
-        return received.messages
 
     def _idle_wait(self) -> float:
         upcoming = self._store.next_visible_at(self.settings.pipeline)
