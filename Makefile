@@ -24,7 +24,7 @@ typecheck: install
 	$(BIN)/mypy
 
 audit: install
-	@if [ -f action.yml ]; then $(BIN)/zizmor --offline action.yml examples/workflows; fi
+	@if [ -f action.yml ]; then $(BIN)/zizmor --offline action.yml examples/workflows/nami.yml; fi
 
 unit: install
 	$(BIN)/pytest -n 2 --dist loadfile

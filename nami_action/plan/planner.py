@@ -13,6 +13,7 @@ import secrets
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from nami_action.aws import stacks as cfn
@@ -185,6 +186,12 @@ class _Previewer:
         if stack is not None and stack.status in decide.RECREATE_STATUSES:
             # No change set can be made beside a failed stack; deploy deletes it first.
             return replace(plan, changes=decide.all_added(compiled), diff=diff)
+        if (
+            stack is not None
+            and stack.status == "REVIEW_IN_PROGRESS"
+            and self.options.keep_change_sets
+        ):
+            self._drop_stale_review_stack(plan.stack_name)
         result = self._change_set(plan, template, create=plan.action == "create")
         if result.status == "FAILED" and not result.empty:
             return replace(plan, diff=diff, error=f"change set failed: {result.reason}")
@@ -198,6 +205,18 @@ class _Previewer:
         warnings += waiting[1]
         return replace(
             plan, changes=changes, diff=diff, warnings=warnings, messages_waiting=waiting[0]
+        )
+
+    def _drop_stale_review_stack(self, stack_name: str) -> None:
+        """A stack that only holds change sets of an interrupted run has no resources: remove
+        it (and its stale change sets) so the new change set is the only one to execute."""
+        cfn.delete_stack(self.aws, stack_name)
+        cfn.wait_until_settled(
+            self.aws,
+            stack_name,
+            since=datetime.now(UTC),
+            poll_seconds=self.options.poll_seconds,
+            on_event=lambda event: None,
         )
 
     def _change_set(
