@@ -180,7 +180,8 @@ class PipelineWorkers:
 
     def join(self) -> None:
         for thread in self._threads:
-            thread.join()
+            if thread.ident is not None:  # started (a failed start stops before that)
+                thread.join()
 
     def record_outcome(self, message_id: str, outcome: str) -> None:
         """The runtime's per-record outcome (from its log line), to tell ok from dropped."""

@@ -1,0 +1,50 @@
+"""Failures retry after the visibility timeout, then park in the local dead-letter queue."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Callable
+
+from nami_action.dev.app import DevApp
+from nami_action.envelope import decode_envelope
+
+from .helpers import Project, post, wait_for
+
+PIPELINES = """
+flaky:
+  verify:
+    scheme: none
+  queue:
+    visibility_timeout: 1s
+    max_receive_count: 2
+  consumer:
+    code: consumer
+    handler: HANDLER
+    timeout: 1s
+    batch_size: 5
+"""
+
+
+def test_failing_webhook_is_retried_then_dead_lettered(
+    make_project: Callable[..., Project], start_app: Callable[..., DevApp]
+) -> None:
+    project = make_project(PIPELINES)
+    app = start_app(project)
+    fail_body = json.dumps({"n": 1, "fail": True})
+    assert post(app.url, "/flaky", fail_body)[0] == 202
+    assert post(app.url, "/flaky", json.dumps({"n": 2}))[0] == 202
+
+    wait_for(lambda: app.store.depth("flaky", 0).dead == 1, timeout=10, what="a dead letter")
+    calls = project.calls()
+    assert [c["count"] for c in calls if c["n"] == 1] == [1, 2]  # receive count as SQS counts
+    assert [c["n"] for c in calls].count(2) == 1
+    ((_, envelope, receives),) = app.store.dead_letters("flaky")
+    assert receives == 2
+    assert decode_envelope(envelope).body == fail_body.encode()
+    assert json.loads(envelope)["body"] == base64.b64encode(fail_body.encode()).decode()
+    snapshot = app.counters["flaky"].snapshot()
+    assert (snapshot.ok, snapshot.failed, snapshot.dead_lettered) == (1, 2, 1)
+    depth = app.store.depth("flaky", time.time())
+    assert depth.visible + depth.in_flight == 0
