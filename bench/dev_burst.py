@@ -179,13 +179,23 @@ def main() -> None:
         seen_file = folder / "seen.txt"
         process, url = start_dev(config, folder / "data", seen_file)
         try:
-            run(url, seen_file, args)
+            run(url, seen_file, args, process.pid)
         finally:
             process.terminate()
             process.wait(timeout=60)
 
 
-def run(url: str, seen_file: Path, args: argparse.Namespace) -> None:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process so far (Linux /proc; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run(url: str, seen_file: Path, args: argparse.Namespace, pid: int) -> None:
+    cpu_before = cpu_seconds(pid)
     numbers = list(range(1, args.count + 1))
     parts = [numbers[i :: args.processes] for i in range(args.processes)]
     started = time.perf_counter()
@@ -207,6 +217,7 @@ def run(url: str, seen_file: Path, args: argparse.Namespace) -> None:
             break
         time.sleep(0.05)
     drained = time.perf_counter() - started
+    cpu = cpu_seconds(pid) - cpu_before
     lost = len(accepted - set(seen))
     clients = args.processes * args.threads
     kind = "http.client" if args.http_client else "raw-socket"
@@ -214,6 +225,11 @@ def run(url: str, seen_file: Path, args: argparse.Namespace) -> None:
     print(f"accepted {len(accepted)} in {burst:.2f}s: {len(accepted) / burst:,.0f} webhooks/s")
     print(f"drained (handler saw all) {drained:.2f}s after the first send")
     print(f"handler calls {len(seen)}, distinct {len(set(seen))}")
+    print(
+        f"nami dev used {cpu:.2f}s CPU (ingest and drain): "
+        f"{cpu / max(len(accepted), 1) * 1e6:.0f} µs per webhook; load average "
+        f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+    )
     print("none lost" if lost == 0 else f"LOST {lost}")
 
 

@@ -13,6 +13,7 @@ import os
 import signal
 import threading
 import time
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -174,8 +175,8 @@ class DevApp:
         return routes
 
     def _committed(self, messages: Sequence[Outgoing]) -> None:
-        for name in {m.pipeline for m in messages}:
-            self.workers[name].notify()
+        for name, count in Counter(m.pipeline for m in messages).items():
+            self.workers[name].notify(count)
 
     def _emitted(self, pipeline: str, line: str) -> None:
         """One runtime log line per record: to the log file; problems also to the terminal."""

@@ -167,11 +167,17 @@ class PipelineWorkers:
         for thread in self._threads:
             thread.start()
 
-    def notify(self) -> None:
-        """New messages were stored: wake the idle pollers."""
+    def notify(self, count: int | None = None) -> None:
+        """`count` new messages were stored: wake enough pollers to take them (all if None).
+
+        Waking every poller on every group commit made each of them run a receive query for
+        a handful of messages, which cost the endpoint a good share of its throughput."""
         with self._cond:
             self._generation += 1
-            self._cond.notify_all()
+            if count is None:
+                self._cond.notify_all()
+            else:
+                self._cond.notify(-(-count // self.settings.batch_size))
 
     def stop(self) -> None:
         """Take no new batch; the batches in flight finish."""
