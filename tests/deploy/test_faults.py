@@ -72,3 +72,14 @@ def test_missing_credentials_are_one_clear_message(
     assert result.exit_code == 1
     assert "no AWS credentials found" in result.output
     assert "Traceback" not in result.output
+
+
+def test_role_arn_is_assumed_before_any_call(project: Project, emulator: str) -> None:
+    from nami_action.aws.session import AwsTarget
+
+    role = "arn:aws:iam::123456789012:role/nami-deploy"
+    aws = Aws(AwsTarget(region=REGION, endpoint_url=emulator, role_arn=role))
+    identity = aws.client("sts").get_caller_identity()
+    assert identity["Arn"].startswith("arn:aws:sts::123456789012:assumed-role/nami-deploy/nami")
+    plan = make_plan(load_config(project.config), aws, FAST).plan
+    assert plan.counts()["create"] == 3
