@@ -1,0 +1,1 @@
+"""Operating deployed pipelines: status, dead letters (peek, export, redrive), test webhooks."""

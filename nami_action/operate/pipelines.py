@@ -1,0 +1,70 @@
+"""Find a pipeline by name in nami.yaml, and where its deployed queues and endpoint are."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+
+from nami_action.aws import stacks as cfn
+from nami_action.aws.session import Aws
+from nami_action.compile import names
+from nami_action.config import Config, PipelineConfig
+from nami_action.errors import NamiError
+
+
+def select_pipeline(config: Config, name: str) -> PipelineConfig:
+    """The pipeline called `name`, or an error naming the known ones (with a "did you mean")."""
+    found = config.pipelines.get(name)
+    if found is not None:
+        return found
+    close = difflib.get_close_matches(name, list(config.pipelines), n=1, cutoff=0.6)
+    hint = f"; did you mean `{close[0]}`?" if close else ""
+    known = ", ".join(sorted(config.pipelines))
+    raise NamiError(f"no pipeline `{name}` in {config.file}{hint} (pipelines: {known})")
+
+
+def endpoint_from_api(api_id: str, region: str, path: str) -> str:
+    """The invoke URL of a pipeline's REST API; the same formula as apply.endpoint_url, from
+    resources already read (status reads each stack's resources once)."""
+    return f"https://{api_id}.execute-api.{region}.amazonaws.com/{names.STAGE_NAME}{path}"
+
+
+def queue_name_of(queue_url: str) -> str:
+    return queue_url.rstrip("/").rsplit("/", 1)[-1]
+
+
+@dataclass(frozen=True)
+class DeployedPipeline:
+    pipeline: PipelineConfig
+    stack_name: str
+    queue_url: str
+    dead_letter_url: str
+    endpoint: str | None
+
+    @property
+    def fifo(self) -> bool:
+        return self.queue_url.endswith(".fifo")
+
+
+def locate(aws: Aws, pipeline: PipelineConfig) -> DeployedPipeline:
+    """The deployed queues of a pipeline, or an error saying it is not deployed."""
+    resources = cfn.stack_resources(aws, pipeline.stack_name)
+    where = f"stack {pipeline.stack_name} in {aws.region}"
+    if resources is None:
+        raise NamiError(
+            f"pipeline `{pipeline.name}` is not deployed (no {where}): run `nami deploy` first"
+        )
+    queue, dead_letter = resources.get(names.QUEUE), resources.get(names.DEAD_LETTER_QUEUE)
+    if not queue or not dead_letter:
+        raise NamiError(
+            f"pipeline `{pipeline.name}` is not fully deployed ({where} has no queues yet): "
+            "run `nami deploy`"
+        )
+    api = resources.get(names.REST_API)
+    return DeployedPipeline(
+        pipeline=pipeline,
+        stack_name=pipeline.stack_name,
+        queue_url=queue,
+        dead_letter_url=dead_letter,
+        endpoint=endpoint_from_api(api, aws.region, pipeline.path) if api else None,
+    )

@@ -1,0 +1,119 @@
+"""`nami send`: POST one webhook to a pipeline's endpoint, signed like its provider would."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import time
+import urllib.parse
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from nami_action.config import PipelineConfig
+from nami_action.errors import NamiError
+from nami_action.operate.signing import SigningError, sign
+from nami_action.runtime.verify import VerifySettings
+
+SECRET_ENV = "NAMI_SEND_SECRET"
+TIMEOUT = 30.0
+RESPONSE_LIMIT = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    reason: str
+    body: bytes
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+
+def read_body(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise NamiError(f"cannot read --body file {path}: {exc.strerror or exc}") from exc
+
+
+def parse_headers(values: tuple[str, ...]) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for value in values:
+        name, found, text = value.partition(":")
+        if not found or not name.strip():
+            raise NamiError(f"--header expects NAME:VALUE, got {value!r}")
+        headers[name.strip()] = text.strip()
+    return headers
+
+
+def default_content_type(body: bytes) -> str:
+    try:
+        json.loads(body)
+    except ValueError:
+        return "application/octet-stream"
+    return "application/json"
+
+
+def verify_settings(pipeline: PipelineConfig, secret: str) -> VerifySettings:
+    """The runtime's settings for this pipeline's `verify` block, with the secret resolved."""
+    spec = pipeline.spec.verify
+    return VerifySettings(
+        scheme=spec.scheme,
+        secret=secret,
+        header=getattr(spec, "header", None),
+        encoding=getattr(spec, "encoding", "hex"),
+        prefix=getattr(spec, "prefix", ""),
+        tolerance=getattr(spec, "tolerance", 300),
+    )
+
+
+def choose_secret(
+    pipeline: PipelineConfig, given: str | None, resolve: Callable[[str], str]
+) -> str:
+    """--secret, else NAMI_SEND_SECRET, else the pipeline's reference read from AWS."""
+    if given:
+        return given
+    from_env = os.environ.get(SECRET_ENV)
+    if from_env:
+        return from_env
+    reference = getattr(pipeline.spec.verify, "secret", None)
+    if not reference:
+        raise NamiError(f"pipeline `{pipeline.name}` has no signing secret reference")
+    return resolve(str(reference))
+
+
+def signed_headers(
+    pipeline: PipelineConfig, secret: str, body: bytes, now: float | None = None
+) -> dict[str, str]:
+    if pipeline.spec.verify.scheme == "none":
+        raise NamiError(
+            f"pipeline `{pipeline.name}` does not verify signatures (scheme none): "
+            "send without --sign"
+        )
+    try:
+        return sign(verify_settings(pipeline, secret), body, time.time() if now is None else now)
+    except SigningError as exc:
+        raise NamiError(f"cannot sign for `{pipeline.name}`: {exc}") from exc
+
+
+def post(url: str, body: bytes, headers: dict[str, str], timeout: float = TIMEOUT) -> Response:
+    """One POST; header names are sent exactly as given (urllib would re-case them)."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise NamiError(f"not an http(s) URL: {url}")
+    connection_type = (
+        http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    )
+    connection = connection_type(parts.hostname, parts.port, timeout=timeout)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    try:
+        connection.request("POST", target, body=body, headers=headers)
+        answer = connection.getresponse()
+        return Response(answer.status, answer.reason, answer.read(RESPONSE_LIMIT))
+    except (OSError, http.client.HTTPException) as exc:
+        raise NamiError(f"cannot reach {url}: {exc}") from exc
+    finally:
+        connection.close()

@@ -1,0 +1,184 @@
+"""`nami status`: what every pipeline of nami.yaml looks like in AWS right now.
+
+Cheap by design: one DescribeStacks listing for the whole region, then per deployed pipeline
+one ListStackResources and two GetQueueAttributes (queue and DLQ), and a single
+GetMetricData for the age of the oldest message of every queue at once.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from nami_action.aws import stacks as cfn
+from nami_action.aws.metrics import oldest_message_ages
+from nami_action.aws.queues import queue_depth
+from nami_action.aws.session import Aws
+from nami_action.compile import names
+from nami_action.config import Config
+from nami_action.operate.pipelines import endpoint_from_api, queue_name_of
+
+NOT_DEPLOYED = "not deployed"
+
+
+@dataclass(frozen=True)
+class PipelineStatus:
+    pipeline: str
+    stack: str
+    stack_status: str  # CloudFormation's, or "not deployed"
+    in_config: bool  # False: a stack of this project whose pipeline left nami.yaml
+    endpoint: str | None
+    waiting: int | None
+    in_flight: int | None
+    delayed: int | None
+    dead_letters: int | None
+    oldest_age_seconds: float | None  # None: no CloudWatch datapoint in the last 5 minutes
+    last_deploy: str | None  # ISO 8601, UTC
+
+    @property
+    def deployed(self) -> bool:
+        return self.stack_status != NOT_DEPLOYED
+
+
+@dataclass(frozen=True)
+class ProjectStatus:
+    project: str
+    region: str
+    pipelines: list[PipelineStatus]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "project": self.project,
+            "region": self.region,
+            "pipelines": [{**asdict(p), "deployed": p.deployed} for p in self.pipelines],
+        }
+
+
+@dataclass(frozen=True)
+class _Found:
+    pipeline: str
+    stack: cfn.StackInfo
+    path: str | None
+    in_config: bool
+
+
+def project_status(config: Config, aws: Aws) -> ProjectStatus:
+    stacks = cfn.list_stacks(aws)
+    found: list[_Found] = []
+    rows: dict[str, PipelineStatus] = {}
+    for name, pipeline in config.pipelines.items():
+        stack = stacks.get(pipeline.stack_name)
+        if stack is None:
+            rows[name] = _not_deployed(name, pipeline.stack_name)
+        else:
+            found.append(_Found(name, stack, pipeline.path, True))
+    # Stacks of this project whose pipeline was removed from nami.yaml still hold webhooks.
+    for stack in stacks.values():
+        pipeline_tag = stack.tags.get(names.TAG_PIPELINE)
+        if (
+            stack.tags.get(names.TAG_PROJECT) == config.project
+            and pipeline_tag
+            and pipeline_tag not in config.pipelines
+        ):
+            found.append(_Found(pipeline_tag, stack, None, False))
+
+    queues: dict[str, tuple[str | None, str | None, str | None]] = {}
+    for item in found:
+        resources = cfn.stack_resources(aws, item.stack.name) or {}
+        api = resources.get(names.REST_API)
+        endpoint = endpoint_from_api(api, aws.region, item.path) if api and item.path else None
+        queues[item.pipeline] = (
+            resources.get(names.QUEUE),
+            resources.get(names.DEAD_LETTER_QUEUE),
+            endpoint,
+        )
+    ages = oldest_message_ages(
+        aws, [queue_name_of(queue) for queue, _, _ in queues.values() if queue]
+    )
+    for item in found:
+        queue, dead_letter, endpoint = queues[item.pipeline]
+        depth = queue_depth(aws, queue) if queue else None
+        dlq_depth = queue_depth(aws, dead_letter) if dead_letter else None
+        rows[item.pipeline] = PipelineStatus(
+            pipeline=item.pipeline,
+            stack=item.stack.name,
+            stack_status=item.stack.status,
+            in_config=item.in_config,
+            endpoint=endpoint,
+            waiting=depth.visible if depth else None,
+            in_flight=depth.in_flight if depth else None,
+            delayed=depth.delayed if depth else None,
+            dead_letters=dlq_depth.total if dlq_depth else None,
+            oldest_age_seconds=ages.get(queue_name_of(queue)) if queue else None,
+            last_deploy=_iso(item.stack.updated),
+        )
+    order = [*config.pipelines, *sorted(set(rows) - set(config.pipelines))]
+    return ProjectStatus(config.project, aws.region, [rows[name] for name in order])
+
+
+def _not_deployed(name: str, stack: str) -> PipelineStatus:
+    return PipelineStatus(name, stack, NOT_DEPLOYED, True, None, None, None, None, None, None, None)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+# --- rendering -----------------------------------------------------------------------------
+
+HEADINGS = (
+    "PIPELINE",
+    "STACK STATUS",
+    "WAITING",
+    "IN FLIGHT",
+    "DLQ",
+    "OLDEST",
+    "LAST DEPLOY",
+    "ENDPOINT",
+)
+
+
+def format_age(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.0f}{unit}"
+    return f"{seconds:.0f}s"
+
+
+def _count(value: int | None) -> str:
+    return "-" if value is None else str(value)
+
+
+def status_text(status: ProjectStatus) -> str:
+    lines = [f"project {status.project} in {status.region}", ""]
+    table = [list(HEADINGS)]
+    for row in status.pipelines:
+        name = row.pipeline if row.in_config else f"{row.pipeline} (not in nami.yaml)"
+        table.append(
+            [
+                name,
+                row.stack_status,
+                _count(row.waiting),
+                _count(row.in_flight),
+                _count(row.dead_letters),
+                format_age(row.oldest_age_seconds),
+                row.last_deploy or "-",
+                row.endpoint or "-",
+            ]
+        )
+    widths = [max(len(line[i]) for line in table) for i in range(len(HEADINGS))]
+    for line in table:
+        lines.append("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)))
+    return "\n".join(text.rstrip() for text in lines) + "\n"
+
+
+def status_json(status: ProjectStatus) -> str:
+    return json.dumps(status.as_dict(), indent=2) + "\n"
