@@ -59,7 +59,7 @@ def write_project(folder: Path, batch: int, concurrency: int) -> Path:
 
 def start_dev(config: Path, data: Path, seen: Path) -> tuple[subprocess.Popen[str], str]:
     env = {**os.environ, "BENCH_SEEN": str(seen)}
-    command = [sys.executable, "-m", "nami_action.cli.dev", str(config), "--port", "0"]
+    command = [sys.executable, "-m", "nami_action", "dev", str(config), "--port", "0"]
     process = subprocess.Popen(
         [*command, "--data", str(data)],
         stdout=subprocess.PIPE,

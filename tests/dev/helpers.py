@@ -148,7 +148,7 @@ class DevProcess:
     """`python -m nami_action.cli.dev` as a subprocess; its output collected in a thread."""
 
     def __init__(self, project: Project, *args: str) -> None:
-        command = [sys.executable, "-m", "nami_action.cli.dev", str(project.config)]
+        command = [sys.executable, "-m", "nami_action", "dev", str(project.config)]
         self.process = subprocess.Popen(
             [*command, "--port", "0", "--data", str(project.data), *args],
             stdout=subprocess.PIPE,
