@@ -8,7 +8,7 @@ from typing import Any, Literal
 import botocore.exceptions
 
 from nami_action.aws.session import Aws, AwsError, error_code, error_message, translate_errors
-from nami_action.aws.stacks import deployed_template, stack_missing, stack_resources
+from nami_action.aws.stacks import deployed_template, describe_stack, stack_resources
 from nami_action.compile.bootstrap import BUCKET_LOGICAL_ID
 from nami_action.package import Artifact
 
@@ -131,18 +131,9 @@ def deploy_bootstrap(
     return bucket
 
 
-_stack_missing = stack_missing
-
-
 def _stack_status(aws: Aws, stack_name: str) -> str | None:
-    with translate_errors(f"reading stack {stack_name}"):
-        try:
-            stacks = aws.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"]
-        except botocore.exceptions.ClientError as exc:
-            if _stack_missing(exc):
-                return None
-            raise
-    return str(stacks[0]["StackStatus"]) if stacks else None
+    info = describe_stack(aws, stack_name)
+    return info.status if info else None
 
 
 def _wait(

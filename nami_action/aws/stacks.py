@@ -91,7 +91,7 @@ class StackInfo:
 def _stack_info(raw: dict[str, Any]) -> StackInfo:
     return StackInfo(
         name=raw["StackName"],
-        stack_id=raw["StackId"],
+        stack_id=raw.get("StackId", ""),
         status=raw["StackStatus"],
         description=raw.get("Description") or "",
         tags={t["Key"]: t["Value"] for t in raw.get("Tags") or []},
