@@ -249,6 +249,7 @@ def delete_stack(aws: Aws, stack_name: str) -> None:
 
 @dataclass(frozen=True)
 class StackEvent:
+    event_id: str
     stack_name: str
     logical_id: str
     resource_type: str
@@ -272,6 +273,7 @@ def stack_events(aws: Aws, stack_name: str, since: datetime) -> list[StackEvent]
                     return sorted(events, key=lambda e: e.timestamp)
                 events.append(
                     StackEvent(
+                        event_id=raw.get("EventId", ""),
                         stack_name=stack_name,
                         logical_id=raw.get("LogicalResourceId", ""),
                         resource_type=raw.get("ResourceType", ""),
@@ -295,14 +297,16 @@ def wait_until_settled(
     """Poll until the stack leaves every *_IN_PROGRESS state, streaming new events.
     Returns the final status ("GONE" once deleted) and every event seen."""
     seen: list[StackEvent] = []
-    last = since
+    seen_ids: set[str] = set()  # by id: two events may share a timestamp
     deadline = time.monotonic() + timeout_seconds
     while True:
         info = describe_stack(aws, stack_name)
-        for event in stack_events(aws, stack_name, last) if info else []:
+        for event in stack_events(aws, stack_name, since) if info else []:
+            if event.event_id in seen_ids:
+                continue
+            seen_ids.add(event.event_id)
             seen.append(event)
             on_event(event)
-            last = max(last, event.timestamp)
         if info is None:
             return "GONE", seen
         if not info.status.endswith(BUSY_SUFFIX) or info.status == "REVIEW_IN_PROGRESS":
