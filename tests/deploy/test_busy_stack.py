@@ -58,20 +58,17 @@ def offline_aws(monkeypatch: pytest.MonkeyPatch) -> Aws:
 
 def test_busy_stack_is_waited_for_with_events(offline_aws: Aws) -> None:
     seen: list[StackEvent] = []
-    deployer = Deployer(
-        offline_aws,
-        None,
-        DeployOptions(poll_seconds=0.01),  # type: ignore[arg-type]
-        seen.append,
-    )
+    # Waiting needs no plan: the Deployer's run is not used by _settle_busy_stack.
+    deployer = Deployer(offline_aws, None, DeployOptions(poll_seconds=0.01), seen.append)  # type: ignore[arg-type]
     with Stubber(offline_aws.client("cloudformation")) as stub:
         stub.add_response("describe_stacks", stack("UPDATE_IN_PROGRESS"))
         stub.add_response("describe_stacks", stack("UPDATE_IN_PROGRESS"))
         stub.add_response("describe_stack_events", events(("Queue", "UPDATE_IN_PROGRESS", 5)))
         stub.add_response("describe_stacks", stack("UPDATE_COMPLETE"))
+        # The finishing event carries the same timestamp as the one already shown.
         stub.add_response(
             "describe_stack_events",
-            events(("Queue", "UPDATE_COMPLETE"), ("Queue", "UPDATE_IN_PROGRESS")),
+            events(("Queue", "UPDATE_COMPLETE", 5), ("Queue", "UPDATE_IN_PROGRESS", 5)),
         )
         deployer._settle_busy_stack("shop-github")
         stub.assert_no_pending_responses()
