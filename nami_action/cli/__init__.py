@@ -1,39 +1,48 @@
-"""The `nami` command line: each command is a thin function in its own module."""
+"""The `nami` command line: each command is a thin function in its own module.
+
+Commands are imported only when used (click's lazy-group pattern): `nami validate` does not
+pay for importing boto3 and troposphere.
+"""
 
 from __future__ import annotations
+
+import importlib
+from typing import Any
 
 import click
 
 from nami_action import __version__
-from nami_action.cli.bootstrap import bootstrap
-from nami_action.cli.compile import compile_command
-from nami_action.cli.deploy import deploy_command
-from nami_action.cli.destroy import destroy
-from nami_action.cli.dev import dev
-from nami_action.cli.github import github
-from nami_action.cli.plan import plan
-from nami_action.cli.schema import schema
-from nami_action.cli.validate import validate
+
+COMMANDS = {
+    "validate": "nami_action.cli.validate:validate",
+    "schema": "nami_action.cli.schema:schema",
+    "compile": "nami_action.cli.compile:compile_command",
+    "bootstrap": "nami_action.cli.bootstrap:bootstrap",
+    "plan": "nami_action.cli.plan:plan",
+    "deploy": "nami_action.cli.deploy:deploy_command",
+    "destroy": "nami_action.cli.destroy:destroy",
+    "dev": "nami_action.cli.dev:dev",
+    "github": "nami_action.cli.github:github",
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module, attribute = target.split(":")
+        command: Any = getattr(importlib.import_module(module), attribute)
+        return command if isinstance(command, click.Command) else None
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="nami")
 def cli() -> None:
     """Webhook pipelines as code: API Gateway -> SQS -> Lambda, deployed with change sets."""
-
-
-for command in (
-    validate,
-    schema,
-    compile_command,
-    bootstrap,
-    plan,
-    deploy_command,
-    destroy,
-    dev,
-    github,
-):
-    cli.add_command(command)
 
 
 def main() -> None:
