@@ -16,6 +16,7 @@ from nami_action.operate.dlq import printable
 from nami_action.operate.pipelines import locate, select_pipeline
 from nami_action.operate.send import (
     SECRET_ENV,
+    check_signable,
     choose_secret,
     default_content_type,
     parse_headers,
@@ -74,6 +75,7 @@ def send(
         request_headers["Content-Type"] = default_content_type(body)
     request_headers.update(extra)
     if sign:
+        check_signable(chosen)
 
         def resolve(reference: str) -> str:
             return read_secret(aws or connect(loaded, aws_kwargs), reference)

@@ -85,14 +85,18 @@ def choose_secret(
     return resolve(str(reference))
 
 
-def signed_headers(
-    pipeline: PipelineConfig, secret: str, body: bytes, now: float | None = None
-) -> dict[str, str]:
+def check_signable(pipeline: PipelineConfig) -> None:
     if pipeline.spec.verify.scheme == "none":
         raise NamiError(
             f"pipeline `{pipeline.name}` does not verify signatures (scheme none): "
             "send without --sign"
         )
+
+
+def signed_headers(
+    pipeline: PipelineConfig, secret: str, body: bytes, now: float | None = None
+) -> dict[str, str]:
+    check_signable(pipeline)
     try:
         return sign(verify_settings(pipeline, secret), body, time.time() if now is None else now)
     except SigningError as exc:

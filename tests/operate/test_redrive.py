@@ -1,0 +1,186 @@
+"""redrive against the moto server (no StartMessageMoveTask there: the copy loop runs):
+every dead letter reaches the queue exactly once, even when a run is interrupted."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import botocore.exceptions
+import pytest
+from botocore.stub import Stubber
+
+from nami_action.aws.session import Aws, AwsError, AwsTarget
+from nami_action.config import Config
+from nami_action.operate.dlq import EmptyQueue
+from nami_action.operate.pipelines import DeployedPipeline
+from nami_action.operate.redrive import (
+    REDRIVE_ATTRIBUTE,
+    RedriveOptions,
+    journal_path,
+    redrive,
+)
+
+from .support import REGION, depth, drain, envelope, make_queues, put
+
+
+def options(tmp_path: Path, **changes: Any) -> RedriveOptions:
+    return RedriveOptions(journal_folder=tmp_path / "journal", **changes)
+
+
+def origins(messages: list[dict[str, Any]]) -> list[str]:
+    """The DLQ message id each copy in the queue was made from."""
+    return [m["MessageAttributes"][REDRIVE_ATTRIBUTE]["StringValue"] for m in messages]
+
+
+def filled(
+    aws: Aws, config: Config, pipeline: str, count: int
+) -> tuple[DeployedPipeline, list[str]]:
+    target = make_queues(aws, config, pipeline)
+    return target, put(aws, target.dead_letter_url, [envelope(i) for i in range(count)])
+
+
+def test_redrive_moves_everything_once(aws: Aws, config: Config, tmp_path: Path) -> None:
+    target, sent = filled(aws, config, "github", 23)
+    seen: list[int] = []
+
+    result = redrive(aws, target, options(tmp_path), lambda moved, total: seen.append(moved))
+
+    assert (result.method, result.moved, result.resumed) == ("copy", 23, 0)
+    assert seen[-1] == 23
+    assert depth(aws, target.dead_letter_url) == (0, 0)
+    copies = drain(aws, target.queue_url)
+    assert sorted(origins(copies)) == sorted(sent)
+    assert sorted(m["Body"] for m in copies) == sorted(envelope(i) for i in range(23))
+    assert not journal_path(tmp_path / "journal", target.dead_letter_url).exists()
+
+
+def test_interrupted_redrive_then_rerun_moves_each_exactly_once(
+    aws: Aws, config: Config, tmp_path: Path
+) -> None:
+    target, sent = filled(aws, config, "github", 27)
+
+    def ctrl_c_after_ten(sent_so_far: int) -> None:
+        if sent_so_far >= 10:
+            raise KeyboardInterrupt  # between a confirmed send and the delete
+
+    with pytest.raises(KeyboardInterrupt):
+        redrive(aws, target, options(tmp_path, after_send=ctrl_c_after_ten))
+    # The batch in hand was settled on the way out: copies' originals deleted, nothing held.
+    assert depth(aws, target.dead_letter_url) == (17, 0)
+    assert depth(aws, target.queue_url) == (10, 0)
+
+    result = redrive(aws, target, options(tmp_path))
+
+    assert result.moved == 17
+    copies = drain(aws, target.queue_url)
+    assert sorted(origins(copies)) == sorted(sent)  # every one, none twice
+    assert depth(aws, target.dead_letter_url) == (0, 0)
+
+
+def test_crash_between_send_and_delete_is_finished_by_the_journal(
+    emulator: str, aws: Aws, config: Config, tmp_path: Path
+) -> None:
+    """The network dies after SQS stored the first copies: deletes fail, so do the deletes
+    tried on the way out. The journal knows those copies exist; the re-run (a new process)
+    deletes their originals without sending them again."""
+    target, sent = filled(aws, config, "github", 25)
+    broken = Aws(AwsTarget(region=REGION, endpoint_url=emulator))
+
+    def network_down(**_: Any) -> None:
+        raise botocore.exceptions.EndpointConnectionError(endpoint_url=emulator)
+
+    broken.client("sqs").meta.events.register("before-call.sqs.DeleteMessageBatch", network_down)
+    with pytest.raises(AwsError, match="cannot reach AWS while deleting"):
+        redrive(broken, target, options(tmp_path))
+    journal = journal_path(tmp_path / "journal", target.dead_letter_url)
+    assert journal.read_text().count("sent ") == 10
+    assert depth(aws, target.queue_url) == (10, 0)
+    assert depth(aws, target.dead_letter_url) == (25, 0)  # released, none lost
+
+    rerun = redrive(Aws(AwsTarget(region=REGION, endpoint_url=emulator)), target, options(tmp_path))
+
+    assert (rerun.moved, rerun.resumed) == (15, 10)
+    assert sorted(origins(drain(aws, target.queue_url))) == sorted(sent)
+    assert depth(aws, target.dead_letter_url) == (0, 0)
+    assert not journal.exists()
+
+
+def test_fifo_redrive_keeps_group_order_and_deduplicates(
+    aws: Aws, config: Config, tmp_path: Path
+) -> None:
+    target, sent = filled(aws, config, "orders", 14)
+    result = redrive(aws, target, options(tmp_path))
+    assert result.moved == 14
+    copies = drain(aws, target.queue_url)
+    assert origins(copies) == sent  # in order
+    assert {m["Attributes"]["MessageGroupId"] for m in copies} == {"nami"}
+    assert [m["Attributes"]["MessageDeduplicationId"] for m in copies] == sent
+
+
+def test_rate_limits_the_copy_loop(aws: Aws, config: Config, tmp_path: Path) -> None:
+    target, _ = filled(aws, config, "github", 12)
+    started = time.monotonic()
+    result = redrive(aws, target, options(tmp_path, rate=10))
+    assert result.moved == 12
+    assert time.monotonic() - started >= 1.1  # 10 at once, the next 2 a second later
+
+
+def test_dry_run_counts_and_moves_nothing(aws: Aws, config: Config, tmp_path: Path) -> None:
+    target, _ = filled(aws, config, "github", 8)
+    result = redrive(aws, target, options(tmp_path, dry_run=True))
+    assert (result.dry_run, result.moved, result.method) == (True, 8, "copy")
+    assert depth(aws, target.dead_letter_url) == (8, 0)
+    assert depth(aws, target.queue_url) == (0, 0)
+
+
+def test_empty_dead_letter_queue_is_an_error(aws: Aws, config: Config, tmp_path: Path) -> None:
+    target = make_queues(aws, config, "github")
+    with pytest.raises(EmptyQueue, match="empty"):
+        redrive(aws, target, options(tmp_path))
+
+
+def test_move_task_is_used_where_sqs_has_it(aws: Aws, config: Config, tmp_path: Path) -> None:
+    """StartMessageMoveTask, then ListMessageMoveTasks until COMPLETED (answers stubbed:
+    the emulator has no move tasks)."""
+    target, _ = filled(aws, config, "github", 5)
+    sqs = aws.client("sqs")
+    dlq_arn = f"arn:aws:sqs:{REGION}:123456789012:shop-github-dlq"
+    queue_arn = f"arn:aws:sqs:{REGION}:123456789012:shop-github"
+    seen: list[tuple[int, int | None]] = []
+    with Stubber(sqs) as stub:
+        stub.add_response(
+            "get_queue_attributes",
+            {"Attributes": {"ApproximateNumberOfMessages": "5"}},
+        )
+        stub.add_response("get_queue_attributes", {"Attributes": {"QueueArn": dlq_arn}})
+        stub.add_response("get_queue_attributes", {"Attributes": {"QueueArn": queue_arn}})
+        stub.add_response("list_message_move_tasks", {"Results": []})
+        stub.add_response(
+            "start_message_move_task",
+            {"TaskHandle": "task-1"},
+            {"SourceArn": dlq_arn, "DestinationArn": queue_arn, "MaxNumberOfMessagesPerSecond": 50},
+        )
+        for status, moved in (("RUNNING", 2), ("COMPLETED", 5)):
+            stub.add_response(
+                "list_message_move_tasks",
+                {
+                    "Results": [
+                        {
+                            "TaskHandle": "task-1",
+                            "Status": status,
+                            "ApproximateNumberOfMessagesMoved": moved,
+                            "ApproximateNumberOfMessagesToMove": 5,
+                        }
+                    ]
+                },
+            )
+        result = redrive(
+            aws,
+            target,
+            options(tmp_path, rate=50, poll_seconds=0.01),
+            lambda moved, total: seen.append((moved, total)),
+        )
+    assert (result.method, result.moved) == ("move-task", 5)
+    assert seen == [(2, 5), (5, 5)]
