@@ -194,7 +194,7 @@ def _ms_iso(milliseconds: int | str | None) -> str:
 def letter_text(letter: DeadLetter) -> str:
     m = letter.message
     lines = [
-        f"message {m.message_id}: received {m.receive_count} times, "
+        f"message {m.message_id}: receive count {m.receive_count} (this peek included), "
         f"queued {_ms_iso(m.attributes.get('SentTimestamp'))}"
     ]
     e = letter.envelope

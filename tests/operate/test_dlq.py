@@ -46,7 +46,8 @@ def test_peek_n_shows_the_first_n_and_leaves_the_rest(aws: Aws, config: Config) 
     assert len(letters) == 3
     assert depth(aws, target.dead_letter_url) == (12, 0)
     text = letters_text(letters)
-    assert "received 1 times" in text and "X-Seq:" in text and 'body (10 bytes): {"seq":' in text
+    assert "receive count 1 (this peek included)" in text
+    assert "X-Seq:" in text and 'body (10 bytes): {"seq":' in text
 
 
 def test_peek_of_an_empty_queue_is_an_error(aws: Aws, config: Config) -> None:
