@@ -22,6 +22,9 @@ COMMANDS = {
     "deploy": "nami_action.cli.deploy:deploy_command",
     "destroy": "nami_action.cli.destroy:destroy",
     "dev": "nami_action.cli.dev:dev",
+    "status": "nami_action.cli.status:status",
+    "dlq": "nami_action.cli.dlq:dlq",
+    "send": "nami_action.cli.send:send",
     "github": "nami_action.cli.github:github",
 }
 
