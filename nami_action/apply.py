@@ -102,13 +102,7 @@ class Deployer:
         """Never race another operation on the same stack: wait for it to finish."""
         info = cfn.describe_stack(self.aws, stack_name)
         if info is not None and info.busy:
-            cfn.wait_until_settled(
-                self.aws,
-                stack_name,
-                since=_now(),
-                poll_seconds=self.options.poll_seconds,
-                on_event=self.on_event,
-            )
+            self._wait(stack_name, _now())
 
     def _execute(self, plan: PipelinePlan) -> tuple[Outcome, list[str]]:
         self._upload(plan)
@@ -122,17 +116,19 @@ class Deployer:
         since = _now()
         cfn.execute_change_set(self.aws, change_set.change_set_id)
         self.run.change_sets.pop(plan.pipeline, None)
-        status, events = cfn.wait_until_settled(
+        status, events = self._wait(plan.stack_name, since)
+        if status in SUCCESS:
+            return ("created" if plan.action == "create" else "updated"), []
+        return "failed", [f"stack ended in {status}", *cfn.failure_reasons(events)]
+
+    def _wait(self, stack_name: str, since: datetime) -> tuple[str, list[cfn.StackEvent]]:
+        return cfn.wait_until_settled(
             self.aws,
-            plan.stack_name,
+            stack_name,
             since=since,
             poll_seconds=self.options.poll_seconds,
             on_event=self.on_event,
         )
-        if status in SUCCESS:
-            return ("created" if plan.action == "create" else "updated"), []
-        reasons = cfn.failure_reasons(events) or [f"stack ended in {status}"]
-        return "failed", [f"stack ended in {status}", *reasons]
 
     def _upload(self, plan: PipelinePlan) -> None:
         artifact = self.run.artifacts.get(plan.pipeline)
@@ -144,13 +140,7 @@ class Deployer:
         updated: delete it, then create it again. (Its queues, if made, are retained.)"""
         since = _now()
         cfn.delete_stack(self.aws, stack_name)
-        cfn.wait_until_settled(
-            self.aws,
-            stack_name,
-            since=since,
-            poll_seconds=self.options.poll_seconds,
-            on_event=self.on_event,
-        )
+        self._wait(stack_name, since)
 
     def _new_change_set(self, plan: PipelinePlan, *, create: bool) -> cfn.ChangeSetResult:
         config = self.run.config
@@ -172,13 +162,7 @@ class Deployer:
     def _delete(self, plan: PipelinePlan) -> tuple[Outcome, list[str]]:
         since = _now()
         cfn.delete_stack(self.aws, plan.stack_name)
-        status, events = cfn.wait_until_settled(
-            self.aws,
-            plan.stack_name,
-            since=since,
-            poll_seconds=self.options.poll_seconds,
-            on_event=self.on_event,
-        )
+        status, events = self._wait(plan.stack_name, since)
         if status in ("GONE", "DELETE_COMPLETE"):
             return "deleted", []
         return "failed", [f"stack ended in {status}", *cfn.failure_reasons(events)]
