@@ -19,6 +19,7 @@ $(STAMP): pyproject.toml
 
 lint: install
 	$(BIN)/ruff check nami_action tests bench examples
+	$(BIN)/ruff format --check nami_action bench examples
 
 typecheck: install
 	$(BIN)/mypy

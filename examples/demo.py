@@ -1,8 +1,9 @@
 """`make demo`: the main job end to end on examples/nami.yaml against a local AWS emulator.
 
 Starts moto's server on 127.0.0.1, runs `nami bootstrap`, `nami plan` and `nami deploy`,
-changes one pipeline and shows the plan of that change, deploys it, prints the endpoints
-and the status table, and stops the server. Works on a copy of examples/ so the repository stays clean.
+changes one pipeline and shows the plan of that change, deploys it, prints the endpoints and
+the status table, and stops the server. Works on a copy of examples/ so the repository stays
+clean.
 """
 
 from __future__ import annotations
