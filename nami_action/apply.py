@@ -57,13 +57,36 @@ class Deployer:
 
     def deploy(self) -> DeployResult:
         plans = self.run.plan.pipelines
+        failed_uploads = self._upload_artifacts(plans)
         with ThreadPoolExecutor(max_workers=max(1, self.options.max_parallel)) as pool:
-            results = list(pool.map(self._one, plans))
+            results = list(pool.map(lambda plan: self._one(plan, failed_uploads), plans))
         return DeployResult(self.run.config.project, self.aws.region, results)
 
-    def _one(self, plan: PipelinePlan) -> PipelineResult:
+    def _upload_artifacts(self, plans: list[PipelinePlan]) -> dict[str, str]:
+        """Upload each distinct zip once, before any stack runs: pipelines sharing a code
+        folder share a key, and parallel PUTs of one key race a reader of it (the emulator
+        even fails on it). Returns pipeline -> why its upload failed."""
+        failures: dict[str, str] = {}
+        done: dict[str, str] = {}  # s3 key -> "" or the error
+        for plan in plans:
+            artifact = self.run.artifacts.get(plan.pipeline)
+            if artifact is None or plan.action in ("none", "delete") or plan.error:
+                continue
+            if artifact.s3_key not in done:
+                try:
+                    upload_artifact(self.aws, self.run.bucket, artifact)
+                    done[artifact.s3_key] = ""
+                except NamiError as exc:
+                    done[artifact.s3_key] = str(exc)
+            if done[artifact.s3_key]:
+                failures[plan.pipeline] = done[artifact.s3_key]
+        return failures
+
+    def _one(self, plan: PipelinePlan, failed_uploads: dict[str, str]) -> PipelineResult:
         started = time.monotonic()
         try:
+            if plan.pipeline in failed_uploads:
+                raise NamiError(failed_uploads[plan.pipeline])
             outcome, reasons = self._carry_out(plan)
         except NamiError as exc:
             outcome, reasons = "failed", [str(exc)]
@@ -105,7 +128,6 @@ class Deployer:
             self._wait(stack_name, _now())
 
     def _execute(self, plan: PipelinePlan) -> tuple[Outcome, list[str]]:
-        self._upload(plan)
         change_set = self.run.change_sets.get(plan.pipeline)
         info = cfn.describe_stack(self.aws, plan.stack_name)
         if info is not None and info.status in decide.RECREATE_STATUSES:
@@ -129,11 +151,6 @@ class Deployer:
             poll_seconds=self.options.poll_seconds,
             on_event=self.on_event,
         )
-
-    def _upload(self, plan: PipelinePlan) -> None:
-        artifact = self.run.artifacts.get(plan.pipeline)
-        if artifact is not None:
-            upload_artifact(self.aws, self.run.bucket, artifact)
 
     def _remove_failed_stack(self, stack_name: str) -> None:
         """A stack left in ROLLBACK_COMPLETE by a failed create holds nothing and cannot be

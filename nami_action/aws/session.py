@@ -139,3 +139,11 @@ def translate_errors(doing: str) -> Iterator[None]:
         raise AwsError(f"AWS error while {doing}: {exc}") from exc
     except ResponseParserError as exc:  # an endpoint that is not AWS (or an emulator) failed
         raise AwsError(f"unreadable answer from the AWS endpoint while {doing}: {exc}") from exc
+
+
+def credentials_available() -> bool:
+    """Whether the default credential chain finds anything (no AWS call is made)."""
+    try:
+        return boto3.Session().get_credentials() is not None
+    except Exception:  # a broken profile or config file means: no usable credentials
+        return False

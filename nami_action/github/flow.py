@@ -147,12 +147,9 @@ class Job:
     def has_aws_credentials(self) -> bool:
         if any(self.env.get(name) for name in CREDENTIAL_ENV):
             return True
-        try:
-            import boto3
+        from nami_action.aws.session import credentials_available
 
-            return boto3.Session().get_credentials() is not None
-        except Exception:  # no usable credential chain at all
-            return False
+        return credentials_available()
 
     def client(self) -> GitHubClient:
         return GitHubClient(self.options.token, self.ctx.repository, self.ctx.api_url)
