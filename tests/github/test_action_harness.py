@@ -138,14 +138,6 @@ def explain(result: ActionRun) -> str:
     return f"exit {result.returncode}\n--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
 
 
-def needs_plan_and_deploy() -> None:
-    from nami_action.cli import cli
-
-    missing = {"plan", "deploy"} - set(cli.commands)
-    if missing:
-        pytest.skip(f"`nami {' / '.join(sorted(missing))}` not registered in the CLI yet")
-
-
 # --------------------------------------------------------------------------- no AWS needed
 
 
@@ -213,7 +205,6 @@ def test_working_directory_input(tmp_path: Path, repo: Path, github_api: FakeGit
 def test_pull_request_plan_push_deploy_and_fail_on_replacement(
     tmp_path: Path, repo: Path, github_api: FakeGitHub, emulator: str
 ):
-    needs_plan_and_deploy()
     boto3.client("s3", endpoint_url=emulator, region_name="us-east-1").create_bucket(Bucket=BUCKET)
 
     # 1. the pull request: a plan, one sticky comment, outputs
