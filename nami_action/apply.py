@@ -19,7 +19,7 @@ from nami_action.plan.model import DeployResult, Outcome, PipelinePlan, Pipeline
 from nami_action.plan.planner import PlanRun, stack_tags
 
 EventSink = Callable[[cfn.StackEvent], None]
-SUCCESS = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "GONE"}
+SUCCESS = {"CREATE_COMPLETE", "UPDATE_COMPLETE"}
 
 
 @dataclass(frozen=True)
@@ -92,12 +92,10 @@ class Deployer:
             outcome, reasons = "failed", [str(exc)]
         except Exception as exc:  # one pipeline's surprise must not stop the others
             outcome, reasons = "failed", [f"unexpected error: {type(exc).__name__}: {exc}"]
-        finally:
-            self._discard_change_set(plan)
+        reasons += self._after(plan)
         endpoint = None
         if outcome not in ("deleted", "skipped") and plan.action != "delete":
-            pipeline = self.run.config.pipelines[plan.pipeline]
-            endpoint = endpoint_url(self.aws, plan.stack_name, pipeline.path)
+            endpoint = self._endpoint(plan, reasons)
         return PipelineResult(
             pipeline=plan.pipeline,
             stack_name=plan.stack_name,
@@ -107,6 +105,22 @@ class Deployer:
             endpoint=endpoint,
             reasons=reasons,
         )
+
+    def _after(self, plan: PipelinePlan) -> list[str]:
+        """Clean-up after a pipeline, whatever happened; its trouble is reported, not raised."""
+        try:
+            self._discard_change_set(plan)
+        except NamiError as exc:
+            return [f"could not remove the unused change set: {exc}"]
+        return []
+
+    def _endpoint(self, plan: PipelinePlan, reasons: list[str]) -> str | None:
+        pipeline = self.run.config.pipelines[plan.pipeline]
+        try:
+            return endpoint_url(self.aws, plan.stack_name, pipeline.path)
+        except NamiError as exc:
+            reasons.append(f"could not read the endpoint: {exc}")
+            return None
 
     def _carry_out(self, plan: PipelinePlan) -> tuple[Outcome, list[str]]:
         if plan.error:
@@ -125,7 +139,7 @@ class Deployer:
         """Never race another operation on the same stack: wait for it to finish."""
         info = cfn.describe_stack(self.aws, stack_name)
         if info is not None and info.busy:
-            self._wait(stack_name, _now())
+            self._wait(stack_name, cfn.latest_event_time(self.aws, stack_name))
 
     def _execute(self, plan: PipelinePlan) -> tuple[Outcome, list[str]]:
         change_set = self.run.change_sets.get(plan.pipeline)
@@ -135,29 +149,41 @@ class Deployer:
             change_set = None
         if change_set is None:
             change_set = self._new_change_set(plan, create=plan.action == "create")
-        since = _now()
+        since = cfn.latest_event_time(self.aws, plan.stack_name)
         cfn.execute_change_set(self.aws, change_set.change_set_id)
         self.run.change_sets.pop(plan.pipeline, None)
-        status, events = self._wait(plan.stack_name, since)
+        cfn.wait_for_execution(
+            self.aws, change_set.change_set_id, poll_seconds=self.options.poll_seconds
+        )
+        status, events = self._wait(plan.stack_name, since, cfn.create_finished)
         if status in SUCCESS:
             return ("created" if plan.action == "create" else "updated"), []
         return "failed", [f"stack ended in {status}", *cfn.failure_reasons(events)]
 
-    def _wait(self, stack_name: str, since: datetime) -> tuple[str, list[cfn.StackEvent]]:
+    def _wait(
+        self, stack_name: str, since: datetime, finished: Callable[[str], bool] = cfn.settled
+    ) -> tuple[str, list[cfn.StackEvent]]:
         return cfn.wait_until_settled(
             self.aws,
             stack_name,
             since=since,
             poll_seconds=self.options.poll_seconds,
             on_event=self.on_event,
+            finished=finished,
         )
 
     def _remove_failed_stack(self, stack_name: str) -> None:
         """A stack left in ROLLBACK_COMPLETE by a failed create holds nothing and cannot be
-        updated: delete it, then create it again. (Its queues, if made, are retained.)"""
-        since = _now()
+        updated: delete it, then create it again. (Queues made by the failed create go with it:
+        RetainExceptOnCreate.)"""
+        since = cfn.latest_event_time(self.aws, stack_name)
         cfn.delete_stack(self.aws, stack_name)
-        self._wait(stack_name, since)
+        status, events = self._wait(stack_name, since, cfn.delete_finished)
+        if status not in ("GONE", "DELETE_COMPLETE"):
+            reasons = "; ".join(cfn.failure_reasons(events))
+            raise NamiError(
+                f"the failed stack {stack_name} could not be deleted ({status}) {reasons}"
+            )
 
     def _new_change_set(self, plan: PipelinePlan, *, create: bool) -> cfn.ChangeSetResult:
         config = self.run.config
@@ -177,9 +203,9 @@ class Deployer:
         return result
 
     def _delete(self, plan: PipelinePlan) -> tuple[Outcome, list[str]]:
-        since = _now()
+        since = cfn.latest_event_time(self.aws, plan.stack_name)
         cfn.delete_stack(self.aws, plan.stack_name)
-        status, events = self._wait(plan.stack_name, since)
+        status, events = self._wait(plan.stack_name, since, cfn.delete_finished)
         if status in ("GONE", "DELETE_COMPLETE"):
             return "deleted", []
         return "failed", [f"stack ended in {status}", *cfn.failure_reasons(events)]

@@ -7,7 +7,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import botocore.exceptions
@@ -285,6 +285,21 @@ def stack_events(aws: Aws, stack_name: str, since: datetime) -> list[StackEvent]
     return sorted(events, key=lambda e: e.timestamp)
 
 
+def settled(status: str) -> bool:
+    """No operation runs on the stack (REVIEW_IN_PROGRESS: only change sets, nothing runs)."""
+    return not status.endswith(BUSY_SUFFIX) or status == "REVIEW_IN_PROGRESS"
+
+
+def create_finished(status: str) -> bool:
+    # Right after ExecuteChangeSet a new stack may still read REVIEW_IN_PROGRESS.
+    return status != "REVIEW_IN_PROGRESS" and settled(status)
+
+
+def delete_finished(status: str) -> bool:
+    # Right after DeleteStack the stack may still read its old status.
+    return status == "GONE" or (status.startswith("DELETE_") and settled(status))
+
+
 def wait_until_settled(
     aws: Aws,
     stack_name: str,
@@ -292,9 +307,10 @@ def wait_until_settled(
     since: datetime,
     poll_seconds: float,
     on_event: Callable[[StackEvent], None],
+    finished: Callable[[str], bool] = settled,
     timeout_seconds: float = 3600,
 ) -> tuple[str, list[StackEvent]]:
-    """Poll until the stack leaves every *_IN_PROGRESS state, streaming new events.
+    """Poll until `finished(status)`, streaming events newer than `since` as they happen.
     Returns the final status ("GONE" once deleted) and every event seen."""
     seen: list[StackEvent] = []
     seen_ids: set[str] = set()  # by id: two events may share a timestamp
@@ -307,15 +323,47 @@ def wait_until_settled(
             seen_ids.add(event.event_id)
             seen.append(event)
             on_event(event)
-        if info is None:
-            return "GONE", seen
-        if not info.status.endswith(BUSY_SUFFIX) or info.status == "REVIEW_IN_PROGRESS":
-            return info.status, seen
+        status = info.status if info else "GONE"
+        if finished(status):
+            return status, seen
         if time.monotonic() > deadline:
-            raise AwsError(
-                f"stack {stack_name} is still {info.status} after {timeout_seconds:.0f}s"
-            )
+            raise AwsError(f"stack {stack_name} is still {status} after {timeout_seconds:.0f}s")
         time.sleep(poll_seconds)
+
+
+def latest_event_time(aws: Aws, stack_name: str) -> datetime:
+    """The newest event's time (CloudFormation's clock, not ours): events after it belong
+    to the operation about to start."""
+    with translate_errors(f"reading the events of {stack_name}"):
+        try:
+            page = aws.client("cloudformation").describe_stack_events(StackName=stack_name)
+        except botocore.exceptions.ClientError as exc:
+            if stack_missing(exc):
+                return datetime.min.replace(tzinfo=UTC)
+            raise
+    times = [raw["Timestamp"] for raw in page.get("StackEvents", [])]
+    return max(times) if times else datetime.min.replace(tzinfo=UTC)
+
+
+def wait_for_execution(
+    aws: Aws, change_set_id: str, *, poll_seconds: float, timeout_seconds: float = 300
+) -> None:
+    """ExecuteChangeSet returns before the stack changes status; wait until CloudFormation
+    has taken the change set up, so the status read next belongs to this execution."""
+    deadline = time.monotonic() + timeout_seconds
+    cfn = aws.client("cloudformation")
+    while time.monotonic() < deadline:
+        with translate_errors("reading a change set's execution status"):
+            try:
+                described = cfn.describe_change_set(ChangeSetName=change_set_id)
+            except botocore.exceptions.ClientError as exc:
+                if error_code(exc) == "ChangeSetNotFound":
+                    return  # executed change sets may be gone already
+                raise
+        if described.get("ExecutionStatus") != "AVAILABLE":
+            return
+        time.sleep(poll_seconds)
+    raise AwsError(f"change set {change_set_id} was not taken up within {timeout_seconds:.0f}s")
 
 
 def failure_reasons(events: list[StackEvent]) -> list[str]:

@@ -63,6 +63,8 @@ def test_busy_stack_is_waited_for_with_events(offline_aws: Aws) -> None:
     deployer = Deployer(offline_aws, None, DeployOptions(poll_seconds=0.01), seen.append)  # type: ignore[arg-type]
     with Stubber(offline_aws.client("cloudformation")) as stub:
         stub.add_response("describe_stacks", stack("UPDATE_IN_PROGRESS"))
+        # The newest event before waiting starts the window (CloudFormation's clock, not ours).
+        stub.add_response("describe_stack_events", events(("Queue", "CREATE_COMPLETE", 0)))
         stub.add_response("describe_stacks", stack("UPDATE_IN_PROGRESS"))
         stub.add_response("describe_stack_events", events(("Queue", "UPDATE_IN_PROGRESS", 5)))
         stub.add_response("describe_stacks", stack("UPDATE_COMPLETE"))
