@@ -217,9 +217,7 @@ class Deployer:
         if change_set is None:
             return
         cfn.delete_change_set(self.aws, change_set.change_set_id)
-        info = cfn.describe_stack(self.aws, plan.stack_name)
-        if info is not None and info.status == "REVIEW_IN_PROGRESS":
-            cfn.delete_stack(self.aws, plan.stack_name)
+        cfn.remove_unused_review_stack(self.aws, change_set.stack_id or plan.stack_name)
 
 
 def _now() -> datetime:

@@ -372,3 +372,18 @@ def failure_reasons(events: list[StackEvent]) -> list[str]:
     failed = [e for e in events if e.failed and e.reason]
     causes = [e for e in failed if "cancelled" not in e.reason.lower()]
     return [f"{e.logical_id} ({e.resource_type}): {e.status}: {e.reason}" for e in causes or failed]
+
+
+def remove_unused_review_stack(aws: Aws, stack: str) -> None:
+    """Delete a REVIEW_IN_PROGRESS stack (what a CREATE change set leaves) only when no change
+    set is left on it: another run's change set (a deploy, a plan) may still be waiting there.
+    `stack` is the stack id from our own CreateChangeSet, so a newer namesake is never hit."""
+    info = describe_stack(aws, stack)
+    if info is None or info.status != "REVIEW_IN_PROGRESS":
+        return
+    with translate_errors(f"listing the change sets of {info.name}"):
+        summaries = aws.client("cloudformation").list_change_sets(StackName=stack)["Summaries"]
+    # The emulator lists every stack's change sets here; AWS only this stack's.
+    left = [c for c in summaries if c.get("StackName") in (None, info.name)]
+    if not left:
+        delete_stack(aws, stack)

@@ -16,6 +16,41 @@ QUEUE_REPLACING_PROPERTIES = ("QueueName", "FifoQueue")
 RECREATE_STATUSES = ("ROLLBACK_COMPLETE", "ROLLBACK_FAILED")
 
 
+STABLE_STATUSES = (
+    "CREATE_COMPLETE",
+    "UPDATE_COMPLETE",
+    "UPDATE_ROLLBACK_COMPLETE",
+    "IMPORT_COMPLETE",
+    "IMPORT_ROLLBACK_COMPLETE",
+)
+BROKEN_STATUSES = ("DELETE_FAILED", "UPDATE_ROLLBACK_FAILED", "IMPORT_ROLLBACK_FAILED")
+
+
+class NotOurs(Exception):
+    """The stack exists but nami must not touch it; the message says why and what to do."""
+
+
+def check_ownership(stack: StackInfo, project: str, pipeline: str) -> None:
+    """Never take over a stack nami did not make for this very pipeline: deploying over it
+    would delete every resource of it that is not in the pipeline's template."""
+    if stack.status == "REVIEW_IN_PROGRESS":
+        return
+    owner = (stack.tags.get(names.TAG_PROJECT), stack.tags.get(names.TAG_PIPELINE))
+    if owner != (project, pipeline):
+        made_by = (
+            f"nami project `{owner[0]}` pipeline `{owner[1]}`" if owner[0] else "something else"
+        )
+        raise NotOurs(
+            f"stack {stack.name} already exists and was made by {made_by}, not by this "
+            f"pipeline; nami will not take it over: rename the pipeline or the project"
+        )
+    if stack.status in BROKEN_STATUSES:
+        raise NotOurs(
+            f"stack {stack.name} is {stack.status}: repair it first (continue the rollback or "
+            "delete the stack in the CloudFormation console), then run nami again"
+        )
+
+
 def decide(stack: StackInfo | None, template: str) -> tuple[Action, str]:
     """create / update / none, from what is deployed; no change set needed to decide."""
     if stack is None:
@@ -26,7 +61,9 @@ def decide(stack: StackInfo | None, template: str) -> tuple[Action, str]:
         return "create", f"previous create failed ({stack.status}); the stack will be re-created"
     deployed = fingerprint_of(stack.description)
     if deployed is None:
-        return "update", "stack was not deployed by nami"
+        return "update", "no fingerprint on the deployed stack"
+    if stack.status not in STABLE_STATUSES:
+        return "update", f"stack is {stack.status}"
     if deployed == fingerprint_of(json.loads(template).get("Description")):
         return "none", ""
     return "update", "template changed"

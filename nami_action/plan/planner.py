@@ -82,7 +82,12 @@ def make_plan(config: Config, aws: Aws, options: PlanOptions) -> PlanRun:
         stacks=stacks,
     )
     _fill_descriptions(aws, stacks, [config.pipelines[name].stack_name for name in selected])
-    decided = [_first_look(config.pipelines[name], stacks, templates[name]) for name in selected]
+    if options.keep_change_sets:
+        _settle_busy(aws, stacks, [config.pipelines[name].stack_name for name in selected], options)
+    decided = [
+        _first_look(config.project, config.pipelines[name], stacks, templates[name])
+        for name in selected
+    ]
     if not options.pipelines:
         decided += _orphans(config, stacks)
     previewer = _Previewer(aws, run, options)
@@ -102,6 +107,29 @@ def _select(config: Config, wanted: tuple[str, ...]) -> list[str]:
     return [name for name in config.pipelines if not wanted or name in wanted]
 
 
+def _settle_busy(
+    aws: Aws, stacks: dict[str, cfn.StackInfo], wanted: list[str], options: PlanOptions
+) -> None:
+    """Before deploying, wait out any operation already running on a stack: a change set
+    cannot be made on a busy stack, and its status decides what to do."""
+    for name in wanted:
+        stack = stacks.get(name)
+        if stack is None or not stack.busy:
+            continue
+        cfn.wait_until_settled(
+            aws,
+            name,
+            since=cfn.latest_event_time(aws, name),
+            poll_seconds=options.poll_seconds,
+            on_event=lambda event: None,
+        )
+        info = cfn.describe_stack(aws, name)
+        if info is None:
+            stacks.pop(name, None)
+        else:
+            stacks[name] = info
+
+
 def _fill_descriptions(aws: Aws, stacks: dict[str, cfn.StackInfo], wanted: list[str]) -> None:
     """DescribeStacks carries each template's Description (and so its fingerprint) on AWS.
     The emulator leaves it out for stacks made by change sets; read it from GetTemplate there
@@ -117,9 +145,16 @@ def _fill_descriptions(aws: Aws, stacks: dict[str, cfn.StackInfo], wanted: list[
 
 
 def _first_look(
-    pipeline: PipelineConfig, stacks: dict[str, cfn.StackInfo], template: str
+    project: str, pipeline: PipelineConfig, stacks: dict[str, cfn.StackInfo], template: str
 ) -> PipelinePlan:
     stack = stacks.get(pipeline.stack_name)
+    if stack is not None:
+        try:
+            decide.check_ownership(stack, project, pipeline.name)
+        except decide.NotOurs as refusal:
+            return PipelinePlan(
+                pipeline.name, pipeline.stack_name, "none", line=pipeline.line, error=str(refusal)
+            )
     action, reason = decide.decide(stack, template)
     warnings = []
     if stack is not None and stack.busy:
@@ -183,6 +218,8 @@ class _Previewer:
         if stack is not None and plan.action == "update":
             deployed = cfn.deployed_template(self.aws, plan.stack_name)
         diff = decide.unified_diff(plan.stack_name, decide.pretty(deployed), template)
+        if stack is not None and stack.busy:
+            return replace(plan, diff=diff)  # no change set beside a running operation
         if stack is not None and stack.status in decide.RECREATE_STATUSES:
             # No change set can be made beside a failed stack; deploy deletes it first.
             return replace(plan, changes=decide.all_added(compiled), diff=diff)
@@ -240,14 +277,12 @@ class _Previewer:
         return result
 
     def _clean_up(self, result: cfn.ChangeSetResult, *, create: bool, stack_name: str) -> None:
-        """A plan leaves nothing behind: the change set, and the empty stack a CREATE one
-        made (REVIEW_IN_PROGRESS), are deleted."""
+        """A plan leaves nothing behind: its change set, and the empty stack a CREATE change
+        set made (REVIEW_IN_PROGRESS) once no other run's change set is waiting there."""
         if result.change_set_id:
             cfn.delete_change_set(self.aws, result.change_set_id)
         if create:
-            info = cfn.describe_stack(self.aws, stack_name)
-            if info is not None and info.status == "REVIEW_IN_PROGRESS":
-                cfn.delete_stack(self.aws, stack_name)
+            cfn.remove_unused_review_stack(self.aws, result.stack_id or stack_name)
 
     def _waiting(
         self,

@@ -154,8 +154,9 @@ def test_queue_holding_messages_is_not_deleted_without_force(
 def test_destroy_cli_guards_non_empty_queues(project: Project, emulator: str, aws: Aws) -> None:
     deploy_project(project, emulator)
     sqs = aws.client("sqs")
-    sqs.send_message(QueueUrl=sqs.get_queue_url(QueueName="shop-github")["QueueUrl"],
-                     MessageBody="{}")
+    sqs.send_message(
+        QueueUrl=sqs.get_queue_url(QueueName="shop-github")["QueueUrl"], MessageBody="{}"
+    )
     runner = CliRunner()
     args = ["destroy", "github", "--config", str(project.config), "--poll-seconds", "0.05"]
     refused = runner.invoke(cli, args)
@@ -209,13 +210,15 @@ def test_rollback_complete_stack_is_planned_as_re_create() -> None:
     assert action == "create" and "re-created" in reason
 
 
-def test_plan_cli_formats_and_detailed_exit_code(project: Project, emulator: str,
-                                                 tmp_path: Path) -> None:
+def test_plan_cli_formats_and_detailed_exit_code(
+    project: Project, emulator: str, tmp_path: Path
+) -> None:
     runner = CliRunner()
     base = ["plan", str(project.config), "--poll-seconds", "0.05"]
     out = tmp_path / "plan.json"
-    result = runner.invoke(cli, [*base, "--format", "json", "--out", str(out),
-                                 "--detailed-exitcode"])
+    result = runner.invoke(
+        cli, [*base, "--format", "json", "--out", str(out), "--detailed-exitcode"]
+    )
     assert result.exit_code == 2, result.output
     data = json.loads(out.read_text())
     assert data["counts"] == {"create": 3, "update": 0, "delete": 0, "none": 0}
@@ -230,8 +233,28 @@ def test_plan_cli_formats_and_detailed_exit_code(project: Project, emulator: str
 
 
 def test_missing_artifact_bucket_is_a_clear_error(project: Project, emulator: str) -> None:
-    project.config.write_text(project.config.read_text().replace(
-        "artifacts: {bucket: nami-test-artifacts}\n", ""))
+    project.config.write_text(
+        project.config.read_text().replace("artifacts: {bucket: nami-test-artifacts}\n", "")
+    )
     result = CliRunner().invoke(cli, ["plan", str(project.config)])
     assert result.exit_code == 1
     assert "run `nami bootstrap`" in result.output and "Traceback" not in result.output
+
+
+def test_a_stack_nami_did_not_make_is_never_taken_over(
+    project: Project, emulator: str, aws: Aws
+) -> None:
+    template = {
+        "Resources": {"Keep": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "hand-made"}}}
+    }
+    aws.client("cloudformation").create_stack(
+        StackName="shop-github", TemplateBody=json.dumps(template)
+    )
+    plan = plan_run(project, fresh_aws(emulator)).plan
+    github = next(p for p in plan.pipelines if p.pipeline == "github")
+    assert "already exists and was made by something else" in github.error
+    result, counted = deploy_project(project, emulator)
+    assert outcomes(result) == {"github": "failed", "stripe": "created", "orders": "created"}
+    assert counted.calls["cloudformation:CreateChangeSet"] == 2
+    resources = cfn.stack_resources(aws, "shop-github") or {}
+    assert set(resources) == {"Keep"}  # untouched
