@@ -28,6 +28,17 @@ class QueueDepth:
         return self.visible + self.in_flight + self.delayed
 
 
+def queue_url(aws: Aws, name: str) -> str | None:
+    """The URL of the queue with this name in the region, or None if there is none."""
+    with translate_errors(f"looking up queue {name}"):
+        try:
+            return str(aws.client("sqs").get_queue_url(QueueName=name)["QueueUrl"])
+        except botocore.exceptions.ClientError as exc:
+            if error_code(exc) in ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"):
+                return None
+            raise
+
+
 def queue_depth(aws: Aws, queue_url: str) -> QueueDepth | None:
     """Messages held by the queue, or None if the queue no longer exists."""
     with translate_errors(f"reading the depth of {queue_url}"):

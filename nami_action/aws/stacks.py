@@ -150,8 +150,14 @@ def template_argument(aws: Aws, body: str, bucket: str | None) -> dict[str, str]
     key = f"nami/templates/{hashlib.sha256(body.encode()).hexdigest()}.json"
     with translate_errors(f"uploading a template to s3://{bucket}/{key}"):
         aws.client("s3").put_object(Bucket=bucket, Key=key, Body=body.encode())
-    region = aws.region
-    return {"TemplateURL": f"https://{bucket}.s3.{region}.amazonaws.com/{key}"}
+    return {"TemplateURL": template_url(aws.region, bucket, key)}
+
+
+def template_url(region: str, bucket: str, key: str) -> str:
+    """Path-style, so bucket names with dots keep a valid certificate; China regions live
+    under their own domain."""
+    suffix = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
+    return f"https://s3.{region}.{suffix}/{bucket}/{key}"
 
 
 def create_change_set(

@@ -134,6 +134,11 @@ def _add_stage(
                 mapping.method_responses(),
                 mapping.INTEGRATION_REQUEST_PARAMETERS,
                 INTEGRATION_URI,
+                # Everything else the deployed API snapshot serves:
+                mapping.BINARY_MEDIA_TYPES,
+                mapping.CONTENT_HANDLING,
+                mapping.PASSTHROUGH_BEHAVIOR,
+                mapping.INTEGRATION_TYPE,
             ],
             sort_keys=True,
         )

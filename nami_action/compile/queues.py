@@ -41,6 +41,8 @@ def add_queues(template: Template, config: Config, pipeline: PipelineConfig) -> 
     )
     for resource in (dead_letter, queue):
         # Stored webhooks outlive any change: a replaced or removed queue is kept, not deleted.
-        resource.DeletionPolicy = "Retain"
+        # Except when the create that made it rolls back: it never held a webhook, and a kept
+        # named queue would make every retry of the create fail with AlreadyExists.
+        resource.DeletionPolicy = "RetainExceptOnCreate"
         resource.UpdateReplacePolicy = "Retain"
         template.add_resource(resource)

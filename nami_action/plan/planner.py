@@ -18,7 +18,7 @@ from typing import Any
 
 from nami_action.aws import stacks as cfn
 from nami_action.aws.artifacts import bootstrap_bucket
-from nami_action.aws.queues import queue_depth
+from nami_action.aws.queues import queue_depth, queue_url
 from nami_action.aws.session import Aws
 from nami_action.compile import CodeLocation, compile_config, names
 from nami_action.compile.bootstrap import DEFAULT_STACK_NAME
@@ -220,6 +220,10 @@ class _Previewer:
         diff = decide.unified_diff(plan.stack_name, decide.pretty(deployed), template)
         if stack is not None and stack.busy:
             return replace(plan, diff=diff)  # no change set beside a running operation
+        if plan.action == "create":
+            leftover = self._leftover_queues(plan.pipeline)
+            if leftover:
+                return replace(plan, diff=diff, error=leftover)
         if stack is not None and stack.status in decide.RECREATE_STATUSES:
             # No change set can be made beside a failed stack; deploy deletes it first.
             return replace(plan, changes=decide.all_added(compiled), diff=diff)
@@ -242,6 +246,24 @@ class _Previewer:
         warnings += waiting[1]
         return replace(
             plan, changes=changes, diff=diff, warnings=warnings, messages_waiting=waiting[0]
+        )
+
+    def _leftover_queues(self, pipeline_name: str) -> str:
+        """Queues are kept when their stack is deleted; a new stack cannot make a queue of the
+        same name. Say so before the create fails, with what the queues still hold."""
+        pipeline = self.run.config.pipelines[pipeline_name]
+        found = []
+        for name in (names.queue_name(pipeline), names.dead_letter_queue_name(pipeline)):
+            url = queue_url(self.aws, name)
+            if url:
+                depth = queue_depth(self.aws, url)
+                found.append(f"{name} ({depth.total if depth else 0} webhooks)")
+        if not found:
+            return ""
+        return (
+            f"queue {' and '.join(found)} already exist{'s' if len(found) == 1 else ''}, kept from "
+            "an earlier stack of this pipeline: redrive or export what they hold, delete them, "
+            "then deploy again"
         )
 
     def _drop_stale_review_stack(self, stack_name: str) -> None:

@@ -122,7 +122,7 @@ def test_queues_are_retained_encrypted_and_redriven(all_templates: dict[str, Any
     template = all_templates["every-gh"]
     queue, dlq = template["Resources"]["Queue"], template["Resources"]["DeadLetterQueue"]
     for resource in (queue, dlq):
-        assert resource["DeletionPolicy"] == "Retain"
+        assert resource["DeletionPolicy"] == "RetainExceptOnCreate"
         assert resource["UpdateReplacePolicy"] == "Retain"
         assert resource["Properties"]["SqsManagedSseEnabled"] is True
     props = queue["Properties"]

@@ -127,8 +127,13 @@ def test_removed_pipeline_is_deleted_only_with_prune(project: Project, emulator:
     result, aws = deploy_project(project, emulator, prune=True)
     assert outcomes(result)["orders"] == "deleted"
     assert "shop-orders" not in cfn.list_stacks(aws)
-    # The queues were retained (DeletionPolicy Retain): stored webhooks are never deleted.
-    assert aws.client("sqs").get_queue_url(QueueName="shop-orders")["QueueUrl"]
+    # The queues outlive the stack on AWS (DeletionPolicy RetainExceptOnCreate: kept unless
+    # the create that made them rolls back). The emulator only honours "Retain" and deletes
+    # them, so the policy is checked on the template that was deployed instead.
+    deployed = plan_run(project, fresh_aws(emulator)).templates["github"]
+    resources = json.loads(deployed)["Resources"]
+    assert resources["Queue"]["DeletionPolicy"] == "RetainExceptOnCreate"
+    assert resources["DeadLetterQueue"]["UpdateReplacePolicy"] == "Retain"
 
 
 def test_queue_holding_messages_is_not_deleted_without_force(
@@ -258,3 +263,15 @@ def test_a_stack_nami_did_not_make_is_never_taken_over(
     assert counted.calls["cloudformation:CreateChangeSet"] == 2
     resources = cfn.stack_resources(aws, "shop-github") or {}
     assert set(resources) == {"Keep"}  # untouched
+
+
+def test_leftover_queue_is_reported_before_a_create(
+    project: Project, emulator: str, aws: Aws
+) -> None:
+    sqs = aws.client("sqs")
+    url = sqs.create_queue(QueueName="shop-orders")["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="{}")
+    plan = plan_run(project, fresh_aws(emulator)).plan
+    orders = next(p for p in plan.pipelines if p.pipeline == "orders")
+    assert orders.error.startswith("queue shop-orders (1 webhooks) already exists")
+    assert all(not p.error for p in plan.pipelines if p.pipeline != "orders")
