@@ -12,7 +12,9 @@ from typing import Any
 
 import boto3
 import botocore.exceptions
+import botocore.session
 from botocore.config import Config
+from botocore.credentials import AssumeRoleCredentialFetcher, DeferredRefreshableCredentials
 from botocore.parsers import ResponseParserError
 
 from nami_action.errors import NamiError
@@ -75,14 +77,29 @@ class Aws:
         base = boto3.Session(profile_name=self.target.profile, region_name=self.target.region)
         if not self.target.role_arn:
             return base
-        sts = base.client("sts", endpoint_url=self.target.endpoint_url, config=RETRY_CONFIG)
-        creds = sts.assume_role(RoleArn=self.target.role_arn, RoleSessionName="nami")["Credentials"]
-        return boto3.Session(
-            aws_access_key_id=creds["AccessKeyId"],
-            aws_secret_access_key=creds["SecretAccessKey"],
-            aws_session_token=creds["SessionToken"],
-            region_name=base.region_name,
+        source = base.get_credentials()
+        if source is None:
+            raise botocore.exceptions.NoCredentialsError()
+
+        def sts_client(service: str, **kwargs: Any) -> Any:
+            return base.client(  # type: ignore[call-overload]
+                service, endpoint_url=self.target.endpoint_url, config=RETRY_CONFIG, **kwargs
+            )
+
+        # Refreshable: a deploy that outlives the assumed role's hour renews it instead of
+        # failing half-way with ExpiredToken.
+        fetcher = AssumeRoleCredentialFetcher(
+            client_creator=sts_client,
+            source_credentials=source,
+            role_arn=self.target.role_arn,
+            extra_args={"RoleSessionName": "nami"},
         )
+        core = botocore.session.Session()
+        # botocore has no public setter for refreshable credentials; this is the usual hook.
+        core._credentials = DeferredRefreshableCredentials(  # type: ignore[attr-defined]
+            method="assume-role", refresh_using=fetcher.fetch_credentials
+        )
+        return boto3.Session(botocore_session=core, region_name=base.region_name)
 
 
 def error_code(exc: BaseException) -> str:
