@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 from nami_action.aws import stacks as cfn
 from nami_action.aws.artifacts import upload_artifact
@@ -16,7 +16,7 @@ from nami_action.compile import names
 from nami_action.errors import NamiError
 from nami_action.plan import decide
 from nami_action.plan.model import DeployResult, Outcome, PipelinePlan, PipelineResult
-from nami_action.plan.planner import PlanRun, stack_tags
+from nami_action.plan.planner import PlanRun, make_change_set
 
 EventSink = Callable[[cfn.StackEvent], None]
 SUCCESS = {"CREATE_COMPLETE", "UPDATE_COMPLETE"}
@@ -136,10 +136,10 @@ class Deployer:
         return self._execute(plan)
 
     def _settle_busy_stack(self, stack_name: str) -> None:
-        """Never race another operation on the same stack: wait for it to finish."""
-        info = cfn.describe_stack(self.aws, stack_name)
-        if info is not None and info.busy:
-            self._wait(stack_name, cfn.latest_event_time(self.aws, stack_name))
+        """Something may have started on the stack since it was planned: wait it out."""
+        cfn.wait_if_busy(
+            self.aws, stack_name, poll_seconds=self.options.poll_seconds, on_event=self.on_event
+        )
 
     def _execute(self, plan: PipelinePlan) -> tuple[Outcome, list[str]]:
         change_set = self.run.change_sets.get(plan.pipeline)
@@ -186,17 +186,9 @@ class Deployer:
             )
 
     def _new_change_set(self, plan: PipelinePlan, *, create: bool) -> cfn.ChangeSetResult:
-        config = self.run.config
-        pipeline = config.pipelines[plan.pipeline]
-        template = self.run.templates[plan.pipeline]
-        result = cfn.create_change_set(
-            self.aws,
-            plan.stack_name,
-            f"nami-{plan.pipeline}-{time.strftime('%Y%m%d%H%M%S')}-redo",
-            cfn.template_argument(self.aws, decide.compact(template), self.run.bucket),
-            create=create,
-            tags=stack_tags(config, pipeline),
-            poll_seconds=self.options.poll_seconds,
+        name = f"nami-{plan.pipeline}-{time.strftime('%Y%m%d%H%M%S')}-redo"
+        result = make_change_set(
+            self.aws, self.run, plan, name, create=create, poll_seconds=self.options.poll_seconds
         )
         if result.status != "CREATE_COMPLETE":
             raise NamiError(f"change set failed: {result.reason}")
@@ -218,11 +210,6 @@ class Deployer:
             return
         cfn.delete_change_set(self.aws, change_set.change_set_id)
         cfn.remove_unused_review_stack(self.aws, change_set.stack_id or plan.stack_name)
-
-
-def _now() -> datetime:
-    # Events are compared with this; a second of slack covers clock skew with AWS.
-    return datetime.now(UTC) - timedelta(seconds=1)
 
 
 def deploy(aws: Aws, run: PlanRun, options: DeployOptions, on_event: EventSink) -> DeployResult:

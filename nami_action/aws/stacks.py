@@ -337,6 +337,24 @@ def wait_until_settled(
         time.sleep(poll_seconds)
 
 
+def wait_if_busy(
+    aws: Aws, stack_name: str, *, poll_seconds: float, on_event: Callable[[StackEvent], None]
+) -> StackInfo | None:
+    """Never race another operation on a stack: wait for it to finish. Returns the stack as
+    it is now (None if it is gone)."""
+    info = describe_stack(aws, stack_name)
+    if info is None or not info.busy:
+        return info
+    wait_until_settled(
+        aws,
+        stack_name,
+        since=latest_event_time(aws, stack_name),
+        poll_seconds=poll_seconds,
+        on_event=on_event,
+    )
+    return describe_stack(aws, stack_name)
+
+
 def latest_event_time(aws: Aws, stack_name: str) -> datetime:
     """The newest event's time (CloudFormation's clock, not ours): events after it belong
     to the operation about to start."""

@@ -13,7 +13,6 @@ import secrets
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from typing import Any
 
 from nami_action.aws import stacks as cfn
@@ -61,8 +60,20 @@ def resolve_bucket(config: Config, aws: Aws) -> str:
     return bucket
 
 
-def stack_tags(config: Config, pipeline: PipelineConfig) -> dict[str, str]:
-    return names.resource_tags(config, pipeline)
+def make_change_set(
+    aws: Aws, run: PlanRun, plan: PipelinePlan, name: str, *, create: bool, poll_seconds: float
+) -> cfn.ChangeSetResult:
+    """The pipeline's compiled template as a change set (CREATE for a new stack), computed."""
+    pipeline = run.config.pipelines[plan.pipeline]
+    return cfn.create_change_set(
+        aws,
+        plan.stack_name,
+        name,
+        cfn.template_argument(aws, decide.compact(run.templates[plan.pipeline]), run.bucket),
+        create=create,
+        tags=names.resource_tags(run.config, pipeline),
+        poll_seconds=poll_seconds,
+    )
 
 
 def make_plan(config: Config, aws: Aws, options: PlanOptions) -> PlanRun:
@@ -116,14 +127,9 @@ def _settle_busy(
         stack = stacks.get(name)
         if stack is None or not stack.busy:
             continue
-        cfn.wait_until_settled(
-            aws,
-            name,
-            since=cfn.latest_event_time(aws, name),
-            poll_seconds=options.poll_seconds,
-            on_event=lambda event: None,
+        info = cfn.wait_if_busy(
+            aws, name, poll_seconds=options.poll_seconds, on_event=lambda event: None
         )
-        info = cfn.describe_stack(aws, name)
         if info is None:
             stacks.pop(name, None)
         else:
@@ -269,27 +275,26 @@ class _Previewer:
     def _drop_stale_review_stack(self, stack_name: str) -> None:
         """A stack that only holds change sets of an interrupted run has no resources: remove
         it (and its stale change sets) so the new change set is the only one to execute."""
+        since = cfn.latest_event_time(self.aws, stack_name)
         cfn.delete_stack(self.aws, stack_name)
         cfn.wait_until_settled(
             self.aws,
             stack_name,
-            since=datetime.now(UTC),
+            since=since,
             poll_seconds=self.options.poll_seconds,
             on_event=lambda event: None,
+            finished=cfn.delete_finished,  # right after DeleteStack it still reads REVIEW
         )
 
     def _change_set(
         self, plan: PipelinePlan, template: str, *, create: bool
     ) -> cfn.ChangeSetResult:
-        config = self.run.config
-        pipeline = config.pipelines[plan.pipeline]
-        result = cfn.create_change_set(
+        result = make_change_set(
             self.aws,
-            plan.stack_name,
+            self.run,
+            plan,
             self._change_set_name(plan.pipeline),
-            cfn.template_argument(self.aws, decide.compact(template), self.run.bucket),
             create=create,
-            tags=stack_tags(config, pipeline),
             poll_seconds=self.options.poll_seconds,
         )
         if self.options.keep_change_sets and result.status == "CREATE_COMPLETE":

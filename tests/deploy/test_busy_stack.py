@@ -73,6 +73,7 @@ def test_busy_stack_is_waited_for_with_events(offline_aws: Aws) -> None:
             "describe_stack_events",
             events(("Queue", "UPDATE_COMPLETE", 5), ("Queue", "UPDATE_IN_PROGRESS", 5)),
         )
+        stub.add_response("describe_stacks", stack("UPDATE_COMPLETE"))  # the stack as it is now
         deployer._settle_busy_stack("shop-github")
         stub.assert_no_pending_responses()
     assert [(e.logical_id, e.status) for e in seen] == [
