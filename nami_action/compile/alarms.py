@@ -1,15 +1,21 @@
-"""Alarms on the dead-letter queue and on the backlog, into one SNS topic per pipeline."""
+"""Alarms on the dead-letter queue, the backlog and refused webhooks, into one SNS topic per
+pipeline."""
 
 from __future__ import annotations
 
 from troposphere import GetAtt, Ref, Template
-from troposphere.cloudwatch import Alarm, MetricDimension
+from troposphere.cloudwatch import Alarm, Metric, MetricDataQuery, MetricDimension, MetricStat
 from troposphere.sns import SubscriptionResource, Topic
 
 from nami_action.compile import names
 from nami_action.config import Config, PipelineConfig
 
 TOPIC = "AlarmTopic"
+REJECTED_ALARM = "RejectedAlarm"
+# The runtime's Embedded Metric Format line: one per batch, counts per outcome.
+METRIC_NAMESPACE = "Nami"
+PIPELINE_DIMENSION = "Pipeline"
+PERIOD_SECONDS = 60
 
 
 def add_alarms(template: Template, config: Config, pipeline: PipelineConfig) -> None:
@@ -48,6 +54,50 @@ def add_alarms(template: Template, config: Config, pipeline: PipelineConfig) -> 
             f"{pipeline.stack_name}: the oldest webhook has waited longer than "
             f"{spec.alarms.backlog_age}s",
         )
+    )
+    template.add_resource(_rejected_alarm(pipeline.stack_name, spec.alarms.rejected))
+
+
+def _outcome_query(query_id: str, metric: str, stack_name: str) -> MetricDataQuery:
+    return MetricDataQuery(
+        Id=query_id,
+        MetricStat=MetricStat(
+            Metric=Metric(
+                Namespace=METRIC_NAMESPACE,
+                MetricName=metric,
+                Dimensions=[MetricDimension(Name=PIPELINE_DIMENSION, Value=stack_name)],
+            ),
+            Period=PERIOD_SECONDS,
+            Stat="Sum",
+        ),
+        ReturnData=False,
+    )
+
+
+def _rejected_alarm(stack_name: str, threshold: int) -> Alarm:
+    """Webhooks the runtime moved to the DLQ because they failed verification or could not
+    be decoded: acknowledged to the sender, never handled, so someone has to look."""
+    return Alarm(
+        REJECTED_ALARM,
+        AlarmDescription=f"{stack_name}: webhooks were rejected (signature) or malformed "
+        "(envelope) and moved to the dead-letter queue",
+        Metrics=[
+            _outcome_query("rejected", "Rejected", stack_name),
+            _outcome_query("malformed", "Malformed", stack_name),
+            # FILL: a minute with only one of the two counts still adds up.
+            MetricDataQuery(
+                Id="refused",
+                Expression="FILL(rejected, 0) + FILL(malformed, 0)",
+                Label="Rejected + Malformed",
+                ReturnData=True,
+            ),
+        ],
+        EvaluationPeriods=1,
+        Threshold=float(threshold),
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+        TreatMissingData="notBreaching",
+        AlarmActions=[Ref(TOPIC)],
+        OKActions=[Ref(TOPIC)],
     )
 
 

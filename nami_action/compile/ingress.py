@@ -23,10 +23,18 @@ from troposphere.logs import LogGroup
 
 from nami_action.compile import iam, mapping, names
 from nami_action.config import Config, PipelineConfig
+from nami_action.config.rules import throttle_limits
 
+_ERROR_MESSAGE = "@error@"
+# Access log variables (API Gateway "$context variables ... for access logging"): every value is
+# quoted by this format, except $context.error.messageString, which API Gateway quotes and
+# escapes itself ("The quoted value of $context.error.message"), so a message holding a quote
+# still gives valid JSON. requestId can be chosen by the client (x-amzn-RequestId);
+# extendedRequestId is API Gateway's own, and the id the envelope and the answer carry.
 ACCESS_LOG_FORMAT = json.dumps(
     {
         "requestId": "$context.requestId",
+        "extendedRequestId": "$context.extendedRequestId",
         "ip": "$context.identity.sourceIp",
         "time": "$context.requestTimeEpoch",
         "method": "$context.httpMethod",
@@ -35,10 +43,10 @@ ACCESS_LOG_FORMAT = json.dumps(
         "integrationStatus": "$context.integration.status",
         "latencyMs": "$context.responseLatency",
         "length": "$context.responseLength",
-        "error": "$context.error.message",
+        "error": _ERROR_MESSAGE,
     },
     sort_keys=True,
-)
+).replace(json.dumps(_ERROR_MESSAGE), "$context.error.messageString")
 INTEGRATION_URI = (
     "arn:${AWS::Partition}:apigateway:${AWS::Region}:sqs:path/${AWS::AccountId}/${QueueName}"
 )
@@ -95,7 +103,7 @@ def _add_path(template: Template, path: str) -> Ref | GetAtt:
 
 
 def _method(pipeline: PipelineConfig, parent: Ref | GetAtt) -> Method:
-    fifo = pipeline.spec.queue.fifo
+    queue = pipeline.spec.queue
     return Method(
         "ApiPostMethod",
         RestApiId=Ref(names.REST_API),
@@ -111,7 +119,7 @@ def _method(pipeline: PipelineConfig, parent: Ref | GetAtt) -> Method:
             PassthroughBehavior=mapping.PASSTHROUGH_BEHAVIOR,
             ContentHandling=mapping.CONTENT_HANDLING,
             RequestParameters=mapping.INTEGRATION_REQUEST_PARAMETERS,
-            RequestTemplates=mapping.request_templates(fifo=fifo),
+            RequestTemplates=mapping.request_templates(fifo=queue.fifo, group_by=queue.group_by),
             IntegrationResponses=[
                 IntegrationResponse(**r) for r in mapping.integration_responses()
             ],
@@ -129,7 +137,9 @@ def _add_stage(
         json.dumps(
             [
                 pipeline.path,
-                mapping.request_templates(fifo=pipeline.spec.queue.fifo),
+                mapping.request_templates(
+                    fifo=pipeline.spec.queue.fifo, group_by=pipeline.spec.queue.group_by
+                ),
                 mapping.integration_responses(),
                 mapping.method_responses(),
                 mapping.INTEGRATION_REQUEST_PARAMETERS,
@@ -163,7 +173,7 @@ def _add_stage(
             )
         )
     )
-    throttle = pipeline.spec.throttle
+    rate, burst = throttle_limits(pipeline.spec)
     template.add_resource(
         Stage(
             names.STAGE,
@@ -174,8 +184,8 @@ def _add_stage(
                 MethodSetting(
                     ResourcePath="/*",
                     HttpMethod="*",
-                    ThrottlingRateLimit=float(throttle.rate),
-                    ThrottlingBurstLimit=throttle.burst,
+                    ThrottlingRateLimit=rate,
+                    ThrottlingBurstLimit=burst,
                     MetricsEnabled=True,
                 )
             ],

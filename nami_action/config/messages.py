@@ -15,7 +15,7 @@ from nami_action.config.loader import Document, PathKey
 from nami_action.errors import Problem
 
 PATTERN_HINTS = {
-    "path": "must start with `/` and use letters, digits, `.`, `_`, `~`, `-` (e.g. /github)",
+    "path": "must start with `/` and use letters, digits, `.`, `_`, `-` (e.g. /github)",
     "header": "must be an HTTP header name (letters, digits, hyphens)",
     "json_path": "must be a JSON path like `$.id` or `$.data.object.id`",
     "handler": "must be `module.function`, e.g. `handler.handle`",

@@ -281,15 +281,47 @@ class Dedupe(Strict):
     window: Annotated[int, Seconds(MINUTE, 30 * DAY, "How long an event id is remembered.")] = DAY
 
 
+GROUP_BY_PATTERN = r"^(header:[A-Za-z0-9-]{1,128}|json:\$(\.[A-Za-z0-9_-]+|\[[0-9]+\])+)$"
+_GROUP_BY = re.compile(GROUP_BY_PATTERN)
+
+
+def _group_by(value: str) -> str:
+    if not _GROUP_BY.match(value):
+        raise ValueError(
+            "must be `header:<Header-Name>` (e.g. `header:X-Order-Id`) or "
+            "`json:<path>` (e.g. `json:$.order.id`)"
+        )
+    return value
+
+
+GroupBy = Annotated[
+    str,
+    AfterValidator(_group_by),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": GROUP_BY_PATTERN,
+            "description": "FIFO only: the MessageGroupId, from a header (`header:X-Order-Id`) "
+            "or a JSON body path (`json:$.order.id`); webhooks of one key are delivered in "
+            "order, different keys in parallel. Missing or unusable: the one default group.",
+        }
+    ),
+]
+
+
 class Queue(Strict):
     """The SQS queue that holds webhooks until the consumer takes them."""
 
     visibility_timeout: (
-        Annotated[int, Seconds(0, 12 * HOUR, "Default: 6x consumer.timeout.")] | None
+        Annotated[
+            int, Seconds(0, 12 * HOUR, "Default: 6x consumer.timeout + consumer.batching_window.")
+        ]
+        | None
     ) = Field(
         default=None,
         description="How long a taken webhook stays hidden from other consumers; "
-        "default 6x consumer.timeout (AWS's advice). Duration, 0s..12h.",
+        "default 6x consumer.timeout (AWS's advice) plus consumer.batching_window. "
+        "Duration, 0s..12h.",
     )
     retention: Annotated[
         int, Seconds(MINUTE, 14 * DAY, "How long an unconsumed webhook is kept.")
@@ -298,6 +330,7 @@ class Queue(Strict):
         default=5, ge=1, le=1000, description="Attempts before a webhook goes to the DLQ."
     )
     fifo: bool = Field(default=False, description="FIFO queue: ordered, exactly-once send.")
+    group_by: GroupBy | None = None
     max_message_size: Annotated[int, Bytes(KIB, MIB, "Largest stored envelope.")] = MIB
 
 
@@ -370,13 +403,47 @@ class Alarms(Strict):
     backlog_age: Annotated[
         int, Seconds(MINUTE, 14 * DAY, "Alarm when the oldest webhook waits longer.")
     ] = 15 * MINUTE
+    rejected: int = Field(
+        default=1,
+        ge=1,
+        le=1_000_000,
+        description="Alarm when this many webhooks a minute fail verification or cannot be "
+        "decoded (moved to the DLQ as rejected or malformed).",
+    )
 
 
 class Throttle(Strict):
     """Stage throttling at the endpoint (API Gateway answers 429 above it)."""
 
-    rate: float = Field(default=500, gt=0, le=10000, description="Steady requests per second.")
-    burst: int = Field(default=1000, ge=1, le=5000, description="Requests allowed in a burst.")
+    rate: float | None = Field(
+        default=None,
+        gt=0,
+        le=10000,
+        description="Steady requests per second; default 500, or 250 for a FIFO queue "
+        "(SQS FIFO takes at most 300 SendMessage calls a second).",
+    )
+    burst: int | None = Field(
+        default=None,
+        ge=1,
+        le=5000,
+        description="Requests allowed in a burst; default 1000, or 50 for a FIFO queue.",
+    )
+
+
+def _no_tilde(path: str) -> str:
+    if "~" in path:
+        raise ValueError("path segments may not contain `~`: API Gateway refuses it at deploy")
+    return path
+
+
+PATH_PATTERN = r"^(/[A-Za-z0-9._-]+)+$"
+# The model's own pattern admits `~` so that `_no_tilde` can say why it is refused.
+EndpointPath = Annotated[
+    str,
+    Field(pattern=r"^(/[A-Za-z0-9._~-]+)+$", max_length=256),
+    AfterValidator(_no_tilde),
+    WithJsonSchema({"type": "string", "pattern": PATH_PATTERN, "maxLength": 256}),
+]
 
 
 def _not_aws_prefixed(key: str) -> str:
@@ -398,11 +465,8 @@ Tags = dict[
 class Pipeline(Strict):
     """One webhook source: an endpoint, a queue, a consumer and its dead-letter queue."""
 
-    path: str | None = Field(
-        default=None,
-        pattern=r"^(/[A-Za-z0-9._~-]+)+$",
-        max_length=256,
-        description="Endpoint path; default `/<pipeline name>`.",
+    path: EndpointPath | None = Field(
+        default=None, description="Endpoint path; default `/<pipeline name>`."
     )
     description: str = Field(default="", max_length=256, description="Free text for people.")
     verify: Verify = Field(

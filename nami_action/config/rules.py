@@ -25,14 +25,35 @@ SECRET_LOOKING_NAME = re.compile(
 )
 VISIBILITY_FACTOR = 6
 MAX_VISIBILITY = 12 * HOUR
+# "By default, FIFO queues support 300 transactions per second, per API action for
+# SendMessage" (SQS developer guide, "Troubleshoot FIFO throttling issues"). Each webhook is one
+# SendMessage, so a FIFO endpoint above that rate gets throttled by SQS (answered 503).
+FIFO_SEND_LIMIT = 300
+STANDARD_THROTTLE = (500.0, 1000)
+# Rate + burst stays within the limit, so even the first second after a quiet spell does.
+FIFO_THROTTLE = (250.0, 50)
 
 
 def visibility_timeout(pipeline: Pipeline) -> int:
-    """AWS's advice: at least 6x the function timeout, so retries don't overlap a slow batch."""
+    """AWS's advice: at least 6x the function timeout, so retries don't overlap a slow batch;
+    plus the batching window, during which Lambda already holds the received messages."""
     chosen: int | None = pipeline.queue.visibility_timeout
     if chosen is not None:
         return chosen
-    return min(VISIBILITY_FACTOR * int(pipeline.consumer.timeout), MAX_VISIBILITY)
+    consumer = pipeline.consumer
+    return min(
+        VISIBILITY_FACTOR * int(consumer.timeout) + int(consumer.batching_window), MAX_VISIBILITY
+    )
+
+
+def throttle_limits(pipeline: Pipeline) -> tuple[float, int]:
+    """The stage's (rate, burst): what nami.yaml says, else the default for the queue type."""
+    rate, burst = FIFO_THROTTLE if pipeline.queue.fifo else STANDARD_THROTTLE
+    throttle = pipeline.throttle
+    return (
+        float(throttle.rate if throttle.rate is not None else rate),
+        throttle.burst if throttle.burst is not None else burst,
+    )
 
 
 def batching_rules(pipeline: Pipeline) -> Iterator[Finding]:
@@ -50,12 +71,37 @@ def batching_rules(pipeline: Pipeline) -> Iterator[Finding]:
 
 
 def timeout_rules(pipeline: Pipeline) -> Iterator[Finding]:
+    # A message stays hidden while Lambda gathers a batch (batching_window) and then while the
+    # function runs (timeout); hidden for less, it is delivered again while still in work.
     chosen = pipeline.queue.visibility_timeout
-    if chosen is not None and chosen < pipeline.consumer.timeout:
+    consumer = pipeline.consumer
+    needed = consumer.timeout + consumer.batching_window
+    if chosen is not None and chosen < needed:
+        what = "consumer.timeout"
+        if consumer.batching_window:
+            what += " + consumer.batching_window"
         yield (
             ("queue", "visibility_timeout"),
-            f"must be at least consumer.timeout ({format_duration(pipeline.consumer.timeout)}); "
-            f"AWS advises 6x, which is the default",
+            f"must be at least {what} ({format_duration(needed)}); "
+            f"AWS advises 6x the timeout, which is the default",
+        )
+
+
+def fifo_rules(pipeline: Pipeline) -> Iterator[Finding]:
+    queue = pipeline.queue
+    if not queue.fifo:
+        if queue.group_by is not None:
+            yield (
+                ("queue", "group_by"),
+                "group_by sets the FIFO message group: it needs `queue.fifo: true`",
+            )
+        return
+    rate = pipeline.throttle.rate
+    if rate is not None and rate > FIFO_SEND_LIMIT:
+        yield (
+            ("throttle", "rate"),
+            f"a FIFO queue takes at most {FIFO_SEND_LIMIT} webhooks a second (SQS's SendMessage "
+            f"limit for FIFO queues); set throttle.rate to {FIFO_SEND_LIMIT} or less",
         )
 
 
@@ -110,6 +156,7 @@ def environment_rules(pipeline: Pipeline) -> Iterator[Finding]:
 RULES: tuple[Callable[[Pipeline], Iterator[Finding]], ...] = (
     batching_rules,
     timeout_rules,
+    fifo_rules,
     retention_rules,
     mode_rules,
     dedupe_rules,

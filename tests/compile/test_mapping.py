@@ -19,6 +19,9 @@ may differ from real API Gateway, and how the template copes:
   access so a header called "get" or "keySet" behaves as in Java Velocity.
 - Real API Gateway facts no engine reproduces (binary mode making $input.body base64, header and
   query decoding, multi-value parameters) are assumptions documented in mapping.py.
+- Java String methods airspeed lacks (equalsIgnoreCase, trim, endsWith) are added with their
+  Java meaning; $util.parseJson gives Java maps and lists whose get() answers null for a key
+  of the wrong kind, as Velocity's failed method lookup does.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import airspeed
+import airspeed.operators
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -111,15 +115,67 @@ class JavaMap:
         return list(self._items)
 
 
+_JAVA_STRING_METHODS = {
+    "equalsIgnoreCase": lambda self, other: isinstance(other, str)
+    and self.casefold() == other.casefold(),
+    "trim": lambda self: self.strip("".join(chr(c) for c in range(0x21))),
+    "endsWith": lambda self, suffix: self.endswith(suffix),
+}
+airspeed.operators.__additional_methods__[str].update(_JAVA_STRING_METHODS)
+
+
+class JavaList:
+    """A parsed JSON array: get(int) only; a get by name finds no method, so null."""
+
+    def __init__(self, items: list[Any]) -> None:
+        self._items = items
+
+    def get(self, index: object) -> Any:
+        if isinstance(index, int) and 0 <= index < len(self._items):
+            return self._items[index]
+        return None
+
+    def __str__(self) -> str:
+        return "[" + ", ".join(str(item) for item in self._items) + "]"
+
+
+class JsonMap(JavaMap):
+    def __str__(self) -> str:
+        return "{" + ", ".join(f"{k}={v}" for k, v in self._items.items()) + "}"
+
+
+def _java_json(value: Any) -> Any:
+    if isinstance(value, dict):
+        return JsonMap({k: _java_json(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return JavaList([_java_json(v) for v in value])
+    return value
+
+
+class ParseFailed(Exception):
+    """What API Gateway's $util.parseJson does with text that is not JSON: the request fails."""
+
+
 class Util:
     def __init__(self, escape: Escaper) -> None:
         self._escape = escape
+        self.parsed: list[str] = []
 
     def escapeJavaScript(self, text: str) -> str:
         return self._escape(text)
 
     def urlEncode(self, text: str) -> str:
         return java_url_encode(text)
+
+    def base64Decode(self, text: str) -> str:
+        return base64.b64decode(text).decode("utf-8", "replace")
+
+    def parseJson(self, text: str) -> Any:
+        self.parsed.append(text)
+        try:
+            return _java_json(json.loads(text))
+        except ValueError as exc:
+            raise ParseFailed(text[:40]) from exc
 
 
 class Input:
@@ -156,9 +212,14 @@ def render(template: str, namespace: dict[str, Any]) -> str:
     return str(_TEMPLATES[template].merge(namespace))
 
 
+# What any client can put in $context.requestId with the header x-amzn-RequestId.
+CLIENT_CHOSEN_ID = "chosen-by-the-client"
+
+
 def context_of(req: IncomingRequest) -> dict[str, Any]:
     return {
-        "requestId": req.request_id,
+        "requestId": CLIENT_CHOSEN_ID,
+        "extendedRequestId": req.request_id,
         "requestTimeEpoch": req.received_at_ms,
         "identity": {"sourceIp": req.source_ip},
         "httpMethod": req.method,
@@ -171,6 +232,7 @@ def render_request(
     *,
     escape: Escaper = escape_commons_lang2,
     fifo: bool = False,
+    group_by: str | None = None,
     empty_body_reads_as: str = "",
 ) -> str:
     """What API Gateway would send SQS for `req` (binary mode: $input.body is base64)."""
@@ -180,7 +242,7 @@ def render_request(
         "input": Input(body, req.query, req.headers),
         "util": Util(escape),
     }
-    return render(mapping.request_template(fifo=fifo), namespace)
+    return render(mapping.request_template(fifo=fifo, group_by=group_by), namespace)
 
 
 def parse_form(rendered: str) -> dict[str, str]:
@@ -315,6 +377,95 @@ def test_form_fields_fifo_queue() -> None:
     assert json.loads(form["MessageBody"]) == build_envelope(req)
 
 
+def test_ids_come_from_extended_request_id_never_the_client() -> None:
+    """Two webhooks sent with one x-amzn-RequestId are two messages: neither the envelope id
+    nor the FIFO deduplication id is the id the client can choose."""
+    first, second = (
+        IncomingRequest(method="POST", path="/h", body=b, request_id=rid, received_at_ms=1)
+        for b, rid in ((b"one", "Zx1aGEaboAMF0aQ="), (b"two", "Zx1aGFs7oAMFb9w="))
+    )
+    forms = [parse_form(render_request(req, fifo=True)) for req in (first, second)]
+    assert [f["MessageDeduplicationId"] for f in forms] == ["Zx1aGEaboAMF0aQ=", "Zx1aGFs7oAMFb9w="]
+    assert [json.loads(f["MessageBody"])["id"] for f in forms] == [
+        "Zx1aGEaboAMF0aQ=",
+        "Zx1aGFs7oAMFb9w=",
+    ]
+    for fifo in (False, True):
+        assert CLIENT_CHOSEN_ID not in render_request(first, fifo=fifo)
+        assert "context.requestId" not in mapping.request_template(fifo=fifo)
+
+
+def group_of(group_by: str, *, headers: dict[str, str] | None = None, body: bytes = b"") -> str:
+    req = IncomingRequest(
+        method="POST", path="/h", headers=headers or {}, body=body, request_id="r", received_at_ms=1
+    )
+    form = parse_form(render_request(req, fifo=True, group_by=group_by))
+    assert json.loads(form["MessageBody"]) == build_envelope(req)
+    return form["MessageGroupId"]
+
+
+DEFAULT = mapping.FIFO_MESSAGE_GROUP_ID
+
+
+@pytest.mark.parametrize(
+    ("headers", "group"),
+    [
+        ({"X-Order-Id": "order-42"}, "order-42"),
+        ({"x-order-id": "order-42"}, "order-42"),  # HTTP/2 sends names in lowercase
+        ({"X-ORDER-ID": "A!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~z"}, "A!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~z"),
+        ({}, DEFAULT),
+        ({"X-Other": "order-42"}, DEFAULT),
+        ({"X-Order-Id": ""}, DEFAULT),
+        ({"X-Order-Id": "has space"}, DEFAULT),  # SQS would refuse it: the default group
+        ({"X-Order-Id": "caf\u00e9"}, DEFAULT),
+        ({"X-Order-Id": "x" * 129}, DEFAULT),
+        ({"X-Order-Id": "x" * 128}, "x" * 128),
+    ],
+)
+def test_group_by_header(headers: dict[str, str], group: str) -> None:
+    assert group_of("header:X-Order-Id", headers=headers) == group
+
+
+@pytest.mark.parametrize(
+    ("body", "group"),
+    [
+        (b'{"order": {"id": "o-1"}}', "o-1"),
+        (b' \n{"order": {"id": 1234}}\r\n', "1234"),
+        (b'{"order": {"id": "o 1"}}', DEFAULT),
+        (b'{"order": {}}', DEFAULT),
+        (b'{"order": "o-1"}', DEFAULT),
+        (b'{"order": [{"id": "o-1"}]}', DEFAULT),
+        (b"[]", DEFAULT),
+        (b"order=o-1&id=2", DEFAULT),  # a form body is never parsed
+        (b"", DEFAULT),
+        (b"\xff\xfe{", DEFAULT),
+    ],
+)
+def test_group_by_json_path(body: bytes, group: str) -> None:
+    assert group_of("json:$.order.id", body=body) == group
+
+
+def test_group_by_json_path_with_an_index() -> None:
+    body = b'{"items": [{"sku": "a-1"}, {"sku": "b-2"}]}'
+    assert group_of("json:$.items[1].sku", body=body) == "b-2"
+    assert group_of("json:$.items[2].sku", body=body) == DEFAULT
+
+
+def test_group_by_json_parses_only_object_shaped_bodies() -> None:
+    """What is not shaped like a JSON object never reaches $util.parseJson (which fails the
+    request on text that is not JSON); only a brace-delimited non-JSON body still would."""
+    util = Util(escape_commons_lang2)
+    for body in (b"a=1", b"plain", b"", b"[1]", b"<x/>"):
+        req = IncomingRequest(method="POST", path="/h", body=body, request_id="r")
+        namespace = {
+            "context": context_of(req),
+            "input": Input(base64.b64encode(body).decode(), {}, {}),
+            "util": util,
+        }
+        render(mapping.request_template(fifo=True, group_by="json:$.id"), namespace)
+    assert util.parsed == []
+
+
 def test_template_lines_all_end_in_comments() -> None:
     for fifo in (False, True):
         lines = mapping.request_template(fifo=fifo).splitlines()
@@ -397,40 +548,92 @@ SQS_ERROR = json.dumps(
 )
 
 
-def render_response(template: str, sqs_body: str) -> dict[str, Any]:
+def render_response(template: str, sqs_body: str) -> tuple[dict[str, Any], int | None]:
+    """The answer's body and the status the template set through responseOverride, if any."""
+    context: dict[str, Any] = {"requestId": CLIENT_CHOSEN_ID, "extendedRequestId": "req-7"}
+    context["responseOverride"] = {}
     namespace = {
-        "context": {"requestId": "req-7"},
+        "context": context,
         "input": Input(sqs_body, {}, {}),
         "util": Util(escape_commons_lang2),
     }
     result: dict[str, Any] = json.loads(render(template, namespace))
-    return result
+    return result, context["responseOverride"].get("status")
 
 
 def _by_status() -> dict[str, dict[str, Any]]:
     return {r["StatusCode"]: r for r in mapping.integration_responses()}
 
 
-def test_accepted_response_carries_message_id() -> None:
-    template = _by_status()["202"]["ResponseTemplates"]["application/json"]
-    assert render_response(template, SQS_OK) == {
-        "id": "req-7",
-        "messageId": "d1e8e4a0-3c4b-4a2e-9f1e-6c1b2a3d4e5f",
+def _template(status: str) -> str:
+    return str(_by_status()[status]["ResponseTemplates"]["application/json"])
+
+
+def b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+@pytest.mark.parametrize("sqs_body", [SQS_OK, b64(SQS_OK), "", "bm90IGpzb24=", SQS_ERROR])
+def test_accepted_response_is_static(sqs_body: str) -> None:
+    """The 2xx answer never reads SQS's answer (it may arrive base64): the same JSON always."""
+    assert "$input" not in _template("202")
+    assert render_response(_template("202"), sqs_body) == ({"id": "req-7"}, None)
+
+
+SQS_TOO_LARGE = json.dumps(
+    {
+        "Error": {
+            "Code": "InvalidParameterValue",
+            "Message": "One or more parameters are invalid. Reason: Message must be shorter "
+            "than 1048576 bytes.",
+            "Type": "Sender",
+        },
+        "RequestId": "x",
     }
+)
+SQS_TOO_LARGE_XML = (
+    '<?xml version="1.0"?><ErrorResponse xmlns="http://queue.amazonaws.com/doc/2012-11-05/">'
+    "<Error><Type>Sender</Type><Code>InvalidParameterValue</Code><Message>One or more "
+    "parameters are invalid. Reason: Message must be shorter than 262144 bytes.</Message>"
+    "<Detail/></Error><RequestId>x</RequestId></ErrorResponse>"
+)
+SQS_THROTTLED = json.dumps(
+    {"Error": {"Code": "RequestThrottled", "Message": "Rate exceeded", "Type": "Sender"}}
+)
 
 
-def test_accepted_response_stays_json_without_a_message_id() -> None:
-    template = _by_status()["202"]["ResponseTemplates"]["application/json"]
-    assert render_response(template, "bm90IGpzb24=") == {"id": "req-7", "messageId": ""}
-
-
-@pytest.mark.parametrize("status", ["500", "503"])
-def test_error_responses_are_json_and_leak_nothing(status: str) -> None:
-    template = _by_status()[status]["ResponseTemplates"]["application/json"]
-    body = render_response(template, SQS_ERROR)
-    assert body["id"] == "req-7"
-    assert body["error"] == "not_stored"
+@pytest.mark.parametrize(
+    ("sqs_body", "status", "error"),
+    [
+        (SQS_TOO_LARGE, 413, "too_large"),
+        (b64(SQS_TOO_LARGE), 413, "too_large"),
+        (SQS_TOO_LARGE_XML, 413, "too_large"),
+        (b64(SQS_TOO_LARGE_XML), 413, "too_large"),
+        (SQS_THROTTLED, 503, "not_stored"),
+        (b64(SQS_THROTTLED), 503, "not_stored"),
+        (SQS_ERROR, None, "not_stored"),
+        (b64(SQS_ERROR), None, "not_stored"),
+        ("", None, "not_stored"),
+        ("not base64 and not JSON {", None, "not_stored"),
+        ("abc", None, "not_stored"),  # base64 alphabet, wrong length: never decoded
+    ],
+)
+def test_refused_message_gets_the_answer_the_sender_can_act_on(
+    sqs_body: str, status: int | None, error: str
+) -> None:
+    """SQS's 4xx answer: too large is 413 (resending cannot help), throttled is 503 (retry),
+    anything else 500 (the selected status). Nothing SQS said is echoed."""
+    body, override = render_response(_template("500"), sqs_body)
+    assert override == status
+    assert body["error"] == error and body["id"] == "req-7"
     assert "123456789012" not in json.dumps(body)
+    assert "1048576" not in json.dumps(body)
+
+
+def test_unavailable_response_is_static() -> None:
+    assert "$input" not in _template("503")
+    body, override = render_response(_template("503"), SQS_ERROR)
+    assert (body["error"], body["id"], override) == ("not_stored", "req-7", None)
 
 
 def _select(sqs_status: int) -> str:
@@ -464,7 +667,7 @@ def test_only_a_stored_message_is_acknowledged(sqs_status: int, answer: str) -> 
 
 def test_integration_facts() -> None:
     responses = mapping.integration_responses()
-    assert {r["StatusCode"] for r in responses} == {
+    assert {r["StatusCode"] for r in responses} | {"413"} == {
         r["StatusCode"] for r in mapping.method_responses()
     }
     assert all(r["ContentHandling"] == "CONVERT_TO_TEXT" for r in responses)
