@@ -235,3 +235,93 @@ def test_changed_integration_gets_a_new_deployment() -> None:
     moved = replace(config, pipelines={"orders": replace(pipeline, path="/elsewhere")})
     second = compiled(moved)["acme-webhooks-orders"]["Resources"]
     assert [k for k in second if k.startswith("ApiRelease")] != deployments
+
+
+def test_rejected_alarm_sums_rejected_and_malformed(all_templates: dict[str, Any]) -> None:
+    """The contract with the runtime's EMF line: namespace Nami, dimension Pipeline = stack."""
+    for stack_name, template in all_templates.items():
+        alarm = template["Resources"]["RejectedAlarm"]["Properties"]
+        queries = {q["Id"]: q for q in alarm["Metrics"]}
+        for query_id, metric in (("rejected", "Rejected"), ("malformed", "Malformed")):
+            stat = queries[query_id]["MetricStat"]
+            assert stat["Metric"] == {
+                "Namespace": "Nami",
+                "MetricName": metric,
+                "Dimensions": [{"Name": "Pipeline", "Value": stack_name}],
+            }
+            assert (stat["Period"], stat["Stat"], queries[query_id]["ReturnData"]) == (
+                60,
+                "Sum",
+                False,
+            )
+        returned = [q for q in alarm["Metrics"] if q.get("ReturnData", True)]
+        assert [q["Expression"] for q in returned] == ["FILL(rejected, 0) + FILL(malformed, 0)"]
+        assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+        assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+    every = all_templates["every-gh"]["Resources"]["RejectedAlarm"]["Properties"]
+    example = all_templates["acme-webhooks-github"]["Resources"]["RejectedAlarm"]["Properties"]
+    assert (every["Threshold"], example["Threshold"]) == (3.0, 1.0)
+
+
+def test_access_log_format_is_json_whatever_the_error(all_templates: dict[str, Any]) -> None:
+    """API Gateway substitutes $context.error.messageString already quoted and escaped."""
+    stage = all_templates["every-gh"]["Resources"]["ApiStage"]["Properties"]
+    fmt = stage["AccessLogSetting"]["Format"]
+    assert '"error": $context.error.messageString' in fmt
+    for message in ("Internal server error", 'say "hi"\\n', ""):
+        line = fmt.replace("$context.error.messageString", json.dumps(message))
+        assert json.loads(line)["error"] == message
+    assert json.loads(fmt.replace("$context.error.messageString", "null"))[
+        "extendedRequestId"
+    ] == ("$context.extendedRequestId")
+
+
+def test_fifo_pipeline_groups_and_dedupes_by_api_gateway_ids(
+    all_templates: dict[str, Any],
+) -> None:
+    resources = all_templates["every-shop"]["Resources"]
+    integration = resources["ApiPostMethod"]["Properties"]["Integration"]
+    templates = set(integration["RequestTemplates"].values())
+    assert len(templates) == 1
+    (template,) = templates
+    assert "MessageDeduplicationId=$util.urlEncode($context.extendedRequestId)" in template
+    assert "$util.parseJson($text)" in template and ".get('id')" in template
+    assert "context.requestId" not in template
+    statuses = {r["StatusCode"] for r in resources["ApiPostMethod"]["Properties"]["MethodResponses"]}
+    assert statuses == {"202", "413", "500", "503"}
+
+
+def test_fifo_throttle_stays_under_the_sqs_fifo_send_limit(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "nami.yaml").write_text(
+        "version: 1\nproject: p\npipelines:\n"
+        "  f:\n    verify: {scheme: none}\n    queue: {fifo: true}\n    consumer: {code: src}\n"
+        "  s:\n    verify: {scheme: none}\n    consumer: {code: src}\n"
+    )
+    templates = compiled(load_config(tmp_path / "nami.yaml"))
+    settings = {
+        name: templates[name]["Resources"]["ApiStage"]["Properties"]["MethodSettings"][0]
+        for name in ("p-f", "p-s")
+    }
+    fifo = settings["p-f"]
+    assert fifo["ThrottlingRateLimit"] + fifo["ThrottlingBurstLimit"] <= 300
+    assert (settings["p-s"]["ThrottlingRateLimit"], settings["p-s"]["ThrottlingBurstLimit"]) == (
+        500.0,
+        1000,
+    )
+
+
+def test_default_visibility_is_six_timeouts_plus_the_batching_window(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "nami.yaml").write_text(
+        "version: 1\nproject: p\npipelines:\n"
+        "  w:\n    verify: {scheme: none}\n"
+        "    consumer: {code: src, timeout: 1m, batching_window: 30s, batch_size: 100}\n"
+        "  n:\n    verify: {scheme: none}\n    consumer: {code: src, timeout: 15m}\n"
+    )
+    templates = compiled(load_config(tmp_path / "nami.yaml"))
+    visibility = {
+        name: templates[name]["Resources"]["Queue"]["Properties"]["VisibilityTimeout"]
+        for name in ("p-w", "p-n")
+    }
+    assert visibility == {"p-w": 6 * 60 + 30, "p-n": 6 * 15 * 60}
