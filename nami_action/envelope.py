@@ -5,7 +5,7 @@ the local dev server (`nami dev`) to enqueue exactly what AWS would, and by the 
 (`nami dlq peek`) to read messages back. The consumer Lambda decodes it with
 nami_action.runtime.webhook, which this module reuses so there is one reader.
 
-    {"v": 1, "id": <API Gateway request id>, "receivedAt": <epoch ms>, "sourceIp": "...",
+    {"v": 1, "id": <API Gateway's extendedRequestId>, "receivedAt": <epoch ms>, "sourceIp": "...",
      "method": "POST", "path": "/prod/hooks/github", "query": {name: value},
      "headers": {name: value}, "body": <standard base64 of the exact request bytes>}
 """
@@ -42,6 +42,8 @@ class IncomingRequest:
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
     source_ip: str = ""
+    # $context.extendedRequestId: made by API Gateway, unlike $context.requestId, which a
+    # client can set with x-amzn-RequestId. The envelope id and the FIFO deduplication id.
     request_id: str = ""
     received_at_ms: int = 0
 
