@@ -19,7 +19,15 @@ from nami_action.plan.model import DeployResult, Outcome, PipelinePlan, Pipeline
 from nami_action.plan.planner import PlanRun, make_change_set
 
 EventSink = Callable[[cfn.StackEvent], None]
+Attempt = Callable[[], tuple[Outcome, list[str]]]
 SUCCESS = {"CREATE_COMPLETE", "UPDATE_COMPLETE"}
+# SQS CreateQueue: "You must wait 60 seconds after deleting a queue before you can create
+# another with the same name" (error QueueDeletedRecently; SQS API reference, CreateQueue).
+# It happens when a failed create rolled back (its new queues go: RetainExceptOnCreate) and the
+# deploy creates the stack again at once, or when someone deleted kept queues just before.
+QUEUE_DELETED_RECENTLY = ("QueueDeletedRecently", "wait 60 seconds after deleting a queue")
+QUEUE_NAME_COOLDOWN_SECONDS = 65.0
+QUEUE_NAME_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -28,6 +36,25 @@ class DeployOptions:
     force: bool = False  # go ahead even where webhooks would be orphaned
     max_parallel: int = 4
     poll_seconds: float = 2.0
+    queue_cooldown_seconds: float = QUEUE_NAME_COOLDOWN_SECONDS
+
+
+def queue_deleted_recently(reasons: list[str]) -> bool:
+    """Whether a failed stack operation failed only for SQS's wait after deleting a queue."""
+    return any(marker in reason for reason in reasons for marker in QUEUE_DELETED_RECENTLY)
+
+
+def retry_while_queue_name_cools(
+    attempt: Attempt, wait: Callable[[], None], attempts: int = QUEUE_NAME_ATTEMPTS
+) -> tuple[Outcome, list[str]]:
+    """Run `attempt`; while it fails because a queue of the same name was deleted less than a
+    minute ago, wait and run it again (at most `attempts` runs). Any other result is final."""
+    for remaining in range(attempts - 1, -1, -1):
+        outcome, reasons = attempt()
+        if outcome != "failed" or not queue_deleted_recently(reasons) or remaining == 0:
+            return outcome, reasons
+        wait()
+    raise AssertionError("unreachable: the last attempt returns")
 
 
 def endpoint_url(aws: Aws, stack_name: str, path: str) -> str | None:
@@ -142,6 +169,14 @@ class Deployer:
         )
 
     def _execute(self, plan: PipelinePlan) -> tuple[Outcome, list[str]]:
+        """Execute the change set; a run that failed on a just-deleted queue name is run again
+        once SQS lets the name be used (the failed stack is removed or updated anew)."""
+        return retry_while_queue_name_cools(
+            lambda: self._execute_once(plan),
+            lambda: time.sleep(self.options.queue_cooldown_seconds),
+        )
+
+    def _execute_once(self, plan: PipelinePlan) -> tuple[Outcome, list[str]]:
         change_set = self.run.change_sets.get(plan.pipeline)
         info = cfn.describe_stack(self.aws, plan.stack_name)
         if info is not None and info.status in decide.RECREATE_STATUSES:

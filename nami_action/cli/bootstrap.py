@@ -2,25 +2,41 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
 
 from nami_action.aws.artifacts import deploy_bootstrap
 from nami_action.cli.aws_options import aws_options, connect
-from nami_action.cli.common import handle_errors
+from nami_action.cli.common import config_argument, handle_errors, read_config
 from nami_action.compile.bootstrap import DEFAULT_STACK_NAME, bootstrap_template_json
+from nami_action.config import Config
+
+
+def config_for_region(path: Path, *, named: bool) -> Config | None:
+    """nami.yaml names the region the pipelines deploy to, so bootstrap goes there too. Without
+    a CONFIG argument a missing ./nami.yaml is fine (region from --region or the environment);
+    a CONFIG that was named must exist."""
+    if not named and not path.exists():
+        return None
+    return read_config(path)
 
 
 @click.command()
+@config_argument
 @click.option("--stack-name", default=DEFAULT_STACK_NAME, show_default=True)
 @click.option("--print-template", is_flag=True, help="Print the template; deploy nothing.")
 @aws_options
 @handle_errors
-def bootstrap(stack_name: str, print_template: bool, **aws: Any) -> None:
-    """Deploy the encrypted, versioned, private S3 bucket for consumer code."""
+def bootstrap(config: Path, stack_name: str, print_template: bool, **aws: Any) -> None:
+    """Deploy the encrypted, versioned, private S3 bucket for consumer code, and API Gateway's
+    CloudWatch logging role, in the region of CONFIG (default ./nami.yaml, if present)."""
     if print_template:
         click.echo(bootstrap_template_json(), nl=False)
         return
-    bucket = deploy_bootstrap(connect(None, aws), stack_name, bootstrap_template_json())
-    click.echo(f"artifact bucket: {bucket}")
+    source = click.get_current_context().get_parameter_source("config")
+    named = source is not click.core.ParameterSource.DEFAULT
+    session = connect(config_for_region(config, named=named), aws)
+    bucket = deploy_bootstrap(session, stack_name, bootstrap_template_json())
+    click.echo(f"artifact bucket: {bucket} ({session.region})")

@@ -189,7 +189,7 @@ def _group_lines(group_by: str | None) -> list[str]:
         # shaped like a JSON object, so form and text bodies never reach the parser.
         lines += [
             '#set($text = "$!util.base64Decode($b)")',
-            '#set($text = $text.trim())',
+            "#set($text = $text.trim())",
             '#if($text.startsWith("{") && $text.endsWith("}"))',
             "#set($doc = $util.parseJson($text))",
             f'#set($key = "$!doc{_json_path_vtl(where)}")',

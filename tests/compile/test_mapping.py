@@ -116,8 +116,9 @@ class JavaMap:
 
 
 _JAVA_STRING_METHODS = {
-    "equalsIgnoreCase": lambda self, other: isinstance(other, str)
-    and self.casefold() == other.casefold(),
+    "equalsIgnoreCase": lambda self, other: (
+        isinstance(other, str) and self.casefold() == other.casefold()
+    ),
     "trim": lambda self: self.strip("".join(chr(c) for c in range(0x21))),
     "endsWith": lambda self, suffix: self.endswith(suffix),
 }
@@ -412,7 +413,10 @@ DEFAULT = mapping.FIFO_MESSAGE_GROUP_ID
     [
         ({"X-Order-Id": "order-42"}, "order-42"),
         ({"x-order-id": "order-42"}, "order-42"),  # HTTP/2 sends names in lowercase
-        ({"X-ORDER-ID": "A!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~z"}, "A!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~z"),
+        (
+            {"X-ORDER-ID": "A!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~z"},
+            "A!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~z",
+        ),
         ({}, DEFAULT),
         ({"X-Other": "order-42"}, DEFAULT),
         ({"X-Order-Id": ""}, DEFAULT),

@@ -271,9 +271,9 @@ def test_access_log_format_is_json_whatever_the_error(all_templates: dict[str, A
     for message in ("Internal server error", 'say "hi"\\n', ""):
         line = fmt.replace("$context.error.messageString", json.dumps(message))
         assert json.loads(line)["error"] == message
-    assert json.loads(fmt.replace("$context.error.messageString", "null"))[
-        "extendedRequestId"
-    ] == ("$context.extendedRequestId")
+    assert json.loads(fmt.replace("$context.error.messageString", "null"))["extendedRequestId"] == (
+        "$context.extendedRequestId"
+    )
 
 
 def test_fifo_pipeline_groups_and_dedupes_by_api_gateway_ids(
@@ -287,7 +287,9 @@ def test_fifo_pipeline_groups_and_dedupes_by_api_gateway_ids(
     assert "MessageDeduplicationId=$util.urlEncode($context.extendedRequestId)" in template
     assert "$util.parseJson($text)" in template and ".get('id')" in template
     assert "context.requestId" not in template
-    statuses = {r["StatusCode"] for r in resources["ApiPostMethod"]["Properties"]["MethodResponses"]}
+    statuses = {
+        r["StatusCode"] for r in resources["ApiPostMethod"]["Properties"]["MethodResponses"]
+    }
     assert statuses == {"202", "413", "500", "503"}
 
 
