@@ -14,7 +14,10 @@ from nami_action.compile.bootstrap import DEFAULT_STACK_NAME
 
 pytestmark = pytest.mark.emulator
 
-CONFIG = "version: 1\nproject: acme\nregion: {region}\npipelines:\n  gh:\n    verify: {{scheme: none}}\n    consumer: {{code: src}}\n"
+CONFIG = (
+    "version: 1\nproject: acme\nregion: {region}\npipelines:\n"
+    "  gh:\n    verify: {{scheme: none}}\n    consumer: {{code: src}}\n"
+)
 
 
 def bucket_in(emulator: str, region: str) -> str | None:
