@@ -13,7 +13,12 @@ from typing import Any, Literal
 Action = Literal["create", "update", "delete", "none"]
 Outcome = Literal["created", "updated", "deleted", "unchanged", "failed", "skipped", "refused"]
 WarningKind = Literal[
-    "queue-replaced", "queue-removed", "messages-waiting", "pipeline-deleted", "stack-busy"
+    "queue-replaced",
+    "queue-removed",
+    "messages-waiting",
+    "pipeline-deleted",
+    "stack-busy",
+    "logging-role-missing",
 ]
 
 

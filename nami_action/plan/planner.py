@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from nami_action.aws import stacks as cfn
+from nami_action.aws.apigateway import logging_role_arn
 from nami_action.aws.artifacts import bootstrap_bucket
 from nami_action.aws.queues import queue_depth, queue_url
 from nami_action.aws.session import Aws
@@ -104,8 +105,27 @@ def make_plan(config: Config, aws: Aws, options: PlanOptions) -> PlanRun:
     previewer = _Previewer(aws, run, options)
     with ThreadPoolExecutor(max_workers=max(1, options.max_parallel)) as pool:
         previewed = list(pool.map(previewer.preview, decided))
-    run.plan = replace(run.plan, pipelines=previewed)
+    run.plan = replace(run.plan, pipelines=_check_logging_role(aws, previewed))
     return run
+
+
+def _check_logging_role(aws: Aws, plans: list[PipelinePlan]) -> list[PipelinePlan]:
+    """Every stage writes access logs, which API Gateway refuses (the Stage create fails at
+    deploy) until the region's account settings name a CloudWatch role: say so now."""
+    staged = {p.pipeline for p in plans if p.action in ("create", "update") and not p.error}
+    if not staged or logging_role_arn(aws) is not None:
+        return plans
+    message = (
+        f"API Gateway in {aws.region} has no CloudWatch logging role, which the endpoint's "
+        "access logs need: the deploy would fail creating its stage. Run `nami bootstrap` "
+        "for this account and region first"
+    )
+    return [
+        replace(p, warnings=[*p.warnings, PlanWarning(p.pipeline, "logging-role-missing", message)])
+        if p.pipeline in staged
+        else p
+        for p in plans
+    ]
 
 
 def _select(config: Config, wanted: tuple[str, ...]) -> list[str]:
