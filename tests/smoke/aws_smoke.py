@@ -1,0 +1,229 @@
+"""Release check against a real AWS account: deploy examples/nami.yaml, send adversarial
+signed webhooks, check what the sender got and what the handler saw, destroy everything.
+
+    python -m tests.smoke.aws_smoke [--region eu-west-1] [--timeout 600] [--keep]
+
+Needs credentials that may deploy (see docs/aws-smoke.md). Exit 0: every check passed;
+1: a check failed (each problem printed); 2: it could not run (no credentials, deploy failed).
+The pure parts (corpus.py, checks.py) are unit-tested by tests/smoke/test_*.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import botocore.exceptions
+
+from nami_action.aws.session import Aws, AwsTarget, credentials_available
+from nami_action.aws.stacks import stack_resources
+from nami_action.compile import names
+from nami_action.compile.consumer import LOG_GROUP
+from nami_action.config import Config, load_config
+from nami_action.runtime.verify import VerifySettings
+
+from .checks import Answer, Seen, check, parse_seen, waiting_for
+from .corpus import PROBE_MODULE, Probe, Target, build_corpus, smoke_config
+from .smoke_probe import MARKER
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples"
+PROBE_SOURCE = Path(__file__).with_name("smoke_probe.py")
+SETTLE_SECONDS = 30  # after the last expected probe, time for a wrongly handled one to show
+
+
+def log(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def nami(*args: str) -> subprocess.CompletedProcess[str]:
+    log("$ nami " + " ".join(args))
+    return subprocess.run(
+        [sys.executable, "-m", "nami_action", *args], text=True, capture_output=True, check=False
+    )
+
+
+# --------------------------------------------------------------------------- set-up
+
+
+def prepare(folder: Path, project: str) -> tuple[Path, dict[str, str]]:
+    """The example copied to `folder`, rewritten for this run, with the probe handler in each
+    consumer folder. Returns the config path and the secrets to create."""
+    shutil.copytree(EXAMPLES, folder, ignore=shutil.ignore_patterns(".nami", "__pycache__"))
+    config = folder / "nami.yaml"
+    text, wanted = smoke_config(config.read_text(), project, lambda _: secrets.token_hex(32))
+    config.write_text(text)
+    for pipeline in load_config(config).pipelines.values():
+        code = folder / pipeline.spec.consumer.code
+        shutil.copy(PROBE_SOURCE, code / f"{PROBE_MODULE}.py")
+    return config, wanted
+
+
+@contextmanager
+def stored_secrets(aws: Aws, wanted: dict[str, str]) -> Iterator[None]:
+    made: list[str] = []
+    try:
+        for reference, value in wanted.items():
+            kind, _, where = reference.partition(":")
+            if kind == "ssm":
+                aws.client("ssm").put_parameter(Name=where, Value=value, Type="SecureString")
+            else:
+                aws.client("secretsmanager").create_secret(Name=where, SecretString=value)
+            made.append(reference)
+        yield
+    finally:
+        for reference in made:
+            kind, _, where = reference.partition(":")
+            try:
+                if kind == "ssm":
+                    aws.client("ssm").delete_parameter(Name=where)
+                else:
+                    aws.client("secretsmanager").delete_secret(
+                        SecretId=where, ForceDeleteWithoutRecovery=True
+                    )
+            except botocore.exceptions.ClientError as exc:
+                log(f"could not delete {reference}: {exc}")
+
+
+def targets(config: Config, wanted: dict[str, str]) -> list[Target]:
+    found = []
+    for name, pipeline in config.pipelines.items():
+        verify = pipeline.spec.verify
+        secret = getattr(verify, "secret", None)
+        settings = VerifySettings(
+            scheme=verify.scheme,
+            secret=wanted.get(secret) if isinstance(secret, str) else None,
+            header=getattr(verify, "header", None),
+            encoding=getattr(verify, "encoding", "hex"),
+            prefix=getattr(verify, "prefix", ""),
+        )
+        found.append(Target(name, settings, fifo=pipeline.spec.queue.fifo))
+    return found
+
+
+# --------------------------------------------------------------------------- the run
+
+
+def send(url: str, probe: Probe) -> Answer:
+    """POST with exactly the probe's headers: http.client adds no Content-Type of its own."""
+    parts = urllib.parse.urlsplit(url)
+    connection = http.client.HTTPSConnection(parts.netloc, timeout=60)
+    try:
+        connection.request("POST", parts.path, body=probe.body, headers=probe.headers)
+        response = connection.getresponse()
+        return Answer(probe.name, response.status, response.read())
+    finally:
+        connection.close()
+
+
+def handler_logs(aws: Aws, config: Config, since_ms: int) -> list[Seen]:
+    found: list[Seen] = []
+    logs = aws.client("logs")
+    for pipeline in config.pipelines.values():
+        group = (stack_resources(aws, pipeline.stack_name) or {}).get(LOG_GROUP)
+        if not group:
+            continue
+        pages = logs.get_paginator("filter_log_events").paginate(
+            logGroupName=group, startTime=since_ms, filterPattern=f'"{MARKER}"'
+        )
+        found += parse_seen(e["message"] for page in pages for e in page["events"])
+    return found
+
+
+def wait_for_handlers(
+    aws: Aws, config: Config, corpus: list[Probe], since_ms: int, timeout: float
+) -> list[Seen]:
+    deadline = time.monotonic() + timeout
+    seen = handler_logs(aws, config, since_ms)
+    while waiting_for(corpus, seen) and time.monotonic() < deadline:
+        log(f"waiting for the handler to see {len(waiting_for(corpus, seen))} webhooks")
+        time.sleep(10)
+        seen = handler_logs(aws, config, since_ms)
+    time.sleep(SETTLE_SECONDS)
+    return handler_logs(aws, config, since_ms)
+
+
+def delete_kept_queues(aws: Aws, config: Config) -> None:
+    """Queues outlive their stack on purpose (RetainExceptOnCreate); the run made them, so it
+    deletes them."""
+    sqs = aws.client("sqs")
+    for pipeline in config.pipelines.values():
+        for queue in (names.queue_name(pipeline), names.dead_letter_queue_name(pipeline)):
+            try:
+                sqs.delete_queue(QueueUrl=sqs.get_queue_url(QueueName=queue)["QueueUrl"])
+            except botocore.exceptions.ClientError as exc:
+                log(f"queue {queue}: {exc}")
+
+
+def run(region: str, timeout: float, keep: bool) -> int:
+    project = f"nami-smoke-{secrets.token_hex(3)}"
+    aws = Aws(AwsTarget(region=region))
+    with tempfile.TemporaryDirectory() as tmp:
+        config_path, wanted = prepare(Path(tmp) / "project", project)
+        config = load_config(config_path)
+        with stored_secrets(aws, wanted):
+            try:
+                return deploy_send_check(aws, config, config_path, region, wanted, timeout)
+            finally:
+                if not keep:
+                    destroyed = nami(
+                        "destroy",
+                        "--all",
+                        "--force",
+                        "--config",
+                        str(config_path),
+                        "--region",
+                        region,
+                    )
+                    log(destroyed.stdout + destroyed.stderr)
+                    delete_kept_queues(aws, config)
+
+
+def deploy_send_check(
+    aws: Aws, config: Config, config_path: Path, region: str, wanted: dict[str, str], timeout: float
+) -> int:
+    for step in (("bootstrap", str(config_path)), ("deploy", str(config_path), "--format", "json")):
+        done = nami(*step, "--region", region)
+        if done.returncode != 0:
+            log(done.stdout + done.stderr)
+            return 2
+    endpoints: dict[str, str] = json.loads(done.stdout)["endpoints"]
+    corpus = build_corpus(targets(config, wanted), config.project, time.time())
+    since_ms = int(time.time() * 1000) - 60_000
+    answers = {probe.name: send(endpoints[probe.pipeline], probe) for probe in corpus}
+    seen = wait_for_handlers(aws, config, corpus, since_ms, timeout)
+    problems = check(corpus, answers, seen)
+    for probe in corpus:
+        answer = answers[probe.name]
+        log(f"{probe.name}: sent {len(probe.body)} bytes, got {answer.status}")
+    for problem in problems:
+        print(f"FAIL {problem}")
+    print(f"{len(corpus)} webhooks, {len(problems)} problems")
+    return 1 if problems else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--region", default="eu-west-1")
+    parser.add_argument("--timeout", type=float, default=600, help="seconds to wait for handlers")
+    parser.add_argument("--keep", action="store_true", help="leave the stacks deployed")
+    args = parser.parse_args(argv)
+    if not credentials_available():
+        log("no AWS credentials: the smoke check needs a real account (docs/aws-smoke.md)")
+        return 2
+    return run(args.region, args.timeout, args.keep)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

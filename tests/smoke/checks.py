@@ -1,0 +1,130 @@
+"""The AWS smoke check's verdicts: what the sender got and what the handler saw, per probe.
+
+Pure: the run collects Answers (HTTP) and Seen records (CloudWatch Logs lines written by
+smoke_probe.py); these functions say what is wrong, in sentences, or nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from .corpus import Probe
+from .smoke_probe import MARKER
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the endpoint answered to one probe."""
+
+    probe: str
+    status: int
+    body: bytes
+
+
+@dataclass(frozen=True)
+class Seen:
+    """What the handler saw of one delivery (a webhook may be delivered more than once)."""
+
+    probe: str
+    id: str
+    sha256: str
+    length: int
+    content_type: str | None
+
+
+def parse_seen(messages: Iterable[str]) -> list[Seen]:
+    """Seen records from CloudWatch Logs messages; other lines (the runtime's) are skipped."""
+    found = []
+    for message in messages:
+        try:
+            line = json.loads(message)
+        except ValueError:
+            continue
+        record = line.get(MARKER) if isinstance(line, dict) else None
+        if isinstance(record, dict) and isinstance(record.get("probe"), str):
+            found.append(
+                Seen(
+                    probe=record["probe"],
+                    id=str(record.get("id")),
+                    sha256=str(record.get("sha256")),
+                    length=int(record.get("length") or 0),
+                    content_type=record.get("contentType"),
+                )
+            )
+    return found
+
+
+def waiting_for(corpus: list[Probe], seen: list[Seen]) -> set[str]:
+    """Probes the handler must see and has not seen yet."""
+    got = {s.probe for s in seen}
+    return {p.name for p in corpus if p.handled and p.name not in got}
+
+
+def _json_body(answer: Answer) -> dict[str, Any] | None:
+    try:
+        body = json.loads(answer.body)
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def check_answer(probe: Probe, answer: Answer | None) -> list[str]:
+    if answer is None:
+        return [f"{probe.name}: no answer"]
+    if answer.status != probe.status:
+        return [f"{probe.name}: the sender got {answer.status}, expected {probe.status}"]
+    body = _json_body(answer)
+    if probe.status == 415:
+        return []  # API Gateway's own answer, not ours
+    if body is None:
+        return [f"{probe.name}: the answer is not a JSON object: {answer.body[:80]!r}"]
+    problems = []
+    if not isinstance(body.get("id"), str) or not body["id"]:
+        problems.append(f"{probe.name}: the answer carries no id")
+    if probe.status == 413 and body.get("error") != "too_large":
+        problems.append(f"{probe.name}: a 413 without error too_large: {body}")
+    if probe.status == 202 and set(body) != {"id"}:
+        problems.append(f"{probe.name}: the 202 answer is not the static {{id}}: {body}")
+    return problems
+
+
+def check_seen(probe: Probe, answer: Answer | None, seen: list[Seen]) -> list[str]:
+    mine = [s for s in seen if s.probe == probe.name]
+    if not probe.handled:
+        return [f"{probe.name}: the handler saw it, but it must not"] if mine else []
+    if not mine:
+        return [f"{probe.name}: the handler never saw it"]
+    problems = []
+    digest = hashlib.sha256(probe.body).hexdigest()
+    if any(s.sha256 != digest or s.length != len(probe.body) for s in mine):
+        problems.append(f"{probe.name}: the handler saw other bytes than were sent")
+    if any(s.content_type != probe.content_type for s in mine):
+        problems.append(
+            f"{probe.name}: the handler saw Content-Type {mine[0].content_type!r}, "
+            f"sent {probe.content_type!r}"
+        )
+    body = _json_body(answer) if answer else None
+    if body and any(s.id != body.get("id") for s in mine):
+        problems.append(f"{probe.name}: the envelope id is not the id the sender was given")
+    return problems
+
+
+def check(corpus: list[Probe], answers: dict[str, Answer], seen: list[Seen]) -> list[str]:
+    """Every problem found; an empty list means the release check passed."""
+    problems: list[str] = []
+    for probe in corpus:
+        answer = answers.get(probe.name)
+        problems += check_answer(probe, answer)
+        problems += check_seen(probe, answer, seen)
+    ids = Counter(
+        str(body["id"])
+        for answer in answers.values()
+        if answer.status == 202 and (body := _json_body(answer)) and "id" in body
+    )
+    problems += [f"two webhooks were given the same id {i}" for i, n in ids.items() if n > 1]
+    return problems

@@ -1,0 +1,130 @@
+"""The smoke check's verdicts, on answers and handler logs built the way a run builds them:
+the probe handler runs on real envelopes and its printed lines are parsed back."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from dataclasses import replace
+
+import pytest
+
+from nami_action.envelope import IncomingRequest, encode_envelope
+from nami_action.runtime.verify import VerifySettings
+from nami_action.runtime.webhook import decode_envelope
+
+from . import smoke_probe
+from .checks import Answer, Seen, check, parse_seen, waiting_for
+from .corpus import Probe, Target, build_corpus
+
+RUN = "nami-smoke-0f0f0f"
+TARGETS = [
+    Target("github", VerifySettings("github", secret="s3cret")),
+    Target("orders", VerifySettings("hmac-sha256", secret="k", header="X-Signature"), fifo=True),
+]
+CORPUS = build_corpus(TARGETS, RUN, 1_760_000_000.0)
+
+
+def extended_id(probe: Probe) -> str:
+    return "ext-" + probe.name  # API Gateway's own id: distinct per request
+
+
+def answer_of(probe: Probe) -> Answer:
+    body: dict[str, str] = {"id": extended_id(probe)}
+    if probe.status == 413:
+        body["error"] = "too_large"
+    return Answer(probe.name, probe.status, json.dumps(body).encode())
+
+
+def handler_output(probe: Probe) -> str:
+    """What smoke_probe.handle prints for the webhook the runtime decodes from the envelope."""
+    envelope = encode_envelope(
+        IncomingRequest(
+            method="POST",
+            path="/live/x",
+            headers=probe.headers,
+            body=probe.body,
+            request_id=extended_id(probe),
+            received_at_ms=1,
+        )
+    )
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        smoke_probe.handle(decode_envelope(envelope))
+    return out.getvalue().strip()
+
+
+def a_good_run() -> tuple[dict[str, Answer], list[Seen]]:
+    answers = {p.name: answer_of(p) for p in CORPUS}
+    lines = [handler_output(p) for p in CORPUS if p.handled]
+    lines += ['{"pipeline":"github","outcome":"handled"}', "START RequestId: 1", "not json {"]
+    return answers, parse_seen(lines)
+
+
+def test_a_good_run_passes() -> None:
+    answers, seen = a_good_run()
+    assert len(seen) == sum(p.handled for p in CORPUS)
+    assert waiting_for(CORPUS, seen) == set()
+    assert check(CORPUS, answers, seen) == []
+
+
+def test_a_redelivery_that_saw_the_same_bytes_is_fine() -> None:
+    answers, seen = a_good_run()
+    assert check(CORPUS, answers, seen + seen[:3]) == []
+
+
+def named(suffix: str) -> Probe:
+    return next(p for p in CORPUS if p.name == f"{RUN}-{suffix}")
+
+
+@pytest.mark.parametrize(
+    ("suffix", "change", "problem"),
+    [
+        ("800KiB", lambda a: replace(a, status=500), "got 500, expected 413"),
+        ("800KiB", lambda a: replace(a, body=b'{"id":"x","error":"not_stored"}'), "too_large"),
+        ("json-charset", lambda a: replace(a, status=503), "got 503, expected 202"),
+        ("binary", lambda a: replace(a, body=b'{"id":"x","messageId":"m"}'), "static"),
+        ("binary", lambda a: replace(a, body=b"eyJpZCI6IngifQ=="), "not a JSON object"),
+        (
+            "dup-2",
+            lambda a: replace(a, body=json.dumps({"id": "ext-" + a.probe[:-1] + "1"}).encode()),
+            "same id",
+        ),
+    ],
+)
+def test_a_wrong_answer_is_a_problem(suffix: str, change: object, problem: str) -> None:
+    answers, seen = a_good_run()
+    name = named(suffix).name
+    answers[name] = change(answers[name])  # type: ignore[operator]
+    problems = check(CORPUS, answers, seen)
+    assert any(problem in p for p in problems), problems
+
+
+def test_what_the_handler_saw_is_checked() -> None:
+    answers, seen = a_good_run()
+    dropped = [s for s in seen if s.probe != named("no-group").name]
+    assert waiting_for(CORPUS, dropped) == {named("no-group").name}
+    assert any("never saw it" in p for p in check(CORPUS, answers, dropped))
+
+    forged = named("bad-signature")
+    leaked = [*seen, Seen(forged.name, "ext", "0", 0, "application/json")]
+    assert any("must not" in p for p in check(CORPUS, answers, leaked))
+
+    multipart = named("multipart").name
+    altered = [replace(s, sha256="0" * 64) if s.probe == multipart else s for s in seen]
+    assert any("other bytes" in p for p in check(CORPUS, answers, altered))
+
+    retyped = [
+        replace(s, content_type="multipart/form-data") if s.probe == multipart else s for s in seen
+    ]
+    assert any("Content-Type" in p for p in check(CORPUS, answers, retyped))
+
+    renamed = [replace(s, id="client-chosen") if s.probe == multipart else s for s in seen]
+    assert any("envelope id" in p for p in check(CORPUS, answers, renamed))
+
+
+def test_a_missing_answer_is_a_problem() -> None:
+    answers, seen = a_good_run()
+    del answers[named("image").name]
+    assert f"{named('image').name}: no answer" in check(CORPUS, answers, seen)
