@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install test lint typecheck audit unit demo bench clean schema
+.PHONY: install test lint typecheck audit unit demo bench clean schema aws-smoke
 
 install: $(STAMP)
 
@@ -26,6 +26,7 @@ typecheck: install
 
 audit: install
 	@if [ -f action.yml ]; then $(BIN)/zizmor --offline action.yml examples/workflows/nami.yml; fi
+	$(BIN)/zizmor --offline .github/workflows/aws-smoke.yml
 
 unit: install
 	$(BIN)/pytest -n 2 --dist loadfile
@@ -34,6 +35,11 @@ test: lint typecheck audit unit
 
 demo: install
 	$(BIN)/python examples/demo.py
+
+# Against a real AWS account (credentials from the environment; docs/aws-smoke.md).
+AWS_SMOKE_REGION ?= eu-west-1
+aws-smoke: install
+	$(BIN)/python -m tests.smoke.aws_smoke --region $(AWS_SMOKE_REGION)
 
 bench: install
 	$(BIN)/python bench/validate.py
