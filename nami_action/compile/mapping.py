@@ -285,13 +285,16 @@ REFUSED_TEMPLATE = _refused_template()
 def integration_responses() -> list[dict[str, Any]]:
     """IntegrationResponses in CloudFormation shape, selected on SQS's HTTP status code.
 
-    Only a 2xx from SQS becomes 202; a 4xx becomes 413, 503 or 500 (see REFUSED_TEMPLATE); the
-    default (no SelectionPattern) is 503, so anything unforeseen makes the sender retry instead
-    of believing an unstored webhook was taken.
+    Only a 2xx from SQS becomes 202; a 413 (should SQS's front end refuse the request body
+    itself) stays 413; any other 4xx becomes 413, 503 or 500 (see REFUSED_TEMPLATE); the default
+    (no SelectionPattern) is 503, so anything unforeseen makes the sender retry instead of
+    believing an unstored webhook was taken. The patterns do not overlap: which of two matching
+    patterns API Gateway picks is not documented.
     """
     return [
         _integration_response(ACCEPTED_STATUS, r"2\d{2}", ACCEPTED_TEMPLATE),
-        _integration_response(MISCONFIGURED_STATUS, r"4\d{2}", REFUSED_TEMPLATE),
+        _integration_response(TOO_LARGE_STATUS, TOO_LARGE_STATUS, TOO_LARGE_BODY),
+        _integration_response(MISCONFIGURED_STATUS, r"4(0\d|1[0-24-9]|[2-9]\d)", REFUSED_TEMPLATE),
         _integration_response(UNAVAILABLE_STATUS, None, UNAVAILABLE_TEMPLATE),
     ]
 

@@ -641,12 +641,18 @@ def test_unavailable_response_is_static() -> None:
 
 
 def _select(sqs_status: int) -> str:
-    """API Gateway's choice: first pattern fully matching the status, else the default."""
+    """API Gateway's choice: the pattern fully matching the status (never two), else the
+    default."""
     responses = mapping.integration_responses()
-    for response in responses:
-        pattern = response.get("SelectionPattern")
-        if pattern is not None and re.fullmatch(pattern, str(sqs_status)):
-            return str(response["StatusCode"])
+    matching = [
+        str(response["StatusCode"])
+        for response in responses
+        if "SelectionPattern" in response
+        and re.fullmatch(response["SelectionPattern"], str(sqs_status))
+    ]
+    assert len(matching) <= 1, matching
+    if matching:
+        return matching[0]
     defaults = [r for r in responses if "SelectionPattern" not in r]
     assert len(defaults) == 1
     return str(defaults[0]["StatusCode"])
@@ -659,7 +665,10 @@ def _select(sqs_status: int) -> str:
         (400, "500"),
         (403, "500"),
         (404, "500"),
-        (413, "500"),
+        (410, "500"),
+        (414, "500"),
+        (429, "500"),
+        (413, "413"),
         (500, "503"),
         (503, "503"),
         (302, "503"),
@@ -671,7 +680,7 @@ def test_only_a_stored_message_is_acknowledged(sqs_status: int, answer: str) -> 
 
 def test_integration_facts() -> None:
     responses = mapping.integration_responses()
-    assert {r["StatusCode"] for r in responses} | {"413"} == {
+    assert {r["StatusCode"] for r in responses} == {
         r["StatusCode"] for r in mapping.method_responses()
     }
     assert all(r["ContentHandling"] == "CONVERT_TO_TEXT" for r in responses)
@@ -684,3 +693,9 @@ def test_integration_facts() -> None:
     templates = mapping.request_templates(fifo=False)
     assert set(templates) >= {"application/json", "application/x-www-form-urlencoded", "text/plain"}
     assert set(templates.values()) == {mapping.request_template(fifo=False)}
+
+
+def test_a_413_from_sqs_itself_is_a_static_413() -> None:
+    assert "$input" not in _template("413")
+    body, override = render_response(_template("413"), "<html>Request Entity Too Large</html>")
+    assert (body["error"], body["id"], override) == ("too_large", "req-7", None)
