@@ -139,7 +139,7 @@ def _signed(
 
 def _json(probe: str, **extra: Any) -> bytes:
     # Stripe's pipeline dedupes on $.id: every body carries its own.
-    return json.dumps({"id": probe, "object": "event", **extra}).encode()
+    return json.dumps({"id": probe, "object": "event", **extra}, ensure_ascii=False).encode()
 
 
 def standard_probes(target: Target, run: str, now: float) -> list[Probe]:
@@ -198,7 +198,7 @@ def fifo_probes(target: Target, run: str, now: float) -> list[Probe]:
         make("dup-2", _json(f"{run}-d2"), **{"x-amzn-RequestId": same_id, GROUP_HEADER: "o-1"}),
         make("group-lowercase", _json(f"{run}-g"), **{GROUP_HEADER.lower(): "o-2"}),
         make("no-group", _json(f"{run}-n")),
-        make("unusable-group", _json(f"{run}-u"), **{GROUP_HEADER: "has space \u00e9"}),
+        make("unusable-group", _json(f"{run}-u"), **{GROUP_HEADER: "has space"}),
     ]
 
 

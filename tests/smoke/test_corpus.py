@@ -121,3 +121,10 @@ def test_prepare_copies_without_touching_the_example(tmp_path: Path) -> None:
     assert (EXAMPLES / "nami.yaml").read_bytes() == before
     assert not list(EXAMPLES.rglob("smoke_probe.py"))
     shutil.rmtree(tmp_path / "p")
+
+
+def test_bodies_carry_raw_utf8_and_headers_stay_ascii(corpus: list[Probe]) -> None:
+    by_name = {p.name.removeprefix(PROJECT + "-"): p for p in corpus}
+    assert "caf\u00e9".encode() in by_name["json-charset"].body
+    for probe in corpus:
+        assert all(f"{k}{v}".isascii() for k, v in probe.headers.items()), probe.name
