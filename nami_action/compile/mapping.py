@@ -185,12 +185,19 @@ def _group_lines(group_by: str | None) -> list[str]:
             "#end",
         ]
     else:
-        # The body is base64 here (binary media types */*): decode, and parse only what is
-        # shaped like a JSON object, so form and text bodies never reach the parser.
+        # The body is base64 here (binary media types */*): decode, and parse only a body its
+        # sender calls JSON and that is shaped like an object, so forms, text and bodies
+        # without a Content-Type never reach $util.parseJson, which fails the request
+        # (API Gateway answers 400) on what is not JSON.
         lines += [
+            '#set($type = "")',
+            "#foreach($k in $p.header.keySet())",
+            '#if($k.equalsIgnoreCase("Content-Type"))#set($type = "$!p.header.get($k)")#end',
+            "#end",
             '#set($text = "$!util.base64Decode($b)")',
             "#set($text = $text.trim())",
-            '#if($text.startsWith("{") && $text.endsWith("}"))',
+            '#if($type.toLowerCase().contains("json") && $text.startsWith("{")'
+            ' && $text.endsWith("}"))',
             "#set($doc = $util.parseJson($text))",
             f'#set($key = "$!doc{_json_path_vtl(where)}")',
             "#end",

@@ -19,9 +19,9 @@ may differ from real API Gateway, and how the template copes:
   access so a header called "get" or "keySet" behaves as in Java Velocity.
 - Real API Gateway facts no engine reproduces (binary mode making $input.body base64, header and
   query decoding, multi-value parameters) are assumptions documented in mapping.py.
-- Java String methods airspeed lacks (equalsIgnoreCase, trim, endsWith) are added with their
-  Java meaning; $util.parseJson gives Java maps and lists whose get() answers null for a key
-  of the wrong kind, as Velocity's failed method lookup does.
+- Java String methods airspeed lacks (equalsIgnoreCase, trim, endsWith, toLowerCase) are
+  added with their Java meaning; $util.parseJson gives Java maps and lists whose get()
+  answers null for a key of the wrong kind, as Velocity's failed method lookup does.
 """
 
 from __future__ import annotations
@@ -121,6 +121,7 @@ _JAVA_STRING_METHODS = {
     ),
     "trim": lambda self: self.strip("".join(chr(c) for c in range(0x21))),
     "endsWith": lambda self, suffix: self.endswith(suffix),
+    "toLowerCase": lambda self: self.lower(),
 }
 airspeed.operators.__additional_methods__[str].update(_JAVA_STRING_METHODS)
 
@@ -396,11 +397,23 @@ def test_ids_come_from_extended_request_id_never_the_client() -> None:
         assert "context.requestId" not in mapping.request_template(fifo=fifo)
 
 
-def group_of(group_by: str, *, headers: dict[str, str] | None = None, body: bytes = b"") -> str:
+def group_of(
+    group_by: str,
+    *,
+    headers: dict[str, str] | None = None,
+    body: bytes = b"",
+    util: Util | None = None,
+) -> str:
     req = IncomingRequest(
         method="POST", path="/h", headers=headers or {}, body=body, request_id="r", received_at_ms=1
     )
-    form = parse_form(render_request(req, fifo=True, group_by=group_by))
+    namespace = {
+        "context": context_of(req),
+        "input": Input(base64.b64encode(body).decode(), req.query, req.headers),
+        "util": util or Util(escape_commons_lang2),
+    }
+    rendered = render(mapping.request_template(fifo=True, group_by=group_by), namespace)
+    form = parse_form(rendered)
     assert json.loads(form["MessageBody"]) == build_envelope(req)
     return form["MessageGroupId"]
 
@@ -446,42 +459,46 @@ def test_group_by_header(headers: dict[str, str], group: str) -> None:
     ],
 )
 def test_group_by_json_path(body: bytes, group: str) -> None:
-    assert group_of("json:$.order.id", body=body) == group
+    json_type = {"Content-Type": "application/json; charset=utf-8"}
+    assert group_of("json:$.order.id", headers=json_type, body=body) == group
 
 
 def test_group_by_json_path_with_an_index() -> None:
     body = b'{"items": [{"sku": "a-1"}, {"sku": "b-2"}]}'
-    assert group_of("json:$.items[1].sku", body=body) == "b-2"
-    assert group_of("json:$.items[2].sku", body=body) == DEFAULT
+    headers = {"content-type": "application/vnd.api+json"}
+    assert group_of("json:$.items[1].sku", headers=headers, body=body) == "b-2"
+    assert group_of("json:$.items[2].sku", headers=headers, body=body) == DEFAULT
 
 
-def test_group_by_json_parses_only_object_shaped_bodies() -> None:
-    """What is not shaped like a JSON object never reaches $util.parseJson (which fails the
-    request on text that is not JSON); only a brace-delimited non-JSON body still would."""
+@pytest.mark.parametrize(
+    ("headers", "body"),
+    [
+        ({"Content-Type": "application/json"}, b"a=1"),
+        ({"Content-Type": "application/json"}, b"plain"),
+        ({"Content-Type": "application/json"}, b""),
+        ({"Content-Type": "application/json"}, b"[1]"),
+        ({"Content-Type": "text/plain"}, b"{not json}"),
+        ({"Content-Type": "application/x-www-form-urlencoded"}, b'{"id": "x"}'),
+        ({}, b'{"id": "x"}'),  # no Content-Type: API Gateway calls it JSON, nami does not guess
+    ],
+)
+def test_group_by_json_parses_only_what_its_sender_calls_a_json_object(
+    headers: dict[str, str], body: bytes
+) -> None:
+    """What is not a JSON object by its sender's word and its shape never reaches
+    $util.parseJson: the default group, never a failed request."""
     util = Util(escape_commons_lang2)
-    for body in (b"a=1", b"plain", b"", b"[1]", b"<x/>"):
-        req = IncomingRequest(method="POST", path="/h", body=body, request_id="r")
-        namespace = {
-            "context": context_of(req),
-            "input": Input(base64.b64encode(body).decode(), {}, {}),
-            "util": util,
-        }
-        render(mapping.request_template(fifo=True, group_by="json:$.id"), namespace)
+    assert group_of("json:$.id", headers=headers, body=body, util=util) == DEFAULT
     assert util.parsed == []
 
 
-def test_template_lines_all_end_in_comments() -> None:
-    for fifo in (False, True):
-        lines = mapping.request_template(fifo=fifo).splitlines()
-        assert lines and all(line.endswith("##") for line in lines)
-
-
-def test_naive_escaping_would_break_json() -> None:
-    """Why the template repairs escapeJavaScript: its raw output is not JSON."""
-    raw = escape_commons_lang2("it's")
-    with pytest.raises(ValueError):
-        json.loads(f'"{raw}"')
-    assert escape_localstack("") == "{}"
+def test_group_by_json_known_limit_broken_json_labelled_json() -> None:
+    """The one case left: a body labelled JSON, shaped like an object, that is not JSON. API
+    Gateway's parser fails the request (400, "Could not parse request body into json"): the
+    sender is told, nothing is stored. Pinned here so a change of the guard is deliberate."""
+    with pytest.raises(airspeed.operators.TemplateExecutionError) as failed:
+        group_of("json:$.id", headers={"Content-Type": "application/json"}, body=b"{id: x}")
+    assert isinstance(failed.value.__cause__ or failed.value.__context__, ParseFailed)
 
 
 # --------------------------------------------------------------------------- properties
