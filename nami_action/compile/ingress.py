@@ -29,11 +29,11 @@ _ERROR_MESSAGE = "@error@"
 # Access log variables (API Gateway "$context variables ... for access logging"): every value is
 # quoted by this format, except $context.error.messageString, which API Gateway quotes and
 # escapes itself ("The quoted value of $context.error.message"), so a message holding a quote
-# still gives valid JSON. requestId can be chosen by the client (x-amzn-RequestId);
-# extendedRequestId is API Gateway's own, and the id the envelope and the answer carry.
+# still gives valid JSON. $context.requestId is left out: a client chooses it
+# (x-amzn-RequestId), quotes included, which would break the line; extendedRequestId is API
+# Gateway's own, and the id the envelope and the answer carry.
 ACCESS_LOG_FORMAT = json.dumps(
     {
-        "requestId": "$context.requestId",
         "extendedRequestId": "$context.extendedRequestId",
         "ip": "$context.identity.sourceIp",
         "time": "$context.requestTimeEpoch",
