@@ -271,9 +271,9 @@ def test_access_log_format_is_json_whatever_the_error(all_templates: dict[str, A
     for message in ("Internal server error", 'say "hi"\\n', ""):
         line = fmt.replace("$context.error.messageString", json.dumps(message))
         assert json.loads(line)["error"] == message
-    assert json.loads(fmt.replace("$context.error.messageString", "null"))["extendedRequestId"] == (
-        "$context.extendedRequestId"
-    )
+    fields = json.loads(fmt.replace("$context.error.messageString", "null"))
+    assert fields["extendedRequestId"] == "$context.extendedRequestId"
+    assert "$context.requestId" not in fmt  # the client sets it, quotes and all
 
 
 def test_fifo_pipeline_groups_and_dedupes_by_api_gateway_ids(
