@@ -33,7 +33,7 @@ from nami_action.compile.consumer import LOG_GROUP
 from nami_action.config import Config, load_config
 from nami_action.runtime.verify import VerifySettings
 
-from .checks import Answer, Seen, check, parse_seen, waiting_for
+from .checks import Answer, DeadLetter, Seen, check, parse_dead_letters, parse_seen, waiting_for
 from .corpus import PROBE_MODULE, Probe, Target, build_corpus, smoke_config
 from .smoke_probe import MARKER
 
@@ -154,6 +154,26 @@ def wait_for_handlers(
     return handler_logs(aws, config, since_ms)
 
 
+def dead_letters(aws: Aws, config: Config) -> list[DeadLetter]:
+    """Everything in the pipelines' DLQs, read without deleting (hidden 5 minutes each)."""
+    sqs = aws.client("sqs")
+    messages: list[dict[str, object]] = []
+    for pipeline in config.pipelines.values():
+        url = (stack_resources(aws, pipeline.stack_name) or {}).get(names.DEAD_LETTER_QUEUE)
+        while url:
+            batch = sqs.receive_message(
+                QueueUrl=url,
+                MaxNumberOfMessages=10,
+                VisibilityTimeout=300,
+                WaitTimeSeconds=2,
+                MessageAttributeNames=["All"],
+            ).get("Messages", [])
+            if not batch:
+                break
+            messages += batch
+    return parse_dead_letters(messages)
+
+
 def delete_kept_queues(aws: Aws, config: Config) -> None:
     """Queues outlive their stack on purpose (RetainExceptOnCreate); the run made them, so it
     deletes them."""
@@ -203,7 +223,7 @@ def deploy_send_check(
     since_ms = int(time.time() * 1000) - 60_000
     answers = {probe.name: send(endpoints[probe.pipeline], probe) for probe in corpus}
     seen = wait_for_handlers(aws, config, corpus, since_ms, timeout)
-    problems = check(corpus, answers, seen)
+    problems = check(corpus, answers, seen, dead_letters(aws, config))
     for probe in corpus:
         answer = answers[probe.name]
         log(f"{probe.name}: sent {len(probe.body)} bytes, got {answer.status}")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .corpus import Probe
-from .smoke_probe import MARKER
+from .smoke_probe import MARKER, PROBE_HEADER
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,48 @@ def parse_seen(messages: Iterable[str]) -> list[Seen]:
                 )
             )
     return found
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A webhook found in a dead-letter queue, with the outcome the runtime gave it."""
+
+    probe: str | None
+    outcome: str | None
+
+
+OUTCOME_ATTRIBUTE = "nami-outcome"
+
+
+def parse_dead_letters(messages: Iterable[dict[str, Any]]) -> list[DeadLetter]:
+    """DeadLetters from SQS ReceiveMessage results (MessageAttributeNames=["All"]): the probe
+    from the envelope's headers, the outcome from the runtime's message attribute."""
+    found = []
+    for message in messages:
+        try:
+            headers = json.loads(message["Body"]).get("headers") or {}
+        except (KeyError, ValueError, AttributeError):
+            headers = {}
+        probe = next((v for k, v in headers.items() if k.lower() == PROBE_HEADER.lower()), None)
+        attribute = (message.get("MessageAttributes") or {}).get(OUTCOME_ATTRIBUTE) or {}
+        found.append(DeadLetter(probe, attribute.get("StringValue")))
+    return found
+
+
+def check_dead_letters(corpus: list[Probe], dead: list[DeadLetter]) -> list[str]:
+    problems = []
+    for probe in corpus:
+        if probe.dead_letter is None:
+            continue
+        mine = [d for d in dead if d.probe == probe.name]
+        if not mine:
+            problems.append(f"{probe.name}: not in the dead-letter queue")
+        elif any(d.outcome != probe.dead_letter for d in mine):
+            problems.append(
+                f"{probe.name}: in the dead-letter queue as {mine[0].outcome!r}, "
+                f"expected {probe.dead_letter!r}"
+            )
+    return problems
 
 
 def waiting_for(corpus: list[Probe], seen: list[Seen]) -> set[str]:
@@ -114,9 +156,15 @@ def check_seen(probe: Probe, answer: Answer | None, seen: list[Seen]) -> list[st
     return problems
 
 
-def check(corpus: list[Probe], answers: dict[str, Answer], seen: list[Seen]) -> list[str]:
-    """Every problem found; an empty list means the release check passed."""
-    problems: list[str] = []
+def check(
+    corpus: list[Probe],
+    answers: dict[str, Answer],
+    seen: list[Seen],
+    dead: list[DeadLetter] | None = None,
+) -> list[str]:
+    """Every problem found; an empty list means the release check passed. `dead`: what the
+    dead-letter queues held (None: not looked at)."""
+    problems: list[str] = [] if dead is None else check_dead_letters(corpus, dead)
     for probe in corpus:
         answer = answers.get(probe.name)
         problems += check_answer(probe, answer)

@@ -108,6 +108,7 @@ class Probe:
     headers: dict[str, str] = field(default_factory=dict)
     status: int = 202  # what the sender must get
     handled: bool = True  # whether the handler must see it (byte-exact)
+    dead_letter: str | None = None  # the nami-outcome it must carry in the DLQ, if it goes there
 
     @property
     def content_type(self) -> str | None:
@@ -182,7 +183,7 @@ def standard_probes(target: Target, run: str, now: float) -> list[Probe]:
         replace(too_large, status=413, handled=False),
         replace(unsupported, status=415, handled=False),
         # Stored (the endpoint cannot verify), then rejected into the DLQ by the runtime.
-        replace(forged, handled=False),
+        replace(forged, handled=False, dead_letter="rejected"),
     ]
 
 

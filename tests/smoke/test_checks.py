@@ -15,7 +15,7 @@ from nami_action.runtime.verify import VerifySettings
 from nami_action.runtime.webhook import decode_envelope
 
 from . import smoke_probe
-from .checks import Answer, Seen, check, parse_seen, waiting_for
+from .checks import Answer, DeadLetter, Seen, check, parse_dead_letters, parse_seen, waiting_for
 from .corpus import Probe, Target, build_corpus
 
 RUN = "nami-smoke-0f0f0f"
@@ -128,3 +128,31 @@ def test_a_missing_answer_is_a_problem() -> None:
     answers, seen = a_good_run()
     del answers[named("image").name]
     assert f"{named('image').name}: no answer" in check(CORPUS, answers, seen)
+
+
+def sqs_message(probe: Probe | None, outcome: str | None) -> dict[str, object]:
+    """A ReceiveMessage result as boto3 gives it: the envelope body, the runtime's attribute."""
+    headers = probe.headers if probe else {}
+    body = encode_envelope(IncomingRequest(method="POST", path="/x", headers=headers, body=b"{}"))
+    message: dict[str, object] = {"MessageId": "m", "Body": body}
+    if outcome is not None:
+        message["MessageAttributes"] = {
+            "nami-outcome": {"StringValue": outcome, "DataType": "String"},
+            "nami-reason": {"StringValue": "signature mismatch", "DataType": "String"},
+        }
+    return message
+
+
+def test_the_forged_webhook_must_be_in_the_dlq_as_rejected() -> None:
+    answers, seen = a_good_run()
+    forged = named("bad-signature")
+    other = named("binary")
+    good = parse_dead_letters([sqs_message(forged, "rejected"), sqs_message(other, "failed")])
+    assert good == [DeadLetter(forged.name, "rejected"), DeadLetter(other.name, "failed")]
+    assert check(CORPUS, answers, seen, good) == []
+
+    missing = parse_dead_letters([sqs_message(other, "failed"), {"Body": "not json"}])
+    assert f"{forged.name}: not in the dead-letter queue" in check(CORPUS, answers, seen, missing)
+
+    unlabelled = parse_dead_letters([sqs_message(forged, None)])
+    assert any("as None" in p for p in check(CORPUS, answers, seen, unlabelled))
