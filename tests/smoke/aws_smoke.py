@@ -20,8 +20,9 @@ import sys
 import tempfile
 import time
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import botocore.exceptions
@@ -115,14 +116,20 @@ def targets(config: Config, wanted: dict[str, str]) -> list[Target]:
 # --------------------------------------------------------------------------- the run
 
 
+Sender = Callable[[str, Probe], Answer]
+
+
 def send(url: str, probe: Probe) -> Answer:
-    """POST with exactly the probe's headers: http.client adds no Content-Type of its own."""
+    """POST with exactly the probe's headers: http.client adds no Content-Type of its own.
+    A connection that fails is answer 0, which the checks report like any wrong status."""
     parts = urllib.parse.urlsplit(url)
     connection = http.client.HTTPSConnection(parts.netloc, timeout=60)
     try:
         connection.request("POST", parts.path, body=probe.body, headers=probe.headers)
         response = connection.getresponse()
         return Answer(probe.name, response.status, response.read())
+    except (OSError, http.client.HTTPException) as exc:
+        return Answer(probe.name, 0, str(exc).encode())
     finally:
         connection.close()
 
@@ -142,7 +149,7 @@ def handler_logs(aws: Aws, config: Config, since_ms: int) -> list[Seen]:
 
 
 def wait_for_handlers(
-    aws: Aws, config: Config, corpus: list[Probe], since_ms: int, timeout: float
+    aws: Aws, config: Config, corpus: list[Probe], since_ms: int, timeout: float, settle: float
 ) -> list[Seen]:
     deadline = time.monotonic() + timeout
     seen = handler_logs(aws, config, since_ms)
@@ -150,7 +157,7 @@ def wait_for_handlers(
         log(f"waiting for the handler to see {len(waiting_for(corpus, seen))} webhooks")
         time.sleep(10)
         seen = handler_logs(aws, config, since_ms)
-    time.sleep(SETTLE_SECONDS)
+    time.sleep(settle)
     return handler_logs(aws, config, since_ms)
 
 
@@ -186,17 +193,26 @@ def delete_kept_queues(aws: Aws, config: Config) -> None:
                 log(f"queue {queue}: {exc}")
 
 
-def run(region: str, timeout: float, keep: bool) -> int:
+@dataclass(frozen=True)
+class Options:
+    region: str = "eu-west-1"
+    timeout: float = 600  # seconds to wait for the handlers
+    settle: float = SETTLE_SECONDS
+    keep: bool = False  # leave the stacks deployed
+
+
+def run(options: Options, sender: Sender = send) -> int:
     project = f"nami-smoke-{secrets.token_hex(3)}"
+    region = options.region
     aws = Aws(AwsTarget(region=region))
     with tempfile.TemporaryDirectory() as tmp:
         config_path, wanted = prepare(Path(tmp) / "project", project)
         config = load_config(config_path)
         with stored_secrets(aws, wanted):
             try:
-                return deploy_send_check(aws, config, config_path, region, wanted, timeout)
+                return deploy_send_check(aws, config, config_path, wanted, options, sender)
             finally:
-                if not keep:
+                if not options.keep:
                     destroyed = nami(
                         "destroy",
                         "--all",
@@ -211,18 +227,23 @@ def run(region: str, timeout: float, keep: bool) -> int:
 
 
 def deploy_send_check(
-    aws: Aws, config: Config, config_path: Path, region: str, wanted: dict[str, str], timeout: float
+    aws: Aws,
+    config: Config,
+    config_path: Path,
+    wanted: dict[str, str],
+    options: Options,
+    sender: Sender,
 ) -> int:
     for step in (("bootstrap", str(config_path)), ("deploy", str(config_path), "--format", "json")):
-        done = nami(*step, "--region", region)
+        done = nami(*step, "--region", options.region)
         if done.returncode != 0:
             log(done.stdout + done.stderr)
             return 2
     endpoints: dict[str, str] = json.loads(done.stdout)["endpoints"]
     corpus = build_corpus(targets(config, wanted), config.project, time.time())
     since_ms = int(time.time() * 1000) - 60_000
-    answers = {probe.name: send(endpoints[probe.pipeline], probe) for probe in corpus}
-    seen = wait_for_handlers(aws, config, corpus, since_ms, timeout)
+    answers = {probe.name: sender(endpoints[probe.pipeline], probe) for probe in corpus}
+    seen = wait_for_handlers(aws, config, corpus, since_ms, options.timeout, options.settle)
     problems = check(corpus, answers, seen, dead_letters(aws, config))
     for probe in corpus:
         answer = answers[probe.name]
@@ -242,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     if not credentials_available():
         log("no AWS credentials: the smoke check needs a real account (docs/aws-smoke.md)")
         return 2
-    return run(args.region, args.timeout, args.keep)
+    return run(Options(region=args.region, timeout=args.timeout, keep=args.keep))
 
 
 if __name__ == "__main__":
