@@ -637,6 +637,8 @@ SQS_THROTTLED = json.dumps(
         ("", None, "not_stored"),
         ("not base64 and not JSON {", None, "not_stored"),
         ("abc", None, "not_stored"),  # base64 alphabet, wrong length: never decoded
+        ("abcd====", None, "not_stored"),  # too much padding: never decoded
+        (b64(SQS_ERROR) * 200, None, "not_stored"),  # long: a character class, no recursion
     ],
 )
 def test_refused_message_gets_the_answer_the_sender_can_act_on(
