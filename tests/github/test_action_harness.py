@@ -6,16 +6,19 @@ The fork and invalid-config runs need no AWS; the plan/deploy runs need `nami pl
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 
-from .action_runner import ActionRun, run_action
+from .action_runner import ACTION_PATH, ActionRun, run_action
 from .github_fakes import REPO, TOKEN, FakeGitHub
 
 MERGE_SHA = "e" * 40
@@ -91,6 +94,7 @@ def run(
     *,
     aws: bool = True,
     cold: bool = False,
+    python: str = sys.executable,
     **inputs: str,
 ) -> ActionRun:
     run.count = getattr(run, "count", 0) + 1  # type: ignore[attr-defined]
@@ -131,6 +135,7 @@ def run(
         env=env,
         token=TOKEN,
         cache_hit=not cold,
+        python=python,
     )
 
 
@@ -145,9 +150,48 @@ def test_warm_run_skips_the_install_step(tmp_path: Path, repo: Path, github_api:
     result = run(tmp_path, repo, github_api, "pull_request", pull_request(fork=True), aws=False)
     assert result.returncode == 0, explain(result)
     assert "Install Nami's dependencies" in result.skipped
+    assert "Save the environment" in result.skipped and result.saved == []
     assert result.ran[-1] == "Run Nami"
     key = result.steps["key"]["outputs"]["key"]  # type: ignore[index]
-    assert key.startswith("nami-venv-v1-Linux-X64-py3.")
+    assert key.startswith("nami-venv-v2-Linux-X64-py3.")
+    lock = (ACTION_PATH / "requirements" / "action.lock").read_bytes()
+    assert key.endswith("-" + hashlib.sha256(lock).hexdigest()[:20])
+
+
+def test_repository_files_do_not_shadow_the_action(
+    tmp_path: Path, repo: Path, github_api: FakeGitHub
+):
+    """The job runs in the user's checkout: its json.py must not replace the standard one."""
+    for module in ("json", "hashlib", "nami_action"):
+        (repo / f"{module}.py").write_text("raise SystemExit('imported from the repository')\n")
+    result = run(tmp_path, repo, github_api, "pull_request", pull_request(fork=True), aws=False)
+    assert result.returncode == 0, explain(result)
+    assert "imported from the repository" not in result.stderr
+    assert "Nami: validated only" in result.summary
+
+
+def older_python() -> str | None:
+    candidates = [shutil.which(f"python3.{minor}") for minor in (10, 9)]
+    candidates += sorted(str(p) for p in Path.home().glob(".pyenv/versions/3.1[0]*/bin/python3"))
+    for found in candidates:
+        if found and subprocess.run([found, "-V"], capture_output=True).returncode == 0:
+            return found
+    return None
+
+
+def test_python_older_than_3_11_is_a_clear_error(
+    tmp_path: Path, repo: Path, github_api: FakeGitHub
+):
+    python = older_python()
+    if python is None:
+        pytest.skip("no Python older than 3.11 on this machine")
+    result = run(
+        tmp_path, repo, github_api, "pull_request", pull_request(fork=True), aws=False, python=python
+    )
+    assert result.returncode == 1
+    assert result.ran[-1] == "Check the Python version and compute the cache key"
+    (error,) = [line for line in result.stdout.splitlines() if line.startswith("::error")]
+    assert "Nami needs Python 3.11 or later; python-version gave 3.1" in error
 
 
 def test_fork_pull_request_validates_only(tmp_path: Path, repo: Path, github_api: FakeGitHub):
@@ -265,4 +309,5 @@ def test_cold_run_installs_the_environment(tmp_path: Path, repo: Path, github_ap
     )
     assert result.returncode == 0, explain(result)
     assert "Install Nami's dependencies" in result.ran
+    assert result.saved == [result.steps["key"]["outputs"]["key"]]  # type: ignore[index]
     assert "Nami: validated only" in result.summary
