@@ -187,7 +187,13 @@ def test_python_older_than_3_11_is_a_clear_error(
     if python is None:
         pytest.skip("no Python older than 3.11 on this machine")
     result = run(
-        tmp_path, repo, github_api, "pull_request", pull_request(fork=True), aws=False, python=python
+        tmp_path,
+        repo,
+        github_api,
+        "pull_request",
+        pull_request(fork=True),
+        aws=False,
+        python=python,
     )
     assert result.returncode == 1
     assert result.ran[-1] == "Check the Python version and compute the cache key"
