@@ -29,12 +29,24 @@ def test_inputs_and_outputs() -> None:
         "github-token",
         "working-directory",
         "python-version",
+        "force",
+        "comment-key",
+        "comment-on-no-changes",
+        "labels",
     }
+    assert inputs["fail-on"]["default"] == "refused"
+    assert inputs["force"]["default"] == "false"
     assert inputs["config"]["default"] == "nami.yaml"
     assert inputs["command"]["default"] == "auto"
     assert inputs["comment"]["default"] == "true"
     assert inputs["github-token"]["default"] == "${{ github.token }}"
-    assert set(action["outputs"]) >= {"has-changes", "plan", "changed-pipelines", "endpoints"}
+    assert set(action["outputs"]) >= {
+        "status",
+        "has-changes",
+        "plan",
+        "changed-pipelines",
+        "endpoints",
+    }
     assert action["runs"]["using"] == "composite"
     assert action["branding"]["icon"] and action["branding"]["color"]
 
@@ -44,6 +56,17 @@ def test_no_expression_inside_a_script() -> None:
     for step in load_action()["runs"]["steps"]:
         if "run" in step:
             assert "${{" not in step["run"], step.get("name")
+
+
+def test_cache_is_saved_right_after_the_install() -> None:
+    steps = load_action()["runs"]["steps"]
+    names = [s.get("uses", s.get("name", "")).split("@")[0] for s in steps]
+    install = names.index("Install Nami's dependencies")
+    assert names[install - 1] == "actions/cache/restore"
+    assert names[install + 1] == "actions/cache/save"
+    assert "--require-hashes" in steps[install]["run"]
+    (run_step,) = [s for s in steps if s.get("id") == "nami"]
+    assert "-P -m nami_action.github run" in run_step["run"]
 
 
 def test_every_input_reaches_the_run_step() -> None:
