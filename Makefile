@@ -25,7 +25,8 @@ typecheck: install
 	$(BIN)/mypy
 
 audit: install
-	$(BIN)/zizmor --offline action.yml examples/workflows/nami.yml
+	$(BIN)/zizmor --offline --persona=pedantic action.yml examples/workflows/nami.yml \
+		.github/workflows/ci.yml .github/workflows/action-test.yml
 
 # The Action's runtime dependencies, pinned with hashes for every platform and Python >= 3.11
 # (action.yml installs them with --require-hashes); rerun after changing pyproject's dependencies.
