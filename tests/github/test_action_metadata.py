@@ -163,3 +163,25 @@ def test_zizmor_has_no_findings(path: Path) -> None:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "No findings" in done.stdout
+
+
+def readme_table(heading: str) -> list[list[str]]:
+    """The rows of the Markdown table under `### heading` in the README's Action section."""
+    text = (ACTION_PATH / "README.md").read_text()
+    section = text.split("## GitHub Action\n", 1)[1].split(f"### {heading}\n", 1)[1]
+    rows = [line for line in section.split("\n### ", 1)[0].splitlines() if line.startswith("|")]
+    return [[cell.strip() for cell in row.strip("|").split(" | ")] for row in rows[2:]]
+
+
+def test_readme_documents_every_input_with_its_default() -> None:
+    inputs = load_action()["inputs"]
+    documented = {row[0].strip("`"): row[1] for row in readme_table("Inputs")}
+    assert set(documented) == set(inputs)
+    for name, spec in inputs.items():
+        default = str(spec.get("default") or '""')
+        assert documented[name] == f"`{default}`", name
+
+
+def test_readme_documents_every_output() -> None:
+    documented = [row[0].strip("`") for row in readme_table("Outputs")]
+    assert documented == list(load_action()["outputs"])
