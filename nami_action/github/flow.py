@@ -25,7 +25,7 @@ from typing import Literal, TextIO
 from nami_action.apply import DeployOptions, deploy, refusal
 from nami_action.aws.session import Aws, AwsTarget
 from nami_action.aws.stacks import StackEvent
-from nami_action.config import Config
+from nami_action.config import Config, load_config
 from nami_action.errors import ConfigError, NamiError, Problem
 from nami_action.github import runner
 from nami_action.github.api import GitHubClient, GitHubError
@@ -307,9 +307,7 @@ class Job:
         return "plan"
 
     def load(self) -> Config:
-        from nami_action.cli.common import read_config
-
-        return read_config(Path(self.config))
+        return load_config(Path(self.config), display_name=self.config)
 
     # ------------------------------------------------------------------ reports
 
@@ -336,7 +334,7 @@ class Job:
             )
 
         self.summary(render)
-        if self.pull_number and self.ctx.event_name != "push":
+        if self.pull_number:
             self.sticky_comment(self.pull_number, render(65_000), self.plan_marker)
         self.outputs("invalid")
         self.log(f"{len(problems)} problem(s) in {self.config_in_repo}")
@@ -464,6 +462,7 @@ class Job:
                 (w.pipeline, w.message) for w in plan.warnings if w.kind in FAIL_ON_KINDS[level]
             ]
         for pipeline, message in hits:
+            message = message.replace("run with --force", "set `force: true` on both jobs")
             self.annotations.add("error", f"{pipeline}: {message}", title=f"nami: fail-on {level}")
         if hits:
             self.log(f"fail-on {level}: {len(hits)} pipeline(s) the deploy would refuse or lose")
@@ -528,7 +527,7 @@ class Job:
             except GitHubError as exc:
                 self.log(f"cannot compare {base[:7]}...{sha[:7]}: {exc}")
         pulls: list[int] = []
-        for commit in reversed(commits):
+        for commit in commits:
             try:
                 found = client.merged_pulls_for_commit(commit)
             except GitHubError as exc:
