@@ -31,6 +31,7 @@ from nami_action.github import runner
 from nami_action.github.api import GitHubClient, GitHubError
 from nami_action.plan.model import DeployResult, Plan
 from nami_action.plan.planner import PlanOptions, PlanRun, make_plan
+from nami_action.render.markdown import DEFAULT_LIMIT as COMMENT_LIMIT
 from nami_action.render.markdown import (
     deploy_markdown,
     deploy_marker,
@@ -335,7 +336,7 @@ class Job:
 
         self.summary(render)
         if self.pull_number:
-            self.sticky_comment(self.pull_number, render(65_000), self.plan_marker)
+            self.sticky_comment(self.pull_number, render(COMMENT_LIMIT), self.plan_marker)
         self.outputs("invalid")
         self.log(f"{len(problems)} problem(s) in {self.config_in_repo}")
         return 1
@@ -409,11 +410,12 @@ class Job:
 
         self.summary(render)
         self.annotate_plan(plan)
-        failed = bool(plan_errors(plan)) | self.check_fail_on(plan)
+        fail_on_hit = self.check_fail_on(plan)  # annotates every hit
+        failed = bool(plan_errors(plan)) or fail_on_hit
         if self.pull_number:
             quiet = not plan.has_changes and not failed and not self.options.comment_on_no_changes
             self.sticky_comment(
-                self.pull_number, render(65_000), self.plan_marker, create=not quiet
+                self.pull_number, render(COMMENT_LIMIT), self.plan_marker, create=not quiet
             )
             if self.options.labels:
                 self.label(self.pull_number, plan)
@@ -593,7 +595,7 @@ class Job:
         if not pulls:
             self.log(f"no merged pull request found for {sha[:7]}: no comment")
         for number in pulls:
-            self.sticky_comment(number, render(65_000), self.deploy_marker)
+            self.sticky_comment(number, render(COMMENT_LIMIT), self.deploy_marker)
 
 
 MOVED = frozenset({"created", "updated", "deleted"})
