@@ -75,19 +75,32 @@ class GitHubClient:
     sleep = staticmethod(time.sleep)  # tests replace it to keep retries instant
 
     def own_login(self) -> str:
-        """The account this token writes as: its user, or github-actions[bot] for the
-        job's GITHUB_TOKEN (an installation token cannot read GET /user)."""
+        """The account this token writes as: its user (GET /user); for an app installation
+        token, which may not read GET /user, GraphQL's `viewer` (the app's bot account), and
+        github-actions[bot] (the job's GITHUB_TOKEN) when that cannot be read either."""
         if self._login is None:
+            doing = "reading the token's account"
             try:
-                response = self._request(
-                    "GET", f"{self.api_url}/user", doing="reading the token's account", need=""
-                )
-                self._login = str((response.data or {}).get("login") or ACTIONS_BOT)
+                user = self._request("GET", f"{self.api_url}/user", doing=doing, need="")
+                self._login = str((user.data or {}).get("login") or ACTIONS_BOT)
             except GitHubError as exc:
                 if exc.status != 403:
                     raise
-                self._login = ACTIONS_BOT
+                self._login = self._viewer_login() or ACTIONS_BOT
         return self._login
+
+    def _viewer_login(self) -> str | None:
+        # GitHub Enterprise Server serves REST at /api/v3 and GraphQL at /api/graphql.
+        base = self.api_url.removesuffix("/v3")
+        query = {"query": "query { viewer { login } }"}
+        try:
+            answer = self._request(
+                "POST", f"{base}/graphql", query, doing="asking GraphQL", need=""
+            )
+        except GitHubError:
+            return None
+        login = ((answer.data or {}).get("data") or {}).get("viewer", {}).get("login")
+        return str(login) if login else None
 
     # ------------------------------------------------------------------ comments
 

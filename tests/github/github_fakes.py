@@ -29,6 +29,7 @@ class FakeGitHub:
     # The account the token writes as. None: an installation token (the job's GITHUB_TOKEN),
     # for which GET /user answers 403 and comments are written by github-actions[bot].
     user: str | None = None
+    viewer: str | None = None  # GraphQL's viewer login (an app's bot); None: not answered
     branches: dict[str, str] = field(default_factory=dict)  # branch -> head sha
     compare: dict[str, list[str]] = field(default_factory=dict)  # "base...head" -> shas
     successful_runs: dict[str, str] = field(default_factory=dict)  # workflow file -> head sha
@@ -39,10 +40,11 @@ class FakeGitHub:
 
     @property
     def author(self) -> str:
-        return self.user or "github-actions[bot]"
+        return self.user or self.viewer or "github-actions[bot]"
 
     def writes(self) -> list[tuple[str, str]]:
-        return [(m, p) for m, p in self.requests if m in ("POST", "PATCH", "DELETE")]
+        writing = ("POST", "PATCH", "DELETE")
+        return [(m, p) for m, p in self.requests if m in writing and p != "/graphql"]
 
     def comment_writes(self) -> list[tuple[str, str]]:
         return [(m, p) for m, p in self.writes() if "/comments" in p]
@@ -97,6 +99,12 @@ def handler(fake: FakeGitHub) -> type[BaseHTTPRequestHandler]:
                     self._send(403, {"message": "Resource not accessible by integration"})
                 else:
                     self._send(200, {"login": fake.user})
+                return
+            if parts.path == "/graphql" and method == "POST":
+                if fake.viewer is None:
+                    self._send(403, {"message": "Resource not accessible by integration"})
+                else:
+                    self._send(200, {"data": {"viewer": {"login": fake.viewer}}})
                 return
             if not parts.path.startswith(prefix):
                 self._send(404, {"message": "Not Found"})

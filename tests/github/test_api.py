@@ -84,6 +84,16 @@ def test_a_personal_token_finds_its_own_comment_by_login(github_api: FakeGitHub)
     assert [r for r in github_api.requests if r[1] == "/user"] == [("GET", "/user")]  # once
 
 
+def test_an_app_token_finds_its_own_comment_by_its_graphql_login(github_api: FakeGitHub) -> None:
+    github_api.viewer = "nami-app[bot]"
+    github_api.add_comment(3, f"{MARKER}\nby the actions bot", login="github-actions[bot]")
+    gh = client(github_api)
+    assert gh.own_login() == "nami-app[bot]"
+    assert gh.upsert_comment(3, f"{MARKER}\nmine", MARKER)[0] == "created"
+    assert gh.upsert_comment(3, f"{MARKER}\nmine 2", MARKER)[0] == "updated"
+    assert github_api.comments[3][0]["body"].endswith("by the actions bot")
+
+
 def test_server_errors_and_secondary_rate_limits_are_retried(github_api: FakeGitHub) -> None:
     github_api.add_comment(3, "hello")
     github_api.failures = [(502, {}), (403, {"Retry-After": "7"}), (429, {})]
