@@ -169,9 +169,8 @@ class GitHubClient:
     # ------------------------------------------------------------------ pulls
 
     def pulls_for_commit(self, sha: str) -> list[dict[str, Any]]:
-        response = self._request(
-            "GET",
-            self._url(f"/commits/{urllib.parse.quote(sha)}/pulls?per_page={PER_PAGE}"),
+        response = self._get(
+            f"/commits/{urllib.parse.quote(sha)}/pulls?per_page={PER_PAGE}",
             doing=f"finding the pull request of commit {sha[:7]}",
             need="pull-requests: read",
         )
@@ -192,9 +191,8 @@ class GitHubClient:
 
     def branch_head(self, branch: str) -> str:
         """The commit at the tip of `branch` now."""
-        response = self._request(
-            "GET",
-            self._url(f"/branches/{urllib.parse.quote(branch, safe='')}"),
+        response = self._get(
+            f"/branches/{urllib.parse.quote(branch, safe='')}",
             doing=f"reading the head of branch {branch}",
             need="contents: read",
         )
@@ -205,9 +203,8 @@ class GitHubClient:
         query = urllib.parse.urlencode(
             {"branch": branch, "event": "push", "status": "success", "per_page": 1}
         )
-        response = self._request(
-            "GET",
-            self._url(f"/actions/workflows/{urllib.parse.quote(workflow, safe='')}/runs?{query}"),
+        response = self._get(
+            f"/actions/workflows/{urllib.parse.quote(workflow, safe='')}/runs?{query}",
             doing=f"finding the last successful run of {workflow}",
             need="actions: read",
         )
@@ -216,9 +213,8 @@ class GitHubClient:
 
     def commits_between(self, base: str, head: str) -> list[str]:
         """The commits in `head` and not in `base` (the compare endpoint, up to 250)."""
-        response = self._request(
-            "GET",
-            self._url(f"/compare/{urllib.parse.quote(base)}...{urllib.parse.quote(head)}"),
+        response = self._get(
+            f"/compare/{urllib.parse.quote(base)}...{urllib.parse.quote(head)}",
             doing=f"comparing {base[:7]}...{head[:7]}",
             need="contents: read",
         )
@@ -252,6 +248,10 @@ class GitHubClient:
 
     def _url(self, path: str) -> str:
         return f"{self.api_url}/repos/{self.repository}{path}"
+
+    def _get(self, path: str, *, doing: str, need: str) -> Response:
+        """GET a path of this repository (`/branches/main`)."""
+        return self._request("GET", self._url(path), doing=doing, need=need)
 
     def _request(
         self,
