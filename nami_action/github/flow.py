@@ -251,7 +251,12 @@ class Job:
 
     def run(self) -> int:
         try:
-            command = self.resolve_command()
+            try:
+                command = self.resolve_command()
+            except NamiError as exc:  # a bad `command` input, or deploy on a pull request
+                self.annotations.add("error", str(exc), title="nami")
+                self.outputs("failed")
+                return 1
             self.log(f"nami: {command} {self.config_in_repo} (event {self.ctx.event_name or '-'})")
             if self.ctx.event_name == "pull_request_target":
                 self.annotations.add(

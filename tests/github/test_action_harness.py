@@ -250,7 +250,8 @@ def test_same_repository_pull_request_without_credentials_fails(
 def test_a_pull_request_can_never_deploy(tmp_path: Path, repo: Path, github_api: FakeGitHub):
     result = run(tmp_path, repo, github_api, "pull_request", pull_request(), command="deploy")
     assert result.returncode == 1, explain(result)
-    assert "refusing to deploy on pull_request" in result.stderr
+    assert "::error title=nami::refusing to deploy on pull_request:" in result.stdout
+    assert result.outputs["status"] == "failed"
 
 
 def test_working_directory_input(tmp_path: Path, repo: Path, github_api: FakeGitHub):

@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 
 from nami_action.aws.session import AwsError
-from nami_action.errors import NamiError
 from nami_action.github import flow
 from nami_action.plan.model import DeployResult, PipelinePlan, PipelineResult, PlanWarning
 from nami_action.plan.planner import PlanRun
@@ -389,10 +388,11 @@ def test_merge_group_plans_the_queued_commit(workspace: Path, github_api: FakeGi
     with pytest.MonkeyPatch.context() as mp:
         steps = Steps([make_plan([PipelinePlan("github", "acme-github", "none")])]).patch(mp)
         run = run_job(workspace, github_api, "merge_group", event, ref="refs/heads/gh-readonly")
-        with pytest.raises(NamiError, match="refusing to deploy on merge_group"):
-            run_job(workspace, github_api, "merge_group", event, command="deploy")
+        refused = run_job(workspace, github_api, "merge_group", event, command="deploy")
     assert [c[0] for c in steps.calls] == ["plan"]
     assert run.code == 0 and "commit 9999999" in run.summary
+    assert refused.code == 1 and refused.outputs["status"] == "failed"
+    assert "::error title=nami::refusing to deploy on merge_group" in refused.stdout
 
 
 def test_pull_request_target_is_warned_about(workspace: Path, github_api: FakeGitHub) -> None:
