@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install test lint typecheck audit unit demo bench clean schema aws-smoke
+.PHONY: install test lint typecheck audit unit demo bench clean schema aws-smoke lock
 
 install: $(STAMP)
 
@@ -25,8 +25,15 @@ typecheck: install
 	$(BIN)/mypy
 
 audit: install
-	@if [ -f action.yml ]; then $(BIN)/zizmor --offline action.yml examples/workflows/nami.yml; fi
-	$(BIN)/zizmor --offline .github/workflows/aws-smoke.yml
+	$(BIN)/zizmor --offline --persona=pedantic action.yml examples/workflows/nami.yml \
+		.github/workflows/ci.yml .github/workflows/action-test.yml .github/workflows/aws-smoke.yml
+
+# The Action's runtime dependencies, pinned with hashes for every platform and Python >= 3.11
+# (action.yml installs them with --require-hashes); rerun after changing pyproject's dependencies.
+lock: install
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check 'uv>=0.5'
+	$(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes \
+		--quiet --custom-compile-command 'make lock' -o requirements/action.lock
 
 unit: install
 	$(BIN)/pytest -n 2 --dist loadfile

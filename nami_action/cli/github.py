@@ -40,14 +40,35 @@ def github() -> None:
 )
 @click.option("--prune/--no-prune", default=False, envvar="INPUT_PRUNE", show_envvar=True)
 @click.option(
+    "--force/--no-force",
+    default=False,
+    envvar="INPUT_FORCE",
+    show_envvar=True,
+    help="Deploy (and plan as if deploying) where stored webhooks could be lost.",
+)
+@click.option(
     "--fail-on",
     type=click.Choice(sorted(flow.FAIL_ON_KINDS), case_sensitive=False),
-    default="none",
+    default="refused",
     envvar="INPUT_FAIL_ON",
     show_envvar=True,
-    help="Fail when the plan would replace (or delete) a queue, or only delete one.",
+    help="refused: fail the plan where the deploy would refuse; replacement, deletion, none.",
 )
 @click.option("--comment/--no-comment", default=True, envvar="INPUT_COMMENT", show_envvar=True)
+@click.option(
+    "--comment-key",
+    default="",
+    envvar="INPUT_COMMENT_KEY",
+    show_envvar=True,
+    help="Tells apart the sticky comments of jobs planning one config (an environment).",
+)
+@click.option(
+    "--comment-on-no-changes/--no-comment-on-no-changes",
+    default=True,
+    envvar="INPUT_COMMENT_ON_NO_CHANGES",
+    show_envvar=True,
+)
+@click.option("--labels/--no-labels", default=False, envvar="INPUT_LABELS", show_envvar=True)
 @click.option(
     "--working-directory", default=".", envvar="INPUT_WORKING_DIRECTORY", show_envvar=True
 )
@@ -57,8 +78,12 @@ def run(
     config: str,
     pipelines: str,
     prune: bool,
+    force: bool,
     fail_on: str,
     comment: bool,
+    comment_key: str,
+    comment_on_no_changes: bool,
+    labels: bool,
     working_directory: str,
 ) -> None:
     """Validate, then plan (sticky PR comment) or deploy (comment on the merged PR)."""
@@ -68,8 +93,12 @@ def run(
         config=config,
         pipelines=pipelines,
         prune=prune,
+        force=force,
         fail_on=fail_on.lower(),
         comment=comment,
+        comment_key=comment_key,
+        comment_on_no_changes=comment_on_no_changes,
+        labels=labels,
         token=token,
         working_directory=working_directory or ".",
     )

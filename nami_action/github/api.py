@@ -1,7 +1,11 @@
 """A tiny GitHub REST client over urllib: issue comments (the sticky one) and PR lookup.
 
 Only what the Action needs, so no dependency: list comments (paginated), create, update,
-find the comment carrying a hidden marker, and find the pull request a commit was merged by.
+find the comment carrying a hidden marker *and written by this token's account*, labels,
+the deploy branch's head, and the pull requests a range of commits was merged by.
+5xx answers and rate limits are retried after the wait GitHub asks for (Retry-After, else
+x-ratelimit-reset, else a short backoff), as GitHub's REST guide says:
+https://docs.github.com/en/rest/using-the-rest-api/best-practices-for-using-the-rest-api
 Failures become one NamiError saying which permission the workflow is missing.
 """
 
@@ -9,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -22,6 +27,12 @@ API_VERSION = "2022-11-28"
 PER_PAGE = 100
 MAX_PAGES = 50  # 5,000 comments: beyond that something else is wrong
 TIMEOUT_SECONDS = 30
+ATTEMPTS = 4  # one call and up to three retries
+LONGEST_WAIT_SECONDS = 60.0  # a longer wait than this fails the call instead
+# GET /user answers 403 for an app installation token; the job's GITHUB_TOKEN is one, and
+# its comments are written by this account (as marocchino/sticky-pull-request-comment
+# finds its own comments: author == the token's viewer login).
+ACTIONS_BOT = "github-actions[bot]"
 UpsertResult = Literal["created", "updated", "unchanged"]
 
 
@@ -59,6 +70,37 @@ class GitHubClient:
         self.token = token
         self.repository = repository
         self.api_url = api_url.rstrip("/")
+        self._login: str | None = None
+
+    sleep = staticmethod(time.sleep)  # tests replace it to keep retries instant
+
+    def own_login(self) -> str:
+        """The account this token writes as: its user (GET /user); for an app installation
+        token, which may not read GET /user, GraphQL's `viewer` (the app's bot account), and
+        github-actions[bot] (the job's GITHUB_TOKEN) when that cannot be read either."""
+        if self._login is None:
+            doing = "reading the token's account"
+            try:
+                user = self._request("GET", f"{self.api_url}/user", doing=doing, need="")
+                self._login = str((user.data or {}).get("login") or ACTIONS_BOT)
+            except GitHubError as exc:
+                if exc.status != 403:
+                    raise
+                self._login = self._viewer_login() or ACTIONS_BOT
+        return self._login
+
+    def _viewer_login(self) -> str | None:
+        # GitHub Enterprise Server serves REST at /api/v3 and GraphQL at /api/graphql.
+        base = self.api_url.removesuffix("/v3")
+        query = {"query": "query { viewer { login } }"}
+        try:
+            answer = self._request(
+                "POST", f"{base}/graphql", query, doing="asking GraphQL", need=""
+            )
+        except GitHubError:
+            return None
+        login = ((answer.data or {}).get("data") or {}).get("viewer", {}).get("login")
+        return str(login) if login else None
 
     # ------------------------------------------------------------------ comments
 
@@ -104,9 +146,13 @@ class GitHubClient:
         return Comment(id=comment_id, body=body)
 
     def find_comment(self, issue: int, marker: str) -> Comment | None:
-        """The first comment containing the hidden marker (the sticky one), if any."""
+        """The sticky comment: it starts with the hidden marker and this token wrote it.
+
+        Anyone can paste the marker into a comment of their own; that one is never edited.
+        """
+        author = self.own_login().lower()
         for comment in self.list_comments(issue):
-            if marker in comment.body:
+            if comment.body.startswith(marker) and comment.user.lower() == author:
                 return comment
         return None
 
@@ -123,34 +169,113 @@ class GitHubClient:
     # ------------------------------------------------------------------ pulls
 
     def pulls_for_commit(self, sha: str) -> list[dict[str, Any]]:
-        response = self._request(
-            "GET",
-            self._url(f"/commits/{urllib.parse.quote(sha)}/pulls?per_page={PER_PAGE}"),
+        response = self._get(
+            f"/commits/{urllib.parse.quote(sha)}/pulls?per_page={PER_PAGE}",
             doing=f"finding the pull request of commit {sha[:7]}",
             need="pull-requests: read",
         )
         data = response.data
         return [p for p in data if isinstance(p, dict)] if isinstance(data, list) else []
 
+    def merged_pulls_for_commit(self, sha: str) -> list[int]:
+        """The merged pull requests that brought `sha` in; open ones never count."""
+        return [
+            int(p["number"])
+            for p in self.pulls_for_commit(sha)
+            if p.get("merged_at") and isinstance(p.get("number"), int)
+        ]
+
     def merged_pull_for_commit(self, sha: str) -> int | None:
-        """The number of the pull request that merged `sha` (merged ones first), or None."""
-        pulls = self.pulls_for_commit(sha)
-        merged = [p for p in pulls if p.get("merged_at")]
-        for pull in merged or pulls:
-            if isinstance(pull.get("number"), int):
-                return int(pull["number"])
-        return None
+        """The number of the merged pull request of `sha`, or None (never an open one)."""
+        return next(iter(self.merged_pulls_for_commit(sha)), None)
+
+    def branch_head(self, branch: str) -> str:
+        """The commit at the tip of `branch` now."""
+        response = self._get(
+            f"/branches/{urllib.parse.quote(branch, safe='')}",
+            doing=f"reading the head of branch {branch}",
+            need="contents: read",
+        )
+        return str(((response.data or {}).get("commit") or {}).get("sha") or "")
+
+    def last_successful_run_sha(self, workflow: str, branch: str) -> str | None:
+        """The commit of the newest successful push run of `workflow` on `branch`, if any."""
+        query = urllib.parse.urlencode(
+            {"branch": branch, "event": "push", "status": "success", "per_page": 1}
+        )
+        response = self._get(
+            f"/actions/workflows/{urllib.parse.quote(workflow, safe='')}/runs?{query}",
+            doing=f"finding the last successful run of {workflow}",
+            need="actions: read",
+        )
+        runs = (response.data or {}).get("workflow_runs") or []
+        return str(runs[0]["head_sha"]) if runs and runs[0].get("head_sha") else None
+
+    def commits_between(self, base: str, head: str) -> list[str]:
+        """The commits in `head` and not in `base` (the compare endpoint, up to 250)."""
+        response = self._get(
+            f"/compare/{urllib.parse.quote(base)}...{urllib.parse.quote(head)}",
+            doing=f"comparing {base[:7]}...{head[:7]}",
+            need="contents: read",
+        )
+        commits = (response.data or {}).get("commits") or []
+        return [str(c["sha"]) for c in commits if isinstance(c, dict) and c.get("sha")]
+
+    # ------------------------------------------------------------------ labels
+
+    def add_labels(self, issue: int, labels: list[str]) -> None:
+        self._request(
+            "POST",
+            self._url(f"/issues/{issue}/labels"),
+            {"labels": labels},
+            doing=f"labelling pull request #{issue}",
+            need="pull-requests: write",
+        )
+
+    def remove_label(self, issue: int, label: str) -> None:
+        try:
+            self._request(
+                "DELETE",
+                self._url(f"/issues/{issue}/labels/{urllib.parse.quote(label, safe='')}"),
+                doing=f"removing label {label} from #{issue}",
+                need="pull-requests: write",
+            )
+        except GitHubError as exc:
+            if exc.status != 404:  # the label was not there
+                raise
 
     # ------------------------------------------------------------------ transport
 
     def _url(self, path: str) -> str:
         return f"{self.api_url}/repos/{self.repository}{path}"
 
+    def _get(self, path: str, *, doing: str, need: str) -> Response:
+        """GET a path of this repository (`/branches/main`)."""
+        return self._request("GET", self._url(path), doing=doing, need=need)
+
     def _request(
         self,
         method: str,
         url: str,
         payload: dict[str, Any] | None = None,
+        *,
+        doing: str,
+        need: str,
+    ) -> Response:
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                return self._send(method, url, payload, doing=doing, need=need)
+            except _Retry as retry:
+                if attempt == ATTEMPTS or retry.wait > LONGEST_WAIT_SECONDS:
+                    raise retry.error from None
+                self.sleep(retry.wait or 2.0**attempt)
+        raise AssertionError("unreachable")
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        payload: dict[str, Any] | None,
         *,
         doing: str,
         need: str,
@@ -171,9 +296,13 @@ class GitHubClient:
         except urllib.error.HTTPError as exc:
             headers = {k.lower(): v for k, v in (exc.headers or {}).items()}
             detail = _error_detail(exc)
-            raise GitHubError(
+            error = GitHubError(
                 explain(exc.code, headers, doing=doing, need=need, detail=detail), exc.code
-            ) from exc
+            )
+            wait = retry_wait(exc.code, headers, detail)
+            if wait is not None:
+                raise _Retry(error, wait) from exc
+            raise error from exc
         except (urllib.error.URLError, TimeoutError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
             raise GitHubError(
@@ -181,6 +310,34 @@ class GitHubClient:
             ) from exc
         except ValueError as exc:
             raise GitHubError(f"GitHub answered with invalid JSON while {doing}: {exc}") from exc
+
+
+class _Retry(Exception):
+    def __init__(self, error: GitHubError, wait: float) -> None:
+        super().__init__(str(error))
+        self.error, self.wait = error, wait
+
+
+def rate_limited(status: int, headers: dict[str, str], detail: str) -> bool:
+    return status in (403, 429) and (
+        headers.get("x-ratelimit-remaining") == "0"
+        or "retry-after" in headers
+        or "rate limit" in detail.lower()
+    )
+
+
+def retry_wait(
+    status: int, headers: dict[str, str], detail: str, now: float | None = None
+) -> float | None:
+    """Seconds to wait before retrying (0: back off on our own), or None: do not retry."""
+    if not (status >= 500 or rate_limited(status, headers, detail)):
+        return None
+    if headers.get("retry-after", "").strip().isdigit():
+        return float(headers["retry-after"])
+    reset = headers.get("x-ratelimit-reset", "").strip()
+    if headers.get("x-ratelimit-remaining") == "0" and reset.isdigit():
+        return max(0.0, float(reset) - (time.time() if now is None else now)) + 1
+    return 0.0
 
 
 def explain(status: int, headers: dict[str, str], *, doing: str, need: str, detail: str) -> str:
@@ -191,9 +348,7 @@ def explain(status: int, headers: dict[str, str], *, doing: str, need: str, deta
             f"GitHub rejected the token (401) while {doing}{said}: pass a valid `github-token` "
             "(the default is the job's GITHUB_TOKEN)"
         )
-    if status in (403, 429) and (
-        headers.get("x-ratelimit-remaining") == "0" or "rate limit" in detail.lower()
-    ):
+    if rate_limited(status, headers, detail):
         return f"GitHub API rate limit reached while {doing}{said}; retry later"
     if status == 403:
         return (

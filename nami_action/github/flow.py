@@ -1,32 +1,37 @@
 """The whole Action job for one event: validate, then plan (pull request) or deploy (merge).
 
-It wires what exists and re-implements nothing: the config is checked with the loader,
-the plan and the deploy are the `nami plan` / `nami deploy` commands run in-process (so the
-Action does exactly what a person runs locally), their JSON files are read back into the
-Plan / DeployResult, and the Markdown renderer makes the comment and the summary.
+It wires the same library steps the CLI wires (load, make_plan, apply.deploy, the renderers)
+and re-implements none of them; what is its own is GitHub's side: which event does what, the
+sticky comment, annotations, labels, outputs and the checks that keep a pull request from
+ever deploying and an old commit from rolling a deploy back.
 
 Exit codes: 0 done (including a fork pull request that was only validated), 1 invalid
-config, failed plan/deploy or a `fail-on` hit, other codes as the CLI returned them.
+config, a failed plan or deploy, or a `fail-on` hit.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import io
 import json
 import os
 import sys
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TextIO
+from typing import Literal, TextIO
 
+from nami_action.apply import DeployOptions, deploy, refusal
+from nami_action.aws.session import Aws, AwsTarget
+from nami_action.aws.stacks import StackEvent
+from nami_action.config import Config, load_config
 from nami_action.errors import ConfigError, NamiError, Problem
 from nami_action.github import runner
 from nami_action.github.api import GitHubClient, GitHubError
-from nami_action.plan.model import DeployResult, PipelineResult, Plan
+from nami_action.plan.model import DeployResult, Plan
+from nami_action.plan.planner import PlanOptions, PlanRun, make_plan
+from nami_action.render.markdown import DEFAULT_LIMIT as COMMENT_LIMIT
 from nami_action.render.markdown import (
     deploy_markdown,
     deploy_marker,
@@ -36,19 +41,33 @@ from nami_action.render.markdown import (
     plan_marker,
     problems_markdown,
 )
+from nami_action.render.text import deploy_text, event_line, plan_text
 
 Command = Literal["plan", "deploy"]
+Status = Literal["planned", "validated-only", "invalid", "failed", "deployed"]
 COMMANDS = ("auto", "plan", "deploy")
-PULL_REQUEST_EVENTS = {"pull_request", "pull_request_target", "merge_group"}
-SUMMARY_LIMIT = 1_000_000  # GitHub keeps up to 1 MiB of step summary
-# fail-on is a threshold: `replacement` fails on a replaced queue and on anything worse
-# (a queue or pipeline deleted); `deletion` fails only when a queue or pipeline is removed.
+PULL_REQUEST_EVENTS = frozenset({"pull_request", "pull_request_target", "merge_group"})
+# GitHub keeps up to 1 MiB of summary per step, counted in bytes:
+# https://docs.github.com/en/actions/reference/workflows-and-actions/workflow-commands#adding-a-job-summary
+SUMMARY_BYTES = 1024 * 1024 - 4096
+# GitHub shows at most 10 warning and 10 error annotations per step (and 10 notices); the
+# rest are dropped silently, so the tenth says how many more the summary and log have:
+# https://docs.github.com/en/rest/checks/runs (annotations) and the workflow-commands page.
+ANNOTATIONS_PER_LEVEL = 10
+# fail-on is a threshold. `refused` (the default) fails exactly where a deploy with the same
+# `force`/`prune` would refuse; `replacement` fails on a replaced queue and on anything
+# worse; `deletion` only when a queue or pipeline is removed.
 DELETION_KINDS = frozenset({"queue-removed", "pipeline-deleted", "messages-waiting"})
 FAIL_ON_KINDS: dict[str, frozenset[str]] = {
     "none": frozenset(),
+    "refused": frozenset(),
     "replacement": DELETION_KINDS | {"queue-replaced"},
     "deletion": DELETION_KINDS,
 }
+# A change set deleted under the plan (a deploy executed or removed it meanwhile).
+VANISHED_CHANGE_SET = "ChangeSetNotFound"
+LABELS = {"changes": "nami:changes", "destroy": "nami:destroy", "none": "nami:no-changes"}
+MOST_COMMITS = 50  # commits looked up for the pull requests a deploy includes
 CREDENTIAL_ENV = (
     "AWS_ACCESS_KEY_ID",
     "AWS_PROFILE",
@@ -64,14 +83,63 @@ class FlowOptions:
     config: str = "nami.yaml"
     pipelines: str = ""
     prune: bool = False
-    fail_on: str = "none"
+    force: bool = False
+    fail_on: str = "refused"
     comment: bool = True
+    comment_key: str = ""
+    comment_on_no_changes: bool = True
+    labels: bool = False
     token: str = ""
     working_directory: str = "."
 
     @property
-    def pipeline_list(self) -> list[str]:
-        return [p.strip() for p in self.pipelines.replace("\n", ",").split(",") if p.strip()]
+    def pipeline_list(self) -> tuple[str, ...]:
+        names = self.pipelines.replace("\n", ",").split(",")
+        return tuple(p.strip() for p in names if p.strip())
+
+
+class Failure(NamiError):
+    """The job cannot go on; the message is what the comment and the annotation say."""
+
+
+@dataclass
+class Annotations:
+    """Workflow-command annotations, at most ANNOTATIONS_PER_LEVEL per level: the first nine
+    are printed as they come; the tenth slot is the tenth one, or "N more" if there are more."""
+
+    out: TextIO
+    shown: dict[str, int] = field(default_factory=dict)
+    held: dict[str, list[str]] = field(default_factory=dict)
+
+    def add(
+        self,
+        level: runner.Level,
+        message: str,
+        *,
+        title: str | None = None,
+        file: str | None = None,
+        line: int | None = None,
+        col: int | None = None,
+    ) -> None:
+        command = runner.annotation(level, message, file=file, line=line, column=col, title=title)
+        if self.shown.get(level, 0) < ANNOTATIONS_PER_LEVEL - 1:
+            self.shown[level] = self.shown.get(level, 0) + 1
+            runner.emit(command, self.out)
+        else:
+            self.held.setdefault(level, []).append(command)
+
+    def flush(self) -> None:
+        for level, held in sorted(self.held.items()):
+            if len(held) == 1:
+                runner.emit(held[0], self.out)
+                continue
+            text = (
+                f"{len(held)} more {level}s not shown here (GitHub shows "
+                f"{ANNOTATIONS_PER_LEVEL} per step): see the job summary and log"
+            )
+            more = runner.annotation(level, text, title=f"nami: {len(held)} more")  # type: ignore[arg-type]
+            runner.emit(more, self.out)
+        self.held.clear()
 
 
 class Job:
@@ -88,12 +156,15 @@ class Job:
         self.ctx = ctx
         self.env = env
         self.out = out
-        workspace = Path(ctx.workspace or os.getcwd()).resolve()
-        self.workspace = workspace
-        self.workdir = (workspace / options.working_directory).resolve()
+        self.annotations = Annotations(out)
+        self.workspace = Path(ctx.workspace or os.getcwd()).resolve()
+        self.workdir = (self.workspace / options.working_directory).resolve()
         self.config = options.config or "nami.yaml"
         # The path as the repository shows it: for annotations and the comment marker.
         self.config_in_repo = self.repo_path(self.config)
+        self.plan_marker = plan_marker(self.config_in_repo, options.comment_key)
+        self.deploy_marker = deploy_marker(self.config_in_repo, options.comment_key)
+        self._client: GitHubClient | None = None
 
     # ------------------------------------------------------------------ helpers
 
@@ -105,33 +176,130 @@ class Job:
             return absolute.as_posix()
 
     def log(self, text: str) -> None:
-        self.out.write(text + "\n")
+        self.out.write(text + ("" if text.endswith("\n") else "\n"))
         self.out.flush()
 
-    def command(self, text: str) -> None:
-        runner.emit(text, self.out)
-
-    def output(self, name: str, value: str) -> None:
-        runner.set_output(name, value, self.ctx.output_file)
-
-    def summary(self, markdown: str) -> None:
-        runner.append_summary(markdown, self.ctx.summary_file)
-
     def outputs(
-        self, *, has_changes: bool, plan: str, changed: Sequence[str], endpoints: dict[str, str]
+        self,
+        status: Status,
+        *,
+        has_changes: bool = False,
+        plan: str = "",
+        changed: Sequence[str] = (),
+        endpoints: Mapping[str, str] | None = None,
     ) -> None:
-        self.output("has-changes", "true" if has_changes else "false")
-        self.output("plan", plan)
-        self.output("changed-pipelines", json.dumps(list(changed)))
-        self.output("endpoints", json.dumps(endpoints, sort_keys=True))
+        values = {
+            "status": status,
+            "has-changes": "true" if has_changes else "false",
+            "plan": plan,
+            "changed-pipelines": json.dumps(list(changed)),
+            "endpoints": json.dumps(dict(endpoints or {}), sort_keys=True),
+        }
+        for name, value in values.items():
+            runner.set_output(name, value, self.ctx.output_file)
 
-    def no_outputs(self) -> None:
-        self.outputs(has_changes=False, plan="", changed=[], endpoints={})
+    def summary(self, render: Callable[[int], str]) -> None:
+        runner.append_summary(fit_bytes(render, SUMMARY_BYTES), self.ctx.summary_file)
+
+    def client(self) -> GitHubClient:
+        if self._client is None:
+            self._client = GitHubClient(self.options.token, self.ctx.repository, self.ctx.api_url)
+        return self._client
+
+    def warn_github(self, exc: GitHubError, title: str) -> None:
+        self.annotations.add("warning", str(exc), title=title)
+
+    @property
+    def pull_number(self) -> int | None:
+        """The pull request to comment on: same-repository ones only (a fork's token is
+        read-only) and only when comments are on."""
+        if not self.options.comment or self.ctx.is_fork:
+            return None
+        return self.ctx.pull_number
+
+    def sticky_comment(self, number: int, body: str, marker: str, *, create: bool = True) -> None:
+        """Create or edit our own comment; a failure is a warning, the summary has it all."""
+        try:
+            existing = self.client().find_comment(number, marker)
+            if existing is None and not create:
+                self.log(f"nothing changes: no comment on #{number} (comment-on-no-changes)")
+                return
+            outcome, comment_id = self.client().upsert_comment(number, body, marker)
+        except GitHubError as exc:
+            self.warn_github(exc, "nami: no PR comment")
+            return
+        self.log(f"comment {comment_id} on #{number}: {outcome}")
+
+    def result_path(self, kind: str) -> Path:
+        base = Path(self.env.get("RUNNER_TEMP") or tempfile.gettempdir()) / "nami"
+        base.mkdir(parents=True, exist_ok=True)
+        key = hashlib.sha256(self.plan_marker.encode()).hexdigest()[:12]
+        return base / f"{kind}-{key}.json"
+
+    def aws(self, config: Config) -> Aws:
+        endpoint = self.env.get("NAMI_ENDPOINT_URL") or None
+        return Aws(AwsTarget(region=config.region, endpoint_url=endpoint))
+
+    def has_aws_credentials(self) -> bool:
+        if any(self.env.get(name) for name in CREDENTIAL_ENV):
+            return True
+        from nami_action.aws.session import credentials_available
+
+        return credentials_available()
+
+    # ------------------------------------------------------------------ the job
+
+    def run(self) -> int:
+        try:
+            try:
+                command = self.resolve_command()
+            except NamiError as exc:  # a bad `command` input, or deploy on a pull request
+                self.annotations.add("error", str(exc), title="nami")
+                self.outputs("failed")
+                return 1
+            self.log(f"nami: {command} {self.config_in_repo} (event {self.ctx.event_name or '-'})")
+            if self.ctx.event_name == "pull_request_target":
+                self.annotations.add(
+                    "warning",
+                    "pull_request_target runs with this repository's secrets and a write token; "
+                    "checking out and planning the pull request's code there lets its author run "
+                    "code with them. Use pull_request (see the README, Pull requests from forks).",
+                    title="nami: pull_request_target",
+                )
+            with _chdir(self.workdir):
+                return self.run_command(command)
+        finally:
+            self.annotations.flush()
+
+    def run_command(self, command: Command) -> int:
+        try:
+            config = self.load()
+        except ConfigError as exc:
+            return self.report_invalid(list(exc.problems))
+        try:
+            if command == "deploy":
+                return self.deploy(config)
+            if self.ctx.is_fork:
+                return self.report_validated_only()
+            if not self.has_aws_credentials():
+                raise Failure(
+                    "no AWS credentials in this job: add aws-actions/configure-aws-credentials "
+                    "with the plan role before the Nami step (only pull requests from forks, "
+                    "which get no credentials, are validated without a plan)"
+                )
+            return self.plan(config)
+        except NamiError as exc:
+            return self.report_failure(command, str(exc))
 
     def resolve_command(self) -> Command:
         wanted = self.options.command or "auto"
         if wanted not in COMMANDS:
             raise NamiError(f"command must be one of {', '.join(COMMANDS)}, not {wanted!r}")
+        if wanted == "deploy" and self.ctx.event_name in PULL_REQUEST_EVENTS:
+            raise NamiError(
+                f"refusing to deploy on {self.ctx.event_name}: a pull request runs its own "
+                "workflow file, so it may only plan; deploy on push to the deploy branch"
+            )
         if wanted != "auto":
             return "plan" if wanted == "plan" else "deploy"
         if self.ctx.event_name == "push":
@@ -144,110 +312,46 @@ class Job:
             )
         return "plan"
 
-    def has_aws_credentials(self) -> bool:
-        if any(self.env.get(name) for name in CREDENTIAL_ENV):
-            return True
-        from nami_action.aws.session import credentials_available
+    def load(self) -> Config:
+        return load_config(Path(self.config), display_name=self.config)
 
-        return credentials_available()
+    # ------------------------------------------------------------------ reports
 
-    def client(self) -> GitHubClient:
-        return GitHubClient(self.options.token, self.ctx.repository, self.ctx.api_url)
-
-    def sticky_comment(self, number: int, body: str, marker: str) -> None:
-        """Create or edit the comment; a failure is a warning, the summary has it all."""
-        try:
-            outcome, comment_id = self.client().upsert_comment(number, body, marker)
-        except GitHubError as exc:
-            self.command(runner.annotation("warning", str(exc), title="nami: no PR comment"))
-            return
-        self.log(f"comment {comment_id} on #{number}: {outcome}")
-
-    def result_path(self, kind: str) -> Path:
-        base = Path(self.env.get("RUNNER_TEMP") or tempfile.gettempdir()) / "nami"
-        base.mkdir(parents=True, exist_ok=True)
-        key = hashlib.sha256(self.config_in_repo.encode()).hexdigest()[:12]
-        return base / f"{kind}-{key}.json"
-
-    # ------------------------------------------------------------------ the job
-
-    def run(self) -> int:
-        command = self.resolve_command()
-        self.log(f"nami: {command} {self.config_in_repo} (event {self.ctx.event_name or '-'})")
-        with _chdir(self.workdir):
-            problems = self.validate()
-            if problems is not None:
-                return self.report_invalid(command, problems)
-            if command == "plan":
-                reason = self.validate_only_reason()
-                if reason:
-                    return self.report_validated_only(reason)
-                return self.plan()
-            return self.deploy()
-
-    def validate(self) -> list[Problem] | None:
-        from nami_action.cli.common import read_config
-
-        try:
-            read_config(Path(self.config))
-        except ConfigError as exc:
-            return list(exc.problems)
-        return None
-
-    def report_invalid(self, command: Command, problems: list[Problem]) -> int:
+    def report_invalid(self, problems: list[Problem]) -> int:
         for problem in problems:
-            self.command(
-                runner.annotation(
-                    "error",
-                    problem.message,
-                    file=self.repo_path(problem.file),
-                    line=problem.line,
-                    column=problem.column,
-                    title="nami.yaml",
-                )
+            self.annotations.add(
+                "error",
+                problem.message,
+                file=self.repo_path(problem.file),
+                line=problem.line,
+                col=problem.column,
+                title="nami.yaml",
             )
         shown = [Problem(self.repo_path(p.file), p.line, p.column, p.message) for p in problems]
-        marker = plan_marker(self.config_in_repo)
-        body = problems_markdown(
-            shown,
-            self.config_in_repo,
-            sha=self.ctx.head_sha,
-            run_url=self.ctx.run_url,
-            marker=marker,
-        )
-        self.summary(
-            problems_markdown(
+
+        def render(limit: int) -> str:
+            return problems_markdown(
                 shown,
                 self.config_in_repo,
                 sha=self.ctx.head_sha,
                 run_url=self.ctx.run_url,
-                marker=marker,
-                limit=SUMMARY_LIMIT,
+                marker=self.plan_marker,
+                limit=limit,
             )
-        )
-        number = self.ctx.pull_number
-        if command == "plan" and self.options.comment and number and not self.ctx.is_fork:
-            self.sticky_comment(number, body, marker)
-        self.no_outputs()
+
+        self.summary(render)
+        if self.pull_number:
+            self.sticky_comment(self.pull_number, render(COMMENT_LIMIT), self.plan_marker)
+        self.outputs("invalid")
         self.log(f"{len(problems)} problem(s) in {self.config_in_repo}")
         return 1
 
-    def validate_only_reason(self) -> str | None:
-        if self.ctx.is_fork:
-            return (
-                "This pull request comes from a fork. GitHub gives fork pull requests no "
-                "secrets and a read-only token, so there are no AWS credentials to preview "
-                "the change sets with."
-            )
-        if not self.has_aws_credentials():
-            return (
-                "No AWS credentials in this job (add aws-actions/configure-aws-credentials "
-                "before the Nami step to preview the change sets)."
-            )
-        return None
-
-    def report_validated_only(self, reason: str) -> int:
-        marker = plan_marker(self.config_in_repo)
+    def report_validated_only(self) -> int:
+        reason = (
+            "This pull request comes from a fork. GitHub gives fork pull requests no "
+            "secrets and a read-only token, so there are no AWS credentials to preview "
+            "the change sets with."
+        )
         text = (
             f"`{self.config_in_repo}` is valid. {reason}\n\n"
             "The change sets will be previewed when this runs with credentials, at the latest "
@@ -256,171 +360,264 @@ class Job:
         body = notice_markdown(
             "Nami: validated only",
             text,
-            marker=marker,
+            marker=self.plan_marker,
             sha=self.ctx.head_sha,
             run_url=self.ctx.run_url,
         )
-        self.summary(body)
-        self.command(runner.annotation("notice", reason, title="nami: validated only"))
-        number = self.ctx.pull_number
-        # A fork's token cannot write comments; only same-repository PRs get one.
-        if self.options.comment and number and not self.ctx.is_fork:
-            self.sticky_comment(number, body, marker)
-        self.no_outputs()
+        self.summary(lambda _: body)
+        self.annotations.add("notice", reason, title="nami: validated only")
+        self.outputs("validated-only")
         return 0
 
-    def plan(self) -> int:
-        path = self.result_path("plan")
-        args = ["plan", self.config, "--format", "json", "--out", str(path)]
-        if self.options.pipeline_list:
-            args += ["--pipelines", ",".join(self.options.pipeline_list)]
-        if path.exists():
-            path.unlink()
-        code, errors = run_cli(args)
-        if not path.is_file():
-            return self.report_failure("plan", code or 1, errors)
-        plan = Plan.from_dict(json.loads(path.read_text(encoding="utf-8")))
-        marker = plan_marker(self.config_in_repo)
-        sha, run_url = self.ctx.head_sha, self.ctx.run_url
-        self.summary(
-            plan_markdown(plan, sha=sha, run_url=run_url, marker=marker, limit=SUMMARY_LIMIT)
+    def report_failure(self, what: Command, message: str, *, pulls: Sequence[int] = ()) -> int:
+        """A failed plan replaces the sticky comment (no stale plan beside a red check); a
+        failed deploy is said on the merged pull requests it was deploying."""
+        self.annotations.add("error", message, title=f"nami {what} failed")
+        body = notice_markdown(
+            f"❌ Nami {what} failed",
+            f"```\n{message[:20_000]}\n```",
+            marker=self.plan_marker if what == "plan" else self.deploy_marker,
+            sha=self.ctx.head_sha,
+            run_url=self.ctx.run_url,
+            kind="CAUTION",
         )
-        for name, error in plan_errors(plan):
-            line = next((p.line for p in plan.pipelines if p.pipeline == name), None)
-            self.command(
-                runner.annotation(
-                    "error",
-                    error,
-                    file=self.config_in_repo,
-                    line=line,
-                    title=f"nami: {name} cannot be planned",
-                )
+        self.summary(lambda _: body)
+        if what == "plan" and self.pull_number:
+            self.sticky_comment(self.pull_number, body, self.plan_marker)
+        for number in pulls if self.options.comment else ():
+            self.sticky_comment(number, body, self.deploy_marker)
+        self.outputs("failed")
+        return 1
+
+    # ------------------------------------------------------------------ plan
+
+    def plan_with_retry(self, config: Config, aws: Aws, keep: bool) -> PlanRun:
+        options = PlanOptions(self.options.pipeline_list, keep_change_sets=keep)
+        run = make_plan(config, aws, options)
+        if any(VANISHED_CHANGE_SET in p.error for p in run.plan.pipelines):
+            self.log(
+                "a change set vanished while planning (a deploy ran meanwhile): planning again"
             )
-        for pipeline in plan.pipelines:
-            for warning in pipeline.warnings:
-                self.command(
-                    runner.annotation(
-                        "warning",
-                        warning.message,
-                        file=self.config_in_repo,
-                        line=pipeline.line,
-                        title=f"nami: {warning.kind}",
-                    )
-                )
-        number = self.ctx.pull_number
-        if self.options.comment and number:
-            body = plan_markdown(plan, sha=sha, run_url=run_url, marker=marker)
-            self.sticky_comment(number, body, marker)
+            run = make_plan(config, aws, options)
+        return run
+
+    def plan(self, config: Config) -> int:
+        plan = self.plan_with_retry(config, self.aws(config), keep=False).plan
+        path = self.result_path("plan")
+        path.write_text(plan.to_json(), encoding="utf-8")
+        self.log(plan_text(plan))
+        sha, run_url = self.ctx.head_sha, self.ctx.run_url
+
+        def render(limit: int) -> str:
+            return plan_markdown(
+                plan, sha=sha, run_url=run_url, marker=self.plan_marker, limit=limit
+            )
+
+        self.summary(render)
+        self.annotate_plan(plan)
+        fail_on_hit = self.check_fail_on(plan)  # annotates every hit
+        failed = bool(plan_errors(plan)) or fail_on_hit
+        if self.pull_number:
+            quiet = not plan.has_changes and not failed and not self.options.comment_on_no_changes
+            self.sticky_comment(
+                self.pull_number, render(COMMENT_LIMIT), self.plan_marker, create=not quiet
+            )
+            if self.options.labels:
+                self.label(self.pull_number, plan)
         self.outputs(
+            "failed" if failed else "planned",
             has_changes=plan.has_changes,
             plan=str(path),
             changed=[p.pipeline for p in plan.changed],
             endpoints={p.pipeline: p.endpoint for p in plan.pipelines if p.endpoint},
         )
-        failed = self.check_fail_on(plan)
-        if code != 0 or plan_errors(plan):  # the plan was written, but not every pipeline
-            return code or 1
-        return failed
+        return 1 if failed else 0
 
-    def check_fail_on(self, plan: Plan) -> int:
-        level = self.options.fail_on or "none"
+    def annotate_plan(self, plan: Plan) -> None:
+        lines = {p.pipeline: p.line for p in plan.pipelines}
+        for name, error in plan_errors(plan):
+            self.annotations.add(
+                "error",
+                error,
+                file=self.config_in_repo,
+                line=lines.get(name),
+                title=f"nami: {name} cannot be planned",
+            )
+        for pipeline in plan.pipelines:
+            for warning in pipeline.warnings:
+                self.annotations.add(
+                    "warning",
+                    warning.message,
+                    file=self.config_in_repo,
+                    line=pipeline.line,
+                    title=f"nami: {warning.kind}",
+                )
+
+    def check_fail_on(self, plan: Plan) -> bool:
+        level = self.options.fail_on or "refused"
         if level not in FAIL_ON_KINDS:
-            raise NamiError(f"fail-on must be none, replacement or deletion, not {level!r}")
-        hits = [w for w in plan.warnings if w.kind in FAIL_ON_KINDS[level]]
-        if not hits:
-            return 0
-        for warning in hits:
-            self.command(
-                runner.annotation(
-                    "error",
-                    f"{warning.pipeline}: {warning.message}",
-                    title=f"nami: fail-on {level}",
-                )
-            )
-        self.log(f"fail-on {level}: {len(hits)} warning(s) in the plan; failing the check")
-        return 1
+            raise NamiError(f"fail-on must be one of {', '.join(FAIL_ON_KINDS)}, not {level!r}")
+        if level == "refused":
+            rules = DeployOptions(prune=self.options.prune, force=self.options.force)
+            hits = [
+                (p.pipeline, found[1])
+                for p in plan.pipelines
+                if (found := refusal(p, rules)) and found[0] == "refused"
+            ]
+        else:
+            hits = [
+                (w.pipeline, w.message) for w in plan.warnings if w.kind in FAIL_ON_KINDS[level]
+            ]
+        for pipeline, message in hits:
+            message = message.replace("run with --force", "set `force: true` on both jobs")
+            self.annotations.add("error", f"{pipeline}: {message}", title=f"nami: fail-on {level}")
+        if hits:
+            self.log(f"fail-on {level}: {len(hits)} pipeline(s) the deploy would refuse or lose")
+        return bool(hits)
 
-    def deploy(self) -> int:
-        path = self.result_path("deploy")
-        plan_path = self.result_path("plan")
-        args = ["deploy", self.config, "--format", "json", "--out", str(path)]
-        if cli_accepts("deploy", "plan_out"):
-            args += ["--plan-out", str(plan_path)]
-        if self.options.prune:
-            args.append("--prune")
-        if self.options.pipeline_list and cli_accepts("deploy", "pipelines"):
-            args += ["--pipelines", ",".join(self.options.pipeline_list)]
-        for stale in (path, plan_path):
-            if stale.exists():
-                stale.unlink()
-        code, errors = run_cli(args)
-        if not path.is_file():
-            return self.report_failure("deploy", code or 1, errors)
-        result = deploy_result_from_dict(json.loads(path.read_text(encoding="utf-8")))
-        marker = deploy_marker(self.config_in_repo)
-        sha, run_url = self.ctx.sha, self.ctx.run_url
-        self.summary(
-            deploy_markdown(
-                result,
-                sha=sha,
-                run_url=run_url,
-                marker=marker,
-                limit=SUMMARY_LIMIT,
-                config_file=self.config_in_repo,
-            )
+    def label(self, number: int, plan: Plan) -> None:
+        destroys = any(p.action == "delete" for p in plan.pipelines) or any(
+            w.loses_messages for w in plan.warnings
         )
-        for failed in result.failed:
-            self.command(
-                runner.annotation(
-                    "error",
-                    "; ".join(failed.reasons) or failed.outcome,
-                    title=f"nami: {failed.pipeline} {failed.outcome}",
-                )
+        wanted = {LABELS["destroy"], LABELS["changes"]} if destroys else set()
+        if plan.has_changes:
+            wanted.add(LABELS["changes"])
+        else:
+            wanted.add(LABELS["none"])
+        try:
+            self.client().add_labels(number, sorted(wanted))
+            for label in sorted(set(LABELS.values()) - wanted):
+                self.client().remove_label(number, label)
+        except GitHubError as exc:
+            self.warn_github(exc, "nami: no labels")
+
+    # ------------------------------------------------------------------ deploy
+
+    def deploy_branch(self) -> str:
+        if self.ctx.ref.startswith("refs/heads/"):
+            return self.ctx.ref.removeprefix("refs/heads/")
+        if self.ctx.default_branch:
+            return self.ctx.default_branch
+        raise Failure(f"cannot tell the deploy branch from GITHUB_REF={self.ctx.ref!r}")
+
+    def check_tip(self, branch: str) -> None:
+        """Re-running an old deploy must not roll back what a newer commit deployed."""
+        try:
+            head = self.client().branch_head(branch)
+        except GitHubError as exc:
+            raise Failure(
+                f"cannot check that {self.ctx.sha[:7]} is the tip of {branch}: {exc}"
+            ) from exc
+        if head != self.ctx.sha:
+            raise Failure(
+                f"refusing to deploy {self.ctx.sha[:7]}: the tip of {branch} is now {head[:7]}, "
+                "and deploying an older commit would roll it back. The run for the newest "
+                "commit deploys it (re-run that one if needed)."
             )
-        if self.options.comment and sha:
+
+    def included_pulls(self, branch: str) -> list[int]:
+        """The merged pull requests this deploy brings out: every commit since the last
+        successful deploy run (runs waiting in a concurrency group are coalesced)."""
+        client, sha = self.client(), self.ctx.sha
+        base = None
+        workflow = self.ctx.workflow_file
+        try:
+            base = client.last_successful_run_sha(workflow, branch) if workflow else None
+        except GitHubError as exc:
+            self.log(f"cannot read the last successful run ({exc}); using the push's `before`")
+        before = str(self.ctx.event.get("before") or "")
+        base = base or (before if before.strip("0") else None)
+        commits = [sha]
+        if base and base != sha:
             try:
-                number = self.client().merged_pull_for_commit(sha)
+                commits = client.commits_between(base, sha)[-MOST_COMMITS:] or [sha]
             except GitHubError as exc:
-                self.command(runner.annotation("warning", str(exc), title="nami: no PR comment"))
-                number = None
-            if number:
-                body = deploy_markdown(
-                    result, sha=sha, run_url=run_url, marker=marker, config_file=self.config_in_repo
-                )
-                self.sticky_comment(number, body, marker)
-            else:
-                self.log(f"no pull request found for {sha[:7]}: no comment")
+                self.log(f"cannot compare {base[:7]}...{sha[:7]}: {exc}")
+        pulls: list[int] = []
+        for commit in commits:
+            try:
+                found = client.merged_pulls_for_commit(commit)
+            except GitHubError as exc:
+                self.warn_github(exc, "nami: no PR comment")
+                break
+            pulls += [n for n in found if n not in pulls]
+        return sorted(pulls)
+
+    def deploy(self, config: Config) -> int:
+        branch = self.deploy_branch()
+        self.check_tip(branch)
+        pulls = self.included_pulls(branch) if self.options.comment else []
+        try:
+            return self.deploy_pulls(config, pulls)
+        except NamiError as exc:
+            return self.report_failure("deploy", str(exc), pulls=pulls)
+
+    def deploy_pulls(self, config: Config, pulls: list[int]) -> int:
+        aws = self.aws(config)
+        run = self.plan_with_retry(config, aws, keep=True)
+        plan_path = self.result_path("plan")
+        plan_path.write_text(run.plan.to_json(), encoding="utf-8")
+        self.log(plan_text(run.plan))
+        options = DeployOptions(prune=self.options.prune, force=self.options.force)
+        result = deploy(aws, run, options, self.on_event)
+        self.result_path("deploy").write_text(result.to_json(), encoding="utf-8")
+        self.log(deploy_text(result))
+        self.report_deploy(result, pulls)
         moved = [p.pipeline for p in result.pipelines if p.outcome in MOVED]
         self.outputs(
+            "deployed" if result.ok else "failed",
             has_changes=bool(moved),
-            plan=str(plan_path if plan_path.is_file() else path),
+            plan=str(plan_path),
             changed=moved,
             endpoints=result.endpoints(),
         )
-        if code != 0 and result.ok:  # the CLI failed after writing a clean result
-            return code
         return 0 if result.ok else 1
 
-    def report_failure(self, what: str, code: int, errors: str) -> int:
-        # The end of stderr has the reason; the whole of it is in the log already.
-        tail = "\n".join(errors.strip().splitlines()[-LOG_TAIL_LINES:])
-        message = tail or f"nami {what} failed (exit {code})"
-        self.command(runner.annotation("error", message, title=f"nami {what} failed"))
-        body = notice_markdown(
-            f"❌ Nami {what} failed",
-            f"```\n{message[:20_000]}\n```",
-            marker=(plan_marker if what == "plan" else deploy_marker)(self.config_in_repo),
-            sha=self.ctx.head_sha,
-            run_url=self.ctx.run_url,
-            kind="CAUTION",
-        )
-        self.summary(body)
-        self.no_outputs()
-        return code or 1
+    def on_event(self, event: StackEvent) -> None:
+        self.log(event_line(event))
+
+    def report_deploy(self, result: DeployResult, pulls: list[int]) -> None:
+        sha, run_url = self.ctx.sha, self.ctx.run_url
+
+        def render(limit: int) -> str:
+            return deploy_markdown(
+                result,
+                sha=sha,
+                run_url=run_url,
+                marker=self.deploy_marker,
+                limit=limit,
+                config_file=self.config_in_repo,
+                pulls=pulls,
+            )
+
+        self.summary(render)
+        for failed in result.failed:
+            self.annotations.add(
+                "error",
+                "; ".join(failed.reasons) or failed.outcome,
+                title=f"nami: {failed.pipeline} {failed.outcome}",
+            )
+        if not pulls:
+            self.log(f"no merged pull request found for {sha[:7]}: no comment")
+        for number in pulls:
+            self.sticky_comment(number, render(COMMENT_LIMIT), self.deploy_marker)
 
 
 MOVED = frozenset({"created", "updated", "deleted"})
-LOG_TAIL_LINES = 30
+
+
+def fit_bytes(render: Callable[[int], str], budget: int) -> str:
+    """Render within `budget` UTF-8 bytes: the renderers count characters, so shrink their
+    character limit by the measured bytes-per-character until the bytes fit."""
+    limit = budget
+    text = render(limit)
+    for _ in range(5):
+        size = len(text.encode("utf-8"))
+        if size <= budget:
+            return text
+        limit = int(limit * budget / size * 0.97)
+        text = render(limit)
+    return text
 
 
 def run(
@@ -432,67 +629,6 @@ def run(
     env = os.environ if env is None else env
     ctx = runner.RunnerContext.from_env(env)
     return Job(options, ctx, env, out or sys.stdout).run()
-
-
-def deploy_result_from_dict(data: dict[str, Any]) -> DeployResult:
-    fields = set(PipelineResult.__dataclass_fields__)
-    pipelines = [
-        PipelineResult(**{k: v for k, v in p.items() if k in fields})
-        for p in data.get("pipelines", [])
-    ]
-    return DeployResult(str(data.get("project", "")), str(data.get("region", "")), pipelines)
-
-
-# --------------------------------------------------------------------------- the CLI, in-process
-
-
-def run_cli(args: list[str]) -> tuple[int, str]:
-    """Run `nami <args>` in this process; its stderr still reaches the log and is returned."""
-    from nami_action.cli import cli
-
-    captured = _Tee(sys.stderr)
-    code = 0
-    with contextlib.redirect_stderr(captured):
-        try:
-            cli.main(args=args, prog_name="nami", standalone_mode=False)
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        except NamiError as exc:
-            captured.write(f"error: {exc}\n")
-            code = exc.exit_code
-        except Exception as exc:  # click usage errors and the like
-            from click import ClickException
-
-            if not isinstance(exc, ClickException):
-                raise
-            captured.write(f"error: {exc.format_message()}\n")
-            code = exc.exit_code
-    return code, captured.text
-
-
-def cli_accepts(command: str, option: str) -> bool:
-    from nami_action.cli import cli
-
-    found = cli.commands.get(command)
-    return bool(found) and any(p.name == option for p in found.params)  # type: ignore[union-attr]
-
-
-class _Tee(io.TextIOBase):
-    def __init__(self, stream: TextIO) -> None:
-        self.stream = stream
-        self.buffer_ = io.StringIO()
-
-    def write(self, text: str) -> int:
-        self.stream.write(text)
-        self.buffer_.write(text)
-        return len(text)
-
-    def flush(self) -> None:
-        self.stream.flush()
-
-    @property
-    def text(self) -> str:
-        return self.buffer_.getvalue()
 
 
 @contextlib.contextmanager

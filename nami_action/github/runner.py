@@ -33,6 +33,7 @@ class RunnerContext:
     server_url: str = "https://github.com"
     api_url: str = "https://api.github.com"
     run_id: str = ""
+    workflow_ref: str = ""
     workspace: str = ""
     output_file: str = ""
     summary_file: str = ""
@@ -49,6 +50,7 @@ class RunnerContext:
             server_url=(env.get("GITHUB_SERVER_URL") or "https://github.com").rstrip("/"),
             api_url=(env.get("GITHUB_API_URL") or "https://api.github.com").rstrip("/"),
             run_id=env.get("GITHUB_RUN_ID", ""),
+            workflow_ref=env.get("GITHUB_WORKFLOW_REF", ""),
             workspace=env.get("GITHUB_WORKSPACE", ""),
             output_file=env.get("GITHUB_OUTPUT", ""),
             summary_file=env.get("GITHUB_STEP_SUMMARY", ""),
@@ -65,6 +67,12 @@ class RunnerContext:
         return f"{self.server_url}/{self.repository}/actions/runs/{self.run_id}"
 
     @property
+    def workflow_file(self) -> str:
+        """`nami.yml` of GITHUB_WORKFLOW_REF (owner/repo/.github/workflows/nami.yml@ref)."""
+        path = self.workflow_ref.split("@", 1)[0]
+        return path.rsplit("/", 1)[-1] if "/.github/workflows/" in path else ""
+
+    @property
     def pull_request(self) -> dict[str, Any] | None:
         pr = self.event.get("pull_request")
         return pr if isinstance(pr, dict) else None
@@ -77,12 +85,14 @@ class RunnerContext:
 
     @property
     def head_sha(self) -> str:
-        """The commit a pull request shows (GITHUB_SHA is the merge commit there)."""
+        """The commit a pull request shows (GITHUB_SHA is the merge commit there), or the
+        merge queue's candidate commit."""
         pr = self.pull_request
         head = pr.get("head") if pr else None
         if isinstance(head, dict) and isinstance(head.get("sha"), str):
             return str(head["sha"])
-        return self.sha
+        queued = _get(self.event, "merge_group", "head_sha")
+        return str(queued) if isinstance(queued, str) else self.sha
 
     @property
     def is_fork(self) -> bool:

@@ -27,12 +27,18 @@ SHORT_SHA = 7
 # --------------------------------------------------------------------------- markers
 
 
-def plan_marker(config_file: str) -> str:
-    return f"<!-- nami:plan:{_comment_safe(config_file)} -->"
+def plan_marker(config_file: str, key: str = "") -> str:
+    """`key` (the comment-key input: an environment, an account) keeps two jobs that plan
+    one config apart, each with its own sticky comment."""
+    return f"<!-- nami:plan:{_comment_safe(_keyed(config_file, key))} -->"
 
 
-def deploy_marker(config_file: str) -> str:
-    return f"<!-- nami:deploy:{_comment_safe(config_file)} -->"
+def deploy_marker(config_file: str, key: str = "") -> str:
+    return f"<!-- nami:deploy:{_comment_safe(_keyed(config_file, key))} -->"
+
+
+def _keyed(config_file: str, key: str) -> str:
+    return f"{config_file}#{key.strip()}" if key.strip() else config_file
 
 
 def as_marker(marker: str) -> str:
@@ -289,8 +295,12 @@ def deploy_markdown(
     marker: str | None = None,
     limit: int = DEFAULT_LIMIT,
     config_file: str = "nami.yaml",
+    pulls: Sequence[int] = (),
 ) -> str:
-    """The job summary / merged-PR comment for a deploy: outcome per pipeline, failures first."""
+    """The job summary / merged-PR comment for a deploy: outcome per pipeline, failures first.
+
+    `pulls`: the merged pull requests this deploy brings out (several when queued runs were
+    coalesced), named under the counts."""
     failed = len(result.failed)
     status = "succeeded" if result.ok else f"failed ({failed} pipeline{_s(failed)})"
     icon = "✅" if result.ok else "❌"
@@ -301,6 +311,8 @@ def deploy_markdown(
         "**" + " · ".join(f"{n} {outcome}" for outcome, n in _outcome_counts(result)) + "**",
         "",
     ]
+    if pulls:
+        head += ["Deploys " + ", ".join(f"#{n}" for n in pulls), ""]
     failures = _failure_block(result.failed, limit // 2)
     moved = [p for p in result.pipelines if p.outcome != "unchanged"]
     still = [p.pipeline for p in result.pipelines if p.outcome == "unchanged"]

@@ -6,8 +6,10 @@ GITHUB_OUTPUT and GITHUB_STEP_SUMMARY file per step, and GITHUB_ACTION_PATH set.
 feed `steps.<id>.outputs`, which later `env:`, `with:`, `if:` and the action's `outputs:` read.
 
 `uses:` steps are stood in for, not run:
-- actions/setup-python: outputs `python-path` = this interpreter (the repo's .venv python);
-- actions/cache: a hit by default - the cache path is made a symlink to this .venv, which
+- actions/setup-python: outputs `python-path` = this interpreter (the repo's .venv python),
+  or the `python` given;
+- actions/cache/save: records the key it would save (ActionRun.saved);
+- actions/cache/restore: a hit by default - the cache path is made a symlink to this .venv, which
   holds exactly the environment the install step would build, so the action's own
   `if: steps.cache.outputs.cache-hit != 'true'` skips the install step, as on a warm run.
   With `cache_hit=False` the install step runs for real (needs PyPI).
@@ -43,6 +45,7 @@ class ActionRun:
     steps: dict[str, dict[str, str]] = field(default_factory=dict)
     ran: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    saved: list[str] = field(default_factory=list)
 
 
 def load_action() -> dict[str, Any]:
@@ -110,6 +113,7 @@ def run_action(
     env: dict[str, str],
     token: str,
     cache_hit: bool = True,
+    python: str = sys.executable,
     timeout: float = 300,
 ) -> ActionRun:
     """Run action.yml's steps in order, stopping at the first failing one, like the runner."""
@@ -146,7 +150,8 @@ def run_action(
             continue
         result.ran.append(name)
         if "uses" in step:
-            steps[step_id] = {"outputs": _stand_in(step, ctx, cache_hit)}  # type: ignore[dict-item]
+            outputs = _stand_in(step, ctx, cache_hit, python, result)
+            steps[step_id] = {"outputs": outputs}  # type: ignore[dict-item]
             continue
         step_env = {k: ctx.substitute(str(v)) for k, v in (step.get("env") or {}).items()}
         output = temp / f"output-{index}"
@@ -191,12 +196,18 @@ def run_action(
     return result
 
 
-def _stand_in(step: dict[str, Any], ctx: Contexts, cache_hit: bool) -> dict[str, str]:
+def _stand_in(
+    step: dict[str, Any], ctx: Contexts, cache_hit: bool, python: str, result: ActionRun
+) -> dict[str, str]:
     uses = str(step["uses"])
     with_ = {k: ctx.substitute(str(v)) for k, v in (step.get("with") or {}).items()}
     if uses.startswith("actions/setup-python@"):
-        return {"python-path": sys.executable, "python-version": platform.python_version()}
-    if uses.startswith("actions/cache@"):
+        return {"python-path": python, "python-version": platform.python_version()}
+    if uses.startswith("actions/cache/save@"):
+        assert Path(with_["path"]).is_dir(), "saving a cache path that does not exist"
+        result.saved.append(with_["key"])
+        return {}
+    if uses.startswith("actions/cache/restore@"):
         path = Path(with_["path"])
         assert with_["key"].startswith("nami-venv-"), with_
         if cache_hit:

@@ -8,7 +8,7 @@ import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from nami_action.plan.model import PipelinePlan, Plan, PlanWarning, ResourceChange
 
@@ -26,11 +26,28 @@ class FakeGitHub:
     pulls_by_sha: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     requests: list[tuple[str, str]] = field(default_factory=list)
     deny_writes: bool = False
+    # The account the token writes as. None: an installation token (the job's GITHUB_TOKEN),
+    # for which GET /user answers 403 and comments are written by github-actions[bot].
+    user: str | None = None
+    viewer: str | None = None  # GraphQL's viewer login (an app's bot); None: not answered
+    branches: dict[str, str] = field(default_factory=dict)  # branch -> head sha
+    compare: dict[str, list[str]] = field(default_factory=dict)  # "base...head" -> shas
+    successful_runs: dict[str, str] = field(default_factory=dict)  # workflow file -> head sha
+    labels: dict[int, list[str]] = field(default_factory=dict)
+    failures: list[tuple[int, dict[str, str]]] = field(default_factory=list)  # next answers
     next_id: int = 1000
     lock: threading.Lock = field(default_factory=threading.Lock)
 
+    @property
+    def author(self) -> str:
+        return self.user or self.viewer or "github-actions[bot]"
+
     def writes(self) -> list[tuple[str, str]]:
-        return [(m, p) for m, p in self.requests if m in ("POST", "PATCH")]
+        writing = ("POST", "PATCH", "DELETE")
+        return [(m, p) for m, p in self.requests if m in writing and p != "/graphql"]
+
+    def comment_writes(self) -> list[tuple[str, str]]:
+        return [(m, p) for m, p in self.writes() if "/comments" in p]
 
     def add_comment(self, issue: int, body: str, login: str = "someone") -> int:
         with self.lock:
@@ -70,6 +87,25 @@ def handler(fake: FakeGitHub) -> type[BaseHTTPRequestHandler]:
             if self.headers.get("Authorization") != f"Bearer {TOKEN}":
                 self._send(401, {"message": "Bad credentials"})
                 return
+            with fake.lock:
+                failure = fake.failures.pop(0) if fake.failures else None
+            if failure:
+                self._send(
+                    failure[0], {"message": "You have exceeded a secondary rate limit"}, failure[1]
+                )
+                return
+            if parts.path == "/user" and method == "GET":
+                if fake.user is None:
+                    self._send(403, {"message": "Resource not accessible by integration"})
+                else:
+                    self._send(200, {"login": fake.user})
+                return
+            if parts.path == "/graphql" and method == "POST":
+                if fake.viewer is None:
+                    self._send(403, {"message": "Resource not accessible by integration"})
+                else:
+                    self._send(200, {"data": {"viewer": {"login": fake.viewer}}})
+                return
             if not parts.path.startswith(prefix):
                 self._send(404, {"message": "Not Found"})
                 return
@@ -84,7 +120,7 @@ def handler(fake: FakeGitHub) -> type[BaseHTTPRequestHandler]:
                     self._list(issue, query)
                     return
                 if method == "POST":
-                    new_id = fake.add_comment(issue, self._body()["body"], "github-actions[bot]")
+                    new_id = fake.add_comment(issue, self._body()["body"], fake.author)
                     self._send(201, {"id": new_id, "body": fake.comments[issue][-1]["body"]})
                     return
             if (m := re.fullmatch(r"/issues/comments/(\d+)", path)) and method == "PATCH":
@@ -101,6 +137,40 @@ def handler(fake: FakeGitHub) -> type[BaseHTTPRequestHandler]:
                 return
             if (m := re.fullmatch(r"/commits/([0-9a-f]+)/pulls", path)) and method == "GET":
                 self._send(200, fake.pulls_by_sha.get(m.group(1), []))
+                return
+            if (m := re.fullmatch(r"/branches/([^/]+)", path)) and method == "GET":
+                if m.group(1) in fake.branches:
+                    self._send(
+                        200, {"name": m.group(1), "commit": {"sha": fake.branches[m.group(1)]}}
+                    )
+                else:
+                    self._send(404, {"message": "Branch not found"})
+                return
+            if (
+                m := re.fullmatch(r"/compare/([0-9a-f]+\.\.\.[0-9a-f]+)", path)
+            ) and method == "GET":
+                shas = fake.compare.get(m.group(1), [])
+                self._send(200, {"commits": [{"sha": sha} for sha in shas]})
+                return
+            if (m := re.fullmatch(r"/actions/workflows/([^/]+)/runs", path)) and method == "GET":
+                assert query.get("status") == ["success"] and query.get("event") == ["push"]
+                sha = fake.successful_runs.get(m.group(1))
+                self._send(200, {"workflow_runs": [{"head_sha": sha}] if sha else []})
+                return
+            if (m := re.fullmatch(r"/issues/(\d+)/labels", path)) and method == "POST":
+                with fake.lock:
+                    have = fake.labels.setdefault(int(m.group(1)), [])
+                    have += [label for label in self._body()["labels"] if label not in have]
+                self._send(200, [{"name": label} for label in have])
+                return
+            if (m := re.fullmatch(r"/issues/(\d+)/labels/([^/]+)", path)) and method == "DELETE":
+                have = fake.labels.get(int(m.group(1)), [])
+                name = unquote(m.group(2))
+                if name not in have:
+                    self._send(404, {"message": "Label does not exist"})
+                    return
+                have.remove(name)
+                self._send(200, [{"name": label} for label in have])
                 return
             self._send(404, {"message": "Not Found"})
 
@@ -123,6 +193,9 @@ def handler(fake: FakeGitHub) -> type[BaseHTTPRequestHandler]:
 
         def do_PATCH(self) -> None:
             self._route("PATCH")
+
+        def do_DELETE(self) -> None:
+            self._route("DELETE")
 
     return Handler
 

@@ -6,16 +6,19 @@ The fork and invalid-config runs need no AWS; the plan/deploy runs need `nami pl
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 
-from .action_runner import ActionRun, run_action
+from .action_runner import ACTION_PATH, ActionRun, run_action
 from .github_fakes import REPO, TOKEN, FakeGitHub
 
 MERGE_SHA = "e" * 40
@@ -91,6 +94,7 @@ def run(
     *,
     aws: bool = True,
     cold: bool = False,
+    python: str = sys.executable,
     **inputs: str,
 ) -> ActionRun:
     run.count = getattr(run, "count", 0) + 1  # type: ignore[attr-defined]
@@ -112,6 +116,7 @@ def run(
         "GITHUB_SERVER_URL": "https://github.com",
         "GITHUB_API_URL": fake.url,
         "GITHUB_RUN_ID": "777",
+        "GITHUB_WORKFLOW_REF": f"{REPO}/.github/workflows/nami.yml@refs/heads/main",
         "AWS_EC2_METADATA_DISABLED": "true",
         "AWS_SHARED_CREDENTIALS_FILE": str(home / "no-credentials"),
         "AWS_CONFIG_FILE": str(home / "no-config"),
@@ -131,6 +136,7 @@ def run(
         env=env,
         token=TOKEN,
         cache_hit=not cold,
+        python=python,
     )
 
 
@@ -145,15 +151,61 @@ def test_warm_run_skips_the_install_step(tmp_path: Path, repo: Path, github_api:
     result = run(tmp_path, repo, github_api, "pull_request", pull_request(fork=True), aws=False)
     assert result.returncode == 0, explain(result)
     assert "Install Nami's dependencies" in result.skipped
+    assert "Save the environment" in result.skipped and result.saved == []
     assert result.ran[-1] == "Run Nami"
     key = result.steps["key"]["outputs"]["key"]  # type: ignore[index]
-    assert key.startswith("nami-venv-v1-Linux-X64-py3.")
+    assert key.startswith("nami-venv-v2-Linux-X64-py3.")
+    lock = (ACTION_PATH / "requirements" / "action.lock").read_bytes()
+    assert key.endswith("-" + hashlib.sha256(lock).hexdigest()[:20])
+
+
+def test_repository_files_do_not_shadow_the_action(
+    tmp_path: Path, repo: Path, github_api: FakeGitHub
+):
+    """The job runs in the user's checkout: its json.py must not replace the standard one."""
+    for module in ("json", "hashlib", "nami_action"):
+        (repo / f"{module}.py").write_text("raise SystemExit('imported from the repository')\n")
+    result = run(tmp_path, repo, github_api, "pull_request", pull_request(fork=True), aws=False)
+    assert result.returncode == 0, explain(result)
+    assert "imported from the repository" not in result.stderr
+    assert "Nami: validated only" in result.summary
+
+
+def older_python() -> str | None:
+    candidates = [shutil.which(f"python3.{minor}") for minor in (10, 9)]
+    candidates += sorted(str(p) for p in Path.home().glob(".pyenv/versions/3.1[0]*/bin/python3"))
+    for found in candidates:
+        if found and subprocess.run([found, "-V"], capture_output=True).returncode == 0:
+            return found
+    return None
+
+
+def test_python_older_than_3_11_is_a_clear_error(
+    tmp_path: Path, repo: Path, github_api: FakeGitHub
+):
+    python = older_python()
+    if python is None:
+        pytest.skip("no Python older than 3.11 on this machine")
+    result = run(
+        tmp_path,
+        repo,
+        github_api,
+        "pull_request",
+        pull_request(fork=True),
+        aws=False,
+        python=python,
+    )
+    assert result.returncode == 1
+    assert result.ran[-1] == "Check the Python version and compute the cache key"
+    (error,) = [line for line in result.stdout.splitlines() if line.startswith("::error")]
+    assert "Nami needs Python 3.11 or later; python-version gave 3.1" in error
 
 
 def test_fork_pull_request_validates_only(tmp_path: Path, repo: Path, github_api: FakeGitHub):
     result = run(tmp_path, repo, github_api, "pull_request", pull_request(fork=True), aws=False)
     assert result.returncode == 0, explain(result)
     assert result.outputs == {
+        "status": "validated-only",
         "has-changes": "false",
         "plan": "",
         "changed-pipelines": "[]",
@@ -180,6 +232,26 @@ def test_invalid_config_fails_with_annotations(tmp_path: Path, repo: Path, githu
     (comment,) = github_api.comments[12]
     assert comment["body"].startswith("<!-- nami:plan:nami.yaml -->")
     assert result.outputs["has-changes"] == "false"
+    assert result.outputs["status"] == "invalid"
+
+
+def test_same_repository_pull_request_without_credentials_fails(
+    tmp_path: Path, repo: Path, github_api: FakeGitHub
+):
+    github_api.add_comment(12, "<!-- nami:plan:nami.yaml -->\nNo changes", "github-actions[bot]")
+    result = run(tmp_path, repo, github_api, "pull_request", pull_request(), aws=False)
+    assert result.returncode == 1, explain(result)
+    assert result.outputs["status"] == "failed"
+    assert "::error title=nami plan failed::no AWS credentials" in result.stdout
+    (comment,) = github_api.comments[12]  # the stale plan is replaced by the failure
+    assert "Nami plan failed" in comment["body"] and "No changes" not in comment["body"]
+
+
+def test_a_pull_request_can_never_deploy(tmp_path: Path, repo: Path, github_api: FakeGitHub):
+    result = run(tmp_path, repo, github_api, "pull_request", pull_request(), command="deploy")
+    assert result.returncode == 1, explain(result)
+    assert "::error title=nami::refusing to deploy on pull_request:" in result.stdout
+    assert result.outputs["status"] == "failed"
 
 
 def test_working_directory_input(tmp_path: Path, repo: Path, github_api: FakeGitHub):
@@ -227,10 +299,32 @@ def test_pull_request_plan_push_deploy_and_fail_on_replacement(
     assert len(github_api.comments[12]) == 1
     assert len(github_api.writes()) == writes
 
-    # 3. merged: deploy, summary, comment on the merged pull request
+    # 2b. a second job planning the same config for another account has its own comment
+    other = run(
+        tmp_path, repo, github_api, "pull_request", pull_request(), **{"comment-key": "staging"}
+    )
+    assert other.returncode == 0, explain(other)
+    markers = [c["body"].split("\n", 1)[0] for c in github_api.comments[12]]
+    assert markers == ["<!-- nami:plan:nami.yaml -->", "<!-- nami:plan:nami.yaml#staging -->"]
+
+    # 3. merged: an old commit is refused, the tip deploys and comments on every merged PR
+    # it brings out (#11 merged while the run of its push waited and was coalesced).
+    github_api.branches["main"] = "f" * 40
+    stale = run(tmp_path, repo, github_api, "push", push())
+    assert stale.returncode == 1, explain(stale)
+    assert "refusing to deploy eeeeeee: the tip of main is now fffffff" in stale.stdout
+    assert stale.outputs["status"] == "failed"
+    github_api.branches["main"] = MERGE_SHA
+    github_api.successful_runs["nami.yml"] = "a" * 40
+    github_api.compare[f"{'a' * 40}...{MERGE_SHA}"] = ["b" * 40, MERGE_SHA]
+    github_api.pulls_by_sha["b" * 40] = [{"number": 11, "merged_at": "2024-05-01T09:00:00Z"}]
     github_api.pulls_by_sha[MERGE_SHA] = [{"number": 12, "merged_at": "2024-05-01T10:00:00Z"}]
+    github_api.pulls_by_sha["d" * 40] = [{"number": 10, "merged_at": None}]
     deployed = run(tmp_path, repo, github_api, "push", push())
     assert deployed.returncode == 0, explain(deployed)
+    assert deployed.outputs["status"] == "deployed"
+    assert "Deploys #11, #12" in github_api.comments[11][0]["body"]
+    assert 10 not in github_api.comments
     assert "Nami deploy succeeded" in deployed.summary
     assert sorted(json.loads(deployed.outputs["changed-pipelines"])) == ["github", "orders"]
     endpoints = json.loads(deployed.outputs["endpoints"])
@@ -240,18 +334,23 @@ def test_pull_request_plan_push_deploy_and_fail_on_replacement(
     ]
     assert len(deploy_comments) == 1
 
-    # 4. a later pull request toggles queue.fifo: the queue would be replaced
+    # 4. a later pull request toggles queue.fifo: the queue would be replaced, which the
+    # deploy refuses without force, so the plan fails by default (fail-on: refused)
     (repo / "nami.yaml").write_text(config(fifo=True))
-    allowed = run(tmp_path, repo, github_api, "pull_request", pull_request(13))
-    assert allowed.returncode == 0, explain(allowed)
-    assert json.loads(allowed.outputs["changed-pipelines"]) == ["orders"]
-    assert "> [!CAUTION]" in allowed.summary
-    blocked = run(
+    blocked = run(tmp_path, repo, github_api, "pull_request", pull_request(13))
+    assert blocked.returncode == 1, explain(blocked)
+    assert "::error title=nami%3A fail-on refused::orders: refused" in blocked.stdout
+    assert json.loads(blocked.outputs["changed-pipelines"]) == ["orders"]
+    assert "> [!CAUTION]" in blocked.summary
+    forced = run(tmp_path, repo, github_api, "pull_request", pull_request(13), force="true")
+    assert forced.returncode == 0, explain(forced)
+    assert forced.outputs["status"] == "planned"
+    replacement = run(
         tmp_path, repo, github_api, "pull_request", pull_request(13), **{"fail-on": "replacement"}
     )
-    assert blocked.returncode == 1, explain(blocked)
-    assert "::error title=nami%3A fail-on replacement::orders:" in blocked.stdout
-    # the second run on #13 edited the same comment (the body changed: new run, same plan)
+    assert replacement.returncode == 1, explain(replacement)
+    assert "::error title=nami%3A fail-on replacement::orders:" in replacement.stdout
+    # every run on #13 edited the same comment
     assert len(github_api.comments[13]) == 1
 
 
@@ -265,4 +364,5 @@ def test_cold_run_installs_the_environment(tmp_path: Path, repo: Path, github_ap
     )
     assert result.returncode == 0, explain(result)
     assert "Install Nami's dependencies" in result.ran
+    assert result.saved == [result.steps["key"]["outputs"]["key"]]  # type: ignore[index]
     assert "Nami: validated only" in result.summary

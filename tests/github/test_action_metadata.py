@@ -6,11 +6,12 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 from ruamel.yaml import YAML
 
-from .action_runner import ACTION_PATH, load_action
+from .action_runner import ACTION_PATH, ACTION_YML, load_action
 
 WORKFLOW = ACTION_PATH / "examples" / "workflows" / "nami.yml"
 PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
@@ -29,12 +30,24 @@ def test_inputs_and_outputs() -> None:
         "github-token",
         "working-directory",
         "python-version",
+        "force",
+        "comment-key",
+        "comment-on-no-changes",
+        "labels",
     }
+    assert inputs["fail-on"]["default"] == "refused"
+    assert inputs["force"]["default"] == "false"
     assert inputs["config"]["default"] == "nami.yaml"
     assert inputs["command"]["default"] == "auto"
     assert inputs["comment"]["default"] == "true"
     assert inputs["github-token"]["default"] == "${{ github.token }}"
-    assert set(action["outputs"]) >= {"has-changes", "plan", "changed-pipelines", "endpoints"}
+    assert set(action["outputs"]) >= {
+        "status",
+        "has-changes",
+        "plan",
+        "changed-pipelines",
+        "endpoints",
+    }
     assert action["runs"]["using"] == "composite"
     assert action["branding"]["icon"] and action["branding"]["color"]
 
@@ -44,6 +57,17 @@ def test_no_expression_inside_a_script() -> None:
     for step in load_action()["runs"]["steps"]:
         if "run" in step:
             assert "${{" not in step["run"], step.get("name")
+
+
+def test_cache_is_saved_right_after_the_install() -> None:
+    steps = load_action()["runs"]["steps"]
+    names = [s.get("uses", s.get("name", "")).split("@")[0] for s in steps]
+    install = names.index("Install Nami's dependencies")
+    assert names[install - 1] == "actions/cache/restore"
+    assert names[install + 1] == "actions/cache/save"
+    assert "--require-hashes" in steps[install]["run"]
+    (run_step,) = [s for s in steps if s.get("id") == "nami"]
+    assert "-P -m nami_action.github run" in run_step["run"]
 
 
 def test_every_input_reaches_the_run_step() -> None:
@@ -68,18 +92,50 @@ def test_actions_are_pinned_by_commit() -> None:
 def test_example_workflow_permissions_and_concurrency() -> None:
     workflow = YAML(typ="safe").load(WORKFLOW.read_text())
     assert workflow["permissions"] == {}
-    assert set(workflow["on"]) == {"pull_request", "push"}
-    deploy = workflow["jobs"]["deploy"]
+    assert set(workflow["on"]) == {"pull_request", "merge_group", "push"}
+    plan, deploy = workflow["jobs"]["plan"], workflow["jobs"]["deploy"]
     assert deploy["permissions"] == {
+        "actions": "read",
         "contents": "read",
         "id-token": "write",
         "pull-requests": "write",
     }
     assert deploy["concurrency"]["cancel-in-progress"] is False
+    assert deploy["environment"] == "production" and "environment" not in plan
+    assert "merge_group" in plan["if"] and "pull_request" in plan["if"]
+    assert all(job["timeout-minutes"] <= 60 for job in workflow["jobs"].values())
     for job in workflow["jobs"].values():
         checkout = job["steps"][0]
         assert checkout["uses"].startswith("actions/checkout@")
         assert checkout["with"]["persist-credentials"] is False
+
+
+def role_of(job: dict[str, Any]) -> str:
+    (step,) = [s for s in job["steps"] if "configure-aws-credentials" in s.get("uses", "")]
+    return str(step["with"]["role-to-assume"]).rsplit("/", 1)[-1]
+
+
+def test_plan_and_deploy_use_their_own_roles() -> None:
+    """On pull_request GitHub runs the PR's workflow file: the plan job's role must not be the
+    deploy role, and the deploy job is the only one in the protected environment."""
+    jobs = YAML(typ="safe").load(WORKFLOW.read_text())["jobs"]
+    assert role_of(jobs["plan"]) == "nami-plan"
+    assert role_of(jobs["deploy"]) == "nami-deploy"
+    assert jobs["plan"]["steps"][-1]["with"]["command"] == "plan"
+
+
+def test_node24_majors_are_pinned() -> None:
+    """Each action at the major whose runtime is node24 (checked in each release's action.yml)."""
+    text = WORKFLOW.read_text() + ACTION_YML.read_text()
+    for action, major in [
+        ("actions/checkout", "v7"),
+        ("actions/setup-python", "v7"),
+        ("actions/cache/restore", "v5"),
+        ("actions/cache/save", "v5"),
+        ("aws-actions/configure-aws-credentials", "v6"),
+    ]:
+        found = re.findall(rf"{re.escape(action)}@[0-9a-f]{{40}} # (v\d+)", text)
+        assert found and set(found) == {major}, (action, found)
 
 
 def zizmor() -> str:
@@ -89,7 +145,14 @@ def zizmor() -> str:
     return found
 
 
-@pytest.mark.parametrize("path", [ACTION_PATH / "action.yml", WORKFLOW], ids=lambda p: p.name)
+WORKFLOWS = ACTION_PATH / ".github" / "workflows"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [ACTION_PATH / "action.yml", WORKFLOW, WORKFLOWS / "ci.yml", WORKFLOWS / "action-test.yml"],
+    ids=lambda p: p.name,
+)
 def test_zizmor_has_no_findings(path: Path) -> None:
     """Each file on its own: zizmor given a directory only collects .github/workflows."""
     done = subprocess.run(
@@ -100,3 +163,25 @@ def test_zizmor_has_no_findings(path: Path) -> None:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "No findings" in done.stdout
+
+
+def readme_table(heading: str) -> list[list[str]]:
+    """The rows of the Markdown table under `### heading` in the README's Action section."""
+    text = (ACTION_PATH / "README.md").read_text()
+    section = text.split("## GitHub Action\n", 1)[1].split(f"### {heading}\n", 1)[1]
+    rows = [line for line in section.split("\n### ", 1)[0].splitlines() if line.startswith("|")]
+    return [[cell.strip() for cell in row.strip("|").split(" | ")] for row in rows[2:]]
+
+
+def test_readme_documents_every_input_with_its_default() -> None:
+    inputs = load_action()["inputs"]
+    documented = {row[0].strip("`"): row[1] for row in readme_table("Inputs")}
+    assert set(documented) == set(inputs)
+    for name, spec in inputs.items():
+        default = str(spec.get("default") or '""')
+        assert documented[name] == f"`{default}`", name
+
+
+def test_readme_documents_every_output() -> None:
+    documented = [row[0].strip("`") for row in readme_table("Outputs")]
+    assert documented == list(load_action()["outputs"])

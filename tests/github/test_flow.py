@@ -9,8 +9,10 @@ from typing import Any
 
 import pytest
 
+from nami_action.aws.session import AwsError
 from nami_action.github import flow
 from nami_action.plan.model import DeployResult, PipelinePlan, PipelineResult, PlanWarning
+from nami_action.plan.planner import PlanRun
 
 from .github_fakes import REPO, TOKEN, FakeGitHub, make_plan
 from .test_runner import parse_output_file
@@ -123,23 +125,32 @@ def run_job(
     return Run(code, out.getvalue(), parse_output_file(output.read_text()), summary.read_text())
 
 
-class StubCli:
-    """Stands in for `nami plan` / `nami deploy`: writes the given JSON to --out."""
+class Steps:
+    """Stands in for the library steps the flow calls (make_plan, apply.deploy): returns the
+    given Plan / DeployResult, or raises the given error, and records the calls. The real
+    steps run against the emulator in test_action_harness.py."""
 
-    def __init__(self, plan: Any = None, result: Any = None, code: int = 0) -> None:
-        self.plan = plan
+    def __init__(self, plans: list[Any] | None = None, result: Any = None, error: str = "") -> None:
+        self.plans = list(plans or [])
         self.result = result
-        self.code = code
-        self.calls: list[list[str]] = []
+        self.error = error
+        self.calls: list[tuple[str, Any]] = []
 
-    def __call__(self, args: list[str]) -> tuple[int, str]:
-        self.calls.append(args)
-        out = Path(args[args.index("--out") + 1])
-        data = self.plan if args[0] == "plan" else self.result
-        if data is None:
-            return 1, "error: no AWS credentials found while planning\n"
-        out.write_text(data.to_json())
-        return self.code, ""
+    def make_plan(self, config: Any, aws: Any, options: Any) -> PlanRun:
+        self.calls.append(("plan", options))
+        if self.error:
+            raise AwsError(self.error)
+        plan = self.plans.pop(0) if len(self.plans) > 1 else self.plans[0]
+        return PlanRun(plan, config, "bucket", {}, {}, {})
+
+    def deploy(self, aws: Any, run: PlanRun, options: Any, on_event: Any) -> Any:
+        self.calls.append(("deploy", options))
+        return self.result
+
+    def patch(self, mp: pytest.MonkeyPatch) -> Steps:
+        mp.setattr(flow, "make_plan", self.make_plan)
+        mp.setattr(flow, "deploy", self.deploy)
+        return self
 
 
 def replacing_plan() -> Any:
@@ -161,28 +172,27 @@ def replacing_plan() -> Any:
 
 
 def test_fork_pull_request_validates_only(workspace: Path, github_api: FakeGitHub) -> None:
-    stub = StubCli()
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(flow, "run_cli", stub)
+        steps = Steps().patch(mp)
         run = run_job(workspace, github_api, "pull_request", pr_event(fork=True))
     assert run.code == 0
     assert "comes from a fork" in run.summary and "is valid" in run.summary
-    assert stub.calls == []
+    assert steps.calls == []
     assert github_api.writes() == []
-    assert run.outputs["has-changes"] == "false"
+    assert run.outputs["status"] == "validated-only"
     assert run.outputs["changed-pipelines"] == "[]"
     assert "::notice title=nami%3A validated only::" in run.stdout
 
 
-def test_no_credentials_validates_only_and_says_so_on_the_pr(
+def test_no_credentials_on_a_same_repository_pr_fails(
     workspace: Path, github_api: FakeGitHub
 ) -> None:
     run = run_job(workspace, github_api, "pull_request", pr_event(), credentials=False)
-    assert run.code == 0
-    assert "No AWS credentials" in run.summary
+    assert run.code == 1
+    assert run.outputs["status"] == "failed"
     (comment,) = github_api.comments[5]
     assert comment["body"].startswith("<!-- nami:plan:infra/nami.yaml -->")
-    assert "No AWS credentials" in comment["body"]
+    assert "no AWS credentials" in comment["body"]
 
 
 def test_invalid_config_annotates_the_file(workspace: Path, github_api: FakeGitHub) -> None:
@@ -195,65 +205,142 @@ def test_invalid_config_annotates_the_file(workspace: Path, github_api: FakeGitH
     assert "max_concurency" in errors[0]
     assert "is invalid" in run.summary and "infra/nami.yaml:10:7" in run.summary
     assert "is invalid" in github_api.comments[5][0]["body"]
+    assert run.outputs["status"] == "invalid"
 
 
-def test_plan_comment_outputs_and_fail_on(workspace: Path, github_api: FakeGitHub) -> None:
-    stub = StubCli(plan=replacing_plan())
+def test_fail_on_matches_what_the_deploy_refuses(workspace: Path, github_api: FakeGitHub) -> None:
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(flow, "run_cli", stub)
-        first = run_job(workspace, github_api, "pull_request", pr_event(), fail_on="none")
-        second = run_job(workspace, github_api, "pull_request", pr_event(), fail_on="deletion")
-        third = run_job(workspace, github_api, "pull_request", pr_event(), fail_on="replacement")
-    assert stub.calls[0][:2] == ["plan", "nami.yaml"]
-    assert (first.code, second.code, third.code) == (0, 0, 1)
-    assert "::error title=nami%3A fail-on replacement::github: queue replaced" in third.stdout
-    assert "::warning title=nami%3A queue-replaced,file=infra/nami.yaml,line=5::" in first.stdout
-    outputs = first.outputs
+        steps = Steps([replacing_plan()]).patch(mp)
+        default = run_job(workspace, github_api, "pull_request", pr_event())
+        forced = run_job(workspace, github_api, "pull_request", pr_event(), force=True)
+        none = run_job(workspace, github_api, "pull_request", pr_event(), fail_on="none")
+        deletion = run_job(workspace, github_api, "pull_request", pr_event(), fail_on="deletion")
+        replacement = run_job(
+            workspace, github_api, "pull_request", pr_event(), fail_on="replacement"
+        )
+    codes = [r.code for r in (default, forced, none, deletion, replacement)]
+    assert codes == [1, 0, 0, 0, 1]
+    assert steps.calls[0][1].pipelines == () and steps.calls[0][1].keep_change_sets is False
+    assert "::error title=nami%3A fail-on refused::github: refused" in default.stdout
+    assert default.outputs["status"] == "failed" and forced.outputs["status"] == "planned"
+    assert "::warning title=nami%3A queue-replaced,file=infra/nami.yaml,line=5::" in none.stdout
+    outputs = none.outputs
     assert outputs["has-changes"] == "true"
     assert json.loads(outputs["changed-pipelines"]) == ["github"]
     assert json.loads(outputs["endpoints"]) == {"github": "https://api.example/live/github"}
     assert json.loads(Path(outputs["plan"]).read_text())["has_changes"] is True
-    assert "> [!CAUTION]" in first.summary
-    # one sticky comment, written once: the same body three times means no edit
-    assert len(github_api.comments[5]) == 1
-    assert [m for m, _ in github_api.writes()] == ["POST"]
+    assert len(github_api.comments[5]) == 1  # one sticky comment, edited in place
 
 
 def test_pipelines_input_is_passed_to_plan(workspace: Path, github_api: FakeGitHub) -> None:
-    stub = StubCli(plan=replacing_plan())
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(flow, "run_cli", stub)
+        steps = Steps([replacing_plan()]).patch(mp)
         run_job(workspace, github_api, "pull_request", pr_event(), pipelines="github, stripe")
-    assert stub.calls[0][-2:] == ["--pipelines", "github,stripe"]
+    assert steps.calls[0][1].pipelines == ("github", "stripe")
 
 
-def test_plan_failure_is_reported(workspace: Path, github_api: FakeGitHub) -> None:
+def test_a_vanished_change_set_is_planned_again_once(
+    workspace: Path, github_api: FakeGitHub
+) -> None:
+    vanished = make_plan(
+        [
+            PipelinePlan(
+                "github",
+                "acme-github",
+                "update",
+                error="AWS error while describing a change set (ChangeSetNotFound): gone",
+            )
+        ]
+    )
+    clean = make_plan([PipelinePlan("github", "acme-github", "none")])
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(flow, "run_cli", StubCli(plan=None))
+        steps = Steps([vanished, clean]).patch(mp)
+        run = run_job(workspace, github_api, "pull_request", pr_event())
+    assert [c[0] for c in steps.calls] == ["plan", "plan"]
+    assert run.code == 0 and "planning again" in run.stdout
+
+
+def test_plan_failure_replaces_the_sticky_comment(workspace: Path, github_api: FakeGitHub) -> None:
+    with pytest.MonkeyPatch.context() as mp:
+        Steps([make_plan([PipelinePlan("github", "acme-github", "none")])]).patch(mp)
+        ok = run_job(workspace, github_api, "pull_request", pr_event())
+    assert ok.code == 0 and "No changes" in github_api.comments[5][0]["body"]
+    with pytest.MonkeyPatch.context() as mp:
+        Steps(error="access denied while listing stacks: nope").patch(mp)
         run = run_job(workspace, github_api, "pull_request", pr_event())
     assert run.code == 1
-    assert "::error title=nami plan failed::error: no AWS credentials" in run.stdout
-    assert "Nami plan failed" in run.summary
-    assert run.outputs["has-changes"] == "false"
+    assert "::error title=nami plan failed::access denied while listing stacks" in run.stdout
+    (comment,) = github_api.comments[5]
+    assert "Nami plan failed" in comment["body"] and "access denied" in comment["body"]
+    assert "No changes" not in comment["body"]
+    assert run.outputs["status"] == "failed"
+
+
+def test_no_comment_when_nothing_changes(workspace: Path, github_api: FakeGitHub) -> None:
+    nothing = make_plan([PipelinePlan("github", "acme-github", "none")])
+    with pytest.MonkeyPatch.context() as mp:
+        Steps([nothing]).patch(mp)
+        quiet = run_job(
+            workspace, github_api, "pull_request", pr_event(), comment_on_no_changes=False
+        )
+        assert quiet.code == 0 and github_api.comment_writes() == []
+        Steps([replacing_plan()]).patch(mp)
+        run_job(workspace, github_api, "pull_request", pr_event(), fail_on="none")
+        Steps([nothing]).patch(mp)
+        run_job(workspace, github_api, "pull_request", pr_event(), comment_on_no_changes=False)
+    # the comment that showed changes is updated, never left stale
+    (comment,) = github_api.comments[5]
+    assert "queue replaced" not in comment["body"]
+
+
+def test_labels(workspace: Path, github_api: FakeGitHub) -> None:
+    with pytest.MonkeyPatch.context() as mp:
+        Steps([replacing_plan()]).patch(mp)
+        run_job(workspace, github_api, "pull_request", pr_event(), labels=True, fail_on="none")
+        assert sorted(github_api.labels[5]) == ["nami:changes", "nami:destroy"]
+        Steps([make_plan([PipelinePlan("github", "acme-github", "none")])]).patch(mp)
+        run_job(workspace, github_api, "pull_request", pr_event(), labels=True)
+    assert github_api.labels[5] == ["nami:no-changes"]
+
+
+def test_annotations_beyond_githubs_limit_say_how_many_more(
+    workspace: Path, github_api: FakeGitHub
+) -> None:
+    warnings = [PlanWarning("github", "stack-busy", f"warning {i}") for i in range(25)]
+    plan = make_plan([PipelinePlan("github", "acme-github", "update", warnings=warnings)])
+    with pytest.MonkeyPatch.context() as mp:
+        Steps([plan]).patch(mp)
+        run = run_job(workspace, github_api, "pull_request", pr_event())
+    shown = [line for line in run.stdout.splitlines() if line.startswith("::warning ")]
+    assert len(shown) == 10
+    assert "warning 8" in shown[8] and "16 more warnings not shown" in shown[9]
+    assert "warning 24" in run.summary
+
+
+def test_summary_budget_is_counted_in_bytes() -> None:
+    text = flow.fit_bytes(lambda limit: "é" * limit, 1000)
+    assert len(text.encode()) <= 1000 < len(text) * 2 + 100
 
 
 def test_push_to_default_branch_deploys_and_comments_on_the_merged_pr(
     workspace: Path, github_api: FakeGitHub
 ) -> None:
+    github_api.branches["main"] = "a" * 40
     github_api.pulls_by_sha["a" * 40] = [{"number": 8, "merged_at": "2024-01-01T00:00:00Z"}]
     result = DeployResult(
         "acme",
         "us-east-1",
         [PipelineResult("github", "acme-github", "create", "created", 30, "https://e/github")],
     )
-    stub = StubCli(result=result)
+    plan = make_plan([PipelinePlan("github", "acme-github", "create")])
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(flow, "run_cli", stub)
+        steps = Steps([plan], result=result).patch(mp)
         run = run_job(
             workspace, github_api, "push", push_event(), ref="refs/heads/main", prune=True
         )
-    assert stub.calls[0][:2] == ["deploy", "nami.yaml"] and "--prune" in stub.calls[0]
-    assert run.code == 0
+    assert [c[0] for c in steps.calls] == ["plan", "deploy"]
+    assert steps.calls[0][1].keep_change_sets is True and steps.calls[1][1].prune is True
+    assert run.code == 0 and run.outputs["status"] == "deployed"
     assert "Nami deploy succeeded" in run.summary
     assert json.loads(run.outputs["endpoints"]) == {"github": "https://e/github"}
     assert json.loads(run.outputs["changed-pipelines"]) == ["github"]
@@ -261,35 +348,65 @@ def test_push_to_default_branch_deploys_and_comments_on_the_merged_pr(
     assert comment["body"].startswith("<!-- nami:deploy:infra/nami.yaml -->")
 
 
-def test_failed_deploy_exits_non_zero(workspace: Path, github_api: FakeGitHub) -> None:
+def test_failed_deploy_comments_on_the_merged_pr(workspace: Path, github_api: FakeGitHub) -> None:
+    github_api.branches["main"] = "a" * 40
+    github_api.pulls_by_sha["a" * 40] = [
+        {"number": 8, "merged_at": "2024-01-01T00:00:00Z"},
+        {"number": 9, "merged_at": None},  # open: never commented on
+    ]
     result = DeployResult(
         "acme",
         "us-east-1",
         [PipelineResult("github", "acme-github", "update", "failed", 3, None, ["Queue: boom"])],
     )
+    plan = make_plan([PipelinePlan("github", "acme-github", "update")])
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(flow, "run_cli", StubCli(result=result, code=1))
+        Steps([plan], result=result).patch(mp)
         run = run_job(workspace, github_api, "push", push_event(), ref="refs/heads/main")
-    assert run.code == 1
+        failing = Steps(error="AWS rejected the credentials").patch(mp)
+        crashed = run_job(workspace, github_api, "push", push_event(), ref="refs/heads/main")
+    assert run.code == 1 and run.outputs["status"] == "failed"
     assert "::error title=nami%3A github failed::Queue: boom" in run.stdout
     assert "Queue: boom" in run.summary
+    assert crashed.code == 1 and failing.calls
+    (comment,) = github_api.comments[8]  # the deploy comment, now saying why it failed
+    assert "Nami deploy failed" in comment["body"] and "rejected the credentials" in comment["body"]
+    assert 9 not in github_api.comments
 
 
 def test_push_elsewhere_only_plans(workspace: Path, github_api: FakeGitHub) -> None:
-    stub = StubCli(plan=make_plan([PipelinePlan("github", "acme-github", "none")]))
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(flow, "run_cli", stub)
+        steps = Steps([make_plan([PipelinePlan("github", "acme-github", "none")])]).patch(mp)
         run = run_job(workspace, github_api, "push", push_event(), ref="refs/heads/feature")
-    assert stub.calls[0][0] == "plan"
+    assert [c[0] for c in steps.calls] == ["plan"]
     assert run.code == 0 and "not the default branch" in run.stdout
     assert github_api.writes() == []
+
+
+def test_merge_group_plans_the_queued_commit(workspace: Path, github_api: FakeGitHub) -> None:
+    event = {"merge_group": {"head_sha": "9" * 40, "head_ref": "gh-readonly-queue/main/pr-5"}}
+    with pytest.MonkeyPatch.context() as mp:
+        steps = Steps([make_plan([PipelinePlan("github", "acme-github", "none")])]).patch(mp)
+        run = run_job(workspace, github_api, "merge_group", event, ref="refs/heads/gh-readonly")
+        refused = run_job(workspace, github_api, "merge_group", event, command="deploy")
+    assert [c[0] for c in steps.calls] == ["plan"]
+    assert run.code == 0 and "commit 9999999" in run.summary
+    assert refused.code == 1 and refused.outputs["status"] == "failed"
+    assert "::error title=nami::refusing to deploy on merge_group" in refused.stdout
+
+
+def test_pull_request_target_is_warned_about(workspace: Path, github_api: FakeGitHub) -> None:
+    with pytest.MonkeyPatch.context() as mp:
+        Steps([make_plan([PipelinePlan("github", "acme-github", "none")])]).patch(mp)
+        run = run_job(workspace, github_api, "pull_request_target", pr_event())
+    assert "::warning title=nami%3A pull_request_target::" in run.stdout
 
 
 def test_comment_failure_is_a_warning(workspace: Path, github_api: FakeGitHub) -> None:
     github_api.deny_writes = True
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(flow, "run_cli", StubCli(plan=replacing_plan()))
-        run = run_job(workspace, github_api, "pull_request", pr_event())
+        Steps([replacing_plan()]).patch(mp)
+        run = run_job(workspace, github_api, "pull_request", pr_event(), fail_on="none")
     assert run.code == 0
     assert "::warning title=nami%3A no PR comment::" in run.stdout
     assert "pull-requests: write" in run.stdout
@@ -297,6 +414,6 @@ def test_comment_failure_is_a_warning(workspace: Path, github_api: FakeGitHub) -
 
 def test_no_comment(workspace: Path, github_api: FakeGitHub) -> None:
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(flow, "run_cli", StubCli(plan=replacing_plan()))
+        Steps([replacing_plan()]).patch(mp)
         run = run_job(workspace, github_api, "pull_request", pr_event(), comment=False)
-    assert run.code == 0 and github_api.requests == []
+    assert run.code == 1 and github_api.requests == []

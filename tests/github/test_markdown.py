@@ -7,7 +7,9 @@ from nami_action.plan.model import DeployResult, PipelinePlan, PipelineResult, P
 from nami_action.render.markdown import (
     GITHUB_LIMIT,
     deploy_markdown,
+    deploy_marker,
     plan_markdown,
+    plan_marker,
     problems_markdown,
 )
 
@@ -119,6 +121,12 @@ def test_custom_marker() -> None:
     assert plan_markdown(plan, marker="<!-- x -->").startswith("<!-- x -->\n")
 
 
+def test_comment_key_gives_each_job_its_own_marker() -> None:
+    assert plan_marker("nami.yaml") == "<!-- nami:plan:nami.yaml -->"
+    assert plan_marker("nami.yaml", "prod") == "<!-- nami:plan:nami.yaml#prod -->"
+    assert deploy_marker("nami.yaml", "a-->b") == "<!-- nami:deploy:nami.yaml#a- -&gt;b -->"
+
+
 def test_deploy_markdown() -> None:
     result = DeployResult(
         "acme",
@@ -145,6 +153,9 @@ def test_deploy_markdown() -> None:
     assert "Unchanged (1): `stripe`" in text
     assert "- `stripe`: `https://x/stripe`" in text
     assert "commit abcdef1" in text
+    assert "Deploys" not in text
+    coalesced = deploy_markdown(result, pulls=[11, 12])
+    assert "**\n\nDeploys #11, #12\n" in coalesced
 
 
 def test_deploy_markdown_stays_under_the_limit() -> None:

@@ -146,3 +146,14 @@ def test_bad_event_file_is_a_clear_error(tmp_path: Path) -> None:
     bad.write_text("{")
     with pytest.raises(runner.NamiError, match="GITHUB_EVENT_PATH"):
         runner.read_event(str(bad))
+
+
+def test_workflow_file_and_merge_queue_commit() -> None:
+    ctx = runner.RunnerContext(
+        event={"merge_group": {"head_sha": "q" * 40}},
+        sha="m" * 40,
+        workflow_ref="acme/webhooks/.github/workflows/nami.yml@refs/heads/main",
+    )
+    assert ctx.workflow_file == "nami.yml"
+    assert ctx.head_sha == "q" * 40
+    assert runner.RunnerContext(workflow_ref="").workflow_file == ""
