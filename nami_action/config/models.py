@@ -186,8 +186,14 @@ Tolerance = Annotated[
 ]
 
 
+SecretRefs = Annotated[list[SecretRef], Field(min_length=1, max_length=2)]
+
+
 class _SignedBy(Strict):
-    secret: SecretRef = Field(description="Reference to the signing secret.")
+    secret: SecretRef | SecretRefs = Field(
+        description="Reference to the signing secret; or a list of two while rotating it: the "
+        "current one first, then the previous one (both are accepted)."
+    )
 
 
 class GithubVerify(_SignedBy):
