@@ -97,4 +97,4 @@ def test_sigterm_lets_the_batch_in_flight_finish_and_exits_zero(
     again.process.send_signal(signal.SIGINT)
     assert again.process.wait(20) == 0
     assert project.numbers() == [7]
-    assert any(" orders " in line and " ok=1 " in line for line in dev.lines)
+    assert any(" orders " in line and " handled=1 " in line for line in dev.lines)
