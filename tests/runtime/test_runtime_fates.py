@@ -9,14 +9,16 @@ import hmac
 import json
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import boto3
 import pytest
 
 from nami_action.runtime import entry, secrets
-from nami_action.runtime.config import ConfigError
+from nami_action.runtime.config import ConfigError, parse_config
+from nami_action.runtime.consumer import Consumer
+from nami_action.runtime.verify import VerifySettings
 
 from .runtime_builders import dead_letters, envelope, record, sqs_event
 
@@ -339,3 +341,39 @@ def test_system_exit_and_keyboard_interrupt_fail_only_their_record(
     assert lines["interrupts"]["error"].startswith("KeyboardInterrupt")
     assert lines["fine"]["outcome"] == "handled"
     assert [call["n"] for call in sys.modules[module].CALLS] == [1, 2, 3]
+
+
+def test_a_burst_of_forged_signatures_rereads_the_secret_at_most_once_a_second() -> None:
+    reads: list[float] = []
+    now = [1_700_000_000.0]
+
+    def reread() -> VerifySettings:
+        reads.append(now[0])
+        return VerifySettings("github", "gh-secret")
+
+    consumer = Consumer(
+        config=parse_config({"pipeline": "github", "stack": "acme-github", "handler": "m.f"}),
+        function=lambda webhook: None,
+        verify_settings=VerifySettings("github", "gh-secret"),
+        dead_letters=Kept(),
+        reread_secrets=reread,
+        clock=lambda: now[0],
+        emit=lambda line: None,
+    )
+    forged = {"X-Hub-Signature-256": "sha256=" + "0" * 64}
+    burst = sqs_event(*(record(envelope(b"{}", forged)) for _ in range(5)))
+    assert consumer(burst) == {"batchItemFailures": []}
+    assert reads == [now[0]]
+    now[0] += 1.0
+    consumer(burst)
+    assert len(reads) == 2
+
+
+class Kept:
+    """Dead letters kept in memory: this test is about how often secrets are read."""
+
+    def __init__(self) -> None:
+        self.records: list[tuple[str, str]] = []
+
+    def send(self, record: Mapping[str, Any], outcome: str, reason: str) -> None:
+        self.records.append((outcome, reason))
