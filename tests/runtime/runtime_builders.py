@@ -58,6 +58,7 @@ def dead_letters(queue_url: str) -> list[dict[str, Any]]:
             QueueUrl=queue_url,
             MaxNumberOfMessages=10,
             MessageAttributeNames=["All"],
+            MessageSystemAttributeNames=["All"],
             VisibilityTimeout=300,
         )
         if not answer.get("Messages"):

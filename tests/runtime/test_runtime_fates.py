@@ -18,6 +18,7 @@ import pytest
 from nami_action.runtime import entry, secrets
 from nami_action.runtime.config import ConfigError, parse_config
 from nami_action.runtime.consumer import Consumer
+from nami_action.runtime.deadletters import SqsDeadLetters
 from nami_action.runtime.verify import VerifySettings
 
 from .runtime_builders import dead_letters, envelope, record, sqs_event
@@ -377,3 +378,24 @@ class Kept:
 
     def send(self, record: Mapping[str, Any], outcome: str, reason: str) -> None:
         self.records.append((outcome, reason))
+
+
+def test_a_fifo_pipeline_moves_rejects_to_its_fifo_dead_letter_queue(
+    emulator: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", emulator)
+    sqs = boto3.client("sqs", endpoint_url=emulator)
+    url = sqs.create_queue(QueueName="acme-orders-dlq.fifo", Attributes={"FifoQueue": "true"})[
+        "QueueUrl"
+    ]
+    rejected = record("not json", "m-1")
+    rejected["attributes"]["MessageGroupId"] = "order-42"
+    dead_letters_queue = SqsDeadLetters(url)
+
+    dead_letters_queue.send(rejected, "malformed", "body is not JSON")
+    dead_letters_queue.send(rejected, "malformed", "body is not JSON")  # a crash, then again
+
+    (moved,) = dead_letters(url)  # SQS dropped the resend: same deduplication id
+    assert moved["Body"] == "not json"
+    assert moved["MessageAttributes"]["nami-outcome"]["StringValue"] == "malformed"
+    assert moved["Attributes"]["MessageGroupId"] == "order-42"  # its group, kept in order
