@@ -41,6 +41,10 @@ OUTCOMES = (HANDLED, FAILED, REJECTED, MALFORMED, DUPLICATE)
 METRICS_NAMESPACE = "Nami"
 
 
+class SecretsUnreadable(RuntimeError):
+    """The verify secrets could not be read again after a mismatch."""
+
+
 def print_line(line: str) -> None:
     sys.stdout.write(line + "\n")
     sys.stdout.flush()
@@ -78,6 +82,7 @@ class Consumer:
     emit: Callable[[str], None] = print_line
     _timer: Callable[[], float] = field(default=time.perf_counter, repr=False)
     _reread_at: float = field(default=float("-inf"), repr=False)
+    _reread_error: str | None = field(default=None, repr=False)
 
     def __call__(self, event: Mapping[str, Any], context: Any = None) -> Any:
         if self.config.mode == "sqs":
@@ -137,9 +142,16 @@ class Consumer:
             return None if result.ok else result.reason
         now = self.clock()
         if now - self._reread_at >= REREAD_EVERY:
-            self.verify_settings = self.reread_secrets()
             self._reread_at = now
-            result = verify(self.verify_settings, webhook.headers, webhook.body, received_at)
+            try:
+                self.verify_settings = self.reread_secrets()
+                self._reread_error = None
+            except Exception as exc:
+                self._reread_error = _describe(exc)
+        if self._reread_error is not None:
+            # The secret may have changed and cannot be read: retry rather than reject.
+            raise SecretsUnreadable(self._reread_error)
+        result = verify(self.verify_settings, webhook.headers, webhook.body, received_at)
         return None if result.ok else result.reason
 
     def _dead_letter(self, record: Mapping[str, Any], outcome: Outcome) -> Outcome:

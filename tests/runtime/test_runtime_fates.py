@@ -228,6 +228,29 @@ def test_a_mismatch_rereads_the_secret_once_before_rejecting(
     assert moved["Body"] == event["Records"][1]["body"]
 
 
+def test_a_mismatch_whose_secret_cannot_be_reread_is_retried_not_rejected(
+    ssm: Any,
+    dead_letter_queue: str,
+    user_module: Callable[[str], str],
+    nami_config: Callable[..., None],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    ssm.put_parameter(Name=PARAMETER, Value=SECRET, Type="SecureString")
+    nami_config(
+        f"{user_module(HANDLER)}.handle", verify={"scheme": "slack", "secret": f"ssm:{PARAMETER}"}
+    )
+    now = int(time.time())
+    entry.handler(sqs_event(received("slack", now, now, "first")), None)  # cold start
+    ssm.delete_parameter(Name=PARAMETER)  # moved by an operator: this container cannot re-read
+
+    event = sqs_event(received("slack", now, now, "m-1", secret=ROTATED))
+    assert failed(entry.handler(event, None)) == ["m-1"]
+
+    retried = outcomes(capsys)["m-1"]
+    assert retried["outcome"] == "failed" and "ParameterNotFound" in retried["error"]
+    assert dead_letters(dead_letter_queue) == []
+
+
 def test_a_secret_list_accepts_the_current_and_the_previous_secret(
     ssm: Any,
     dead_letter_queue: str,
