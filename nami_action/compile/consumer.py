@@ -61,6 +61,7 @@ def runtime_settings(pipeline: PipelineConfig) -> dict[str, Any]:
     secrets = {k: v for k, v in spec.consumer.environment.items() if is_secret_reference(v)}
     return {
         "pipeline": pipeline.name,
+        "stack": pipeline.stack_name,  # the Pipeline dimension of the runtime's metrics
         "mode": spec.consumer.mode,
         "handler": spec.consumer.handler,
         "verify": verify,
@@ -72,8 +73,9 @@ def runtime_settings(pipeline: PipelineConfig) -> dict[str, Any]:
 def secret_references(pipeline: PipelineConfig) -> list[str]:
     settings = runtime_settings(pipeline)
     references = list(settings["secrets"].values())
-    if settings["verify"] and settings["verify"].get("secret"):
-        references.append(settings["verify"]["secret"])
+    verify_secret = (settings["verify"] or {}).get("secret")
+    # One reference, or a list: current and previous during a rotation.
+    references += [verify_secret] if isinstance(verify_secret, str) else verify_secret or []
     return references
 
 
@@ -112,6 +114,8 @@ def _role(pipeline: PipelineConfig, tags: Any) -> Role:
             ],
             [GetAtt(names.QUEUE, "Arn")],
         ),
+        # Rejected and malformed webhooks are moved to the DLQ by the runtime, with the reason.
+        iam.statement(["sqs:SendMessage"], [GetAtt(names.DEAD_LETTER_QUEUE, "Arn")]),
         *iam.secret_statements(secret_references(pipeline)),
     ]
     if pipeline.spec.dedupe:
@@ -135,6 +139,7 @@ def _function(pipeline: PipelineConfig, code: CodeLocation, tags: Any) -> Functi
         k: v for k, v in sorted(consumer.environment.items()) if not is_secret_reference(v)
     }
     variables["NAMI_CONFIG"] = json.dumps(runtime_settings(pipeline), sort_keys=True)
+    variables["NAMI_DEAD_LETTER_QUEUE_URL"] = Ref(names.DEAD_LETTER_QUEUE)
     if pipeline.spec.dedupe:
         variables["NAMI_DEDUPE_TABLE"] = Ref(DEDUPE_TABLE)
     return Function(

@@ -186,8 +186,41 @@ Tolerance = Annotated[
 ]
 
 
+def _signing_secrets(value: str | list[str]) -> str | list[str]:
+    if isinstance(value, str):
+        return _secret_reference(value)
+    if not 1 <= len(value) <= 2:
+        raise ValueError("list one or two references: the current secret, then the previous one")
+    for reference in value:
+        _secret_reference(reference)
+    return value
+
+
+# One validator for both shapes, so an error points at the value (not at a union branch).
+SigningSecrets = Annotated[
+    str | list[str],
+    AfterValidator(_signing_secrets),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": SECRET_REF_PATTERN},
+                {
+                    "type": "array",
+                    "items": {"type": "string", "pattern": SECRET_REF_PATTERN},
+                    "minItems": 1,
+                    "maxItems": 2,
+                },
+            ],
+            "description": "Where the signing secret is stored (`ssm:/path` or "
+            "`secretsmanager:name`, never the secret itself); or a list of two while rotating "
+            "it: the current one first, then the previous one (both are accepted).",
+        }
+    ),
+]
+
+
 class _SignedBy(Strict):
-    secret: SecretRef = Field(description="Reference to the signing secret.")
+    secret: SigningSecrets = Field(description="Reference(s) to the signing secret.")
 
 
 class GithubVerify(_SignedBy):

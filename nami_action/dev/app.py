@@ -24,10 +24,11 @@ from nami_action.config import Config
 from nami_action.dev.commit import Committer
 from nami_action.dev.console import Counters, Dashboard
 from nami_action.dev.consumers import DevConsumer, DevError, build_consumer, dev_secret
-from nami_action.dev.dedupe import SqliteMarkers
+from nami_action.dev.dedupe import SqliteMarkers, release_unfinished
 from nami_action.dev.queue import Depth, Outgoing, Store
 from nami_action.dev.server import DevServer, Route
 from nami_action.dev.workers import PipelineWorkers, Settings
+from nami_action.runtime.consumer import HANDLED
 
 DEFAULT_DATA_DIR = Path(".nami/dev")
 DEFAULT_PORT = 8787
@@ -90,6 +91,9 @@ class DevApp:
         self._store = Store.open(data_dir)
         self._log = (data_dir / LOG_NAME).open("a", encoding="utf-8")
         released = self.store.release_all(time.time())
+        # Claims left `processing` by a killed run would turn those redeliveries into retries
+        # until their lease ends; nothing can be processing now, so they go at once.
+        release_unfinished(self.store)
         self._purge()
         consumers = [self._consumer(name) for name in self.config.pipelines]
         self._committer = Committer(self.store, self._committed)
@@ -155,6 +159,7 @@ class DevApp:
             secret,
             SqliteMarkers(self.store),
             lambda line: self._emitted(name, line),
+            self.store,
         )
         settings = Settings.of(pipeline, self.config.region or DEFAULT_REGION)
         self.workers[name] = PipelineWorkers(
@@ -179,14 +184,17 @@ class DevApp:
             self.workers[name].notify(count)
 
     def _emitted(self, pipeline: str, line: str) -> None:
-        """One runtime log line per record: to the log file; problems also to the terminal."""
+        """Runtime log lines (one per record, one metrics line per batch) to the log file;
+        every record not handled also to the terminal."""
         with self._log_lock:
             if self._log is not None:
                 self._log.write(line + "\n")
         record: dict[str, Any] = json.loads(line)
-        outcome = str(record.get("outcome"))
+        if "outcome" not in record:
+            return  # the batch's metrics (EMF) line: the counters come from the records
+        outcome = str(record["outcome"])
         self.workers[pipeline].record_outcome(str(record.get("messageId")), outcome)
-        if outcome != "ok":
+        if outcome != HANDLED:
             self.dashboard.say(line)
 
     def _depth(self, pipeline: str) -> Depth:

@@ -21,9 +21,11 @@ class Snapshot:
     received: int = 0
     queued: int = 0
     in_flight: int = 0
-    ok: int = 0
+    handled: int = 0
     failed: int = 0
-    dropped: int = 0
+    rejected: int = 0
+    malformed: int = 0
+    duplicate: int = 0
     dead_lettered: int = 0
 
     def line(self, pipeline: str) -> str:
@@ -34,8 +36,9 @@ class Snapshot:
 class Counters:
     """What happened to one pipeline's webhooks since start; updated from many threads.
 
-    ok: handled (deleted after the handler succeeded); failed: attempts kept for a retry;
-    dropped: deleted without a successful handler call (bad signature, malformed, duplicate).
+    The runtime's outcomes: handled (the handler returned), failed (attempts kept for a
+    retry), rejected / malformed (moved to the dead letters with the reason), duplicate (an
+    earlier copy was handled); dead_lettered: moved there after max_receive_count receives.
     """
 
     def __init__(self) -> None:

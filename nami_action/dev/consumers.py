@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+import time
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -18,11 +19,12 @@ from typing import Any
 
 from nami_action.config import PipelineConfig
 from nami_action.config.models import is_secret_reference
+from nami_action.dev.queue import DeadLetter, Store
 from nami_action.errors import NamiError
 from nami_action.runtime.config import DedupeConfig, RuntimeConfig, VerifyConfig
 from nami_action.runtime.consumer import Consumer
 from nami_action.runtime.dedupe import Markers
-from nami_action.runtime.verify import DEFAULT_TOLERANCE, VerifySettings
+from nami_action.runtime.verify import DEFAULT_TOLERANCE, VerifySettings, secret_problem
 
 SECRET_ENV_PREFIX = "NAMI_DEV_SECRET_"
 
@@ -52,12 +54,40 @@ def dev_secret(pipeline: str, given: Mapping[str, str], env: Mapping[str, str]) 
     return given.get(pipeline) or env.get(secret_env_name(pipeline)) or None
 
 
+class StoreDeadLetters:
+    """The runtime's DeadLetters in the dev database: rejected and malformed webhooks are kept
+    in `dead_letters` with the outcome and reason, as the Lambda puts them in the SQS DLQ."""
+
+    def __init__(self, store: Store, pipeline: str) -> None:
+        self._store = store
+        self._pipeline = pipeline
+
+    def send(self, record: Mapping[str, Any], outcome: str, reason: str) -> None:
+        body = record.get("body")
+        if not isinstance(body, str):
+            raise ValueError("the record has no body to move")
+        attributes = record.get("attributes") or {}
+        count = str(attributes.get("ApproximateReceiveCount", "1"))
+        sent_ms = str(attributes.get("SentTimestamp", ""))
+        now = time.time()
+        letter = DeadLetter(
+            str(record.get("messageId", "")),
+            body,
+            int(count) if count.isdigit() else 1,
+            outcome,
+            reason,
+        )
+        sent_at = int(sent_ms) / 1000 if sent_ms.isdigit() else now
+        self._store.add_dead_letter(self._pipeline, letter, sent_at, now)
+
+
 def build_consumer(
     pipeline: PipelineConfig,
     base_dir: Path,
     secret: str | None,
     markers: Markers | None,
     emit: Callable[[str], None],
+    store: Store,
 ) -> DevConsumer:
     spec = pipeline.spec
     warnings: list[str] = []
@@ -73,6 +103,7 @@ def build_consumer(
         handler=spec.consumer.handler,
         verify=_verify_config(settings),
         dedupe=dedupe,
+        stack=pipeline.stack_name,
     )
     warnings += export_environment(pipeline.name, spec.consumer.environment)
     function = load_handler(pipeline.name, base_dir / spec.consumer.code, spec.consumer.handler)
@@ -81,6 +112,7 @@ def build_consumer(
         function=function,
         verify_settings=settings,
         markers=markers if dedupe else None,
+        dead_letters=StoreDeadLetters(store, pipeline.name),
         emit=emit,
     )
     return DevConsumer(pipeline, consumer, tuple(warnings))
@@ -100,6 +132,10 @@ def verify_settings(
             f"{secret_env_name(pipeline.name)}."
         )
         return None
+    problem = secret_problem(verify.scheme, secret)
+    if problem:
+        # As the Lambda at cold start: refuse to run rather than reject every webhook.
+        raise DevError(f"pipeline `{pipeline.name}`: the dev secret {problem}")
     return VerifySettings(
         scheme=verify.scheme,
         secret=secret,

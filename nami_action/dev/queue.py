@@ -18,7 +18,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 DB_NAME = "queue.db"
 
@@ -43,7 +43,9 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     body TEXT NOT NULL,
     sent_at REAL NOT NULL,
     receive_count INTEGER NOT NULL,
-    dead_at REAL NOT NULL
+    dead_at REAL NOT NULL,
+    outcome TEXT,
+    reason TEXT
 );
 CREATE INDEX IF NOT EXISTS dead_letters_pipeline ON dead_letters (pipeline, dead_at);
 CREATE TABLE IF NOT EXISTS dedupe_markers (
@@ -83,6 +85,17 @@ class Message:
     receipt: str
 
 
+class DeadLetter(NamedTuple):
+    """A dead letter; outcome and reason are set when the runtime moved it (rejected,
+    malformed), unset when its receives ran out."""
+
+    message_id: str
+    body: str
+    receive_count: int
+    outcome: str | None
+    reason: str | None
+
+
 @dataclass(frozen=True)
 class Depth:
     visible: int
@@ -105,6 +118,7 @@ class Store:
         self._ingest = self._connect("FULL")  # a 202 survives a power cut
         self._worker = self._connect("NORMAL")  # a lost receive or delete is only a redelivery
         self._reader = self._connect("NORMAL")
+        _add_missing_columns(self._worker)
 
     def _connect(self, synchronous: str) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
@@ -202,6 +216,17 @@ class Store:
                 (pipeline, max_receive_count, now),
             ).rowcount
 
+    def add_dead_letter(
+        self, pipeline: str, letter: DeadLetter, sent_at: float, now: float
+    ) -> None:
+        """Store one message the runtime moved to the dead letters (durably: FULL sync)."""
+        with self._write_lock:
+            self._ingest.execute(
+                "INSERT INTO dead_letters (pipeline, message_id, body, sent_at, receive_count,"
+                " dead_at, outcome, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (pipeline, *letter[:3], sent_at, now, *letter[3:]),
+            )
+
     def delete(self, receipts: Sequence[str]) -> int:
         """Delete messages by receipt; a stale receipt (received again since) deletes nothing."""
         by_token: dict[str, list[int]] = {}
@@ -252,14 +277,22 @@ class Store:
         ((dead,),) = self._read("SELECT count(*) FROM dead_letters WHERE pipeline = ?", (pipeline,))
         return Depth(visible=total - hidden, in_flight=hidden, dead=dead)
 
-    def dead_letters(self, pipeline: str) -> list[tuple[str, str, int]]:
-        """(message id, envelope JSON, receive count) of each dead letter, oldest first."""
+    def dead_letters(self, pipeline: str) -> list[DeadLetter]:
+        """Every dead letter of a pipeline, oldest first."""
         rows = self._read(
-            "SELECT message_id, body, receive_count FROM dead_letters WHERE pipeline = ?"
-            " ORDER BY seq",
+            "SELECT message_id, body, receive_count, outcome, reason FROM dead_letters"
+            " WHERE pipeline = ? ORDER BY seq",
             (pipeline,),
         )
-        return [(str(m), str(b), int(c)) for m, b, c in rows]
+        return [DeadLetter(str(m), str(b), int(c), o, r) for m, b, c, o, r in rows]
+
+
+def _add_missing_columns(conn: sqlite3.Connection) -> None:
+    """A database made by an older nami dev lacks the dead letters' outcome and reason."""
+    have = {row[1] for row in conn.execute("PRAGMA table_info(dead_letters)")}
+    for column in ("outcome", "reason"):
+        if column not in have:
+            conn.execute(f"ALTER TABLE dead_letters ADD COLUMN {column} TEXT")
 
 
 def _marks(count: int) -> str:

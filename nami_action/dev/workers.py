@@ -11,6 +11,7 @@ import hashlib
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,12 +19,13 @@ from typing import Any
 from nami_action.config import PipelineConfig
 from nami_action.dev.console import Counters
 from nami_action.dev.queue import Message, Store
+from nami_action.runtime.consumer import DUPLICATE, HANDLED, MALFORMED, REJECTED
 
 ACCOUNT = "000000000000"
 SENDER_ID = "AROADEVNAMI:apigateway"
 MAX_IDLE_WAIT = 1.0  # seconds between checks for messages whose visibility timeout ended
 SWEEP_EVERY = 0.25  # seconds: how late an exhausted message may reach the dead letters
-DROPPED_OUTCOMES = frozenset({"rejected", "malformed", "duplicate"})
+DONE_OUTCOMES = frozenset({HANDLED, REJECTED, MALFORMED, DUPLICATE})
 
 Invoke = Callable[[Mapping[str, Any], Any], Any]
 
@@ -190,7 +192,7 @@ class PipelineWorkers:
                 thread.join()
 
     def record_outcome(self, message_id: str, outcome: str) -> None:
-        """The runtime's per-record outcome (from its log line), to tell ok from dropped."""
+        """The runtime's per-record outcome (from its log line), for the counters."""
         with self._outcomes_lock:
             self._outcomes[message_id] = outcome
 
@@ -262,18 +264,12 @@ class PipelineWorkers:
         done = [m for m in messages if m.message_id not in keep]
         self._store.delete([m.receipt for m in done])
         with self._outcomes_lock:
-            outcomes = [self._outcomes.pop(m.message_id, "ok") for m in messages]
-        dropped = sum(
-            1
+            outcomes = [self._outcomes.pop(m.message_id, HANDLED) for m in messages]
+        counts = Counter(
+            o if o in DONE_OUTCOMES and m.message_id not in keep else "failed"
             for m, o in zip(messages, outcomes, strict=True)
-            if o in DROPPED_OUTCOMES and m.message_id not in keep
         )
-        self._counters.add(
-            in_flight=-len(messages),
-            ok=len(done) - dropped,
-            dropped=dropped,
-            failed=len(keep),
-        )
+        self._counters.add(in_flight=-len(messages), **counts)
 
     def _invoke_batch(self, messages: list[Message]) -> set[str]:
         """Call the consumer; return the message ids to keep for a retry."""
@@ -287,7 +283,7 @@ class PipelineWorkers:
         )
         try:
             result = self._invoke(sqs_event(s, messages), context)
-        except Exception as exc:
+        except BaseException as exc:  # even SystemExit: a worker thread must not die
             self._say(f"{s.pipeline}: invocation failed, whole batch kept: {exc!r}")
             return {m.message_id for m in messages}
         if time.monotonic() - started > s.timeout:

@@ -36,6 +36,7 @@ from nami_action.aws.queues import (
 from nami_action.aws.session import Aws
 from nami_action.envelope import IncomingRequest, MalformedEnvelope, decode_envelope
 from nami_action.errors import NamiError
+from nami_action.runtime.deadletters import OUTCOME_ATTRIBUTE, REASON_ATTRIBUTE
 
 DEFAULT_HOLD = 120  # seconds a scanned message stays hidden before it is released
 PREVIEW_BYTES = 200
@@ -54,6 +55,15 @@ class DeadLetter:
     envelope: IncomingRequest | None
     malformed: str | None  # why the body is not an envelope
 
+    @property
+    def outcome(self) -> str | None:
+        """`rejected` or `malformed` when the runtime moved it here (else its receives ran out)."""
+        return self.message.message_attributes.get(OUTCOME_ATTRIBUTE, {}).get("StringValue")
+
+    @property
+    def reason(self) -> str | None:
+        return self.message.message_attributes.get(REASON_ATTRIBUTE, {}).get("StringValue")
+
     @classmethod
     def of(cls, message: QueueMessage) -> DeadLetter:
         try:
@@ -69,6 +79,8 @@ class DeadLetter:
             "attributes": dict(sorted(self.message.attributes.items())),
             "messageAttributes": self.message.message_attributes,
         }
+        if self.outcome:
+            record["outcome"], record["reason"] = self.outcome, self.reason
         if self.envelope is not None:
             e = self.envelope
             record["envelope"] = {
@@ -197,6 +209,12 @@ def letter_text(letter: DeadLetter) -> str:
         f"message {m.message_id}: receive count {m.receive_count} (this peek included), "
         f"queued {_ms_iso(m.attributes.get('SentTimestamp'))}"
     ]
+    if letter.outcome:
+        lines.append(
+            f"  {letter.outcome} by the consumer: {printable((letter.reason or '').encode())}"
+        )
+    else:
+        lines.append("  its receives ran out (the handler failed, or the consumer could not start)")
     e = letter.envelope
     if e is None:
         lines.append(f"  malformed (not a Nami envelope: {letter.malformed})")

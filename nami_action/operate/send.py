@@ -80,6 +80,8 @@ def choose_secret(
     if from_env:
         return from_env
     reference = getattr(pipeline.spec.verify, "secret", None)
+    if isinstance(reference, list):  # current first, then previous: sign with the current one
+        reference = reference[0]
     if not reference:
         raise NamiError(f"pipeline `{pipeline.name}` has no signing secret reference")
     return resolve(str(reference))

@@ -12,6 +12,7 @@ from .verify import DEFAULT_TOLERANCE, SCHEMES
 
 CONFIG_ENV = "NAMI_CONFIG"
 DEDUPE_TABLE_ENV = "NAMI_DEDUPE_TABLE"
+DEAD_LETTER_QUEUE_ENV = "NAMI_DEAD_LETTER_QUEUE_URL"
 MODES = ("webhook", "sqs")
 
 
@@ -27,6 +28,10 @@ class VerifyConfig:
     encoding: str = "hex"
     prefix: str = ""
     tolerance: int = DEFAULT_TOLERANCE
+    previous_ref: str | None = None  # the secret being rotated out, still accepted
+
+    def secret_refs(self) -> list[str]:
+        return [r for r in (self.secret_ref, self.previous_ref) if r]
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,8 @@ class RuntimeConfig:
     dedupe: DedupeConfig | None = None
     secrets: dict[str, str] = field(default_factory=dict)
     dedupe_table: str | None = None
+    stack: str = ""  # the metrics' Pipeline dimension (the alarm watches it)
+    dead_letter_queue_url: str | None = None
 
 
 def load_config(env: Mapping[str, str]) -> RuntimeConfig:
@@ -56,13 +63,21 @@ def load_config(env: Mapping[str, str]) -> RuntimeConfig:
         data = json.loads(text)
     except ValueError as exc:
         raise ConfigError(f"{CONFIG_ENV} is not valid JSON: {exc}") from exc
-    config = parse_config(_obj(data, CONFIG_ENV), env.get(DEDUPE_TABLE_ENV) or None)
+    config = parse_config(
+        _obj(data, CONFIG_ENV),
+        env.get(DEDUPE_TABLE_ENV) or None,
+        env.get(DEAD_LETTER_QUEUE_ENV) or None,
+    )
     if config.dedupe is not None and not config.dedupe_table:
         raise ConfigError(f"dedupe is configured but {DEDUPE_TABLE_ENV} is not set")
     return config
 
 
-def parse_config(data: dict[str, Any], dedupe_table: str | None = None) -> RuntimeConfig:
+def parse_config(
+    data: dict[str, Any],
+    dedupe_table: str | None = None,
+    dead_letter_queue_url: str | None = None,
+) -> RuntimeConfig:
     mode = _get(data, "mode", str, "webhook")
     if mode not in MODES:
         raise ConfigError(f"mode must be one of {MODES}, got {mode!r}")
@@ -77,6 +92,8 @@ def parse_config(data: dict[str, Any], dedupe_table: str | None = None) -> Runti
         dedupe=_dedupe(data.get("dedupe")),
         secrets=_secrets(data.get("secrets")),
         dedupe_table=dedupe_table,
+        stack=_get(data, "stack", str),
+        dead_letter_queue_url=dead_letter_queue_url,
     )
 
 
@@ -87,13 +104,15 @@ def _verify(value: Any) -> VerifyConfig | None:
     encoding = _get(data, "encoding", str, "hex")
     if encoding not in ("hex", "base64"):
         raise ConfigError(f"verify.encoding must be 'hex' or 'base64', got {encoding!r}")
+    current, previous = _secret_refs(data.get("secret"))
     config = VerifyConfig(
         scheme=_get(data, "scheme", str),
-        secret_ref=_get(data, "secret", str, None),
+        secret_ref=current,
         header=_get(data, "header", str, None),
         encoding=encoding,
         prefix=_get(data, "prefix", str, ""),
         tolerance=_get(data, "tolerance", int, DEFAULT_TOLERANCE),
+        previous_ref=previous,
     )
     if config.scheme not in SCHEMES:
         raise ConfigError(f"verify.scheme must be one of {sorted(SCHEMES)}, got {config.scheme!r}")
@@ -101,6 +120,19 @@ def _verify(value: Any) -> VerifyConfig | None:
         # Refuse to start rather than reject (and drop) every webhook.
         raise ConfigError(f"verify scheme {config.scheme!r} needs a secret")
     return config
+
+
+def _secret_refs(value: Any) -> tuple[str | None, str | None]:
+    """`secret`: one reference, or a list of one or two (current first, then previous)."""
+    if value is None or isinstance(value, str):
+        return value, None
+    if (
+        isinstance(value, list)
+        and 1 <= len(value) <= 2
+        and all(isinstance(v, str) and v for v in value)
+    ):
+        return value[0], value[1] if len(value) == 2 else None
+    raise ConfigError("verify.secret must be a reference or a list of one or two references")
 
 
 def _dedupe(value: Any) -> DedupeConfig | None:

@@ -1,23 +1,48 @@
-"""One batch of SQS records in, per-webhook outcomes and the failed message ids out."""
+"""One batch of SQS records in, per-webhook outcomes and the failed message ids out.
+
+Every record ends in exactly one outcome (README, "Where a webhook can end up"):
+handled, failed (retried), rejected or malformed (moved to the DLQ with the reason, then
+done), duplicate (an earlier copy was handled). One JSON log line per record, and one
+CloudWatch Embedded Metric Format line per batch with the counts.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from .config import DedupeConfig, RuntimeConfig
+from .deadletters import DeadLetters
 from .dedupe import Markers, event_id
-from .verify import VerifySettings, verify
+from .verify import MISMATCH, VerifySettings, verify
 from .webhook import MalformedEnvelope, Webhook, decode_envelope
 
 # Without a Lambda context (tests, local runs) a claimed marker is leased for Lambda's maximum.
 MAX_LAMBDA_SECONDS = 900
 ERROR_LIMIT = 1000  # characters of an exception message kept in the log line
 FIFO_HELD = "not processed: an earlier record of this FIFO batch failed"
+# A burst of forged signatures must not become a burst of secret reads: one re-read serves
+# every mismatch within this many seconds.
+REREAD_EVERY = 1.0
+
+HANDLED, FAILED, REJECTED, MALFORMED, DUPLICATE = (
+    "handled",
+    "failed",
+    "rejected",
+    "malformed",
+    "duplicate",
+)
+OUTCOMES = (HANDLED, FAILED, REJECTED, MALFORMED, DUPLICATE)
+METRICS_NAMESPACE = "Nami"
+
+
+class SecretsUnreadable(RuntimeError):
+    """The verify secrets could not be read again after a mismatch."""
 
 
 def print_line(line: str) -> None:
@@ -39,7 +64,7 @@ class Outcome:
 
     @property
     def failed(self) -> bool:
-        return self.outcome == "failed"
+        return self.outcome == FAILED
 
 
 @dataclass
@@ -50,9 +75,14 @@ class Consumer:
     function: Callable[..., Any]
     verify_settings: VerifySettings | None = None
     markers: Markers | None = None
+    dead_letters: DeadLetters | None = None
+    # Reads the verify secrets again, bypassing any cache (raises when they are unusable).
+    reread_secrets: Callable[[], VerifySettings] | None = None
     clock: Callable[[], float] = time.time
     emit: Callable[[str], None] = print_line
     _timer: Callable[[], float] = field(default=time.perf_counter, repr=False)
+    _reread_at: float = field(default=float("-inf"), repr=False)
+    _reread_error: str | None = field(default=None, repr=False)
 
     def __call__(self, event: Mapping[str, Any], context: Any = None) -> Any:
         if self.config.mode == "sqs":
@@ -62,16 +92,19 @@ class Consumer:
     def run_batch(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         lease_until = int(self.clock() + _remaining_seconds(context)) + 1
         failures: list[dict[str, str]] = []
+        counts: Counter[str] = Counter()
         for record in event.get("Records") or []:
             if failures and _is_fifo(record):
                 # FIFO order: after a failure, later records must not overtake it. AWS asks
                 # to stop and return every unprocessed record as failed too.
-                outcome = Outcome("failed", str(record.get("messageId", "")), reason=FIFO_HELD)
+                outcome = Outcome(FAILED, str(record.get("messageId", "")), reason=FIFO_HELD)
             else:
                 outcome = self.run_record(record, lease_until)
+            counts[outcome.outcome] += 1
             self.emit(self.log_line(outcome))
             if outcome.failed:
                 failures.append({"itemIdentifier": outcome.message_id})
+        self.emit(metrics_line(self.config.stack, counts, int(self.clock() * 1000)))
         return {"batchItemFailures": failures}
 
     def run_record(self, record: Mapping[str, Any], lease_until: int) -> Outcome:
@@ -85,21 +118,61 @@ class Consumer:
         try:
             webhook = _decode(record, message_id)
         except MalformedEnvelope as exc:
-            # Can never succeed: retrying would only park it in the DLQ later. Dropped, logged.
-            return Outcome("malformed", message_id, reason=str(exc))
-        checked = self._verify(webhook)
-        if checked is not None:
-            return Outcome("rejected", message_id, webhook.id, reason=checked)
+            # Can never succeed: retrying would only burn receives. Kept in the DLQ instead.
+            return self._dead_letter(record, Outcome(MALFORMED, message_id, reason=str(exc)))
+        try:
+            reason = self._verify(webhook)
+        except Exception as exc:
+            # The secret could not be re-read: our problem, not the sender's. Retry.
+            return Outcome(FAILED, message_id, webhook.id, error=_describe(exc))
+        if reason is not None:
+            return self._dead_letter(record, Outcome(REJECTED, message_id, webhook.id, reason))
         if self.config.dedupe is None or self.markers is None:
             return self._call(webhook, message_id)
         return self._call_once(webhook, message_id, self.config.dedupe, self.markers, lease_until)
 
     def _verify(self, webhook: Webhook) -> str | None:
-        """None when accepted, else the reason."""
+        """None when accepted, else the reason. A mismatch re-reads the secret once first:
+        it may have been rotated since this container read it."""
         if self.verify_settings is None:
             return None
-        result = verify(self.verify_settings, webhook.headers, webhook.body, self.clock())
+        received_at = webhook.received_at.timestamp()
+        result = verify(self.verify_settings, webhook.headers, webhook.body, received_at)
+        if result.ok or result.reason != MISMATCH or self.reread_secrets is None:
+            return None if result.ok else result.reason
+        now = self.clock()
+        if now - self._reread_at >= REREAD_EVERY:
+            self._reread_at = now
+            try:
+                self.verify_settings = self.reread_secrets()
+                self._reread_error = None
+            except Exception as exc:
+                self._reread_error = _describe(exc)
+        if self._reread_error is not None:
+            # The secret may have changed and cannot be read: retry rather than reject.
+            raise SecretsUnreadable(self._reread_error)
+        result = verify(self.verify_settings, webhook.headers, webhook.body, received_at)
         return None if result.ok else result.reason
+
+    def _dead_letter(self, record: Mapping[str, Any], outcome: Outcome) -> Outcome:
+        """Move a record that can never succeed to the DLQ; only then is it done."""
+        reason = outcome.reason or outcome.outcome
+        if self.dead_letters is None:
+            error = "no dead-letter queue configured (NAMI_DEAD_LETTER_QUEUE_URL)"
+        else:
+            try:
+                self.dead_letters.send(record, outcome.outcome, reason)
+                return outcome
+            except Exception as exc:
+                error = _describe(exc)
+        # Not stored elsewhere: keep it in the queue (retried, then SQS's own redrive).
+        return Outcome(
+            FAILED,
+            outcome.message_id,
+            outcome.webhook_id,
+            reason=f"{outcome.outcome} ({reason}) but not moved to the dead-letter queue",
+            error=error,
+        )
 
     def _call_once(
         self,
@@ -113,19 +186,24 @@ class Consumer:
         key = f"{self.config.pipeline}#{eid}"
         now = self.clock()
         try:
-            owner = markers.claim(key, now, int(now) + dedupe.window, lease_until)
+            claim = markers.claim(key, now, int(now) + dedupe.window, lease_until)
         except Exception as exc:
             # Unsure whether it was seen: retry later rather than risk a double or a drop.
-            return Outcome("failed", message_id, webhook.id, error=_describe(exc), event_id=eid)
-        if owner is None:
-            return Outcome("duplicate", message_id, webhook.id, event_id=eid)
+            return Outcome(FAILED, message_id, webhook.id, error=_describe(exc), event_id=eid)
+        if claim.duplicate:
+            return Outcome(DUPLICATE, message_id, webhook.id, event_id=eid)
+        if claim.owner is None:
+            # An earlier copy is running, or crashed and its lease has not run out: it may
+            # never finish, so this copy is retried (a later delivery takes the claim over).
+            why = f"an earlier copy of event {eid} has not finished ({claim.status or 'unknown'})"
+            return Outcome(FAILED, message_id, webhook.id, reason=why, event_id=eid)
         outcome = self._call(webhook, message_id)
         outcome.event_id = eid
         try:
             if outcome.failed:
-                markers.release(key, owner)  # so the retry is processed, not skipped
+                markers.release(key, claim.owner)  # so the retry is processed, not skipped
             else:
-                markers.complete(key, owner)
+                markers.complete(key, claim.owner)
         except Exception as exc:
             # The lease runs out at the invocation deadline, so a retry still gets through.
             outcome.reason = f"dedupe marker not updated: {_describe(exc)}"
@@ -134,9 +212,14 @@ class Consumer:
     def _call(self, webhook: Webhook, message_id: str) -> Outcome:
         try:
             self.function(webhook)
-        except Exception as exc:
-            return Outcome("failed", message_id, webhook.id, error=_describe(exc))
-        return Outcome("ok", message_id, webhook.id)
+        except BaseException as exc:
+            # BaseException too: a handler's sys.exit() must fail its record, not the batch
+            # (or, in `nami dev`, the worker thread). KeyboardInterrupt is no exception to
+            # this: Lambda never sends SIGINT, and `nami dev` runs handlers in worker threads
+            # (Python delivers Ctrl-C to the main thread, where nami dev stops gracefully),
+            # so here it can only come from the handler's own code.
+            return Outcome(FAILED, message_id, webhook.id, error=_describe(exc))
+        return Outcome(HANDLED, message_id, webhook.id)
 
     def log_line(self, outcome: Outcome) -> str:
         line: dict[str, Any] = {
@@ -149,6 +232,30 @@ class Consumer:
         optional = {"eventId": outcome.event_id, "reason": outcome.reason, "error": outcome.error}
         line.update({k: v for k, v in optional.items() if v is not None})
         return json.dumps(line, ensure_ascii=False, separators=(",", ":"))
+
+
+def metrics_line(stack: str, counts: Mapping[str, int], timestamp_ms: int) -> str:
+    """One CloudWatch Embedded Metric Format line: the batch's count per outcome.
+
+    CloudWatch Logs turns it into metrics without any API call from the function.
+    https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html
+    """
+    names = [outcome.capitalize() for outcome in OUTCOMES]
+    document: dict[str, Any] = {
+        "_aws": {
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [
+                {
+                    "Namespace": METRICS_NAMESPACE,
+                    "Dimensions": [["Pipeline"]],
+                    "Metrics": [{"Name": name, "Unit": "Count"} for name in names],
+                }
+            ],
+        },
+        "Pipeline": stack,
+    }
+    document.update({name: counts.get(o, 0) for name, o in zip(names, OUTCOMES, strict=True)})
+    return json.dumps(document, separators=(",", ":"))
 
 
 def _decode(record: Mapping[str, Any], message_id: str) -> Webhook:

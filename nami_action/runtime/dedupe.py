@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from .webhook import Webhook
@@ -77,10 +78,26 @@ def _json_or_none(webhook: Webhook) -> Any:
         return None
 
 
+@dataclass(frozen=True)
+class Claim:
+    """The answer to a claim: ours (an owner token), or the status of the marker in the way.
+
+    Only `done` makes the record a duplicate. `processing` (an earlier copy running, or one
+    that crashed and whose lease has not run out) or unknown means: retry later, never drop.
+    """
+
+    owner: str | None
+    status: str | None = None
+
+    @property
+    def duplicate(self) -> bool:
+        return self.owner is None and self.status == DONE
+
+
 class Markers(Protocol):
     """Where dedupe markers live (DynamoDB in Lambda)."""
 
-    def claim(self, key: str, now: float, expires_at: int, lease_until: int) -> str | None: ...
+    def claim(self, key: str, now: float, expires_at: int, lease_until: int) -> Claim: ...
 
     def complete(self, key: str, owner: str) -> None: ...
 
@@ -92,8 +109,9 @@ class DynamoMarkers:
 
     A marker is `processing` while the handler runs and `done` after. A `processing` marker
     whose lease (the invocation's deadline) has passed belongs to a run that timed out or
-    crashed, so the redelivered message may take it over instead of being dropped as a
-    duplicate. An `expiresAt` in the past is ignored too: DynamoDB TTL deletes lazily.
+    crashed, so the redelivered message takes it over. Before the lease ends the record is
+    retried (the earlier copy may still finish or fail), never dropped. An `expiresAt` in the
+    past is ignored too: DynamoDB TTL deletes lazily.
     """
 
     def __init__(self, table: str, client: Callable[[], Any] | None = None) -> None:
@@ -107,8 +125,8 @@ class DynamoMarkers:
             self._client = self._client_factory()
         return self._client
 
-    def claim(self, key: str, now: float, expires_at: int, lease_until: int) -> str | None:
-        """Write the marker; return an owner token, or None if a live marker exists."""
+    def claim(self, key: str, now: float, expires_at: int, lease_until: int) -> Claim:
+        """Write the marker and own it, or report the status of the live marker in the way."""
         owner = uuid.uuid4().hex
         try:
             self.client.put_item(
@@ -134,12 +152,15 @@ class DynamoMarkers:
                     ":now": {"N": str(int(now))},
                     ":processing": {"S": PROCESSING},
                 },
+                # The marker in the way comes back with the error: no second read.
+                # https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_PutItem.html
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except Exception as exc:
             if _is_condition_failure(exc):
-                return None
+                return Claim(None, _status_of(exc))
             raise
-        return owner
+        return Claim(owner)
 
     def complete(self, key: str, owner: str) -> None:
         self._if_owner(
@@ -182,6 +203,12 @@ def _is_condition_failure(exc: Exception) -> bool:
     response = getattr(exc, "response", None)
     code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
     return code == "ConditionalCheckFailedException"
+
+
+def _status_of(exc: Exception) -> str | None:
+    item = getattr(exc, "response", {}).get("Item") or {}
+    status = item.get("status", {}).get("S") if isinstance(item, dict) else None
+    return str(status) if status else None
 
 
 def _boto3_dynamodb() -> Any:

@@ -1,17 +1,25 @@
-"""Lambda entry point: `nami_runtime.entry.handler`. Cold start builds the Consumer once."""
+"""Lambda entry point: `nami_runtime.entry.handler`. Cold start builds the Consumer once.
+
+Anything wrong with the function's own configuration (NAMI_CONFIG, a secret that is missing,
+empty or unusable for its scheme, the handler) raises here, at cold start: Lambda fails the
+invocation and the records stay queued, retry, and reach the DLQ, alarmed. The runtime never
+rejects traffic because of its own misconfiguration.
+"""
 
 from __future__ import annotations
 
 import importlib
 import os
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
-from .config import ConfigError, RuntimeConfig, load_config
+from .config import ConfigError, RuntimeConfig, VerifyConfig, load_config
 from .consumer import Consumer
+from .deadletters import SqsDeadLetters
 from .dedupe import DynamoMarkers
-from .secrets import resolve
-from .verify import VerifySettings
+from .secrets import refresh, resolve
+from .verify import VerifySettings, secret_problem
 
 # One per container: secrets, clients and the user's module are loaded on the first event.
 _CONSUMER: Consumer | None = None
@@ -38,13 +46,18 @@ def reset() -> None:
 def build_consumer(env: Mapping[str, str]) -> Consumer:
     config = load_config(env)
     export_secrets(config.secrets)  # before the import: user modules may read env at import time
+    settings = verify_settings(config)
     return Consumer(
         config=config,
         function=load_function(config.handler),
-        verify_settings=verify_settings(config),
+        verify_settings=settings,
         markers=DynamoMarkers(config.dedupe_table)
         if config.dedupe and config.dedupe_table
         else None,
+        dead_letters=SqsDeadLetters(config.dead_letter_queue_url)
+        if config.dead_letter_queue_url
+        else None,
+        reread_secrets=partial(read_verify, config.verify, refresh) if config.verify else None,
     )
 
 
@@ -54,11 +67,21 @@ def export_secrets(secrets: Mapping[str, str]) -> None:
 
 
 def verify_settings(config: RuntimeConfig) -> VerifySettings | None:
-    if config.verify is None:
-        return None
-    v = config.verify
-    secret = resolve(v.secret_ref) if v.secret_ref else None
-    return VerifySettings(v.scheme, secret, v.header, v.encoding, v.prefix, v.tolerance)
+    return None if config.verify is None else read_verify(config.verify, resolve)
+
+
+def read_verify(v: VerifyConfig, read: Callable[[str], str]) -> VerifySettings:
+    """The verify block with its secrets read (`resolve`: cached, `refresh`: fresh) and checked:
+    a secret that cannot verify anything raises ConfigError instead of rejecting webhooks."""
+    secret, previous = (read(ref) if ref else None for ref in (v.secret_ref, v.previous_ref))
+    checked = [(v.secret_ref, secret)] + ([(v.previous_ref, previous)] if v.previous_ref else [])
+    for ref, value in checked:
+        problem = secret_problem(v.scheme, value)
+        if problem:
+            raise ConfigError(f"verify secret {ref or '(none)'} {problem}")
+    return VerifySettings(
+        v.scheme, secret, v.header, v.encoding, v.prefix, v.tolerance, previous=previous
+    )
 
 
 def load_function(path: str) -> Callable[..., Any]:

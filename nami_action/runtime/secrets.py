@@ -25,6 +25,12 @@ def resolve(reference: str, client: ClientFactory | None = None) -> str:
     return _CACHE[reference]
 
 
+def refresh(reference: str, client: ClientFactory | None = None) -> str:
+    """Read one reference again, bypassing the cache (a signature mismatch may be a rotation)."""
+    _CACHE[reference] = _fetch(reference, client or _boto3_client)
+    return _CACHE[reference]
+
+
 def clear_cache() -> None:
     """Forget every value (tests; a container never needs it)."""
     _CACHE.clear()

@@ -1,4 +1,9 @@
-"""Signature verification for the webhook schemes Nami knows. Pure: no AWS, no clock of its own."""
+"""Signature verification for the webhook schemes Nami knows. Pure: no AWS, no clock of its own.
+
+Signed timestamps are compared with the moment API Gateway received the request (the
+envelope's `receivedAt`, which the sender cannot set), never with the time of processing:
+retries, backlogs and redrives from the dead-letter queue must still verify.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ import binascii
 import hashlib
 import hmac
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 DEFAULT_TOLERANCE = 300  # seconds; what Stripe, Slack and Standard Webhooks recommend.
 
@@ -22,6 +27,10 @@ class VerifySettings:
     encoding: str = "hex"
     prefix: str = ""
     tolerance: int = DEFAULT_TOLERANCE
+    previous: str | None = None  # the secret being rotated out; also accepted
+
+    def secrets(self) -> list[str | None]:
+        return [self.secret] + ([self.previous] if self.previous else [])
 
 
 @dataclass(frozen=True)
@@ -33,30 +42,49 @@ class VerifyResult:
 
 
 ACCEPTED = VerifyResult(True)
+MISMATCH = "signature mismatch"
 
 Verifier = Callable[[VerifySettings, Mapping[str, str], bytes, float], VerifyResult]
 
 
 def verify(
-    settings: VerifySettings, headers: Mapping[str, str], body: bytes, now: float
+    settings: VerifySettings, headers: Mapping[str, str], body: bytes, received_at: float
 ) -> VerifyResult:
-    """Check one request. `headers` must be case-insensitive; `now` is epoch seconds."""
+    """Check one request. `headers` must be case-insensitive; `received_at` is epoch seconds
+    of the request's receipt (signed timestamps are checked against it)."""
     verifier = SCHEMES.get(settings.scheme)
     if verifier is None:
         return VerifyResult(False, f"unknown scheme {settings.scheme!r}")
     if settings.scheme != "none" and not settings.secret:
         return VerifyResult(False, "no secret configured")
-    return verifier(settings, headers, body, now)
+    # The current secret first; during a rotation the previous one may still sign.
+    first = verifier(settings, headers, body, received_at)
+    if first.ok or first.reason != MISMATCH or not settings.previous:
+        return first
+    previous = replace(settings, secret=settings.previous, previous=None)
+    return verifier(previous, headers, body, received_at)
+
+
+def secret_problem(scheme: str, secret: str | None) -> str | None:
+    """Why `secret` cannot verify `scheme` (None when it can). Checked at cold start, so a
+    broken secret stops the function instead of rejecting every webhook."""
+    if scheme == "none":
+        return None
+    if not secret or not secret.strip():
+        return "is empty"
+    if scheme == "standard-webhooks" and not _standard_key(secret):
+        return "is not a base64 key (whsec_...) as standard-webhooks needs"
+    return None
 
 
 def _none(
-    settings: VerifySettings, headers: Mapping[str, str], body: bytes, now: float
+    settings: VerifySettings, headers: Mapping[str, str], body: bytes, received_at: float
 ) -> VerifyResult:
     return ACCEPTED
 
 
 def _github(
-    settings: VerifySettings, headers: Mapping[str, str], body: bytes, now: float
+    settings: VerifySettings, headers: Mapping[str, str], body: bytes, received_at: float
 ) -> VerifyResult:
     name = settings.header or "X-Hub-Signature-256"
     given = headers.get(name)
@@ -67,7 +95,7 @@ def _github(
 
 
 def _shopify(
-    settings: VerifySettings, headers: Mapping[str, str], body: bytes, now: float
+    settings: VerifySettings, headers: Mapping[str, str], body: bytes, received_at: float
 ) -> VerifyResult:
     name = settings.header or "X-Shopify-Hmac-Sha256"
     given = headers.get(name)
@@ -78,7 +106,7 @@ def _shopify(
 
 
 def _hmac_sha256(
-    settings: VerifySettings, headers: Mapping[str, str], body: bytes, now: float
+    settings: VerifySettings, headers: Mapping[str, str], body: bytes, received_at: float
 ) -> VerifyResult:
     if not settings.header:
         return VerifyResult(False, "hmac-sha256 needs a header name")
@@ -96,7 +124,7 @@ def _hmac_sha256(
 
 
 def _stripe(
-    settings: VerifySettings, headers: Mapping[str, str], body: bytes, now: float
+    settings: VerifySettings, headers: Mapping[str, str], body: bytes, received_at: float
 ) -> VerifyResult:
     name = settings.header or "Stripe-Signature"
     given = headers.get(name)
@@ -107,7 +135,7 @@ def _stripe(
     timestamp = _epoch(timestamps[0]) if len(timestamps) == 1 else None
     if timestamp is None:
         return VerifyResult(False, "malformed signature header: no timestamp")
-    stale = _check_time(timestamp, now, settings.tolerance)
+    stale = _check_time(timestamp, received_at, settings.tolerance)
     if stale:
         return stale
     signed = timestamps[0].encode() + b"." + body
@@ -117,7 +145,7 @@ def _stripe(
 
 
 def _slack(
-    settings: VerifySettings, headers: Mapping[str, str], body: bytes, now: float
+    settings: VerifySettings, headers: Mapping[str, str], body: bytes, received_at: float
 ) -> VerifyResult:
     name = settings.header or "X-Slack-Signature"
     given = headers.get(name)
@@ -129,7 +157,7 @@ def _slack(
     epoch = _epoch(timestamp)
     if epoch is None:
         return VerifyResult(False, "malformed timestamp header")
-    stale = _check_time(epoch, now, settings.tolerance)
+    stale = _check_time(epoch, received_at, settings.tolerance)
     if stale:
         return stale
     signed = b"v0:" + timestamp.strip().encode() + b":" + body
@@ -138,7 +166,7 @@ def _slack(
 
 
 def _standard_webhooks(
-    settings: VerifySettings, headers: Mapping[str, str], body: bytes, now: float
+    settings: VerifySettings, headers: Mapping[str, str], body: bytes, received_at: float
 ) -> VerifyResult:
     values: dict[str, str] = {}
     for name in ("webhook-id", "webhook-timestamp", "webhook-signature"):
@@ -149,7 +177,7 @@ def _standard_webhooks(
     epoch = _epoch(values["webhook-timestamp"])
     if epoch is None:
         return VerifyResult(False, "malformed timestamp header")
-    stale = _check_time(epoch, now, settings.tolerance)
+    stale = _check_time(epoch, received_at, settings.tolerance)
     if stale:
         return stale
     key = _standard_key(settings.secret or "")
@@ -198,11 +226,11 @@ def _epoch(value: str) -> int | None:
     return int(value) if value.isascii() and value.isdigit() else None
 
 
-def _check_time(timestamp: int, now: float, tolerance: int) -> VerifyResult | None:
-    # Both directions: an old request may be a replay, a future one a forged timestamp.
-    if now - timestamp > tolerance:
+def _check_time(timestamp: int, received_at: float, tolerance: int) -> VerifyResult | None:
+    # Both directions: signed long before receipt may be a replay, after it a forged timestamp.
+    if received_at - timestamp > tolerance:
         return VerifyResult(False, "timestamp too old")
-    if timestamp - now > tolerance:
+    if timestamp - received_at > tolerance:
         return VerifyResult(False, "timestamp in the future")
     return None
 
@@ -223,7 +251,7 @@ def _any_match(candidates: list[str], expected: str) -> VerifyResult:
     matched = False
     for candidate in candidates:
         matched |= hmac.compare_digest(candidate.encode("utf-8", "replace"), want)
-    return ACCEPTED if matched else VerifyResult(False, "signature mismatch")
+    return ACCEPTED if matched else VerifyResult(False, MISMATCH)
 
 
 SCHEMES: dict[str, Verifier] = {

@@ -155,7 +155,12 @@ def test_event_source_mapping_bounds_concurrency(all_templates: dict[str, Any]) 
 def test_secrets_are_references_readable_by_the_runtime(all_templates: dict[str, Any]) -> None:
     function = all_templates["every-gh"]["Resources"]["Consumer"]["Properties"]
     variables = function["Environment"]["Variables"]
-    assert set(variables) == {"PLAIN", "NAMI_CONFIG", "NAMI_DEDUPE_TABLE"}
+    assert set(variables) == {
+        "PLAIN",
+        "NAMI_CONFIG",
+        "NAMI_DEDUPE_TABLE",
+        "NAMI_DEAD_LETTER_QUEUE_URL",
+    }
     env = {"NAMI_CONFIG": variables["NAMI_CONFIG"], "NAMI_DEDUPE_TABLE": "table"}
     settings = runtime_load_config(env)  # the runtime accepts exactly what we compile
     assert settings.secrets == {

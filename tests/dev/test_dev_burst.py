@@ -74,4 +74,4 @@ def test_burst_is_acknowledged_and_handled_exactly_once_within_concurrency(
     assert len(handled) == COUNT and set(handled.values()) == {1}  # exactly once each
     assert 2 <= project.peak_concurrency() <= 4
     snapshot = app.counters["burst"].snapshot()
-    assert (snapshot.received, snapshot.ok, snapshot.failed) == (COUNT, COUNT, 0)
+    assert (snapshot.received, snapshot.handled, snapshot.failed) == (COUNT, COUNT, 0)

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from nami_action.dev.dedupe import SqliteMarkers
+from nami_action.dev.dedupe import SqliteMarkers, release_unfinished
 from nami_action.dev.queue import Outgoing, Store, StoreError
 from nami_action.dev.workers import failed_ids
+from nami_action.runtime.dedupe import Claim
 
 
 @pytest.fixture
@@ -38,7 +39,9 @@ def test_exhausted_messages_move_to_dead_letters(store: Store) -> None:
         assert len(store.receive("p", 10, 30, max_receive_count=2, now=now)) == 3
     assert store.receive("p", 10, 30, 2, now=400) == []  # exhausted: never delivered again
     assert store.dead_letter("p", 2, now=400) == 3
-    assert [(m, c) for m, _, c in store.dead_letters("p")] == [("m0", 2), ("m1", 2), ("m2", 2)]
+    letters = store.dead_letters("p")
+    assert [(m.message_id, m.receive_count) for m in letters] == [("m0", 2), ("m1", 2), ("m2", 2)]
+    assert {(m.outcome, m.reason) for m in letters} == {(None, None)}  # receives ran out
     assert store.depth("p", 400).dead == 3
 
 
@@ -61,19 +64,31 @@ def test_bad_receipt_is_refused(store: Store) -> None:
 
 def test_sqlite_markers_follow_the_dynamodb_rules(store: Store) -> None:
     markers = SqliteMarkers(store)
-    owner = markers.claim("p#1", now=100, expires_at=1000, lease_until=130)
+    owner = markers.claim("p#1", now=100, expires_at=1000, lease_until=130).owner
     assert owner is not None
-    assert markers.claim("p#1", now=110, expires_at=1000, lease_until=140) is None  # leased
-    taken = markers.claim("p#1", now=131, expires_at=1000, lease_until=160)  # lease ran out
+    leased = markers.claim("p#1", now=110, expires_at=1000, lease_until=140)
+    assert leased == Claim(None, "processing") and not leased.duplicate  # retry, not drop
+    taken = markers.claim("p#1", now=131, expires_at=1000, lease_until=160).owner  # lease over
     assert taken is not None
     markers.complete("p#1", owner)  # not the owner any more: no effect
-    assert markers.claim("p#1", now=150, expires_at=1000, lease_until=170) is None
+    assert markers.claim("p#1", now=150, expires_at=1000, lease_until=170).owner is None
     markers.release("p#1", taken)
-    done = markers.claim("p#1", now=151, expires_at=1000, lease_until=170)
+    done = markers.claim("p#1", now=151, expires_at=1000, lease_until=170).owner
     assert done is not None
     markers.complete("p#1", done)
-    assert markers.claim("p#1", now=999, expires_at=2000, lease_until=1020) is None  # done
-    assert markers.claim("p#1", now=1001, expires_at=2000, lease_until=1020) is not None
+    assert markers.claim("p#1", now=999, expires_at=2000, lease_until=1020).duplicate  # done
+    assert markers.claim("p#1", now=1001, expires_at=2000, lease_until=1020).owner is not None
+
+
+def test_processing_markers_are_released_at_start(store: Store) -> None:
+    markers = SqliteMarkers(store)
+    markers.claim("p#crashed", now=100, expires_at=1000, lease_until=10_000)
+    finished = markers.claim("p#done", now=100, expires_at=1000, lease_until=10_000).owner
+    assert finished is not None
+    markers.complete("p#done", finished)
+    assert release_unfinished(store) == 1
+    assert markers.claim("p#crashed", now=101, expires_at=1000, lease_until=130).owner
+    assert markers.claim("p#done", now=101, expires_at=1000, lease_until=130).duplicate
 
 
 def test_batch_item_failures_are_read_like_lambda(store: Store) -> None:

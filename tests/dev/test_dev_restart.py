@@ -97,4 +97,87 @@ def test_sigterm_lets_the_batch_in_flight_finish_and_exits_zero(
     again.process.send_signal(signal.SIGINT)
     assert again.process.wait(20) == 0
     assert project.numbers() == [7]
-    assert any(" orders " in line and " ok=1 " in line for line in dev.lines)
+    assert any(" orders " in line and " handled=1 " in line for line in dev.lines)
+
+
+DEDUPED = """
+orders:
+  verify:
+    scheme: none
+  dedupe:
+    json_path: $.n
+  queue:
+    visibility_timeout: 180s
+  consumer:
+    code: consumer
+    handler: HANDLER
+    timeout: 30s
+    batch_size: 10
+    max_concurrency: 3
+"""
+
+# Records a call only once the handler finished (its 20 ms of work done).
+FINISHING_HANDLER = """
+import json, time
+
+def handle(webhook):
+    n = webhook.json()["n"]
+    time.sleep(0.02)
+    with open({done!r}, "a") as f:
+        f.write(json.dumps({{"n": n}}) + "\\n")
+"""
+
+
+def test_kill_9_and_restart_within_a_second_with_dedupe_loses_nothing(
+    make_project: Callable[..., Project], dev_process: Callable[..., DevProcess]
+) -> None:
+    """A claim left `processing` by the killed run must not make the redelivery a duplicate
+    (it was, before: one acknowledged webhook lost per worker and kill)."""
+    project = make_project(DEDUPED)
+    done = project.seen.with_name("finished.jsonl")
+    (handler,) = project.config.with_name("consumer").glob("handler_*.py")
+    handler.write_text(FINISHING_HANDLER.format(done=str(done)))
+
+    def finished() -> set[int]:
+        lines = done.read_text().splitlines() if done.exists() else []
+        return {json.loads(line)["n"] for line in lines}
+
+    rounds, numbers, acked = 4, itertools.count(), []
+    restarts: list[float] = []
+    dev = dev_process(project)
+    for _ in range(rounds):
+        stop, sent_before, handled_before = threading.Event(), len(acked), len(finished())
+        clients = [
+            threading.Thread(target=keep_sending, args=(dev.url, numbers, acked, stop))
+            for _ in range(4)
+        ]
+        for client in clients:
+            client.start()
+        target = sent_before + 300
+        wait_for(lambda: len(acked) >= target, what="300 acknowledged webhooks")  # noqa: B023
+        stop.set()
+        for client in clients:
+            client.join()
+        # Kill while the handler works through a backlog: batches in flight, claims `processing`.
+        busy = handled_before + 30
+        wait_for(lambda: len(finished()) >= busy, what="the handler at work")  # noqa: B023
+        dev.process.send_signal(signal.SIGKILL)
+        killed = time.monotonic()
+        dev.process.wait(10)
+        dev = dev_process(project)
+        restarts.append(time.monotonic() - killed)
+
+    wait_for(
+        lambda: set(acked) <= finished(),
+        timeout=60,
+        what="every acknowledged webhook to be handled",
+    )
+    lost = set(acked) - finished()
+    print(
+        f"\nkill -9 with dedupe: rounds={rounds} acknowledged={len(acked)} "
+        f"handled={len(finished() & set(acked))} lost={len(lost)} "
+        f"restart(kill to listening)={max(restarts):.2f}s max"
+    )
+    assert not lost
+    dev.process.send_signal(signal.SIGTERM)
+    assert dev.process.wait(20) == 0

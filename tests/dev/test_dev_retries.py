@@ -8,7 +8,8 @@ import time
 from collections.abc import Callable
 
 from nami_action.dev.app import DevApp
-from nami_action.envelope import decode_envelope
+from nami_action.dev.queue import Outgoing
+from nami_action.envelope import IncomingRequest, decode_envelope, encode_envelope
 
 from .helpers import Project, post, wait_for
 
@@ -40,11 +41,52 @@ def test_failing_webhook_is_retried_then_dead_lettered(
     calls = project.calls()
     assert [c["count"] for c in calls if c["n"] == 1] == [1, 2]  # receive count as SQS counts
     assert [c["n"] for c in calls].count(2) == 1
-    ((_, envelope, receives),) = app.store.dead_letters("flaky")
+    ((_, envelope, receives, outcome, _),) = app.store.dead_letters("flaky")
+    assert outcome is None  # moved by its receives running out, not by the runtime
     assert receives == 2
     assert decode_envelope(envelope).body == fail_body.encode()
     assert json.loads(envelope)["body"] == base64.b64encode(fail_body.encode()).decode()
     snapshot = app.counters["flaky"].snapshot()
-    assert (snapshot.ok, snapshot.failed, snapshot.dead_lettered) == (1, 2, 1)
+    assert (snapshot.handled, snapshot.failed, snapshot.dead_lettered) == (1, 2, 1)
     depth = app.store.depth("flaky", time.time())
     assert depth.visible + depth.in_flight == 0
+
+
+EXITING_HANDLER = """
+import json, sys
+
+def handle(webhook):
+    data = webhook.json()
+    with open({seen!r}, "a") as f:
+        f.write(json.dumps({{"n": data["n"], "count": webhook.receive_count}}) + "\\n")
+    if data.get("exit"):
+        sys.exit("handler called sys.exit")
+"""
+
+
+def queued(body: bytes, i: int) -> Outgoing:
+    request = IncomingRequest(
+        method="POST", path="/flaky", body=body, request_id=f"r{i}", received_at_ms=i
+    )
+    return Outgoing("flaky", f"m{i}", encode_envelope(request), time.time())
+
+
+def test_a_handler_calling_sys_exit_fails_only_its_own_webhook(
+    make_project: Callable[..., Project], start_app: Callable[..., DevApp]
+) -> None:
+    project = make_project(PIPELINES + "    max_concurrency: 2\n")
+    (handler,) = project.config.with_name("consumer").glob("handler_*.py")
+    handler.write_text(EXITING_HANDLER.format(seen=str(project.seen)))
+    app = start_app(project)
+    # Stored together, so they arrive in one batch: the exits must not fail the others.
+    bodies = ({"n": 1, "exit": True}, {"n": 2}, {"n": 3}, {"n": 5, "exit": True})
+    app.store.send([queued(json.dumps(body).encode(), i) for i, body in enumerate(bodies)])
+    app.workers["flaky"].notify()
+
+    wait_for(lambda: app.store.depth("flaky", 0).dead == 2, timeout=10, what="two dead letters")
+    # Four SystemExits and both worker threads are alive: the pipeline still consumes.
+    assert post(app.url, "/flaky", json.dumps({"n": 4}))[0] == 202
+    wait_for(lambda: 4 in project.numbers(), what="the next webhook")
+    assert sorted(project.numbers()) == [1, 1, 2, 3, 4, 5, 5]  # exits tried twice, then parked
+    snapshot = app.counters["flaky"].snapshot()
+    assert (snapshot.handled, snapshot.failed, snapshot.dead_lettered) == (3, 4, 2)

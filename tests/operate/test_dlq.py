@@ -3,21 +3,32 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from nami_action.aws.session import Aws
 from nami_action.config import Config
+from nami_action.envelope import IncomingRequest, encode_envelope
 from nami_action.operate.dlq import (
     EmptyQueue,
     export,
+    letter_text,
     letters_text,
     peek,
     printable,
     scan,
 )
+from nami_action.operate.pipelines import DeployedPipeline
+from nami_action.runtime.config import parse_config
+from nami_action.runtime.consumer import Consumer
+from nami_action.runtime.deadletters import SqsDeadLetters
+from nami_action.runtime.verify import VerifySettings
 
 from .support import depth, drain, envelope, make_queues, put
 
@@ -100,3 +111,80 @@ def test_printable_escapes_control_characters() -> None:
     assert printable(b"a\nb\x1b[31m") == "a\\nb\\x1b[31m"
     assert printable(b"x" * 205) == "x" * 200 + "... (+5 bytes)"
     assert printable("é".encode()) == "é"
+
+
+# --- webhooks the consumer runtime moved here ----------------------------------------------
+
+GITHUB_SECRET = "right-secret"
+
+
+def signed_envelope(n: int, secret: str = GITHUB_SECRET) -> str:
+    body = json.dumps({"n": n}).encode()
+    digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    request = IncomingRequest(
+        method="POST",
+        path="/github",
+        headers={"Content-Type": "application/json", "X-Hub-Signature-256": f"sha256={digest}"},
+        body=body,
+        request_id=f"req-{n}",
+        received_at_ms=int(time.time() * 1000),
+    )
+    return encode_envelope(request)
+
+
+def lambda_records(messages: list[dict[str, Any]]) -> dict[str, Any]:
+    """Received SQS messages as the event source mapping hands them to the function."""
+    return {
+        "Records": [
+            {"messageId": m["MessageId"], "body": m["Body"], "attributes": m.get("Attributes", {})}
+            for m in messages
+        ]
+    }
+
+
+def run_consumer(
+    aws: Aws, target: DeployedPipeline, secret: str, event: dict[str, Any]
+) -> tuple[list[Any], list[dict[str, Any]]]:
+    """The Lambda runtime with the pipeline's DLQ, on the moto server: (calls, log lines)."""
+    calls: list[Any] = []
+    lines: list[str] = []
+    consumer = Consumer(
+        config=parse_config({"pipeline": "github", "stack": "shop-github", "handler": "h.f"}),
+        function=lambda webhook: calls.append(webhook.json()),
+        verify_settings=VerifySettings("github", secret),
+        dead_letters=SqsDeadLetters(target.dead_letter_url, client=lambda: aws.client("sqs")),
+        emit=lines.append,
+    )
+    assert consumer(event) == {"batchItemFailures": []}
+    return calls, [json.loads(line) for line in lines if '"outcome"' in line]
+
+
+def test_peek_shows_why_the_runtime_moved_a_webhook(
+    aws: Aws, config: Config, tmp_path: Path
+) -> None:
+    target = make_queues(aws, config, "github")
+    put(aws, target.queue_url, [signed_envelope(1, secret="stale-secret"), "garbage"])
+    received = drain(aws, target.queue_url)
+    run_consumer(aws, target, GITHUB_SECRET, lambda_records(received))
+
+    letters = peek(aws, target.dead_letter_url, 10)
+
+    by_outcome = {letter.outcome: letter for letter in letters}
+    assert by_outcome["rejected"].reason == "signature mismatch"
+    assert by_outcome["malformed"].reason == "body is not JSON"
+    text = letters_text(letters)
+    assert "rejected by the consumer: signature mismatch" in text
+    assert "malformed by the consumer: body is not JSON" in text
+    exported = export(aws, target.dead_letter_url, tmp_path / "out.jsonl")
+    lines = [json.loads(line) for line in exported.path.read_text().splitlines()]
+    assert sorted((line["outcome"], line["reason"]) for line in lines) == [
+        ("malformed", "body is not JSON"),
+        ("rejected", "signature mismatch"),
+    ]
+
+
+def test_a_webhook_dead_lettered_by_its_receives_says_so(aws: Aws, config: Config) -> None:
+    target = make_queues(aws, config, "github")
+    put(aws, target.dead_letter_url, [envelope(1)])
+    (letter,) = peek(aws, target.dead_letter_url, 10)
+    assert letter.outcome is None and "its receives ran out" in letter_text(letter)

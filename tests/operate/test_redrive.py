@@ -23,6 +23,7 @@ from nami_action.operate.redrive import (
 )
 
 from .support import REGION, depth, drain, envelope, make_queues, put
+from .test_dlq import GITHUB_SECRET, lambda_records, run_consumer, signed_envelope
 
 
 def options(tmp_path: Path, **changes: Any) -> RedriveOptions:
@@ -184,3 +185,27 @@ def test_move_task_is_used_where_sqs_has_it(aws: Aws, config: Config, tmp_path: 
         )
     assert (result.method, result.moved) == ("move-task", 5)
     assert seen == [(2, 5), (5, 5)]
+
+
+def test_a_rejected_webhook_redriven_after_fixing_the_secret_is_handled(
+    aws: Aws, config: Config, tmp_path: Path
+) -> None:
+    target = make_queues(aws, config, "github")
+    # The sender signs with a secret the pipeline does not know yet: rejected, to the DLQ.
+    original = signed_envelope(7)
+    put(aws, target.queue_url, [original])
+    calls, lines = run_consumer(
+        aws, target, "old-secret", lambda_records(drain(aws, target.queue_url))
+    )
+    assert calls == [] and [line["outcome"] for line in lines] == ["rejected"]
+    assert depth(aws, target.dead_letter_url) == (1, 0)
+
+    # The secret is fixed; the rejected webhook is redriven and, minutes later, verifies
+    # (its signed time is checked against when API Gateway received it, not now).
+    assert redrive(aws, target, options(tmp_path), lambda moved, total: None).moved == 1
+    redriven = drain(aws, target.queue_url)
+    assert [m["Body"] for m in redriven] == [original]
+    calls, lines = run_consumer(aws, target, GITHUB_SECRET, lambda_records(redriven))
+
+    assert calls == [{"n": 7}] and [line["outcome"] for line in lines] == ["handled"]
+    assert depth(aws, target.dead_letter_url) == (0, 0)

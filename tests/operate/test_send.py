@@ -89,3 +89,21 @@ def test_non_2xx_exits_1(config_path: Path, body: Path, recorder: Recorder) -> N
     result = CliRunner().invoke(send, send_args(config_path, body, "orders", recorder.url))
     assert result.exit_code == 1
     assert result.stdout == 'HTTP 403 Forbidden\n{"message": "Forbidden"}\n'
+
+
+def test_a_secret_list_signs_with_the_current_secret(
+    aws: Aws, config_path: Path, body: Path, recorder: Recorder
+) -> None:
+    rotating = config_path.read_text().replace(
+        'secret: "ssm:/shop/github-secret"', 'secret: ["ssm:/shop/new", "ssm:/shop/github-secret"]'
+    )
+    config_path.write_text(rotating)
+    ssm = aws.client("ssm")
+    ssm.put_parameter(Name="/shop/new", Value="current", Type="SecureString")
+    ssm.put_parameter(Name="/shop/github-secret", Value="previous", Type="SecureString")
+    result = CliRunner().invoke(
+        send, send_args(config_path, body, "github", recorder.url, "--sign")
+    )
+    assert result.exit_code == 0, result.output
+    assert accepted(config_path, "github", "current", recorder)
+    assert not accepted(config_path, "github", "previous", recorder)

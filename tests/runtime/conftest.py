@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
 from nami_action.runtime import entry, secrets
@@ -44,9 +45,26 @@ def nami_config(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
     """Set NAMI_CONFIG (and the dedupe table) the way the compiled stack does."""
 
     def set_config(handler: str, dedupe_table: str | None = None, **fields: Any) -> None:
-        config = {"pipeline": "github", "mode": "webhook", "handler": handler, **fields}
+        config = {
+            "pipeline": "github",
+            "stack": "acme-github",
+            "mode": "webhook",
+            "handler": handler,
+            **fields,
+        }
         monkeypatch.setenv("NAMI_CONFIG", json.dumps(config))
         if dedupe_table:
             monkeypatch.setenv("NAMI_DEDUPE_TABLE", dedupe_table)
 
     return set_config
+
+
+@pytest.fixture
+def dead_letter_queue(emulator: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The pipeline's DLQ on the moto server, named to the runtime as the stack does."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", emulator)
+    url = str(
+        boto3.client("sqs", endpoint_url=emulator).create_queue(QueueName="acme-dlq")["QueueUrl"]
+    )
+    monkeypatch.setenv("NAMI_DEAD_LETTER_QUEUE_URL", url)
+    return url

@@ -7,6 +7,8 @@ import json
 import uuid
 from typing import Any
 
+import boto3
+
 
 def envelope(
     body: bytes = b"{}",
@@ -45,3 +47,20 @@ def record(body: dict[str, Any] | str, message_id: str | None = None) -> dict[st
 
 def sqs_event(*records: dict[str, Any]) -> dict[str, Any]:
     return {"Records": list(records)}
+
+
+def dead_letters(queue_url: str) -> list[dict[str, Any]]:
+    """Every message in the queue (received once each: the test owns it)."""
+    sqs = boto3.client("sqs")
+    found: list[dict[str, Any]] = []
+    while True:
+        answer = sqs.receive_message(
+            QueueUrl=queue_url,
+            MaxNumberOfMessages=10,
+            MessageAttributeNames=["All"],
+            MessageSystemAttributeNames=["All"],
+            VisibilityTimeout=300,
+        )
+        if not answer.get("Messages"):
+            return found
+        found += answer["Messages"]

@@ -71,10 +71,11 @@ def test_duplicate_delivery_calls_the_handler_once(
 
     assert first == again == {"batchItemFailures": []}
     assert [call["id"] for call in sys.modules[module].CALLS] == ["evt_1", "evt_2"]
-    outcomes = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    outcomes = [line for line in lines if "outcome" in line]
     assert [(o["eventId"], o["outcome"]) for o in outcomes] == [
-        ("evt_1", "ok"),
-        ("evt_2", "ok"),
+        ("evt_1", "handled"),
+        ("evt_2", "handled"),
         ("evt_1", "duplicate"),
     ]
     stored = markers(table)["github#evt_1"]
@@ -123,7 +124,12 @@ def test_dedupe_by_header_and_fallback_to_request_id(
 
 def consumer(function: Callable[..., Any], clock: Callable[[], float]) -> Consumer:
     config = parse_config(
-        {"pipeline": "github", "handler": "m.f", "dedupe": {"json_path": "$.id", "window": 60}},
+        {
+            "pipeline": "github",
+            "stack": "acme-github",
+            "handler": "m.f",
+            "dedupe": {"json_path": "$.id", "window": 60},
+        },
         TABLE,
     )
     return Consumer(config, function, markers=DynamoMarkers(TABLE), clock=clock, emit=print)
@@ -137,26 +143,49 @@ class Context:
         return self.remaining_ms
 
 
-def test_a_run_that_timed_out_does_not_turn_the_retry_into_a_duplicate(table: Any) -> None:
+def failed_ids(result: dict[str, Any]) -> list[str]:
+    return [item["itemIdentifier"] for item in result["batchItemFailures"]]
+
+
+def test_a_claim_left_processing_is_retried_until_its_lease_ends(
+    table: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
     calls: list[int] = []
     now = [float(NOW)]
     run = consumer(lambda webhook: calls.append(1), lambda: now[0])
     message = stripe_event("evt_timeout")
 
     # A run claims the marker and is killed before finishing (simulated: claim only).
-    lost = DynamoMarkers(TABLE).claim("github#evt_timeout", NOW, NOW + 60, NOW + 30)
+    lost = DynamoMarkers(TABLE).claim("github#evt_timeout", NOW, NOW + 60, NOW + 30).owner
     assert lost is not None
 
-    # While the first run's lease (its invocation deadline) holds, a copy is a duplicate...
-    assert run(sqs_event(message), Context(30_000)) == {"batchItemFailures": []}
+    # While the first run's lease (its invocation deadline) holds, a copy is retried later:
+    # the first run may never finish, so dropping it as a duplicate could lose it.
+    assert failed_ids(run(sqs_event(message), Context(30_000))) == [message["messageId"]]
     assert calls == []
-    # ...after it, the redelivered message takes the marker over and runs.
+    retried = json.loads(capsys.readouterr().out.splitlines()[0])
+    assert retried["outcome"] == "failed" and "has not finished (processing)" in retried["reason"]
+    # After it, the redelivered message takes the marker over and runs.
     now[0] = NOW + 31
-    run(sqs_event(message), Context(30_000))
+    assert run(sqs_event(message), Context(30_000)) == {"batchItemFailures": []}
     assert calls == [1]
     # And the dead run can no longer delete the marker it lost.
     DynamoMarkers(TABLE).release("github#evt_timeout", lost)
     assert markers(table)["github#evt_timeout"]["status"]["S"] == "done"
+    # Now, and only now, a copy is a duplicate.
+    assert run(sqs_event(stripe_event("evt_timeout")), None) == {"batchItemFailures": []}
+    assert calls == [1]
+
+
+def test_a_released_claim_lets_the_retry_run(table: Any) -> None:
+    calls: list[int] = []
+    run = consumer(lambda webhook: calls.append(1), lambda: float(NOW))
+    message = stripe_event("evt_2")
+    owner = DynamoMarkers(TABLE).claim("github#evt_2", NOW, NOW + 60, NOW + 300).owner
+    assert owner is not None and failed_ids(run(sqs_event(message), None)) == [message["messageId"]]
+    DynamoMarkers(TABLE).release("github#evt_2", owner)  # the first copy failed after all
+    assert run(sqs_event(message), None) == {"batchItemFailures": []}
+    assert calls == [1]
 
 
 def test_expired_marker_not_yet_swept_by_ttl_is_ignored(table: Any) -> None:
@@ -180,7 +209,9 @@ def test_dedupe_store_unavailable_fails_the_record_for_retry(
     result = consumer(lambda webhook: calls.append(1), lambda: NOW)(sqs_event(message), None)
     assert result == {"batchItemFailures": [{"itemIdentifier": message["messageId"]}]}
     assert calls == []
-    assert "ResourceNotFoundException" in json.loads(capsys.readouterr().out)["error"]
+    assert (
+        "ResourceNotFoundException" in json.loads(capsys.readouterr().out.splitlines()[0])["error"]
+    )
 
 
 # --- secrets ------------------------------------------------------------------------------

@@ -13,7 +13,12 @@ from nami_action.runtime.dedupe import JsonPathError, event_id, lookup, parse_js
 
 from .runtime_builders import envelope
 
-BASE = {"pipeline": "stripe", "mode": "webhook", "handler": "handler.handle"}
+BASE = {
+    "pipeline": "stripe",
+    "stack": "acme-stripe",
+    "mode": "webhook",
+    "handler": "handler.handle",
+}
 
 
 def env(**fields: Any) -> dict[str, str]:

@@ -15,9 +15,8 @@ import pytest
 from nami_action.runtime import Webhook, entry
 from nami_action.runtime.config import ConfigError, parse_config
 from nami_action.runtime.consumer import Consumer
-from nami_action.runtime.verify import VerifySettings
 
-from .runtime_builders import envelope, record, sqs_event
+from .runtime_builders import dead_letters, envelope, record, sqs_event
 
 SECRET = "gh-secret"
 
@@ -33,7 +32,9 @@ RECORDING_HANDLER = """
 
 
 def log_lines(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    """The per-record lines (the batch's metrics line has no outcome)."""
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    return [line for line in lines if "outcome" in line]
 
 
 def signed_record(payload: dict[str, Any], message_id: str, secret: str = SECRET) -> dict[str, Any]:
@@ -65,7 +66,7 @@ def test_batch_of_ten_reports_exactly_the_three_failures(
     assert [w.json()["n"] for w in calls(module)] == list(range(10))
     lines = log_lines(capsys)
     assert [line["outcome"] for line in lines] == [
-        "failed" if n in failing else "ok" for n in range(10)
+        "failed" if n in failing else "handled" for n in range(10)
     ]
     failed = lines[2]
     assert failed["error"] == "RuntimeError: downstream refused order 2"
@@ -98,6 +99,7 @@ def test_fifo_batch_stops_at_the_first_failure(
 
 def test_rejected_signatures_are_not_called_and_not_failed(
     emulator: str,
+    dead_letter_queue: str,
     user_module: Callable[[str], str],
     nami_config: Callable[..., None],
     monkeypatch: pytest.MonkeyPatch,
@@ -128,9 +130,25 @@ def test_rejected_signatures_are_not_called_and_not_failed(
     assert lines["unsigned"]["reason"] == "missing header X-Hub-Signature-256"
     output = json.dumps(list(lines.values()))
     assert SECRET not in output and '"n": 1' not in output
+    # Not deleted: kept in the DLQ, body unchanged, with why.
+    moved = {m["Body"]: m["MessageAttributes"] for m in dead_letters(dead_letter_queue)}
+    assert moved == {
+        event["Records"][1]["body"]: dlq_attributes("rejected", "signature mismatch"),
+        event["Records"][2]["body"]: dlq_attributes(
+            "rejected", "missing header X-Hub-Signature-256"
+        ),
+    }
 
 
-def test_malformed_envelopes_are_dropped_and_logged(
+def dlq_attributes(outcome: str, reason: str) -> dict[str, Any]:
+    return {
+        "nami-outcome": {"DataType": "String", "StringValue": outcome},
+        "nami-reason": {"DataType": "String", "StringValue": reason},
+    }
+
+
+def test_malformed_envelopes_are_moved_to_the_dead_letter_queue(
+    dead_letter_queue: str,
     user_module: Callable[[str], str],
     nami_config: Callable[..., None],
     capsys: pytest.CaptureFixture[str],
@@ -140,15 +158,20 @@ def test_malformed_envelopes_are_dropped_and_logged(
     bad_body = {"messageId": "no-body", "attributes": {}}
     event = sqs_event(record("not json", "junk"), bad_body, record(envelope(b"{}"), "fine"))
 
-    assert entry.handler(event, None) == {"batchItemFailures": []}
+    # A record without a body (Lambda never sends one) cannot be moved: it stays queued.
+    assert entry.handler(event, None) == {"batchItemFailures": [{"itemIdentifier": "no-body"}]}
     assert len(calls(module)) == 1
     lines = log_lines(capsys)
     assert [(line["messageId"], line["outcome"]) for line in lines] == [
         ("junk", "malformed"),
-        ("no-body", "malformed"),
-        ("fine", "ok"),
+        ("no-body", "failed"),
+        ("fine", "handled"),
     ]
     assert lines[0]["reason"] == "body is not JSON" and lines[0]["id"] is None
+    assert lines[1]["reason"].startswith("malformed (SQS record has no body) but not moved")
+    (moved,) = dead_letters(dead_letter_queue)
+    assert moved["Body"] == "not json"
+    assert moved["MessageAttributes"] == dlq_attributes("malformed", "body is not JSON")
 
 
 def test_handler_gets_a_webhook_with_the_sqs_details(
@@ -242,40 +265,7 @@ def test_user_import_error_is_not_disguised(
         entry.handler(sqs_event(), None)
 
 
-# --- injected clock: tolerance is checked against the consumer's clock ----------------------
-
-
-def slack_record(ts: int) -> dict[str, Any]:
-    body = b"token=x&team_id=T1"
-    base = b"v0:" + str(ts).encode() + b":" + body
-    signature = "v0=" + hmac.new(SECRET.encode(), base, hashlib.sha256).hexdigest()
-    headers = {"X-Slack-Request-Timestamp": str(ts), "X-Slack-Signature": signature}
-    return record(envelope(body, headers), f"ts-{ts}")
-
-
-def test_consumer_checks_timestamps_against_its_clock() -> None:
-    seen: list[Webhook] = []
-    lines: list[str] = []
-    config = parse_config({"pipeline": "slack", "handler": "m.f"})
-    consumer = Consumer(
-        config=config,
-        function=seen.append,
-        verify_settings=VerifySettings("slack", SECRET, tolerance=300),
-        clock=lambda: 1_700_000_000.0,
-        emit=lines.append,
-    )
-    event = sqs_event(
-        slack_record(1_700_000_000 - 100),
-        slack_record(1_700_000_000 - 301),
-        slack_record(1_700_000_000 + 301),
-    )
-
-    assert consumer(event) == {"batchItemFailures": []}
-    assert [w.form()["team_id"] for w in seen] == [["T1"]]
-    reasons = [json.loads(line).get("reason") for line in lines]
-    assert reasons == [None, "timestamp too old", "timestamp in the future"]
-
-
 def test_empty_batch() -> None:
-    consumer = Consumer(parse_config({"pipeline": "p", "handler": "m.f"}), function=print)
+    config = parse_config({"pipeline": "p", "stack": "acme-p", "handler": "m.f"})
+    consumer = Consumer(config, function=print, emit=lambda line: None)
     assert consumer({"Records": []}) == {"batchItemFailures": []}

@@ -86,7 +86,7 @@ def test_runs_as_nami_runtime_in_a_bundle_without_the_repo(tmp_path: Path) -> No
     env = {
         "PATH": os.environ.get("PATH", ""),
         "NAMI_CONFIG": json.dumps(
-            {"pipeline": "p", "mode": "webhook", "handler": "handler.handle"}
+            {"pipeline": "p", "stack": "acme-p", "mode": "webhook", "handler": "handler.handle"}
         ),
     }
     done = subprocess.run(
@@ -95,6 +95,7 @@ def test_runs_as_nami_runtime_in_a_bundle_without_the_repo(tmp_path: Path) -> No
         cwd=bundle, env=env, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    *logs, result = done.stdout.splitlines()
+    *logs, metrics, result = done.stdout.splitlines()
     assert json.loads(result) == {"batchItemFailures": [{"itemIdentifier": "b"}]}
-    assert [json.loads(line)["outcome"] for line in logs] == ["ok", "failed"]
+    assert [json.loads(line)["outcome"] for line in logs] == ["handled", "failed"]
+    assert json.loads(metrics)["Pipeline"] == "acme-p"
