@@ -61,7 +61,25 @@ class Deployer:
         failed_uploads = self._upload_artifacts(plans)
         with ThreadPoolExecutor(max_workers=max(1, self.options.max_parallel)) as pool:
             results = list(pool.map(lambda plan: self._one(plan, failed_uploads), plans))
+        self._sweep_review_stacks()
         return DeployResult(self.run.config.project, self.aws.region, results)
+
+    def _sweep_review_stacks(self) -> None:
+        """Remove the empty REVIEW_IN_PROGRESS stacks of this project that plans left for
+        pipelines nami.yaml does not have (a pull request that was never merged): the plan
+        role may not delete stacks. Only once no change set waits there; trouble here is
+        clean-up, never a failed deploy."""
+        live = {pipeline.stack_name for pipeline in self.run.config.pipelines.values()}
+        for stack in self.run.stacks.values():
+            if (
+                stack.status == "REVIEW_IN_PROGRESS"
+                and stack.name not in live
+                and stack.tags.get(names.TAG_PROJECT) == self.run.config.project
+            ):
+                try:
+                    cfn.remove_unused_review_stack(self.aws, stack.stack_id or stack.name)
+                except NamiError:
+                    continue
 
     def _upload_artifacts(self, plans: list[PipelinePlan]) -> dict[str, str]:
         """Upload each distinct zip once, before any stack runs: pipelines sharing a code

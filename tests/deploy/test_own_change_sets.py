@@ -88,3 +88,21 @@ def test_deploy_never_executes_a_change_set_left_by_a_pull_request(
     assert all(f":changeSet/{DEPLOY_CHANGE_SET_PREFIX}" in change_set for change_set in executed)
     assert concurrency_of(aws, "shop-stripe") == 40
     assert concurrency_of(aws, "shop-billing") == 3
+
+
+def test_deploy_removes_the_empty_stack_of_a_pull_request_that_was_never_merged(
+    project: Project, emulator: str, aws: Aws
+) -> None:
+    deploy_project(project, emulator)
+    project.pipelines["experiment"] = 2
+    project.write()
+    pull_request = fresh_aws(emulator)
+    make_plan(load_config(project.config), pull_request, PlanOptions(poll_seconds=FAST))
+    assert cfn.list_stacks(aws)["shop-experiment"].status == "REVIEW_IN_PROGRESS"
+    assert pull_request.calls["cloudformation:DeleteStack"] == 0
+
+    del project.pipelines["experiment"]  # the pull request was closed
+    project.write()
+    result, _ = deploy_project(project, emulator)
+    assert set(outcomes(result).values()) == {"unchanged"}
+    assert "shop-experiment" not in cfn.list_stacks(aws)
