@@ -57,6 +57,7 @@ PLAN_MUST_NOT = [
     "iam:PassRole",
 ]
 STACK = f"arn:aws:cloudformation:eu-west-1:123456789012:stack/{PROJECT}-stripe/0d3c-11ef"
+TRANSFORM = "arn:aws:cloudformation:eu-west-1:aws:transform/Serverless-2016-10-31"
 FOREIGN_STACK = "arn:aws:cloudformation:eu-west-1:123456789012:stack/billing-core/0d3c-11ef"
 DEPLOY_OBJECTS = [
     f"arn:aws:s3:::{BUCKET}/{ARTIFACT_PREFIX}{'a' * 64}.zip",
@@ -98,6 +99,9 @@ def plan_policy_problems(policy: Policy) -> list[str]:
             problems.append(f"{action} is allowed")
         if not denies(policy, action, STACK):
             problems.append(f"{action} is not explicitly denied")
+    # Transforms and macros run (and read S3, invoke Lambda) while the change set is made.
+    if not denies(policy, "cloudformation:CreateChangeSet", TRANSFORM):
+        problems.append("CreateChangeSet with a transform is not explicitly denied")
     for resource in DEPLOY_OBJECTS:
         if not denies(policy, "s3:PutObject", resource):
             problems.append(f"s3:PutObject on {resource} is not explicitly denied")
@@ -190,6 +194,7 @@ def test_the_plan_check_fails_without_the_explicit_denies() -> None:
     policy["Statement"] = statements(policy, "Allow")
     found = plan_policy_problems(policy)
     assert "cloudformation:ExecuteChangeSet is not explicitly denied" in found
+    assert "CreateChangeSet with a transform is not explicitly denied" in found
     assert any("s3:PutObject on" in p and "not explicitly denied" in p for p in found)
 
 
