@@ -213,7 +213,8 @@ class Deployer:
             )
 
     def _new_change_set(self, plan: PipelinePlan, *, create: bool) -> cfn.ChangeSetResult:
-        name = change_set_name(True, plan.pipeline, time.strftime("%Y%m%d%H%M%S") + "-redo")
+        run_id = time.strftime("%Y%m%d%H%M%S") + "-redo"
+        name = change_set_name(plan.pipeline, run_id, deploying=True)
         result = make_change_set(
             self.aws, self.run, plan, name, create=create, poll_seconds=self.options.poll_seconds
         )

@@ -55,7 +55,7 @@ def upload_artifact(aws: Aws, bucket: str, artifact: Artifact) -> Upload:
             raise
         raise AwsError(
             f"s3://{bucket}/{artifact.s3_key} does not hold {artifact.path.name} "
-            f"(SHA-256 {found or 'unknown'} in S3, {expected} here) and uploading it again "
+            f"(SHA-256 {found or 'none recorded'} in S3, {expected} here) and uploading it again "
             f"failed, so the deploy stops: {exc}"
         ) from exc
     return "uploaded" if found is None else "replaced"

@@ -90,7 +90,7 @@ def make_change_set(
     )
 
 
-def change_set_name(deploying: bool, pipeline: str, run_id: str) -> str:
+def change_set_name(pipeline: str, run_id: str, *, deploying: bool) -> str:
     prefix = DEPLOY_CHANGE_SET_PREFIX if deploying else PLAN_CHANGE_SET_PREFIX
     return f"{prefix}{pipeline}-{run_id}"[:128]
 
@@ -236,7 +236,7 @@ class _Previewer:
 
     def _change_set_name(self, pipeline: str) -> str:
         # The emulator looks change sets up by name alone: make names unique per stack and run.
-        return change_set_name(self.options.keep_change_sets, pipeline, self.run_id)
+        return change_set_name(pipeline, self.run_id, deploying=self.options.keep_change_sets)
 
     def _preview_change(self, plan: PipelinePlan) -> PipelinePlan:
         template = self.run.templates[plan.pipeline]

@@ -17,6 +17,7 @@ from nami_action.config import load_config
 from nami_action.plan.decide import decide
 from nami_action.plan.model import DeployResult
 from nami_action.plan.planner import PlanOptions, PlanRun, make_plan
+from nami_action.render.markdown import plan_markdown
 
 from .support import BUCKET, REGION, Project
 
@@ -93,8 +94,10 @@ def test_plan_deletes_its_change_sets_and_never_a_stack(project: Project, emulat
     assert summaries["Summaries"] == []
 
     again = fresh_aws(emulator)
-    assert plan_run(project, again).plan.counts()["create"] == 3
+    second = plan_run(project, again).plan
     assert again.calls["cloudformation:DeleteStack"] == 0
+    # The same plan reads the same (a pull request's sticky comment is not rewritten).
+    assert plan_markdown(second) == plan_markdown(run.plan)
 
     result, _ = deploy_project(project, emulator)
     assert set(outcomes(result).values()) == {"created"}
