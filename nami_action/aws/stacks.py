@@ -151,8 +151,9 @@ def _no_changes(reason: str) -> bool:
 
 def template_argument(aws: Aws, body: str, bucket: str | None, prefix: str) -> dict[str, str]:
     """TemplateBody when it fits; otherwise upload under `prefix` of the artifact bucket by
-    content hash. Always uploaded, never trusted because the key exists: CloudFormation reads
-    the object with the caller's credentials (s3:GetObject) when the change set is made."""
+    content hash. Always uploaded, never trusted because the key exists. CloudFormation reads
+    the object with the caller's credentials when the change set is made, so the role needs
+    s3:GetObject on it (https://repost.aws/knowledge-center/cfn-s3-access-denied-error)."""
     if len(body.encode()) <= TEMPLATE_BODY_LIMIT or not bucket:
         return {"TemplateBody": body}
     key = f"{prefix}{hashlib.sha256(body.encode()).hexdigest()}.json"
