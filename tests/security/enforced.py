@@ -37,12 +37,15 @@ PIPELINE = """  {name}:
 """
 
 
-def write_config(folder: Path, pipelines: dict[str, int], region: str) -> Path:
+def write_config(
+    folder: Path, pipelines: dict[str, int], region: str, *, bucket: str | None = BUCKET
+) -> Path:
+    """nami.yaml of the example project; bucket None: the bootstrap stack's bucket."""
     body = "".join(PIPELINE.format(name=n, concurrency=c) for n, c in pipelines.items())
+    artifacts = f"artifacts: {{bucket: {bucket}}}\n" if bucket else ""
     config = folder / "nami.yaml"
     config.write_text(
-        f"version: 1\nproject: {PROJECT}\nregion: {region}\nartifacts: {{bucket: {BUCKET}}}\n"
-        f"pipelines:\n{body}"
+        f"version: 1\nproject: {PROJECT}\nregion: {region}\n{artifacts}pipelines:\n{body}"
     )
     return config
 

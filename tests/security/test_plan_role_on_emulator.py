@@ -18,8 +18,10 @@ from click.testing import CliRunner
 import nami_action.aws.stacks
 from nami_action.apply import DeployOptions, deploy
 from nami_action.aws import stacks as cfn
+from nami_action.aws.artifacts import deploy_bootstrap
 from nami_action.aws.session import Aws, AwsTarget
 from nami_action.cli import cli
+from nami_action.compile.bootstrap import DEFAULT_STACK_NAME, bootstrap_template_json
 from nami_action.config import load_config
 from nami_action.plan.planner import PlanOptions, make_plan
 from tests.conftest import REGION
@@ -134,3 +136,22 @@ def test_nami_deploy_with_the_plan_role_changes_nothing(
     assert cfn.list_stacks(plan_role)[STACK].status == "CREATE_COMPLETE"
     body = plan_role.client("cloudformation").get_template(StackName=STACK)["TemplateBody"]
     assert '"MaximumConcurrency": 5' in json.dumps(body)
+
+
+def test_the_plan_role_finds_the_bootstrap_bucket(
+    project_folder: Path, aws: Aws, emulator: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without `artifacts.bucket` the plan reads the bucket from the nami-bootstrap stack."""
+    deploy_bootstrap(aws, DEFAULT_STACK_NAME, bootstrap_template_json(), poll_seconds=1)
+    config = write_config(project_folder, {"stripe": 5}, REGION, bucket=None)
+    assume(aws, "plan", monkeypatch)
+    set_auth(emulator, "0")
+    try:
+        result = CliRunner().invoke(
+            cli, ["plan", str(config), "--format", "json", "--poll-seconds", FAST]
+        )
+    finally:
+        set_auth(emulator, "inf")
+    assert result.exit_code == 0, result.output
+    (pipeline,) = json.loads(result.output)["pipelines"]
+    assert (pipeline["action"], pipeline["error"]) == ("create", "")
