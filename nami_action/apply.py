@@ -16,7 +16,7 @@ from nami_action.compile import names
 from nami_action.errors import NamiError
 from nami_action.plan import decide
 from nami_action.plan.model import DeployResult, Outcome, PipelinePlan, PipelineResult
-from nami_action.plan.planner import PlanRun, make_change_set
+from nami_action.plan.planner import PlanRun, change_set_name, make_change_set
 
 EventSink = Callable[[cfn.StackEvent], None]
 Attempt = Callable[[], tuple[Outcome, list[str]]]
@@ -81,18 +81,38 @@ def refusal(plan: PipelinePlan, options: DeployOptions) -> tuple[Outcome, str] |
 class Deployer:
     def __init__(self, aws: Aws, run: PlanRun, options: DeployOptions, on_event: EventSink):
         self.aws, self.run, self.options, self.on_event = aws, run, options, on_event
+        self.notes: dict[str, str] = {}  # s3 key -> what was found wrong with it
 
     def deploy(self) -> DeployResult:
         plans = self.run.plan.pipelines
         failed_uploads = self._upload_artifacts(plans)
         with ThreadPoolExecutor(max_workers=max(1, self.options.max_parallel)) as pool:
             results = list(pool.map(lambda plan: self._one(plan, failed_uploads), plans))
+        self._sweep_review_stacks()
         return DeployResult(self.run.config.project, self.aws.region, results)
+
+    def _sweep_review_stacks(self) -> None:
+        """Remove the empty REVIEW_IN_PROGRESS stacks of this project that plans left for
+        pipelines nami.yaml does not have (a pull request that was never merged): the plan
+        role may not delete stacks. Only once no change set waits there; trouble here is
+        clean-up, never a failed deploy."""
+        live = {pipeline.stack_name for pipeline in self.run.config.pipelines.values()}
+        for stack in self.run.stacks.values():
+            if (
+                stack.status == "REVIEW_IN_PROGRESS"
+                and stack.name not in live
+                and stack.tags.get(names.TAG_PROJECT) == self.run.config.project
+            ):
+                try:
+                    cfn.remove_unused_review_stack(self.aws, stack.stack_id or stack.name)
+                except NamiError:
+                    continue
 
     def _upload_artifacts(self, plans: list[PipelinePlan]) -> dict[str, str]:
         """Upload each distinct zip once, before any stack runs: pipelines sharing a code
         folder share a key, and parallel PUTs of one key race a reader of it (the emulator
-        even fails on it). Returns pipeline -> why its upload failed."""
+        even fails on it). Returns pipeline -> why its upload failed; a key that held other
+        bytes than the local zip is noted on the pipeline's result."""
         failures: dict[str, str] = {}
         done: dict[str, str] = {}  # s3 key -> "" or the error
         for plan in plans:
@@ -101,7 +121,11 @@ class Deployer:
                 continue
             if artifact.s3_key not in done:
                 try:
-                    upload_artifact(self.aws, self.run.bucket, artifact)
+                    if upload_artifact(self.aws, self.run.bucket, artifact) == "replaced":
+                        self.notes[artifact.s3_key] = (
+                            f"s3://{self.run.bucket}/{artifact.s3_key} did not hold the bytes "
+                            "of the local zip (SHA-256 differed or was missing): uploaded again"
+                        )
                     done[artifact.s3_key] = ""
                 except NamiError as exc:
                     done[artifact.s3_key] = str(exc)
@@ -119,6 +143,9 @@ class Deployer:
             outcome, reasons = "failed", [str(exc)]
         except Exception as exc:  # one pipeline's surprise must not stop the others
             outcome, reasons = "failed", [f"unexpected error: {type(exc).__name__}: {exc}"]
+        artifact = self.run.artifacts.get(plan.pipeline)
+        if artifact is not None and artifact.s3_key in self.notes:
+            reasons.insert(0, self.notes[artifact.s3_key])
         reasons += self._after(plan)
         endpoint = None
         if outcome not in ("deleted", "skipped") and plan.action != "delete":
@@ -221,7 +248,8 @@ class Deployer:
             )
 
     def _new_change_set(self, plan: PipelinePlan, *, create: bool) -> cfn.ChangeSetResult:
-        name = f"nami-{plan.pipeline}-{time.strftime('%Y%m%d%H%M%S')}-redo"
+        run_id = time.strftime("%Y%m%d%H%M%S") + "-redo"
+        name = change_set_name(plan.pipeline, run_id, deploying=True)
         result = make_change_set(
             self.aws, self.run, plan, name, create=create, poll_seconds=self.options.poll_seconds
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any, Literal
 
@@ -25,32 +26,78 @@ DEFAULT_MAX_POLLS = 120
 CAPABILITIES: list[Literal["CAPABILITY_IAM"]] = ["CAPABILITY_IAM"]
 
 
-def upload_artifact(aws: Aws, bucket: str, artifact: Artifact) -> bool:
-    """Put the zip at its content-hash key unless it is already there; True if uploaded.
+Upload = Literal["unchanged", "uploaded", "replaced"]
+
+
+def upload_artifact(aws: Aws, bucket: str, artifact: Artifact) -> Upload:
+    """Make the object at the zip's content-hash key hold exactly the local zip: "unchanged"
+    (it did), "uploaded" (there was none) or "replaced" (it held other or unchecked bytes).
+
+    A key that exists proves nothing: anyone who can write to the bucket can put other bytes
+    under it. The object's SHA-256 checksum (stored by S3 at upload, read back with
+    ChecksumMode=ENABLED) is compared with the local zip's; a missing or different checksum
+    is uploaded again, and S3 verifies the new upload against the checksum we send
+    (https://docs.aws.amazon.com/AmazonS3/latest/userguide/checking-object-integrity.html).
+    If that upload is refused, the deploy stops here rather than point a function at
+    bytes nobody checked.
 
     The role needs s3:ListBucket on the bucket: without it S3 answers 403, not 404, for a
     missing key, and that is reported as access denied rather than guessed at.
     """
-    s3 = aws.client("s3")
-    with translate_errors(f"checking s3://{bucket}/{artifact.s3_key}"):
+    expected = sha256_checksum(artifact.sha256)
+    found = stored_sha256(aws, bucket, artifact.s3_key)
+    if found == expected:
+        return "unchanged"
+    try:
+        _put_zip(aws, bucket, artifact, expected)
+    except AwsError as exc:
+        if found is None:
+            raise
+        raise AwsError(
+            f"s3://{bucket}/{artifact.s3_key} does not hold {artifact.path.name} "
+            f"(SHA-256 {found or 'none recorded'} in S3, {expected} here) and uploading it again "
+            f"failed, so the deploy stops: {exc}"
+        ) from exc
+    return "uploaded" if found is None else "replaced"
+
+
+def sha256_checksum(hex_digest: str) -> str:
+    """S3's form of a SHA-256 checksum: the base64 of the raw digest."""
+    return base64.b64encode(bytes.fromhex(hex_digest)).decode()
+
+
+def stored_sha256(aws: Aws, bucket: str, key: str) -> str | None:
+    """The object's SHA-256 checksum as S3 recorded it; "" if it has none, None if no object."""
+    with translate_errors(f"checking s3://{bucket}/{key}"):
         try:
-            s3.head_object(Bucket=bucket, Key=artifact.s3_key)
-            return False  # same key = same sha256 = same bytes
+            head = aws.client("s3").head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
         except botocore.exceptions.ClientError as exc:
             if error_code(exc) not in NOT_FOUND_CODES:
                 raise
+            return None
+    return str(head.get("ChecksumSHA256") or "")
+
+
+def _put_zip(aws: Aws, bucket: str, artifact: Artifact, checksum: str) -> None:
     with (
         translate_errors(f"uploading {artifact.path.name} to s3://{bucket}"),
         artifact.path.open("rb") as body,
     ):
-        s3.put_object(
+        # ChecksumAlgorithm makes S3 keep the checksum with the object; the value we send is
+        # the digest the key was named by, so S3 rejects bytes that do not match it (BadDigest).
+        answer = aws.client("s3").put_object(
             Bucket=bucket,
             Key=artifact.s3_key,
             Body=body,
             ContentType="application/zip",
-            Metadata={"nami-sha256": artifact.sha256},
+            ChecksumAlgorithm="SHA256",
+            ChecksumSHA256=checksum,
         )
-    return True
+    if answer.get("ChecksumSHA256") != checksum:
+        raise AwsError(
+            f"S3 did not confirm the SHA-256 of s3://{bucket}/{artifact.s3_key} "
+            f"(answered {answer.get('ChecksumSHA256') or 'none'}, sent {checksum})"
+        )
 
 
 def bucket_exists(aws: Aws, bucket: str) -> bool:

@@ -115,7 +115,8 @@ def error_message(exc: BaseException) -> str:
     return str(exc)
 
 
-DENIED_CODES = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"}
+# "403": a HEAD request (HeadObject, HeadBucket) that is denied has no body to name a code.
+DENIED_CODES = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "403"}
 BAD_CREDENTIAL_CODES = {
     "ExpiredToken",
     "ExpiredTokenException",

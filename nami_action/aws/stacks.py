@@ -71,6 +71,12 @@ def deployed_template(aws: Aws, stack_name: str) -> dict[str, Any] | None:
 
 BUSY_SUFFIX = "_IN_PROGRESS"
 TEMPLATE_BODY_LIMIT = 51_200  # bytes CloudFormation accepts inline; larger goes through S3
+# Where large templates go in the artifact bucket. A plan (pull requests, the plan role) may
+# write only under the review prefix, which no deploy reads: what a pull request uploads can
+# never become what a deploy runs.
+DEPLOY_TEMPLATE_PREFIX = "nami/templates/"
+REVIEW_PREFIX = "nami/review/"
+REVIEW_TEMPLATE_PREFIX = f"{REVIEW_PREFIX}templates/"
 
 
 @dataclass(frozen=True)
@@ -143,11 +149,14 @@ def _no_changes(reason: str) -> bool:
     return "didn't contain changes" in reason or "No updates are to be performed" in reason
 
 
-def template_argument(aws: Aws, body: str, bucket: str | None) -> dict[str, str]:
-    """TemplateBody when it fits; otherwise upload to the artifact bucket by content hash."""
+def template_argument(aws: Aws, body: str, bucket: str | None, prefix: str) -> dict[str, str]:
+    """TemplateBody when it fits; otherwise upload under `prefix` of the artifact bucket by
+    content hash. Always uploaded, never trusted because the key exists. CloudFormation reads
+    the object with the caller's credentials when the change set is made, so the role needs
+    s3:GetObject on it (https://repost.aws/knowledge-center/cfn-s3-access-denied-error)."""
     if len(body.encode()) <= TEMPLATE_BODY_LIMIT or not bucket:
         return {"TemplateBody": body}
-    key = f"nami/templates/{hashlib.sha256(body.encode()).hexdigest()}.json"
+    key = f"{prefix}{hashlib.sha256(body.encode()).hexdigest()}.json"
     with translate_errors(f"uploading a template to s3://{bucket}/{key}"):
         aws.client("s3").put_object(Bucket=bucket, Key=key, Body=body.encode())
     return {"TemplateURL": template_url(aws.region, bucket, key)}

@@ -56,7 +56,9 @@ def decide(stack: StackInfo | None, template: str) -> tuple[Action, str]:
     if stack is None:
         return "create", "new pipeline"
     if stack.status == "REVIEW_IN_PROGRESS":
-        return "create", "stack was never created (a change set only)"
+        # Only change sets were ever made (an earlier plan leaves this empty stack): to the
+        # reader it is the same new pipeline, and the same plan renders the same comment.
+        return "create", "new pipeline"
     if stack.status in RECREATE_STATUSES:
         return "create", f"previous create failed ({stack.status}); the stack will be re-created"
     deployed = fingerprint_of(stack.description)

@@ -4,6 +4,11 @@ Unchanged pipelines cost no change set: the decision comes from one paginated De
 (the fingerprint of the deployed template is in each stack's Description). Changed pipelines
 get a change set each, created in parallel, described, and deleted again unless the caller
 (deploy) keeps them to execute.
+
+A plan runs on pull requests with the plan role (docs/iam/plan-role-policy.json): it reads,
+creates/describes/deletes its own change sets and writes only under the bucket's review
+prefix. It never deletes a stack, not even the empty REVIEW_IN_PROGRESS one a CREATE change
+set leaves: the next deploy removes that.
 """
 
 from __future__ import annotations
@@ -29,11 +34,16 @@ from nami_action.package.pipelines import package_config
 from nami_action.plan import decide
 from nami_action.plan.model import PipelinePlan, Plan, PlanWarning, ResourceChange
 
+# Who made a change set shows in its name; the IAM documents build on it (a plan role may
+# create only `nami-plan-*`, a deploy role never executes one).
+PLAN_CHANGE_SET_PREFIX = "nami-plan-"
+DEPLOY_CHANGE_SET_PREFIX = "nami-deploy-"
+
 
 @dataclass(frozen=True)
 class PlanOptions:
     pipelines: tuple[str, ...] = ()  # empty: every pipeline, and deletions are considered
-    keep_change_sets: bool = False
+    keep_change_sets: bool = False  # True for a deploy: it executes the change sets it made
     max_parallel: int = 4
     poll_seconds: float = 2.0
 
@@ -49,6 +59,8 @@ class PlanRun:
     templates: dict[str, str]  # pipeline -> compiled template (pretty JSON)
     stacks: dict[str, cfn.StackInfo]
     change_sets: dict[str, cfn.ChangeSetResult] = field(default_factory=dict)
+    # Large templates: a plan writes them where no deploy reads.
+    template_prefix: str = cfn.REVIEW_TEMPLATE_PREFIX
 
 
 def resolve_bucket(config: Config, aws: Aws) -> str:
@@ -70,11 +82,18 @@ def make_change_set(
         aws,
         plan.stack_name,
         name,
-        cfn.template_argument(aws, decide.compact(run.templates[plan.pipeline]), run.bucket),
+        cfn.template_argument(
+            aws, decide.compact(run.templates[plan.pipeline]), run.bucket, run.template_prefix
+        ),
         create=create,
         tags=names.resource_tags(run.config, pipeline),
         poll_seconds=poll_seconds,
     )
+
+
+def change_set_name(pipeline: str, run_id: str, *, deploying: bool) -> str:
+    prefix = DEPLOY_CHANGE_SET_PREFIX if deploying else PLAN_CHANGE_SET_PREFIX
+    return f"{prefix}{pipeline}-{run_id}"[:128]
 
 
 def make_plan(config: Config, aws: Aws, options: PlanOptions) -> PlanRun:
@@ -92,6 +111,9 @@ def make_plan(config: Config, aws: Aws, options: PlanOptions) -> PlanRun:
         artifacts=artifacts,
         templates=templates,
         stacks=stacks,
+        template_prefix=(
+            cfn.DEPLOY_TEMPLATE_PREFIX if options.keep_change_sets else cfn.REVIEW_TEMPLATE_PREFIX
+        ),
     )
     _fill_descriptions(aws, stacks, [config.pipelines[name].stack_name for name in selected])
     if options.keep_change_sets:
@@ -234,7 +256,7 @@ class _Previewer:
 
     def _change_set_name(self, pipeline: str) -> str:
         # The emulator looks change sets up by name alone: make names unique per stack and run.
-        return f"nami-{pipeline}-{self.run_id}"[:128]
+        return change_set_name(pipeline, self.run_id, deploying=self.options.keep_change_sets)
 
     def _preview_change(self, plan: PipelinePlan) -> PipelinePlan:
         template = self.run.templates[plan.pipeline]
@@ -324,11 +346,13 @@ class _Previewer:
         return result
 
     def _clean_up(self, result: cfn.ChangeSetResult, *, create: bool, stack_name: str) -> None:
-        """A plan leaves nothing behind: its change set, and the empty stack a CREATE change
-        set made (REVIEW_IN_PROGRESS) once no other run's change set is waiting there."""
+        """Remove the change set. A deploy also removes the empty stack a CREATE change set
+        made (REVIEW_IN_PROGRESS) once no other run's change set waits there; a plan may not
+        delete stacks (the plan role has no DeleteStack), so it leaves that empty stack to
+        the next deploy."""
         if result.change_set_id:
             cfn.delete_change_set(self.aws, result.change_set_id)
-        if create:
+        if create and self.options.keep_change_sets:
             cfn.remove_unused_review_stack(self.aws, result.stack_id or stack_name)
 
     def _waiting(

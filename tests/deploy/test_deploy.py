@@ -17,6 +17,7 @@ from nami_action.config import load_config
 from nami_action.plan.decide import decide
 from nami_action.plan.model import DeployResult
 from nami_action.plan.planner import PlanOptions, PlanRun, make_plan
+from nami_action.render.markdown import plan_markdown
 
 from .support import BUCKET, REGION, Project
 
@@ -72,14 +73,35 @@ def test_first_deploy_creates_everything(project: Project, emulator: str, aws: A
     assert leftovers == []
 
 
-def test_plan_leaves_nothing_behind(project: Project, emulator: str) -> None:
+def test_plan_deletes_its_change_sets_and_never_a_stack(project: Project, emulator: str) -> None:
+    """The plan role has no DeleteStack: the empty REVIEW_IN_PROGRESS stacks its CREATE change
+    sets leave stay (no resources, no change set), a second plan works beside them, and the
+    next deploy removes them."""
     aws = fresh_aws(emulator)
     run = plan_run(project, aws)
     assert run.plan.counts() == {"create": 3, "update": 0, "delete": 0, "none": 0}
     assert all(p.changes for p in run.plan.pipelines)
     assert aws.calls["cloudformation:CreateChangeSet"] == 3
     assert aws.calls["cloudformation:DeleteChangeSet"] == 3
-    assert sorted(cfn.list_stacks(aws)) == []  # the REVIEW_IN_PROGRESS stacks are gone too
+    assert aws.calls["cloudformation:DeleteStack"] == 0
+    left = cfn.list_stacks(aws)
+    assert {name: stack.status for name, stack in left.items()} == {
+        "shop-github": "REVIEW_IN_PROGRESS",
+        "shop-stripe": "REVIEW_IN_PROGRESS",
+        "shop-orders": "REVIEW_IN_PROGRESS",
+    }
+    summaries = aws.client("cloudformation").list_change_sets(StackName="shop-github")
+    assert summaries["Summaries"] == []
+
+    again = fresh_aws(emulator)
+    second = plan_run(project, again).plan
+    assert again.calls["cloudformation:DeleteStack"] == 0
+    # The same plan reads the same (a pull request's sticky comment is not rewritten).
+    assert plan_markdown(second) == plan_markdown(run.plan)
+
+    result, _ = deploy_project(project, emulator)
+    assert set(outcomes(result).values()) == {"created"}
+    assert {s.status for s in cfn.list_stacks(aws).values()} == {"CREATE_COMPLETE"}
 
 
 def test_second_deploy_makes_no_change_set(project: Project, emulator: str) -> None:

@@ -4,6 +4,8 @@ The deploy paths moto cannot produce are in test_artifacts_stubbed.py."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -14,11 +16,18 @@ from nami_action.aws.artifacts import (
     bootstrap_bucket,
     bucket_exists,
     deploy_bootstrap,
+    sha256_checksum,
     upload_artifact,
 )
-from nami_action.aws.session import Aws, AwsError
+from nami_action.aws.session import Aws, AwsError, AwsTarget
 from nami_action.compile.bootstrap import DEFAULT_STACK_NAME, bootstrap_template_json
 from nami_action.package import Artifact, build_artifact
+from tests.conftest import REGION
+from tests.deploy.support import FaultProxy
+
+ACCESS_DENIED = (
+    "<Error><Code>AccessDenied</Code><Message>not allowed by the bucket policy</Message></Error>"
+)
 
 pytestmark = pytest.mark.emulator
 
@@ -46,21 +55,64 @@ def test_upload_then_skip(aws: Aws, artifact: Artifact) -> None:
     s3.create_bucket(Bucket="artifacts")
     puts = count_puts(aws)
 
-    assert upload_artifact(aws, "artifacts", artifact) is True
+    assert upload_artifact(aws, "artifacts", artifact) == "uploaded"
     body = s3.get_object(Bucket="artifacts", Key=artifact.s3_key)["Body"].read()
     assert body == artifact.path.read_bytes()
-    head = s3.head_object(Bucket="artifacts", Key=artifact.s3_key)
+    head = s3.head_object(Bucket="artifacts", Key=artifact.s3_key, ChecksumMode="ENABLED")
     assert head["ContentType"] == "application/zip"
-    assert head["Metadata"] == {"nami-sha256": artifact.sha256}
+    digest = hashlib.sha256(artifact.path.read_bytes()).digest()
+    assert head["ChecksumSHA256"] == base64.b64encode(digest).decode()
     assert puts == [f"/{artifact.s3_key}"]
 
-    assert upload_artifact(aws, "artifacts", artifact) is False
-    assert puts == [f"/{artifact.s3_key}"]  # HeadObject found it: no second PutObject
+    assert upload_artifact(aws, "artifacts", artifact) == "unchanged"
+    assert puts == [f"/{artifact.s3_key}"]  # the stored checksum matched: no second PutObject
 
 
-def test_upload_to_missing_bucket_is_a_clear_error(aws: Aws, artifact: Artifact) -> None:
-    with pytest.raises(AwsError, match=r"uploading .* \(NoSuchBucket\)"):
-        upload_artifact(aws, "nami-missing-bucket", artifact)
+@pytest.mark.parametrize("checksum", [True, False], ids=["own-checksum", "no-checksum"])
+def test_swapped_object_under_the_same_key_is_replaced(
+    aws: Aws, artifact: Artifact, checksum: bool
+) -> None:
+    """Someone with write access put other bytes at the zip's key: the key alone would say
+    "already uploaded". The SHA-256 S3 keeps says otherwise, and the local zip goes up again."""
+    s3 = aws.client("s3")
+    s3.create_bucket(Bucket="artifacts")
+    extra = {"ChecksumAlgorithm": "SHA256"} if checksum else {}
+    s3.put_object(Bucket="artifacts", Key=artifact.s3_key, Body=b"not the zip", **extra)
+    puts = count_puts(aws)
+
+    assert upload_artifact(aws, "artifacts", artifact) == "replaced"
+    body = s3.get_object(Bucket="artifacts", Key=artifact.s3_key)["Body"].read()
+    assert body == artifact.path.read_bytes()
+    assert puts == [f"/{artifact.s3_key}"]
+    assert upload_artifact(aws, "artifacts", artifact) == "unchanged"
+
+
+def test_swapped_object_that_cannot_be_replaced_stops_the_deploy(
+    emulator: str, artifact: Artifact
+) -> None:
+    """If the upload that would repair a swapped object is refused, nothing may go on with
+    the bytes in S3: one clear error naming both checksums."""
+    Aws(AwsTarget(region=REGION, endpoint_url=emulator)).client("s3").create_bucket(
+        Bucket="artifacts"
+    )
+    proxy = FaultProxy(emulator)
+    try:
+        aws = Aws(AwsTarget(region=REGION, endpoint_url=proxy.url))
+        aws.client("s3").put_object(Bucket="artifacts", Key=artifact.s3_key, Body=b"swapped")
+        proxy.fail("PUT", 403, ACCESS_DENIED)
+        with pytest.raises(AwsError) as raised:
+            upload_artifact(aws, "artifacts", artifact)
+    finally:
+        proxy.close()
+    message = str(raised.value)
+    assert f"s3://artifacts/{artifact.s3_key} does not hold {artifact.path.name}" in message
+    assert sha256_checksum(artifact.sha256) in message
+    assert "the deploy stops" in message and "access denied" in message
+
+
+def test_sha256_checksum_is_s3s_base64_form() -> None:
+    digest = hashlib.sha256(b"hello").hexdigest()
+    assert sha256_checksum(digest) == "LPJNul+wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ="
 
 
 def test_bucket_exists(aws: Aws) -> None:
@@ -90,8 +142,8 @@ def test_deploy_bootstrap_creates_bucket_then_updates(aws: Aws, artifact: Artifa
     # Running bootstrap again is an update (or "No updates", on real AWS) with the same bucket.
     assert deploy_bootstrap(aws, DEFAULT_STACK_NAME, template, poll_seconds=1) == bucket
 
-    assert upload_artifact(aws, bucket, artifact) is True
-    assert upload_artifact(aws, bucket, artifact) is False
+    assert upload_artifact(aws, bucket, artifact) == "uploaded"
+    assert upload_artifact(aws, bucket, artifact) == "unchanged"
 
 
 def test_create_failure_names_the_reason(aws: Aws) -> None:

@@ -1,0 +1,51 @@
+"""The deploy role from docs/iam, on the moto server with IAM enforcement on (what moto
+enforces, and how the policy is adapted to it: enforced.py): the real `nami deploy` creates and
+then updates a pipeline with its credentials alone, and it can neither read nor write what a
+pull request's plan uploads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from nami_action.aws.session import Aws, AwsTarget
+from nami_action.cli import cli
+from tests.conftest import REGION
+
+from .enforced import BUCKET, assume, set_auth, write_config
+from .test_plan_role_on_emulator import FAST, STACK, denied
+
+pytestmark = pytest.mark.emulator
+
+
+@pytest.fixture
+def deploy_role(aws: Aws, emulator: str, monkeypatch: pytest.MonkeyPatch) -> Aws:
+    # Something a plan uploaded: the deploy role must not even read it.
+    aws.client("s3").put_object(Bucket=BUCKET, Key="nami/review/templates/x.json", Body=b"{}")
+    assume(aws, "deploy", monkeypatch)
+    return Aws(AwsTarget(region=REGION, endpoint_url=emulator))
+
+
+def test_nami_deploy_works_with_the_deploy_role_alone(
+    project_folder: Path, deploy_role: Aws, enforced: str
+) -> None:
+    config = write_config(project_folder, {"stripe": 5}, REGION)
+    deploy = ["deploy", str(config), "--poll-seconds", FAST]
+    created = CliRunner().invoke(cli, deploy)
+    assert created.exit_code == 0, created.output
+    write_config(project_folder, {"stripe": 40}, REGION)
+    updated = CliRunner().invoke(cli, deploy)
+    assert updated.exit_code == 0, updated.output
+    assert "updated" in updated.output
+
+    s3 = deploy_role.client("s3")
+    review = "nami/review/templates/x.json"
+    assert denied(s3.get_object, Bucket=BUCKET, Key=review)
+    assert denied(s3.put_object, Bucket=BUCKET, Key=review, Body=b"{}")
+    set_auth(enforced, "inf")
+    body = deploy_role.client("cloudformation").get_template(StackName=STACK)["TemplateBody"]
+    assert body["Resources"]["ConsumerEventSource"]["Properties"]["ScalingConfig"] == {
+        "MaximumConcurrency": 40
+    }
