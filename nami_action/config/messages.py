@@ -22,6 +22,9 @@ PATTERN_HINTS = {
     "region": "is not an AWS region name like `eu-west-1`",
     "bucket": "is not a valid S3 bucket name",
     "email": "is not an email address",
+    "environment": "is not a Lambda environment variable name: a letter, then letters, "
+    "digits or `_`, two characters at least",
+    "tags": "is not a tag key: letters, digits, spaces and `_ . : / = + @ -`",
 }
 TYPE_NAMES = {
     "int_type": "an integer",
@@ -94,7 +97,8 @@ def _problem(
         hint = did_you_mean(str(key), allowed_keys(root, loc[:-1]))
         return doc.problem(path, f"unknown key `{key}`{hint}", at_key=True)
     if "[key]" in loc:
-        return doc.problem(path, f"`{path[-1]}`: {_describe(error, key)}", at_key=True)
+        mapping = loc[-3] if len(loc) >= 3 else key  # the mapping whose key is refused
+        return doc.problem(path, f"`{path[-1]}`: {_describe(error, mapping)}", at_key=True)
     if kind == "union_tag_invalid":
         path = (*path, "scheme")
     return doc.problem(path, f"`{_dotted(path)}`: {_describe(error, key)}")

@@ -1,0 +1,204 @@
+"""AWS limits that CloudFormation would only hit at deploy time, checked at validate time.
+
+Each check points at the key a user would change. Where nami itself adds to a limited
+quantity (tags, Lambda environment variables, resources), the count comes from the same
+functions the compiler uses, so the check cannot drift from what is deployed.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from nami_action.config.loader import Document, PathKey
+from nami_action.errors import Problem
+
+if TYPE_CHECKING:
+    from nami_action.config.validate import Config, PipelineConfig
+
+# "Maximum number of tags per resource – 50"; tags starting `aws:` do not count (and nami
+# refuses them as keys). The same rule on every tagged resource type, e.g.
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-eks-accessentry-tag.html
+MAX_TAGS = 50
+# "The total size of all environment variables doesn't exceed 4 KB" (keys and values).
+# https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html
+MAX_ENVIRONMENT_BYTES = 4 * 1024
+# "Maximum number of resources that you can declare in your CloudFormation template: 500".
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html
+MAX_RESOURCES = 500
+# A variable whose value CloudFormation fills at deploy time (a table name, a queue URL) is
+# counted at its longest: an SQS URL is https://sqs.<region>.amazonaws.com[.cn]/<12 digits>/
+# <name of at most 80>, under 150 bytes; a generated table name is <stack>-<id>-<13>.
+RESOLVED_REFERENCE_BYTES = 160
+# Resources every pipeline has whatever its settings; a test keeps this an upper bound of the
+# compiled count. Only alarm e-mails and path segments add resources one each, so a template
+# is compiled to count exactly only when this bound could pass MAX_RESOURCES.
+FIXED_RESOURCES_AT_MOST = 60
+RESERVED_TAG_PREFIX = "nami:"
+
+
+def limit_problems(config: Config, names: list[str]) -> list[Problem]:
+    """The limits of the named pipelines (those free of other problems)."""
+    problems: list[Problem] = []
+    for pipeline in (config.pipelines[name] for name in names):
+        problems.extend(_tag_count(config, pipeline))
+        problems.extend(_environment_size(config, pipeline))
+        problems.extend(_resource_count(config, pipeline))
+    return problems
+
+
+def written_list_problems(doc: Document) -> list[Problem]:
+    """Checks on values as written, once per place (not once per pipeline inheriting them)."""
+    problems: list[Problem] = []
+    sections: list[PathKey] = [("defaults",)]
+    pipelines = doc.data.get("pipelines")
+    if isinstance(pipelines, dict):
+        sections.extend(("pipelines", name) for name in pipelines)
+    for section in sections:
+        problems.extend(_duplicate_emails(doc, section))
+    for tags_path in [("tags",), *((*s, "tags") for s in sections[1:])]:
+        problems.extend(_reserved_tag_keys(doc, tags_path))
+    return problems
+
+
+def _at(data: Any, path: PathKey) -> Any:
+    for step in path:
+        if isinstance(data, dict) and step in data:
+            data = data[step]
+        else:
+            return None
+    return data
+
+
+def _duplicate_emails(doc: Document, section: PathKey) -> list[Problem]:
+    # One SNS subscription per address: a repeated address (mail domains and, in practice,
+    # mailboxes ignore case) would subscribe the same endpoint twice.
+    emails = _at(doc.data, (*section, "alarms", "email"))
+    if not isinstance(emails, list):
+        return []
+    problems = []
+    first_seen: dict[str, int] = {}
+    for index, email in enumerate(emails):
+        if not isinstance(email, str):
+            continue
+        key = email.strip().lower()
+        if key in first_seen:
+            problems.append(
+                doc.problem(
+                    (*section, "alarms", "email", index),
+                    f"duplicate alarm e-mail (also item {first_seen[key] + 1} of this list): "
+                    "each address is subscribed once",
+                )
+            )
+        else:
+            first_seen[key] = index
+    return problems
+
+
+def _reserved_tag_keys(doc: Document, path: PathKey) -> list[Problem]:
+    tags = _at(doc.data, path)
+    if not isinstance(tags, dict):
+        return []
+    return [
+        doc.problem(
+            (*path, key),
+            f"tag key `{key}`: keys starting with `{RESERVED_TAG_PREFIX}` are set by nami",
+            at_key=True,
+        )
+        for key in tags
+        if isinstance(key, str) and key.lower().startswith(RESERVED_TAG_PREFIX)
+    ]
+
+
+def _tag_count(config: Config, pipeline: PipelineConfig) -> list[Problem]:
+    from nami_action.compile.names import resource_tags  # compile imports config: import late
+
+    tags = resource_tags(config, pipeline)
+    if len(tags) <= MAX_TAGS:
+        return []
+    added = len(tags) - len({**config.tags, **pipeline.spec.tags})
+    doc = config.document
+    own: PathKey = ("pipelines", pipeline.name, "tags")
+    where = own if pipeline.spec.tags and own in doc.positions else ("tags",)
+    return [
+        doc.problem(
+            where,
+            f"pipeline `{pipeline.name}`: its resources would carry {len(tags)} tags "
+            f"({added} set by nami, the rest from `tags` and `pipelines.{pipeline.name}.tags`); "
+            f"AWS allows at most {MAX_TAGS} per resource",
+            at_key=True,
+        )
+    ]
+
+
+def environment_bytes(config: Config, pipeline: PipelineConfig) -> int:
+    """The size Lambda counts for the function's environment, as the compiler writes it."""
+    from nami_action.compile import consumer, names  # compile imports config: import late
+
+    function = consumer._function(
+        pipeline, consumer.CodeLocation(None, "artifact"), names.cfn_tags(config, pipeline)
+    )
+    variables: dict[str, Any] = function.Environment.Variables
+    return sum(len(key.encode()) + _value_bytes(value) for key, value in variables.items())
+
+
+def _value_bytes(value: Any) -> int:
+    return len(value.encode()) if isinstance(value, str) else RESOLVED_REFERENCE_BYTES
+
+
+def _environment_size(config: Config, pipeline: PipelineConfig) -> list[Problem]:
+    size = environment_bytes(config, pipeline)
+    if size <= MAX_ENVIRONMENT_BYTES:
+        return []
+    doc = config.document
+    candidates: list[PathKey] = [
+        ("pipelines", pipeline.name, "consumer", "environment"),
+        ("defaults", "consumer", "environment"),
+    ]
+    where = next((c for c in candidates if c in doc.positions), candidates[0])
+    return [
+        doc.problem(
+            where,
+            f"pipeline `{pipeline.name}`: the consumer's environment would be {size:,} bytes "
+            "(names and values, with what nami adds: NAMI_CONFIG holds the handler, verify and "
+            f"dedupe settings and the secret references); Lambda allows {MAX_ENVIRONMENT_BYTES:,}"
+            ": move large values to SSM or Secrets Manager references",
+            at_key=True,
+        )
+    ]
+
+
+def resources_at_most(pipeline: PipelineConfig) -> int:
+    segments = [segment for segment in pipeline.path.split("/") if segment]
+    return FIXED_RESOURCES_AT_MOST + len(pipeline.spec.alarms.email) + len(segments)
+
+
+def resource_count(config: Config, pipeline: PipelineConfig) -> int:
+    """The number of resources in the pipeline's compiled template."""
+    from nami_action.compile.consumer import CodeLocation  # compile imports config: late
+    from nami_action.compile.pipeline import build_template
+
+    return len(build_template(config, pipeline, CodeLocation(None, "artifact")).resources)
+
+
+def _resource_count(config: Config, pipeline: PipelineConfig) -> list[Problem]:
+    if resources_at_most(pipeline) <= MAX_RESOURCES:
+        return []
+    count = resource_count(config, pipeline)
+    if count <= MAX_RESOURCES:
+        return []
+    doc = config.document
+    candidates: list[PathKey] = [
+        ("pipelines", pipeline.name, "alarms", "email"),
+        ("defaults", "alarms", "email"),
+        ("pipelines", pipeline.name, "path"),
+    ]
+    where = next((c for c in candidates if c in doc.positions), ("pipelines", pipeline.name))
+    return [
+        doc.problem(
+            where,
+            f"pipeline `{pipeline.name}`: its stack would hold {count} resources (one per alarm "
+            f"e-mail and per path segment); CloudFormation allows at most {MAX_RESOURCES}: "
+            "send alarms to a mailing list instead of many addresses",
+            at_key=True,
+        )
+    ]
