@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import click
 
 from nami_action.config import Config, load_config
-from nami_action.errors import NamiError
+from nami_action.errors import NamiError, terminal_safe
 
 F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_CONFIG = "nami.yaml"
@@ -39,7 +39,8 @@ def handle_errors(command: F) -> F:
         try:
             return command(*args, **kwargs)
         except NamiError as exc:
-            click.echo(f"error: {exc}" if "\n" not in str(exc) else str(exc), err=True)
+            text = str(exc)
+            click.echo(terminal_safe(f"error: {text}" if "\n" not in text else text), err=True)
             sys.exit(exc.exit_code)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
@@ -52,7 +53,7 @@ def handle_errors(command: F) -> F:
             if os.environ.get("NAMI_DEBUG"):
                 raise
             click.echo(
-                f"internal error: {type(exc).__name__}: {exc}\n"
+                terminal_safe(f"internal error: {type(exc).__name__}: {exc}") + "\n"
                 "this is a bug in nami; rerun with NAMI_DEBUG=1 for the traceback and report it",
                 err=True,
             )

@@ -29,3 +29,23 @@ def credential_kind(value: str) -> str | None:
         if pattern.search(value):
             return kind
     return None
+
+
+SECRET_LOOKING_NAME = re.compile(
+    r"(SECRET|TOKEN|PASSWORD|PASSWD|API_?KEY|PRIVATE_?KEY|CREDENTIAL)", re.IGNORECASE
+)
+# Names that say where something is, not what a secret is: a literal is expected there.
+NOT_SECRET_SUFFIXES = ("_URL", "_ARN", "_ID")
+STORE_IT = "store it in SSM or Secrets Manager and write `ssm:/path` or `secretsmanager:name`"
+
+
+def literal_secret_problem(name: str, value: str, is_reference: bool) -> str | None:
+    """Why an environment value must be a reference instead; never quotes the value."""
+    if not value or is_reference:
+        return None
+    kind = credential_kind(value)
+    if kind:
+        return f"`{name}` holds a literal that looks like {kind}: {STORE_IT}"
+    if SECRET_LOOKING_NAME.search(name) and not name.upper().endswith(NOT_SECRET_SUFFIXES):
+        return f"`{name}` looks like a secret but holds a literal value: {STORE_IT}"
+    return None

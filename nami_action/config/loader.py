@@ -383,9 +383,11 @@ class _Walker:
     def _scalar(self, node: Node) -> Any:
         try:
             value = self._constructor.construct_object(node, deep=True)
-        except (YAMLError, ValueError, TypeError, OverflowError) as exc:
+        except (YAMLError, ValueError, TypeError, OverflowError):
+            # The parser's reason quotes the value, which may be a secret: name the tag only.
             line, column = _mark(node)
-            self._report(line, column, f"cannot read value: {exc}")
+            tag = str(node.tag).replace("tag:yaml.org,2002:", "!!")
+            self._report(line, column, f"cannot read this value as `{tag}`")
             return None
         return _plain(value)
 

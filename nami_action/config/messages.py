@@ -96,6 +96,11 @@ def _problem(
     if kind == "extra_forbidden":
         hint = did_you_mean(str(key), allowed_keys(root, loc[:-1]))
         return doc.problem(path, f"unknown key `{key}`{hint}", at_key=True)
+    if _is_secret(path):
+        quote = kind == "string_type" and isinstance(error.get("input"), int | float | bool)
+        hint = "; put it in quotes if it is text" if quote else ""
+        message = f"`{_dotted(path)}`: {_describe(error, key, secret=True)}{hint}"
+        return doc.problem(path, message)
     if "[key]" in loc:
         mapping = loc[-3] if len(loc) >= 3 else key  # the mapping whose key is refused
         return doc.problem(path, f"`{path[-1]}`: {_describe(error, mapping)}", at_key=True)
@@ -110,10 +115,17 @@ def _dotted(path: PathKey) -> str:
     )
 
 
-def _describe(error: ErrorDetails, key: int | str) -> str:
+def _is_secret(path: PathKey) -> bool:
+    """Values that may hold a secret: every environment value and `verify.secret`."""
+    return "secret" in path or (len(path) >= 2 and path[-2] == "environment")
+
+
+def _describe(error: ErrorDetails, key: int | str, *, secret: bool = False) -> str:
     kind = error["type"]
     ctx = error.get("ctx") or {}
     given = error.get("input")
+    if secret:  # name the kind of value only: the value itself may be a credential
+        given = _Hidden(given)
     if kind == "value_error":
         return str(error["msg"]).removeprefix("Value error, ")
     if kind in TYPE_NAMES:
@@ -150,7 +162,28 @@ def _describe(error: ErrorDetails, key: int | str) -> str:
     return str(error["msg"])
 
 
+class _Hidden:
+    """A value not to be quoted in messages; shown by its kind."""
+
+    def __init__(self, value: Any) -> None:
+        self.kind = _kind(value)
+
+    def __str__(self) -> str:
+        return self.kind
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true or false"
+    kinds = {int: "an integer", float: "a number", str: "a string", dict: "a mapping"}
+    return next((text for t, text in kinds.items() if isinstance(value, t)), "a list")
+
+
 def _show(value: Any) -> str:
+    if isinstance(value, _Hidden):
+        return f"{value.kind} (not shown: it may be a secret)"
     if value is None:
         return "null"
     if isinstance(value, bool):

@@ -7,23 +7,17 @@ written.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 
-from nami_action.config.credentials import credential_kind
 from nami_action.config.models import (
     HOUR,
     RESERVED_ENV,
     NoVerify,
     Pipeline,
-    is_secret_reference,
 )
 from nami_action.config.units import format_duration
 
 Finding = tuple[tuple[str, ...], str]
-SECRET_LOOKING_NAME = re.compile(
-    r"(SECRET|TOKEN|PASSWORD|PASSWD|API_?KEY|PRIVATE_?KEY|CREDENTIAL)", re.IGNORECASE
-)
 VISIBILITY_FACTOR = 6
 MAX_VISIBILITY = 12 * HOUR
 
@@ -93,34 +87,13 @@ def dedupe_rules(pipeline: Pipeline) -> Iterator[Finding]:
 
 
 def environment_rules(pipeline: Pipeline) -> Iterator[Finding]:
-    for name, value in pipeline.consumer.environment.items():
-        where = ("consumer", "environment", name)
+    # Literal secrets are checked where they are written (config/written.py), once per place.
+    for name in pipeline.consumer.environment:
         if RESERVED_ENV.match(name):
             yield (
-                where,
+                ("consumer", "environment", name),
                 f"`{name}` is reserved (AWS_, LAMBDA_, TZ and NAMI_ names are set by the platform)",
             )
-            continue
-        problem = literal_secret_problem(name, value)
-        if problem:
-            yield where, problem
-
-
-# Names that hold where something is, not a secret: a literal is expected there.
-NOT_SECRET_SUFFIXES = ("_URL", "_ARN", "_ID")
-STORE_IT = "store it in SSM or Secrets Manager and write `ssm:/path` or `secretsmanager:name`"
-
-
-def literal_secret_problem(name: str, value: str) -> str | None:
-    """Why an environment value must be a reference; never quotes the value."""
-    if not value or is_secret_reference(value):
-        return None
-    kind = credential_kind(value)
-    if kind:
-        return f"`{name}` holds a literal that looks like {kind}: {STORE_IT}"
-    if SECRET_LOOKING_NAME.search(name) and not name.upper().endswith(NOT_SECRET_SUFFIXES):
-        return f"`{name}` looks like a secret but holds a literal value: {STORE_IT}"
-    return None
 
 
 RULES: tuple[Callable[[Pipeline], Iterator[Finding]], ...] = (

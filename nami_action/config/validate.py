@@ -10,11 +10,12 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from nami_action.config.limits import limit_problems, written_list_problems
+from nami_action.config.limits import limit_problems
 from nami_action.config.loader import Document, PathKey, load_document
 from nami_action.config.messages import to_problems
 from nami_action.config.models import NamiFile, Pipeline
 from nami_action.config.rules import check, visibility_timeout
+from nami_action.config.written import written_problems
 from nami_action.errors import ConfigError, Problem
 
 
@@ -51,8 +52,8 @@ def validate_document(doc: Document, base_dir: Path) -> Config:
     """Every problem at once: what the loader read past, the schema's findings, the rules on
     each pipeline (with `defaults` minus its broken keys merged in) and the AWS limits."""
     written, errors = _validate_written(doc)
-    problems = [*doc.problems, *to_problems(doc, errors, NamiFile)]
-    problems.extend(written_list_problems(doc))
+    problems = [*doc.problems, *_schema_problems(doc, errors)]
+    problems.extend(written_problems(doc))
     usable = _without_broken_keys(doc.data, errors)
     raw_pipelines = doc.data.get("pipelines")
     if not isinstance(raw_pipelines, dict):
@@ -130,6 +131,12 @@ def _config(
         pipelines=pipelines,
         document=doc,
     )
+
+
+def _schema_problems(doc: Document, errors: list[ErrorDetails]) -> list[Problem]:
+    """The schema's findings, less those at a value the loader already could not read."""
+    unreadable = {(p.line, p.column) for p in doc.problems}
+    return [p for p in to_problems(doc, errors, NamiFile) if (p.line, p.column) not in unreadable]
 
 
 def _text(value: Any) -> str:
