@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from nami_action.config.loader import PathKey
+from nami_action.config.models import is_secret_reference
 from nami_action.errors import Problem
 
 if TYPE_CHECKING:
@@ -33,6 +34,12 @@ RESOLVED_REFERENCE_BYTES = 160
 # compiled count. Only alarm e-mails and path segments add resources one each, so a template
 # is compiled to count exactly only when this bound could pass MAX_RESOURCES.
 FIXED_RESOURCES_AT_MOST = 60
+# Likewise for tags and the environment: the compiler is asked for the exact figure only when
+# a cheap upper bound (tests keep it one) could pass the limit, so a usual config does not pay
+# for compiling at validate time.
+NAMI_TAGS_AT_MOST = 10
+NAMI_ENVIRONMENT_OVERHEAD_AT_MOST = 1024  # variable names, JSON structure, resolved references
+JSON_BYTES_PER_CHARACTER_AT_MOST = 12  # a character outside the BMP becomes two \uXXXX escapes
 
 
 def limit_problems(config: Config, names: list[str]) -> list[Problem]:
@@ -45,7 +52,13 @@ def limit_problems(config: Config, names: list[str]) -> list[Problem]:
     return problems
 
 
+def tags_at_most(config: Config, pipeline: PipelineConfig) -> int:
+    return len({**config.tags, **pipeline.spec.tags}) + NAMI_TAGS_AT_MOST
+
+
 def _tag_count(config: Config, pipeline: PipelineConfig) -> list[Problem]:
+    if tags_at_most(config, pipeline) <= MAX_TAGS:
+        return []
     from nami_action.compile.names import resource_tags  # compile imports config: import late
 
     tags = resource_tags(config, pipeline)
@@ -81,7 +94,29 @@ def _value_bytes(value: Any) -> int:
     return len(value.encode()) if isinstance(value, str) else RESOLVED_REFERENCE_BYTES
 
 
+def environment_bytes_at_most(pipeline: PipelineConfig) -> int:
+    """Literal variables as written, plus everything nami serialises into NAMI_CONFIG (the
+    handler, verify and dedupe settings, secret references) at its most escaped."""
+    spec = pipeline.spec
+    literal = reference = 0
+    for name, value in spec.consumer.environment.items():
+        if is_secret_reference(value):
+            reference += len(name) + len(value)
+        else:
+            literal += len(name.encode()) + len(value.encode())
+    settings = [spec.consumer.handler, pipeline.name, pipeline.stack_name]
+    for section in (spec.verify, spec.dedupe):
+        if section is not None:
+            settings.extend(str(v) for v in section.model_dump().values())
+    reference += sum(len(text) for text in settings)
+    return (
+        literal + JSON_BYTES_PER_CHARACTER_AT_MOST * reference + NAMI_ENVIRONMENT_OVERHEAD_AT_MOST
+    )
+
+
 def _environment_size(config: Config, pipeline: PipelineConfig) -> list[Problem]:
+    if environment_bytes_at_most(pipeline) <= MAX_ENVIRONMENT_BYTES:
+        return []
     size = environment_bytes(config, pipeline)
     if size <= MAX_ENVIRONMENT_BYTES:
         return []
