@@ -143,19 +143,23 @@ def resources_at_most(pipeline: PipelineConfig) -> int:
     return FIXED_RESOURCES_AT_MOST + len(pipeline.spec.alarms.email) + len(segments)
 
 
-def resource_count(config: Config, pipeline: PipelineConfig) -> int:
-    """The number of resources in the pipeline's compiled template."""
+def resource_count(config: Config, pipeline: PipelineConfig) -> int | None:
+    """The number of resources in the pipeline's compiled template; None when it is over
+    MAX_RESOURCES (troposphere refuses to add the next one, as CloudFormation would)."""
     from nami_action.compile.consumer import CodeLocation  # compile imports config: late
     from nami_action.compile.pipeline import build_template
 
-    return len(build_template(config, pipeline, CodeLocation(None, "artifact")).resources)
+    try:
+        template = build_template(config, pipeline, CodeLocation(None, "artifact"))
+    except ValueError:
+        return None
+    return len(template.resources)
 
 
 def _resource_count(config: Config, pipeline: PipelineConfig) -> list[Problem]:
     if resources_at_most(pipeline) <= MAX_RESOURCES:
         return []
-    count = resource_count(config, pipeline)
-    if count <= MAX_RESOURCES:
+    if resource_count(config, pipeline) is not None:
         return []
     doc = config.document
     candidates: list[PathKey] = [
@@ -167,9 +171,9 @@ def _resource_count(config: Config, pipeline: PipelineConfig) -> list[Problem]:
     return [
         doc.problem(
             where,
-            f"pipeline `{pipeline.name}`: its stack would hold {count} resources (one per alarm "
-            f"e-mail and per path segment); CloudFormation allows at most {MAX_RESOURCES}: "
-            "send alarms to a mailing list instead of many addresses",
+            f"pipeline `{pipeline.name}`: its stack would hold more than {MAX_RESOURCES} "
+            "resources, the most CloudFormation allows (one resource per alarm e-mail and per "
+            "path segment): send alarms to a mailing list instead of many addresses",
             at_key=True,
         )
     ]

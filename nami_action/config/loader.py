@@ -206,7 +206,7 @@ def _syntax_error(text: str, name: str, exc: MarkedYAMLError) -> ConfigError:
     return _fail(name, f"YAML syntax error: {problem}", line, column)
 
 
-class _TabSeparatingScanner(Scanner):  # type: ignore[misc]
+class _TabSeparatingScanner(Scanner):
     """YAML 1.2 allows tabs as separation inside a line (`version:<TAB>1`), only not as
     indentation. ruamel's pure-Python scanner refuses them outside flow style (a TODO in its
     source); libyaml, which the C parser uses, skips a tab wherever a simple key cannot start
@@ -399,7 +399,7 @@ def _node_kind(node: Node) -> str:
     if isinstance(node, SequenceNode):
         return "a list holding other values"
     if isinstance(node, ScalarNode):
-        return "null" if node.tag.endswith(":null") else f"the scalar `{node.value}`"
+        return "null" if str(node.tag).endswith(":null") else f"the scalar `{node.value}`"
     return "this value"
 
 
