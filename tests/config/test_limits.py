@@ -95,9 +95,7 @@ def test_environment_bytes_counts_what_the_template_sets(tmp_path: Path) -> None
     )
     references = [k for k, v in variables.items() if not isinstance(v, str)]
     assert "NAMI_CONFIG" in variables and "PLAIN" in variables
-    assert environment_bytes(config, pipeline) == literal + sum(
-        len(k) + 160 for k in references
-    )
+    assert environment_bytes(config, pipeline) == literal + sum(len(k) + 160 for k in references)
 
 
 def environment_config(value_bytes: int) -> str:

@@ -171,9 +171,7 @@ def test_merge_keys_and_aliases_share_one_budget(tmp_path: Path) -> None:
     ],
     ids=["itself", "its-parent", "in-a-list"],
 )
-def test_a_mapping_merging_itself_is_a_located_error(
-    tmp_path: Path, text: str, place: str
-) -> None:
+def test_a_mapping_merging_itself_is_a_located_error(tmp_path: Path, text: str, place: str) -> None:
     path = tmp_path / "nami.yaml"
     path.write_text("version: 1\nproject: acme\n" + text)
     problems = problems_of(path)
