@@ -312,7 +312,13 @@ class _Walker:
         return result
 
     def _value(self, key_node: Node, value_node: Node, child: PathKey) -> Any:
-        self.positions[child] = Position(*_mark(key_node), *_mark(value_node))
+        key_mark = _mark(key_node)
+        # An empty value (`key:` then nothing) has its mark where the next token starts,
+        # often the next line: point at its key instead.
+        empty = (
+            isinstance(value_node, ScalarNode) and value_node.value == "" and not value_node.style
+        )
+        self.positions[child] = Position(*key_mark, *(key_mark if empty else _mark(value_node)))
         return self.convert(value_node, child)
 
     def _merged_pairs(
@@ -344,8 +350,9 @@ class _Walker:
             return [value]
         items = value.value if isinstance(value, SequenceNode) else [value]
         sources = [item for item in items if isinstance(item, MappingNode)]
-        if len(sources) != len(items) or not items:
-            line, column = _mark(value)
+        if len(sources) != len(items):  # `<<: []` merges nothing, as in PyYAML
+            # An alias (`<<: *s`) is the anchored node itself, written earlier: point at `<<`.
+            line, column = max(_mark(value), _mark(merge_key))
             self._report(
                 line,
                 column,

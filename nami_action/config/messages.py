@@ -20,7 +20,8 @@ PATTERN_HINTS = {
     "json_path": "must be a JSON path like `$.id` or `$.data.object.id`",
     "handler": "must be `module.function`, e.g. `handler.handle`",
     "region": "is not an AWS region name like `eu-west-1`",
-    "bucket": "is not a valid S3 bucket name",
+    "bucket": "is not a valid S3 bucket name: 3-63 lowercase letters, digits, `.` or `-`, "
+    "starting and ending with a letter or digit",
     "email": "is not an email address",
     "environment": "is not a Lambda environment variable name: a letter, then letters, "
     "digits or `_`, two characters at least",
@@ -96,14 +97,14 @@ def _problem(
     if kind == "extra_forbidden":
         hint = did_you_mean(str(key), allowed_keys(root, loc[:-1]))
         return doc.problem(path, f"unknown key `{key}`{hint}", at_key=True)
+    if "[key]" in loc:
+        mapping = loc[-3] if len(loc) >= 3 else key  # the mapping whose key is refused
+        return doc.problem(path, f"`{path[-1]}`: {_describe(error, mapping)}", at_key=True)
     if _is_secret(path):
         quote = kind == "string_type" and isinstance(error.get("input"), int | float | bool)
         hint = "; put it in quotes if it is text" if quote else ""
         message = f"`{_dotted(path)}`: {_describe(error, key, secret=True)}{hint}"
         return doc.problem(path, message)
-    if "[key]" in loc:
-        mapping = loc[-3] if len(loc) >= 3 else key  # the mapping whose key is refused
-        return doc.problem(path, f"`{path[-1]}`: {_describe(error, mapping)}", at_key=True)
     if kind == "union_tag_invalid":
         path = (*path, "scheme")
     return doc.problem(path, f"`{_dotted(path)}`: {_describe(error, key)}")

@@ -91,6 +91,16 @@ def test_each_leak_is_reported_at_its_place(tmp_path: Path) -> None:
     assert "not true or false (not shown: it may be a secret); put it in quotes" in found[(22, 47)]
 
 
+def with_variable(tmp_path: Path, name: str, value: str) -> Path:
+    """A config whose one pipeline sets the environment variable `name` (at line 9)."""
+    path = tmp_path / "nami.yaml"
+    path.write_text(
+        "version: 1\nproject: acme\npipelines:\n  hook:\n    verify: {scheme: none}\n"
+        f"    consumer:\n      code: src\n      environment:\n        {name}: {json.dumps(value)}\n"
+    )
+    return path
+
+
 @pytest.mark.parametrize(
     ("name", "value"),
     [
@@ -106,11 +116,7 @@ def test_each_leak_is_reported_at_its_place(tmp_path: Path) -> None:
 def test_not_secret_names_and_values_are_not_false_positives(
     tmp_path: Path, name: str, value: str
 ) -> None:
-    path = tmp_path / "nami.yaml"
-    path.write_text(
-        "version: 1\nproject: acme\npipelines:\n  hook:\n    verify: {scheme: none}\n"
-        f"    consumer:\n      code: src\n      environment:\n        {name}: '{value}'\n"
-    )
+    path = with_variable(tmp_path, name, value)
     (tmp_path / "src").mkdir()
     assert load_config(path).pipelines["hook"].spec.consumer.environment == {name: value}
 
@@ -129,11 +135,7 @@ def test_not_secret_names_and_values_are_not_false_positives(
 def test_credentials_are_found_by_value_whatever_the_name(
     tmp_path: Path, name: str, value: str
 ) -> None:
-    path = tmp_path / "nami.yaml"
-    path.write_text(
-        "version: 1\nproject: acme\npipelines:\n  hook:\n    verify: {scheme: none}\n"
-        f"    consumer:\n      code: src\n      environment:\n        {name}: {json.dumps(value)}\n"
-    )
+    path = with_variable(tmp_path, name, value)
     with pytest.raises(ConfigError) as caught:
         load_config(path, display_name="nami.yaml")
     [problem] = caught.value.problems
