@@ -12,7 +12,8 @@ from typing import Any, TypeVar
 import click
 
 from nami_action.config import Config, load_config
-from nami_action.errors import NamiError, terminal_safe
+from nami_action.config.models import bucket_name_problem
+from nami_action.errors import NamiError, printable, terminal_safe
 
 F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_CONFIG = "nami.yaml"
@@ -20,6 +21,19 @@ DEFAULT_CONFIG = "nami.yaml"
 config_argument = click.argument(
     "config", required=False, default=DEFAULT_CONFIG, type=click.Path(dir_okay=True, path_type=Path)
 )
+
+
+def bucket_name(
+    _context: click.Context, _parameter: click.Parameter, value: str | None
+) -> str | None:
+    """A click callback: a bucket name given on the command line follows S3's naming rules,
+    as `artifacts.bucket` in nami.yaml does."""
+    problem = bucket_name_problem(value) if value is not None else None
+    if problem:
+        raise click.BadParameter(
+            f"`{printable(value or '')}` is not a valid S3 bucket name: {problem}"
+        )
+    return value
 
 
 def read_config(path: Path) -> Config:

@@ -236,3 +236,18 @@ def test_version_is_exactly_the_integer_one(tmp_path: Path, version: str) -> Non
         assert load_config(write(tmp_path, text)).project == "acme"
         return
     assert found == ["nami.yaml:1:10: `version`: must be the integer 1 (`version: 1`)"]
+
+
+def test_artifact_bucket_option_follows_the_same_rules(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from nami_action.cli import cli
+
+    path = write(tmp_path, tags_config(0, 0))
+    result = CliRunner().invoke(
+        cli, ["compile", str(path), "--artifact-bucket", "bucket--ol-s3", "--out", str(tmp_path)]
+    )
+    assert result.exit_code == 2
+    assert "`bucket--ol-s3` is not a valid S3 bucket name: must not end with `--ol-s3`" in (
+        result.output
+    )
