@@ -153,6 +153,8 @@ def _validate_written(doc: Document) -> tuple[NamiFile | None, list[ErrorDetails
 def _without_broken_keys(data: dict[str, Any], errors: list[ErrorDetails]) -> dict[str, Any]:
     """A copy of the document without the keys the schema refused, so a broken `defaults`
     still lends its valid keys to the pipelines and their own rules still run."""
+    if not errors:
+        return data
     usable = copy.deepcopy(data)
     for error in errors:
         node: Any = usable
