@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic_core import ErrorDetails
 
+from nami_action.config.credentials import credential_kind
 from nami_action.config.loader import Document, PathKey
 from nami_action.errors import Problem
 
@@ -100,7 +101,7 @@ def _problem(
     if "[key]" in loc:
         mapping = loc[-3] if len(loc) >= 3 else key  # the mapping whose key is refused
         return doc.problem(path, f"`{path[-1]}`: {_describe(error, mapping)}", at_key=True)
-    if _is_secret(path):
+    if _is_secret(path) or _looks_like_credential(error.get("input")):
         quote = kind == "string_type" and isinstance(error.get("input"), int | float | bool)
         hint = "; put it in quotes if it is text" if quote else ""
         message = f"`{_dotted(path)}`: {_describe(error, key, secret=True)}{hint}"
@@ -116,6 +117,11 @@ def _dotted(path: PathKey) -> str:
     )
 
 
+def _looks_like_credential(value: Any) -> bool:
+    """A credential pasted where it does not belong (e.g. `verify: sk_live_...`)."""
+    return isinstance(value, str) and credential_kind(value) is not None
+
+
 def _is_secret(path: PathKey) -> bool:
     """Values that may hold a secret: every environment value and `verify.secret`."""
     return "secret" in path or (len(path) >= 2 and path[-2] == "environment")
@@ -128,7 +134,10 @@ def _describe(error: ErrorDetails, key: int | str, *, secret: bool = False) -> s
     if secret:  # name the kind of value only: the value itself may be a credential
         given = _Hidden(given)
     if kind == "value_error":
-        return str(error["msg"]).removeprefix("Value error, ")
+        message = str(error["msg"]).removeprefix("Value error, ")
+        if secret and isinstance(error.get("input"), str) and error["input"]:
+            message = message.replace(error["input"], "(value not shown)")
+        return message
     if kind in TYPE_NAMES:
         return f"must be {TYPE_NAMES[kind]}, not {_show(given)}"
     if kind == "union_tag_invalid":

@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from nami_action.cli import cli
+from nami_action.config.credentials import CREDENTIAL_PATTERNS
 
 BROKEN = sorted((Path(__file__).parent / "broken").glob("*.yaml"))
 EXPECT = re.compile(r"# expect: (?:(\d+):(\d+) )?(.+)")
@@ -45,6 +46,10 @@ def test_broken_config_gets_its_message_at_its_place(path: Path) -> None:
         assert lines, f"expected `{message}` in:\n{result.output}"
         if place:
             assert any(line.startswith(f"{path}:{place}: ") for line in lines), result.output
+    text = path.read_text(errors="replace")
+    for _kind, pattern in CREDENTIAL_PATTERNS:  # no message repeats a credential it found
+        for match in pattern.finditer(text):
+            assert match.group() not in result.output, match.group()
 
 
 @pytest.mark.parametrize("path", BROKEN[:5], ids=[p.stem for p in BROKEN[:5]])
