@@ -170,8 +170,14 @@ def _parse(text: str, name: str) -> tuple[Node, SafeConstructor]:
     # document it refuses is parsed again by ruamel's pure-Python 1.2 parser, which decides.
     try:
         return _compose(text, name, pure=False)
+    except _NestedTooDeeply:
+        raise
     except ConfigError:
         return _compose(text, name, pure=True)
+
+
+class _NestedTooDeeply(ConfigError):
+    """The parser itself ran out of stack: the other parser would too."""
 
 
 def _compose(text: str, name: str, *, pure: bool) -> tuple[Node, SafeConstructor]:
@@ -182,7 +188,10 @@ def _compose(text: str, name: str, *, pure: bool) -> tuple[Node, SafeConstructor
         documents = list(yaml.compose_all(text))
     except MarkedYAMLError as exc:
         raise _syntax_error(text, name, exc) from None
-    except (YAMLError, RecursionError, ValueError, TypeError) as exc:
+    except RecursionError:
+        message = f"document nested too deeply for the YAML parser (nami allows {MAX_DEPTH} levels)"
+        raise _NestedTooDeeply([Problem(name, 1, 1, message)]) from None
+    except (YAMLError, ValueError, TypeError) as exc:
         raise _fail(name, f"YAML error: {exc}") from None
     documents = [d for d in documents if d is not None]
     if not documents:
@@ -256,19 +265,22 @@ class _Walker:
             return [self._item(item, index, path) for index, item in enumerate(node.value)]
         return self._scalar(node)
 
-    def _spend(self, path: PathKey) -> bool:
-        self.nodes += 1
-        if self.nodes > MAX_NODES or len(path) > MAX_DEPTH:
-            self._exceeded(path)
+    def _spend(self, path: PathKey, nodes: int = 1, depth: int = 0) -> bool:
+        """Count `nodes` more against the budget; False (reported once) when it is spent or
+        the nesting (`depth` levels of merges below `path`) is too deep."""
+        self.nodes += nodes
+        too_deep = len(path) + depth > MAX_DEPTH
+        if self.nodes > MAX_NODES or too_deep:
+            self._exceeded(path, too_deep)
             return False
         return True
 
-    def _exceeded(self, path: PathKey) -> None:
+    def _exceeded(self, path: PathKey, too_deep: bool) -> None:
         if self.budget_exceeded:
             return
         self.budget_exceeded = True
         line, column = self._nearest(path)
-        reason = "nested too deeply" if len(path) > MAX_DEPTH else "expands to too many nodes"
+        reason = "nested too deeply" if too_deep else "expands to too many nodes"
         self._report(
             line,
             column,
@@ -337,10 +349,10 @@ class _Walker:
                         "that contains it); merge a separate mapping",
                     )
                     continue
-                if not self._spend(path):
-                    return pairs
                 own = [pair for pair in source.value if pair[0].tag != MERGE_TAG]
                 nested = [pair for pair in source.value if pair[0].tag == MERGE_TAG]
+                if not self._spend(path, 1 + len(own), len(chain) + 1):
+                    return pairs
                 pairs.extend(own)
                 pairs.extend(self._merged_pairs(nested, path, [*chain, source]))
         return pairs
