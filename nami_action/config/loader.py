@@ -3,8 +3,9 @@
 ruamel.yaml composes the document into nodes that carry their marks; we walk the nodes
 once, turning them into plain dicts/lists/scalars (what pydantic and jsonschema expect) and
 a table of positions keyed by the path to each node. The walk also bounds the document:
-aliases are expanded while walking, so a node budget stops alias bombs and self-referencing
-anchors, and duplicate keys are caught at the second occurrence.
+aliases and merge keys (`<<`) are expanded while walking, so one node budget stops alias and
+merge bombs and self-referencing anchors, and duplicate keys are caught at the second
+occurrence. The file itself is read only if it is a regular file, and at most 1 MiB of it.
 """
 
 from __future__ import annotations
