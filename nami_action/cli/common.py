@@ -12,7 +12,8 @@ from typing import Any, TypeVar
 import click
 
 from nami_action.config import Config, load_config
-from nami_action.errors import NamiError
+from nami_action.config.models import bucket_name_problem
+from nami_action.errors import NamiError, printable, terminal_safe
 
 F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_CONFIG = "nami.yaml"
@@ -20,6 +21,19 @@ DEFAULT_CONFIG = "nami.yaml"
 config_argument = click.argument(
     "config", required=False, default=DEFAULT_CONFIG, type=click.Path(dir_okay=True, path_type=Path)
 )
+
+
+def bucket_name(
+    _context: click.Context, _parameter: click.Parameter, value: str | None
+) -> str | None:
+    """A click callback: a bucket name given on the command line follows S3's naming rules,
+    as `artifacts.bucket` in nami.yaml does."""
+    problem = bucket_name_problem(value) if value is not None else None
+    if problem:
+        raise click.BadParameter(
+            f"`{printable(value or '')}` is not a valid S3 bucket name: {problem}"
+        )
+    return value
 
 
 def read_config(path: Path) -> Config:
@@ -39,7 +53,8 @@ def handle_errors(command: F) -> F:
         try:
             return command(*args, **kwargs)
         except NamiError as exc:
-            click.echo(f"error: {exc}" if "\n" not in str(exc) else str(exc), err=True)
+            text = str(exc)
+            click.echo(terminal_safe(f"error: {text}" if "\n" not in text else text), err=True)
             sys.exit(exc.exit_code)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
@@ -52,7 +67,7 @@ def handle_errors(command: F) -> F:
             if os.environ.get("NAMI_DEBUG"):
                 raise
             click.echo(
-                f"internal error: {type(exc).__name__}: {exc}\n"
+                terminal_safe(f"internal error: {type(exc).__name__}: {exc}") + "\n"
                 "this is a bug in nami; rerun with NAMI_DEBUG=1 for the traceback and report it",
                 err=True,
             )

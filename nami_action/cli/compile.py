@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from nami_action.cli.common import config_argument, handle_errors, read_config
+from nami_action.cli.common import bucket_name, config_argument, handle_errors, read_config
 from nami_action.compile import CodeLocation, compile_config, write_templates
 from nami_action.package.pipelines import package_config
 
@@ -27,6 +27,7 @@ from nami_action.package.pipelines import package_config
 @click.option(
     "--artifact-bucket",
     default=None,
+    callback=bucket_name,
     help="Bucket of the consumer zips; default artifacts.bucket in nami.yaml, else "
     "the templates take an ArtifactBucket parameter.",
 )

@@ -11,7 +11,7 @@ import click
 from nami_action.cli.common import config_argument, display_path, handle_errors, read_config
 from nami_action.config import Config
 from nami_action.config.units import format_duration
-from nami_action.errors import ConfigError
+from nami_action.errors import ConfigError, printable, terminal_safe
 
 
 @click.command()
@@ -31,7 +31,7 @@ def validate(config: Path, fmt: str) -> None:
             }
             click.echo(json.dumps(report, indent=2))
         else:
-            click.echo(str(exc), err=True)
+            click.echo(terminal_safe(str(exc)), err=True)
             count = len(exc.problems)
             click.echo(f"{count} problem{'s' if count != 1 else ''} found", err=True)
         sys.exit(1)
@@ -74,7 +74,7 @@ def summary_rows(config: Config) -> list[dict[str, object]]:
 def summary_text(config: Config) -> str:
     count = len(config.pipelines)
     lines = [
-        f"{config.file}: valid, project `{config.project}`, "
+        f"{printable(config.file)}: valid, project `{config.project}`, "
         f"{count} pipeline{'s' if count != 1 else ''}"
     ]
     for row in summary_rows(config):

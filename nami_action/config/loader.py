@@ -3,13 +3,16 @@
 ruamel.yaml composes the document into nodes that carry their marks; we walk the nodes
 once, turning them into plain dicts/lists/scalars (what pydantic and jsonschema expect) and
 a table of positions keyed by the path to each node. The walk also bounds the document:
-aliases are expanded while walking, so a node budget stops alias bombs and self-referencing
-anchors, and duplicate keys are caught at the second occurrence.
+aliases and merge keys (`<<`) are expanded while walking, so one node budget stops alias and
+merge bombs and self-referencing anchors, and duplicate keys are caught at the second
+occurrence. The file itself is read only if it is a regular file, and at most 1 MiB of it.
 """
 
 from __future__ import annotations
 
 import datetime
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +21,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.constructor import SafeConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from ruamel.yaml.scanner import Scanner
 
 from nami_action.errors import ConfigError, Problem
 
@@ -45,6 +49,9 @@ class Document:
     file: str
     data: dict[str, Any]
     positions: dict[PathKey, Position] = field(default_factory=dict)
+    # What the loader found but could still read past (duplicate or non-string keys, bad
+    # merge keys): reported together with the schema's findings, not instead of them.
+    problems: list[Problem] = field(default_factory=list)
 
     def problem(self, path: PathKey, message: str, *, at_key: bool = False) -> Problem:
         """A Problem at the deepest node of `path` that exists in the file."""
@@ -72,12 +79,13 @@ def load_document(path: Path, display_name: str | None = None) -> Document:
     if isinstance(data, dict) and data:
         # A key missing at the top level is reported at the document's first key.
         walker.positions[()] = walker.positions.get((next(iter(data)),), Position(1, 1, 1, 1))
-    if walker.problems:
+    if walker.budget_exceeded:
         raise ConfigError(walker.problems)
     if not isinstance(data, dict):
         kind = "a list" if isinstance(data, list) else f"a {type(data).__name__} value"
-        raise ConfigError([Problem(name, 1, 1, f"the top level must be a mapping, not {kind}")])
-    return Document(name, data, walker.positions)
+        top = Problem(name, 1, 1, f"the top level must be a mapping, not {kind}")
+        raise ConfigError([*walker.problems, top])
+    return Document(name, data, walker.positions, walker.problems)
 
 
 def _fail(file: str, message: str, line: int = 1, column: int = 1) -> ConfigError:
@@ -85,20 +93,7 @@ def _fail(file: str, message: str, line: int = 1, column: int = 1) -> ConfigErro
 
 
 def _read_text(path: Path, name: str) -> str:
-    try:
-        size = path.stat().st_size
-    except FileNotFoundError:
-        raise _fail(name, "file not found") from None
-    except OSError as exc:
-        raise _fail(name, f"cannot read: {exc.strerror}") from None
-    if path.is_dir():
-        raise _fail(name, "is a directory, not a nami.yaml file")
-    if size > MAX_FILE_BYTES:
-        raise _fail(name, f"file is {size:,} bytes; nami.yaml is limited to 1 MiB")
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise _fail(name, f"cannot read: {exc.strerror}") from None
+    raw = _read_bytes(path, name)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -111,6 +106,64 @@ def _read_text(path: Path, name: str) -> str:
     return text
 
 
+def _read_bytes(path: Path, name: str) -> bytes:
+    """At most MAX_FILE_BYTES + 1 bytes of a regular file, whatever the path names.
+
+    The file is opened without blocking (a FIFO with no writer would wait forever) and checked
+    with fstat after opening, so a path swapped between a check and the open cannot slip
+    through; the read is bounded whatever stat said (a file may grow, /proc files say 0)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | _O_NONBLOCK | _O_NOCTTY | _O_CLOEXEC)
+    except FileNotFoundError:
+        raise _fail(name, "file not found") from None
+    except OSError as exc:
+        raise _fail(name, f"cannot read: {exc.strerror}") from None
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise _fail(name, "is a directory, not a nami.yaml file")
+        if not stat.S_ISREG(info.st_mode):
+            raise _fail(name, f"is {_file_kind(info.st_mode)}, not a regular file")
+        if info.st_size > MAX_FILE_BYTES:
+            raise _fail(name, f"file is {info.st_size:,} bytes; {_LIMIT_TEXT}")
+        raw = _read_at_most(fd, MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise _fail(name, f"cannot read: {exc.strerror}") from None
+    finally:
+        os.close(fd)
+    if len(raw) > MAX_FILE_BYTES:
+        raise _fail(name, f"file is more than {MAX_FILE_BYTES:,} bytes; {_LIMIT_TEXT}")
+    return raw
+
+
+_O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+_O_NOCTTY = getattr(os, "O_NOCTTY", 0)
+_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_LIMIT_TEXT = "nami.yaml is limited to 1 MiB"
+
+
+def _read_at_most(fd: int, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    left = limit
+    while left > 0:
+        chunk = os.read(fd, min(left, 256 * 1024))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def _file_kind(mode: int) -> str:
+    kinds = (
+        (stat.S_ISFIFO, "a named pipe (FIFO)"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    )
+    return next((text for test, text in kinds if test(mode)), "a special file")
+
+
 def _parse(text: str, name: str) -> tuple[Node, SafeConstructor]:
     # With ruamel.yaml.clib the C parser composes nodes with marks about 8x faster than the
     # round-trip loader; marks are all we need (no comments), so we compose and walk nodes.
@@ -118,17 +171,28 @@ def _parse(text: str, name: str) -> tuple[Node, SafeConstructor]:
     # document it refuses is parsed again by ruamel's pure-Python 1.2 parser, which decides.
     try:
         return _compose(text, name, pure=False)
+    except _NestedTooDeeply:
+        raise
     except ConfigError:
         return _compose(text, name, pure=True)
 
 
+class _NestedTooDeeply(ConfigError):
+    """The parser itself ran out of stack: the other parser would too."""
+
+
 def _compose(text: str, name: str, *, pure: bool) -> tuple[Node, SafeConstructor]:
     yaml = YAML(typ="safe", pure=pure)
+    if pure:
+        yaml.Scanner = _TabSeparatingScanner
     try:
         documents = list(yaml.compose_all(text))
     except MarkedYAMLError as exc:
         raise _syntax_error(text, name, exc) from None
-    except (YAMLError, RecursionError, ValueError, TypeError) as exc:
+    except RecursionError:
+        message = f"document nested too deeply for the YAML parser (nami allows {MAX_DEPTH} levels)"
+        raise _NestedTooDeeply([Problem(name, 1, 1, message)]) from None
+    except (YAMLError, ValueError, TypeError) as exc:
         raise _fail(name, f"YAML error: {exc}") from None
     documents = [d for d in documents if d is not None]
     if not documents:
@@ -152,21 +216,49 @@ def _syntax_error(text: str, name: str, exc: MarkedYAMLError) -> ConfigError:
     return _fail(name, f"YAML syntax error: {problem}", line, column)
 
 
+class _TabSeparatingScanner(Scanner):
+    """YAML 1.2 allows tabs as separation inside a line (`version:<TAB>1`), only not as
+    indentation. ruamel's pure-Python scanner refuses them outside flow style (a TODO in its
+    source); libyaml, which the C parser uses, skips a tab wherever a simple key cannot start
+    (after `:`, after a scalar) or inside flow style. This is libyaml's rule."""
+
+    def scan_to_next_token(self) -> None:
+        peek, forward = self.reader.peek, self.reader.forward
+        if self.reader.index == 0 and peek() == "\ufeff":
+            forward()
+        while True:
+            while peek() == " " or (
+                peek() == "\t" and (self.flow_level or not self.allow_simple_key)
+            ):
+                forward()
+            if peek() == "#":
+                while peek() not in "\0\r\n\x85\u2028\u2029":
+                    forward()
+            if not self.scan_line_break():
+                return
+            if not self.flow_level:
+                self.allow_simple_key = True
+
+
 class _Walker:
-    """Converts composed nodes to plain data, recording positions and enforcing bounds."""
+    """Converts composed nodes to plain data, recording positions and enforcing bounds.
+
+    Aliases and merge keys (`<<`) re-walk nodes that were written once, so every node walked,
+    and every mapping merged, counts against one budget: a short file cannot expand into
+    billions of nodes, whichever of the two it uses."""
 
     def __init__(self, file: str, constructor: SafeConstructor) -> None:
         self.file = file
         self.positions: dict[PathKey, Position] = {}
         self.problems: list[Problem] = []
         self.nodes = 0
-        self._budget_exceeded = False
+        self.budget_exceeded = False
         self._constructor = constructor
+        self._open: list[MappingNode] = []  # mappings being converted, outermost first
+        self._reported: set[Problem] = set()
 
     def convert(self, node: Node, path: PathKey) -> Any:
-        self.nodes += 1
-        if self.nodes > MAX_NODES or len(path) > MAX_DEPTH:
-            self._exceeded(path)
+        if not self._spend(path):
             return None
         if isinstance(node, MappingNode):
             return self._mapping(node, path)
@@ -174,21 +266,35 @@ class _Walker:
             return [self._item(item, index, path) for index, item in enumerate(node.value)]
         return self._scalar(node)
 
-    def _exceeded(self, path: PathKey) -> None:
-        if self._budget_exceeded:
+    def _spend(self, path: PathKey, nodes: int = 1, depth: int = 0) -> bool:
+        """Count `nodes` more against the budget; False (reported once) when it is spent or
+        the nesting (`depth` levels of merges below `path`) is too deep."""
+        self.nodes += nodes
+        too_deep = len(path) + depth > MAX_DEPTH
+        if self.nodes > MAX_NODES or too_deep:
+            self._exceeded(path, too_deep)
+            return False
+        return True
+
+    def _exceeded(self, path: PathKey, too_deep: bool) -> None:
+        if self.budget_exceeded:
             return
-        self._budget_exceeded = True
+        self.budget_exceeded = True
         line, column = self._nearest(path)
-        reason = "nested too deeply" if len(path) > MAX_DEPTH else "expands to too many nodes"
-        self.problems.append(
-            Problem(
-                self.file,
-                line,
-                column,
-                f"document {reason} (limit {MAX_NODES:,} nodes, depth {MAX_DEPTH}); "
-                "check anchors and aliases (*name) for self-reference or repeated expansion",
-            )
+        reason = "nested too deeply" if too_deep else "expands to too many nodes"
+        self._report(
+            line,
+            column,
+            f"document {reason} (limit {MAX_NODES:,} nodes, depth {MAX_DEPTH}); "
+            "check anchors, aliases (*name) and merge keys (<<) for self-reference or "
+            "repeated expansion",
         )
+
+    def _report(self, line: int, column: int, message: str) -> None:
+        problem = Problem(self.file, line, column, message)
+        if problem not in self._reported:  # a node reached through many aliases: say it once
+            self._reported.add(problem)
+            self.problems.append(problem)
 
     def _nearest(self, path: PathKey) -> tuple[int, int]:
         for end in range(len(path), 0, -1):
@@ -199,34 +305,92 @@ class _Walker:
 
     def _mapping(self, node: MappingNode, path: PathKey) -> dict[str, Any]:
         result: dict[str, Any] = {}
-        merged: list[MappingNode] = []
-        for key_node, value_node in node.value:
-            if key_node.tag == MERGE_TAG:
-                merged.extend(_merge_sources(value_node))
-                continue
-            key = self._key(key_node, result)
-            if key is None:
-                continue
-            child = (*path, key)
-            self.positions[child] = Position(*_mark(key_node), *_mark(value_node))
-            result[key] = self.convert(value_node, child)
-        for source in merged:  # YAML merge keys (<<): keys written here win
-            for key, value in self._mapping(source, path).items():
-                result.setdefault(key, value)
+        merges: list[tuple[Node, Node]] = []
+        self._open.append(node)
+        try:
+            for key_node, value_node in node.value:
+                if key_node.tag == MERGE_TAG:
+                    merges.append((key_node, value_node))
+                    continue
+                key = self._key(key_node, result)
+                if key is not None:
+                    result[key] = self._value(key_node, value_node, (*path, key))
+            # YAML merge keys: keys written here win, then earlier sources over later ones.
+            for key_node, value_node in self._merged_pairs(merges, path, []):
+                key = self._merged_key(key_node)
+                if key is not None and key not in result:
+                    result[key] = self._value(key_node, value_node, (*path, key))
+        finally:
+            self._open.pop()
         return result
+
+    def _value(self, key_node: Node, value_node: Node, child: PathKey) -> Any:
+        key_mark = _mark(key_node)
+        # An empty value (`key:` then nothing) has its mark where the next token starts,
+        # often the next line: point at its key instead.
+        empty = (
+            isinstance(value_node, ScalarNode) and value_node.value == "" and not value_node.style
+        )
+        self.positions[child] = Position(*key_mark, *(key_mark if empty else _mark(value_node)))
+        return self.convert(value_node, child)
+
+    def _merged_pairs(
+        self, merges: list[tuple[Node, Node]], path: PathKey, chain: list[MappingNode]
+    ) -> list[tuple[Node, Node]]:
+        """The key/value pairs that merge keys bring in, in precedence order."""
+        pairs: list[tuple[Node, Node]] = []
+        for merge_key, merge_value in merges:
+            for source in self._merge_sources(merge_key, merge_value):
+                if any(source is seen for seen in (*self._open, *chain)):
+                    line, column = _mark(merge_key)
+                    self._report(
+                        line,
+                        column,
+                        "merge key `<<` merges a mapping into itself (its own anchor or one "
+                        "that contains it); merge a separate mapping",
+                    )
+                    continue
+                own = [pair for pair in source.value if pair[0].tag != MERGE_TAG]
+                nested = [pair for pair in source.value if pair[0].tag == MERGE_TAG]
+                if not self._spend(path, 1 + len(own), len(chain) + 1):
+                    return pairs
+                pairs.extend(own)
+                pairs.extend(self._merged_pairs(nested, path, [*chain, source]))
+        return pairs
+
+    def _merge_sources(self, merge_key: Node, value: Node) -> list[MappingNode]:
+        if isinstance(value, MappingNode):
+            return [value]
+        items = value.value if isinstance(value, SequenceNode) else [value]
+        sources = [item for item in items if isinstance(item, MappingNode)]
+        if len(sources) != len(items):  # `<<: []` merges nothing, as in PyYAML
+            # An alias (`<<: *s`) is the anchored node itself, written earlier: point at `<<`.
+            line, column = max(_mark(value), _mark(merge_key))
+            self._report(
+                line,
+                column,
+                "merge key `<<` takes a mapping or a list of mappings (`<<: *defaults`, "
+                "`<<: [*a, *b]`), not " + _node_kind(value),
+            )
+        return sources
+
+    def _merged_key(self, node: Node) -> str | None:
+        """A merged-in key; a bad one is reported where it is written."""
+        key = self._scalar(node) if isinstance(node, ScalarNode) else None
+        if isinstance(key, str):
+            return key
+        self._key(node, {})
+        return None
 
     def _key(self, node: Node, seen: dict[str, Any]) -> str | None:
         line, column = _mark(node)
         key = self._scalar(node) if isinstance(node, ScalarNode) else None
         if not isinstance(key, str):
             shown = key if isinstance(key, int | float | bool) else "(a collection)"
-            self.problems.append(
-                Problem(self.file, line, column, f"key `{shown}` must be a string")
-            )
+            self._report(line, column, f"key `{shown}` must be a string")
             return None
         if key in seen:
-            message = f"duplicate key `{key}`: each key may appear once"
-            self.problems.append(Problem(self.file, line, column, message))
+            self._report(line, column, f"duplicate key `{key}`: each key may appear once")
             return None
         return key
 
@@ -239,9 +403,11 @@ class _Walker:
     def _scalar(self, node: Node) -> Any:
         try:
             value = self._constructor.construct_object(node, deep=True)
-        except (YAMLError, ValueError, TypeError, OverflowError) as exc:
+        except (YAMLError, ValueError, TypeError, OverflowError):
+            # The parser's reason quotes the value, which may be a secret: name the tag only.
             line, column = _mark(node)
-            self.problems.append(Problem(self.file, line, column, f"cannot read value: {exc}"))
+            tag = str(node.tag).replace("tag:yaml.org,2002:", "!!")
+            self._report(line, column, f"cannot read this value as `{tag}`")
             return None
         return _plain(value)
 
@@ -249,12 +415,12 @@ class _Walker:
 MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
-def _merge_sources(node: Node) -> list[MappingNode]:
-    if isinstance(node, MappingNode):
-        return [node]
+def _node_kind(node: Node) -> str:
     if isinstance(node, SequenceNode):
-        return [item for item in node.value if isinstance(item, MappingNode)]
-    return []
+        return "a list holding other values"
+    if isinstance(node, ScalarNode):
+        return "null" if str(node.tag).endswith(":null") else f"the scalar `{node.value}`"
+    return "this value"
 
 
 def _mark(node: Node) -> tuple[int, int]:

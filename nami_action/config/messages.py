@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic_core import ErrorDetails
 
+from nami_action.config.credentials import credential_kind
 from nami_action.config.loader import Document, PathKey
 from nami_action.errors import Problem
 
@@ -20,8 +21,12 @@ PATTERN_HINTS = {
     "json_path": "must be a JSON path like `$.id` or `$.data.object.id`",
     "handler": "must be `module.function`, e.g. `handler.handle`",
     "region": "is not an AWS region name like `eu-west-1`",
-    "bucket": "is not a valid S3 bucket name",
+    "bucket": "is not a valid S3 bucket name: 3-63 lowercase letters, digits, `.` or `-`, "
+    "starting and ending with a letter or digit",
     "email": "is not an email address",
+    "environment": "is not a Lambda environment variable name: a letter, then letters, "
+    "digits or `_`, two characters at least",
+    "tags": "is not a tag key: letters, digits, spaces and `_ . : / = + @ -`",
 }
 TYPE_NAMES = {
     "int_type": "an integer",
@@ -94,7 +99,13 @@ def _problem(
         hint = did_you_mean(str(key), allowed_keys(root, loc[:-1]))
         return doc.problem(path, f"unknown key `{key}`{hint}", at_key=True)
     if "[key]" in loc:
-        return doc.problem(path, f"`{path[-1]}`: {_describe(error, key)}", at_key=True)
+        mapping = loc[-3] if len(loc) >= 3 else key  # the mapping whose key is refused
+        return doc.problem(path, f"`{path[-1]}`: {_describe(error, mapping)}", at_key=True)
+    if _is_secret(path) or _looks_like_credential(error.get("input")):
+        quote = kind == "string_type" and isinstance(error.get("input"), int | float | bool)
+        hint = "; put it in quotes if it is text" if quote else ""
+        message = f"`{_dotted(path)}`: {_describe(error, key, secret=True)}{hint}"
+        return doc.problem(path, message)
     if kind == "union_tag_invalid":
         path = (*path, "scheme")
     return doc.problem(path, f"`{_dotted(path)}`: {_describe(error, key)}")
@@ -106,12 +117,27 @@ def _dotted(path: PathKey) -> str:
     )
 
 
-def _describe(error: ErrorDetails, key: int | str) -> str:
+def _looks_like_credential(value: Any) -> bool:
+    """A credential pasted where it does not belong (e.g. `verify: sk_live_...`)."""
+    return isinstance(value, str) and credential_kind(value) is not None
+
+
+def _is_secret(path: PathKey) -> bool:
+    """Values that may hold a secret: every environment value and `verify.secret`."""
+    return "secret" in path or (len(path) >= 2 and path[-2] == "environment")
+
+
+def _describe(error: ErrorDetails, key: int | str, *, secret: bool = False) -> str:
     kind = error["type"]
     ctx = error.get("ctx") or {}
     given = error.get("input")
+    if secret:  # name the kind of value only: the value itself may be a credential
+        given = _Hidden(given)
     if kind == "value_error":
-        return str(error["msg"]).removeprefix("Value error, ")
+        message = str(error["msg"]).removeprefix("Value error, ")
+        if secret and isinstance(error.get("input"), str) and error["input"]:
+            message = message.replace(error["input"], "(value not shown)")
+        return message
     if kind in TYPE_NAMES:
         return f"must be {TYPE_NAMES[kind]}, not {_show(given)}"
     if kind == "union_tag_invalid":
@@ -146,7 +172,28 @@ def _describe(error: ErrorDetails, key: int | str) -> str:
     return str(error["msg"])
 
 
+class _Hidden:
+    """A value not to be quoted in messages; shown by its kind."""
+
+    def __init__(self, value: Any) -> None:
+        self.kind = _kind(value)
+
+    def __str__(self) -> str:
+        return self.kind
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true or false"
+    kinds = {int: "an integer", float: "a number", str: "a string", dict: "a mapping"}
+    return next((text for t, text in kinds.items() if isinstance(value, t)), "a list")
+
+
 def _show(value: Any) -> str:
+    if isinstance(value, _Hidden):
+        return f"{value.kind} (not shown: it may be a secret)"
     if value is None:
         return "null"
     if isinstance(value, bool):

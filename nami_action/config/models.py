@@ -14,6 +14,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     GetCoreSchemaHandler,
@@ -368,8 +369,12 @@ class Queue(Strict):
 
 
 HANDLER_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$"
-ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
-RESERVED_ENV = re.compile(r"^(AWS_|LAMBDA_|_HANDLER$|NAMI_)")
+# Lambda's key pattern is [a-zA-Z]([a-zA-Z0-9_])+: a letter first, two characters at least.
+# https://docs.aws.amazon.com/lambda/latest/dg/API_Environment.html
+ENV_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_]+$"
+# Set by the Lambda runtime (and refused by the API): AWS_*, LAMBDA_*, _HANDLER, TZ...
+# https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html ; NAMI_ by nami.
+RESERVED_ENV = re.compile(r"^(AWS_|LAMBDA_|_HANDLER$|TZ$|NAMI_)")
 
 
 class ConsumerSettings(Strict):
@@ -524,14 +529,57 @@ class Defaults(Strict):
     throttle: Throttle = Throttle()
 
 
+# General purpose bucket naming rules beyond the character set and length:
+# https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html
+BUCKET_PATTERN = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
+_BUCKET_IP = re.compile(r"^\d{1,3}(\.\d{1,3}){3}$")
+BUCKET_RESERVED_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
+BUCKET_RESERVED_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
+
+
+def bucket_name_problem(name: str) -> str | None:
+    """Why S3 refuses `name` as a general purpose bucket name, or None."""
+    if not re.match(BUCKET_PATTERN, name):
+        return (
+            "must be 3-63 lowercase letters, digits, `.` or `-`, starting and ending with a "
+            "letter or digit"
+        )
+    if ".." in name:
+        return "must not contain two adjacent periods"
+    if _BUCKET_IP.match(name):
+        return "must not look like an IP address"
+    prefix = next((p for p in BUCKET_RESERVED_PREFIXES if name.startswith(p)), None)
+    if prefix:
+        return f"must not start with `{prefix}` (reserved by S3)"
+    suffix = next((s for s in BUCKET_RESERVED_SUFFIXES if name.endswith(s)), None)
+    if suffix:
+        return f"must not end with `{suffix}` (reserved by S3)"
+    return None
+
+
+def _bucket_name(name: str) -> str:
+    problem = bucket_name_problem(name)
+    if problem:
+        raise ValueError(f"is not a valid S3 bucket name: {problem}")
+    return name
+
+
 class Artifacts(Strict):
     """Where packaged consumer code is uploaded."""
 
-    bucket: str | None = Field(
-        default=None,
-        pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
-        description="Existing S3 bucket for consumer code; default: the `nami bootstrap` one.",
+    bucket: Annotated[str, Field(pattern=BUCKET_PATTERN), AfterValidator(_bucket_name)] | None = (
+        Field(
+            default=None,
+            description="Existing S3 bucket for consumer code; default: the `nami bootstrap` one.",
+        )
     )
+
+
+def _integer_one(value: object) -> object:
+    # `true` and `1.0` equal 1 in Python, so Literal[1] alone would take them.
+    if type(value) is not int or value != 1:
+        raise ValueError("must be the integer 1 (`version: 1`)")
+    return value
 
 
 class NamiFile(Strict):
@@ -545,7 +593,9 @@ class NamiFile(Strict):
         json_schema_extra={"$schema": "https://json-schema.org/draft/2020-12/schema"},
     )
 
-    version: Literal[1] = Field(description="Version of the nami.yaml language.")
+    version: Annotated[Literal[1], BeforeValidator(_integer_one)] = Field(
+        description="Version of the nami.yaml language."
+    )
     project: ProjectName
     region: str | None = Field(
         default=None,

@@ -7,7 +7,6 @@ written.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 
 from nami_action.config.models import (
@@ -15,14 +14,10 @@ from nami_action.config.models import (
     RESERVED_ENV,
     NoVerify,
     Pipeline,
-    is_secret_reference,
 )
 from nami_action.config.units import format_duration
 
 Finding = tuple[tuple[str, ...], str]
-SECRET_LOOKING_NAME = re.compile(
-    r"(SECRET|TOKEN|PASSWORD|PASSWD|API_?KEY|PRIVATE_?KEY|CREDENTIAL)", re.IGNORECASE
-)
 VISIBILITY_FACTOR = 6
 MAX_VISIBILITY = 12 * HOUR
 # "By default, FIFO queues support 300 transactions per second, per API action for
@@ -138,18 +133,12 @@ def dedupe_rules(pipeline: Pipeline) -> Iterator[Finding]:
 
 
 def environment_rules(pipeline: Pipeline) -> Iterator[Finding]:
-    for name, value in pipeline.consumer.environment.items():
-        where = ("consumer", "environment", name)
+    # Literal secrets are checked where they are written (config/written.py), once per place.
+    for name in pipeline.consumer.environment:
         if RESERVED_ENV.match(name):
             yield (
-                where,
-                f"`{name}` is reserved (AWS_, LAMBDA_ and NAMI_ names are set by the platform)",
-            )
-        elif SECRET_LOOKING_NAME.search(name) and value and not is_secret_reference(value):
-            yield (
-                where,
-                f"`{name}` looks like a secret but holds a literal value: store it in SSM or "
-                "Secrets Manager and write `ssm:/path` or `secretsmanager:name`",
+                ("consumer", "environment", name),
+                f"`{name}` is reserved (AWS_, LAMBDA_, TZ and NAMI_ names are set by the platform)",
             )
 
 

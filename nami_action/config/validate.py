@@ -8,11 +8,14 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
+from nami_action.config.limits import limit_problems
 from nami_action.config.loader import Document, PathKey, load_document
 from nami_action.config.messages import to_problems
 from nami_action.config.models import NamiFile, Pipeline
 from nami_action.config.rules import check, visibility_timeout
+from nami_action.config.written import written_problems
 from nami_action.errors import ConfigError, Problem
 
 
@@ -46,62 +49,124 @@ def load_config(path: Path, display_name: str | None = None) -> Config:
 
 
 def validate_document(doc: Document, base_dir: Path) -> Config:
-    written, problems, broken = _validate_written(doc)
-    pipelines: dict[str, PipelineConfig] = {}
-    defaults = doc.data.get("defaults") or {}
+    """Every problem at once: what the loader read past, the schema's findings, the rules on
+    each pipeline (with `defaults` minus its broken keys merged in) and the AWS limits."""
+    written, errors = _validate_written(doc)
+    problems = [*doc.problems, *_schema_problems(doc, errors)]
+    problems.extend(written_problems(doc))
+    usable = _without_broken_keys(doc.data, errors)
     raw_pipelines = doc.data.get("pipelines")
-    if "defaults" in broken or not isinstance(raw_pipelines, dict):
+    if not isinstance(raw_pipelines, dict):
         raise ConfigError(problems)
-    for name, raw in raw_pipelines.items():
-        if name in broken or not isinstance(raw, dict):
+    broken = {str(e["loc"][1]) for e in errors if len(e["loc"]) > 1 and e["loc"][0] == "pipelines"}
+    defaults = usable.get("defaults")
+    pipelines: dict[str, PipelineConfig] = {}
+    compilable: list[str] = []
+    for name, raw in (usable.get("pipelines") or {}).items():
+        if not isinstance(name, str) or not isinstance(raw, dict):
             continue
-        merged = deep_merge(defaults, raw)
+        merged = deep_merge(defaults if isinstance(defaults, dict) else {}, raw)
         try:
             spec = Pipeline.model_validate(merged)
-        except ValidationError as exc:  # only values inherited from defaults can fail here
-            problems.extend(
-                to_problems(doc, exc.errors(include_url=False), Pipeline, ("pipelines", name))
-            )
+        except ValidationError as exc:
+            if name not in broken:  # only values inherited from defaults can fail here
+                problems.extend(
+                    to_problems(doc, exc.errors(include_url=False), Pipeline, ("pipelines", name))
+                )
             continue
-        for where, message in check(spec):
+        findings = check(spec)
+        for where, message in findings:
             problems.append(_locate_rule(doc, name, where, message))
-        pipelines[name] = PipelineConfig(
-            name=name,
-            stack_name=f"{doc.data.get('project')}-{name}",
-            path=spec.path or f"/{name}",
-            visibility_timeout=visibility_timeout(spec),
-            spec=spec,
-            line=doc.locate(("pipelines", name), at_key=True)[0],
-        )
+        pipelines[name] = _pipeline_config(doc, usable, name, spec)
+        if not findings and name not in broken:
+            compilable.append(name)  # what the compiler would be given: limits apply
+    config = _config(doc, base_dir, written, usable, pipelines)
+    problems.extend(limit_problems(config, compilable))
     if problems or written is None:
         raise ConfigError(problems)
+    return config
+
+
+def _pipeline_config(
+    doc: Document, usable: dict[str, Any], name: str, spec: Pipeline
+) -> PipelineConfig:
+    return PipelineConfig(
+        name=name,
+        stack_name=f"{_text(usable.get('project'))}-{name}",
+        path=spec.path or f"/{name}",
+        visibility_timeout=visibility_timeout(spec),
+        spec=spec,
+        line=doc.locate(("pipelines", name), at_key=True)[0],
+    )
+
+
+def _config(
+    doc: Document,
+    base_dir: Path,
+    written: NamiFile | None,
+    usable: dict[str, Any],
+    pipelines: dict[str, PipelineConfig],
+) -> Config:
+    """The Config; while other sections are broken, its top level holds what is usable, so
+    the AWS limits can still be checked for the pipelines that validated."""
+    if written is not None:
+        project, region, tags = written.project, written.region, dict(written.tags)
+        bucket = written.artifacts.bucket
+    else:
+        raw_tags = usable.get("tags")
+        project, region = _text(usable.get("project")), None
+        tags = {
+            k: v
+            for k, v in (raw_tags.items() if isinstance(raw_tags, dict) else ())
+            if isinstance(k, str) and isinstance(v, str)
+        }
+        bucket = None
     return Config(
         file=doc.file,
         base_dir=base_dir,
-        project=written.project,
-        region=written.region,
-        tags=dict(written.tags),
-        artifacts_bucket=written.artifacts.bucket,
+        project=project,
+        region=region,
+        tags=tags,
+        artifacts_bucket=bucket,
         pipelines=pipelines,
         document=doc,
     )
 
 
-def _validate_written(doc: Document) -> tuple[NamiFile | None, list[Problem], set[str]]:
-    """Check the document as written; also name the sections whose errors stop the merge
-    (`defaults`, and each broken pipeline) so valid pipelines still get their rules checked."""
+def _schema_problems(doc: Document, errors: list[ErrorDetails]) -> list[Problem]:
+    """The schema's findings, less those at a value the loader already could not read."""
+    unreadable = {(p.line, p.column) for p in doc.problems}
+    return [p for p in to_problems(doc, errors, NamiFile) if (p.line, p.column) not in unreadable]
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _validate_written(doc: Document) -> tuple[NamiFile | None, list[ErrorDetails]]:
     try:
-        return NamiFile.model_validate(doc.data), [], set()
+        return NamiFile.model_validate(doc.data), []
     except ValidationError as exc:
-        errors = exc.errors(include_url=False)
-    broken: set[str] = set()
+        return None, exc.errors(include_url=False)
+
+
+def _without_broken_keys(data: dict[str, Any], errors: list[ErrorDetails]) -> dict[str, Any]:
+    """A copy of the document without the keys the schema refused, so a broken `defaults`
+    still lends its valid keys to the pipelines and their own rules still run."""
+    if not errors:
+        return data
+    usable = copy.deepcopy(data)
     for error in errors:
+        node: Any = usable
         loc = error["loc"]
-        if loc and loc[0] == "defaults":
-            broken.add("defaults")
-        if len(loc) > 1 and loc[0] == "pipelines":
-            broken.add(str(loc[1]))
-    return None, to_problems(doc, errors, NamiFile), broken
+        for depth, step in enumerate(loc):
+            if not isinstance(node, dict) or step not in node:
+                break
+            if depth == len(loc) - 1 or not isinstance(node[step], dict):
+                del node[step]  # a list goes whole: deleting one item would shift the rest
+                break
+            node = node[step]
+    return usable
 
 
 def deep_merge(base: Any, override: Any) -> Any:

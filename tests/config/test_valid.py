@@ -56,12 +56,12 @@ def test_defaults_deep_merge_and_pipeline_wins(tmp_path: Path) -> None:
 version: 1
 project: acme
 defaults:
-  consumer: {memory: 512, timeout: 20s, environment: {A: "1", B: "2"}}
+  consumer: {memory: 512, timeout: 20s, environment: {AA: "1", BB: "2"}}
   alarms: {email: [a@x.io]}
 pipelines:
   one:
     verify: {scheme: none}
-    consumer: {code: src, memory: 1024, environment: {B: "3"}}
+    consumer: {code: src, memory: 1024, environment: {BB: "3"}}
   two:
     verify: {scheme: none}
     consumer: {code: src}
@@ -72,7 +72,7 @@ pipelines:
     one, two = config.pipelines["one"].spec, config.pipelines["two"].spec
     assert one.consumer.memory == 1024 and two.consumer.memory == 512
     assert one.consumer.timeout == 20 == two.consumer.timeout
-    assert one.consumer.environment == {"A": "1", "B": "3"}
+    assert one.consumer.environment == {"AA": "1", "BB": "3"}
     assert two.alarms.email == ["b@x.io"]  # lists are replaced, not appended
     assert one.alarms.email == ["a@x.io"]
 

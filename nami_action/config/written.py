@@ -1,0 +1,91 @@
+"""Checks on values as written, made once per place rather than once per pipeline that
+inherits them from `defaults`; they run whatever else is broken in the file."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nami_action.config.credentials import literal_secret_problem
+from nami_action.config.loader import Document, PathKey
+from nami_action.config.models import is_secret_reference
+from nami_action.errors import Problem
+
+RESERVED_TAG_PREFIX = "nami:"
+
+
+def written_problems(doc: Document) -> list[Problem]:
+    """Checks on values as written, once per place (not once per pipeline inheriting them)."""
+    problems: list[Problem] = []
+    sections: list[PathKey] = [("defaults",)]
+    pipelines = doc.data.get("pipelines")
+    if isinstance(pipelines, dict):
+        sections.extend(("pipelines", name) for name in pipelines)
+    for section in sections:
+        problems.extend(_duplicate_emails(doc, section))
+        problems.extend(_literal_secrets(doc, section))
+    for tags_path in [("tags",), *((*s, "tags") for s in sections[1:])]:
+        problems.extend(_reserved_tag_keys(doc, tags_path))
+    return problems
+
+
+def _at(data: Any, path: PathKey) -> Any:
+    for step in path:
+        if isinstance(data, dict) and step in data:
+            data = data[step]
+        else:
+            return None
+    return data
+
+
+def _duplicate_emails(doc: Document, section: PathKey) -> list[Problem]:
+    # One SNS subscription per address: a repeated address (mail domains and, in practice,
+    # mailboxes ignore case) would subscribe the same endpoint twice.
+    emails = _at(doc.data, (*section, "alarms", "email"))
+    if not isinstance(emails, list):
+        return []
+    problems = []
+    first_seen: dict[str, int] = {}
+    for index, email in enumerate(emails):
+        if not isinstance(email, str):
+            continue
+        key = email.strip().lower()
+        if key in first_seen:
+            problems.append(
+                doc.problem(
+                    (*section, "alarms", "email", index),
+                    f"duplicate alarm e-mail (also item {first_seen[key] + 1} of this list): "
+                    "each address is subscribed once",
+                )
+            )
+        else:
+            first_seen[key] = index
+    return problems
+
+
+def _reserved_tag_keys(doc: Document, path: PathKey) -> list[Problem]:
+    tags = _at(doc.data, path)
+    if not isinstance(tags, dict):
+        return []
+    return [
+        doc.problem(
+            (*path, key),
+            f"tag key `{key}`: keys starting with `{RESERVED_TAG_PREFIX}` are set by nami",
+            at_key=True,
+        )
+        for key in tags
+        if isinstance(key, str) and key.lower().startswith(RESERVED_TAG_PREFIX)
+    ]
+
+
+def _literal_secrets(doc: Document, section: PathKey) -> list[Problem]:
+    path = (*section, "consumer", "environment")
+    environment = _at(doc.data, path)
+    if not isinstance(environment, dict):
+        return []
+    problems = []
+    for name, value in environment.items():
+        if isinstance(name, str) and isinstance(value, str):
+            problem = literal_secret_problem(name, value, is_secret_reference(value))
+            if problem:
+                problems.append(doc.problem((*path, name), problem))
+    return problems
