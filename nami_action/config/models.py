@@ -19,9 +19,10 @@ from pydantic import (
     Field,
     GetCoreSchemaHandler,
     GetJsonSchemaHandler,
+    PlainValidator,
     WithJsonSchema,
 )
-from pydantic_core import core_schema
+from pydantic_core import PydanticCustomError, core_schema
 
 from nami_action.config.units import (
     DURATION_PATTERN,
@@ -187,9 +188,13 @@ Tolerance = Annotated[
 ]
 
 
-def _signing_secrets(value: str | list[str]) -> str | list[str]:
+def _signing_secrets(value: object) -> str | list[str]:
+    # Checked by hand, not as a pydantic union: a wrong type must give one problem at the
+    # value ("must be a string"), not one per union branch.
     if isinstance(value, str):
         return _secret_reference(value)
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise PydanticCustomError("string_type", "Input should be a valid string")
     if not 1 <= len(value) <= 2:
         raise ValueError("list one or two references: the current secret, then the previous one")
     for reference in value:
@@ -200,7 +205,7 @@ def _signing_secrets(value: str | list[str]) -> str | list[str]:
 # One validator for both shapes, so an error points at the value (not at a union branch).
 SigningSecrets = Annotated[
     str | list[str],
-    AfterValidator(_signing_secrets),
+    PlainValidator(_signing_secrets),
     WithJsonSchema(
         {
             "anyOf": [
