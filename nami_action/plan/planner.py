@@ -26,7 +26,9 @@ from nami_action.config import Config, PipelineConfig
 from nami_action.errors import NamiError
 from nami_action.package import Artifact
 from nami_action.package.pipelines import package_config
+from nami_action.cost.estimate import CostOptions
 from nami_action.plan import decide
+from nami_action.plan.costs import add_costs
 from nami_action.plan.model import PipelinePlan, Plan, PlanWarning, ResourceChange
 
 
@@ -36,6 +38,7 @@ class PlanOptions:
     keep_change_sets: bool = False
     max_parallel: int = 4
     poll_seconds: float = 2.0
+    cost: CostOptions | None = field(default_factory=CostOptions)  # None: no cost estimate
 
 
 @dataclass
@@ -106,6 +109,7 @@ def make_plan(config: Config, aws: Aws, options: PlanOptions) -> PlanRun:
     with ThreadPoolExecutor(max_workers=max(1, options.max_parallel)) as pool:
         previewed = list(pool.map(previewer.preview, decided))
     run.plan = replace(run.plan, pipelines=_check_logging_role(aws, previewed))
+    run.plan = add_costs(aws, run, options.cost)
     return run
 
 

@@ -1,0 +1,95 @@
+"""The plan's cost lines: what each pipeline costs deployed and compiled, at which traffic.
+
+Kept out of the planner proper: it reads the deployed templates (their Metadata records the
+cost inputs) and, with `--traffic` alone, CloudWatch; it never fails a plan.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from nami_action.aws import stacks as cfn
+from nami_action.aws.session import Aws
+from nami_action.aws.traffic import webhooks_last_30_days
+from nami_action.compile import names
+from nami_action.cost.estimate import (
+    MEASURED,
+    CostOptions,
+    describe_traffic,
+    pipeline_cost,
+    unknown_region_note,
+)
+from nami_action.cost.prices import prices_for
+from nami_action.errors import NamiError
+from nami_action.plan.model import PipelinePlan, Plan, PlanCost
+
+if TYPE_CHECKING:
+    from nami_action.plan.planner import PlanRun
+
+
+def add_costs(aws: Aws, run: PlanRun, options: CostOptions | None) -> Plan:
+    plan = run.plan
+    if options is None:
+        return plan
+    prices = prices_for(aws.region)
+    about = PlanCost(region=aws.region, assumptions=options.assumptions.describe())
+    if prices is None:
+        return replace(plan, cost=replace(about, note=unknown_region_note(aws.region)))
+    traffic, label, note = _traffic(aws, run, options)
+    pipelines = [
+        replace(
+            p,
+            cost=pipeline_cost(
+                _deployed(aws, p, run.templates.get(p.pipeline)),
+                _json(run.templates.get(p.pipeline)) if p.action != "delete" else None,
+                prices,
+                options.assumptions,
+                traffic.get(p.pipeline),
+            ),
+        )
+        for p in plan.pipelines
+    ]
+    about = replace(about, prices_read=prices.read, traffic=label, note=note)
+    return replace(plan, pipelines=pipelines, cost=about)
+
+
+def _deployed(aws: Aws, plan: PipelinePlan, compiled: str | None) -> dict[str, Any] | None:
+    """The deployed template: unchanged pipelines run what nami.yaml compiles to (same
+    fingerprint), so only updates and deletions read it back."""
+    if plan.action == "none":
+        return _json(compiled)
+    if plan.action == "create":
+        return None
+    try:
+        return cfn.deployed_template(aws, plan.stack_name)
+    except NamiError:
+        return None  # before stays unknown; the plan itself goes on
+
+
+def _traffic(
+    aws: Aws, run: PlanRun, options: CostOptions
+) -> tuple[dict[str, float], str, str]:
+    every = [p.pipeline for p in run.plan.pipelines]
+    if options.traffic is not None:
+        return dict.fromkeys(every, options.traffic), describe_traffic(options.traffic), ""
+    if not options.measure_traffic:
+        return {}, "", ""
+    queues = {
+        name: names.queue_name(pipeline)
+        for name, pipeline in run.config.pipelines.items()
+        if name in every
+    }
+    try:
+        counted = webhooks_last_30_days(aws, sorted(queues.values()))
+    except NamiError as exc:
+        return {}, "", f"traffic not read from CloudWatch: {exc}"
+    measured = {
+        name: counted[queue] or 0.0 for name, queue in queues.items() if queue in counted
+    }
+    return measured, f"{MEASURED}: last 30 days", ""
+
+
+def _json(template: str | None) -> dict[str, Any] | None:
+    return json.loads(template) if template else None
