@@ -68,9 +68,7 @@ def _deployed(aws: Aws, plan: PipelinePlan, compiled: str | None) -> dict[str, A
         return None  # before stays unknown; the plan itself goes on
 
 
-def _traffic(
-    aws: Aws, run: PlanRun, options: CostOptions
-) -> tuple[dict[str, float], str, str]:
+def _traffic(aws: Aws, run: PlanRun, options: CostOptions) -> tuple[dict[str, float], str, str]:
     every = [p.pipeline for p in run.plan.pipelines]
     if options.traffic is not None:
         return dict.fromkeys(every, options.traffic), describe_traffic(options.traffic), ""
@@ -85,9 +83,7 @@ def _traffic(
         counted = webhooks_last_30_days(aws, sorted(queues.values()))
     except NamiError as exc:
         return {}, "", f"traffic not read from CloudWatch: {exc}"
-    measured = {
-        name: counted[queue] or 0.0 for name, queue in queues.items() if queue in counted
-    }
+    measured = {name: counted[queue] or 0.0 for name, queue in queues.items() if queue in counted}
     return measured, f"{MEASURED}: last 30 days", ""
 
 

@@ -23,10 +23,10 @@ from nami_action.aws.session import Aws
 from nami_action.compile import CodeLocation, compile_config, names
 from nami_action.compile.bootstrap import DEFAULT_STACK_NAME
 from nami_action.config import Config, PipelineConfig
+from nami_action.cost.estimate import CostOptions
 from nami_action.errors import NamiError
 from nami_action.package import Artifact
 from nami_action.package.pipelines import package_config
-from nami_action.cost.estimate import CostOptions
 from nami_action.plan import decide
 from nami_action.plan.costs import add_costs
 from nami_action.plan.model import PipelinePlan, Plan, PlanWarning, ResourceChange

@@ -41,7 +41,10 @@ def cost_plan(traffic: float | None = None) -> Plan:
     deduped = template(CostInputs(dedupe=True))
     pipelines = [
         PipelinePlan(
-            "github", "shop-github", "none", cost=pipeline_cost(plain, plain, PRICES, assume, traffic)
+            "github",
+            "shop-github",
+            "none",
+            cost=pipeline_cost(plain, plain, PRICES, assume, traffic),
         ),
         PipelinePlan(
             "stripe",
@@ -160,7 +163,7 @@ def test_flag_spellings() -> None:
         ("lots", parse_traffic),
     ):
         try:
-            parse(bad)  # type: ignore[operator]
+            parse(bad)
         except ValueError as exc:
             assert f"`{bad}`" in str(exc)
         else:
