@@ -245,3 +245,18 @@ def test_every_price_names_its_source_and_date() -> None:
 def test_an_unknown_region_has_no_prices() -> None:
     assert prices_for("eu-west-1") is None
     assert prices_for("xx-nowhere-9") is None
+
+
+def test_readme_figures_are_the_example_configs() -> None:
+    """The README's "What it costs" table is what the model gives for examples/nami.yaml."""
+    readme = (ROOT / "README.md").read_text()
+    templates = compiled_templates(ROOT / "examples" / "nami.yaml")
+    for name in ("github", "stripe", "orders"):
+        inputs = inputs_from_template(templates[f"acme-webhooks-{name}"])
+        assert inputs is not None
+        figures = run(inputs)
+        row = (
+            f"| ${figures.per_million:.2f} | ${figures.fixed_monthly:.2f} "
+            f"| ${figures.monthly(2_000_000):.2f} |"
+        )
+        assert f"| `{name}` |" in readme and row in readme, (name, row)
