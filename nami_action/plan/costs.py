@@ -21,9 +21,9 @@ from nami_action.cost.estimate import (
     pipeline_cost,
     unknown_region_note,
 )
-from nami_action.cost.prices import prices_for
+from nami_action.cost.prices import RegionPrices, prices_for
 from nami_action.errors import NamiError
-from nami_action.plan.model import PipelinePlan, Plan, PlanCost
+from nami_action.plan.model import PipelineCost, PipelinePlan, Plan, PlanCost
 
 if TYPE_CHECKING:
     from nami_action.plan.planner import PlanRun
@@ -39,20 +39,31 @@ def add_costs(aws: Aws, run: PlanRun, options: CostOptions | None) -> Plan:
         return replace(plan, cost=replace(about, note=unknown_region_note(aws.region)))
     traffic, label, note = _traffic(aws, run, options)
     pipelines = [
-        replace(
-            p,
-            cost=pipeline_cost(
-                _deployed(aws, p, run.templates.get(p.pipeline)),
-                _json(run.templates.get(p.pipeline)) if p.action != "delete" else None,
-                prices,
-                options.assumptions,
-                traffic.get(p.pipeline),
-            ),
-        )
+        replace(p, cost=_pipeline_cost(aws, run, p, prices, options, traffic.get(p.pipeline)))
+        if not (p.error and p.action == "none")  # refused (not ours): nothing to price
+        else p
         for p in plan.pipelines
     ]
     about = replace(about, prices_read=prices.read, traffic=label, note=note)
     return replace(plan, pipelines=pipelines, cost=about)
+
+
+def _pipeline_cost(
+    aws: Aws,
+    run: PlanRun,
+    plan: PipelinePlan,
+    prices: RegionPrices,
+    options: CostOptions,
+    webhooks_per_month: float | None,
+) -> PipelineCost:
+    compiled = run.templates.get(plan.pipeline)
+    return pipeline_cost(
+        _deployed(aws, plan, compiled),
+        _json(compiled) if plan.action != "delete" else None,
+        prices,
+        options.assumptions,
+        webhooks_per_month,
+    )
 
 
 def _deployed(aws: Aws, plan: PipelinePlan, compiled: str | None) -> dict[str, Any] | None:
@@ -71,7 +82,8 @@ def _deployed(aws: Aws, plan: PipelinePlan, compiled: str | None) -> dict[str, A
 def _traffic(aws: Aws, run: PlanRun, options: CostOptions) -> tuple[dict[str, float], str, str]:
     every = [p.pipeline for p in run.plan.pipelines]
     if options.traffic is not None:
-        return dict.fromkeys(every, options.traffic), describe_traffic(options.traffic), ""
+        label = f"{describe_traffic(options.traffic)} per pipeline"
+        return dict.fromkeys(every, options.traffic), label, ""
     if not options.measure_traffic:
         return {}, "", ""
     queues = {

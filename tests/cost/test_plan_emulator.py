@@ -96,7 +96,7 @@ def test_plan_shows_the_memory_change_before_and_after(deployed: Path) -> None:
     assert round(cost["after"]["per_million"], 2) == 5.57
     # 2 x $5.5705 + $2.1592 = $13.30
     assert round(cost["after"]["monthly"], 2) == 13.30
-    assert data["cost"]["traffic"] == "2M/month"
+    assert data["cost"]["traffic"] == "2M/month per pipeline"
 
 
 def test_assumptions_are_overridable(deployed: Path) -> None:
@@ -119,3 +119,28 @@ def test_a_bad_assumption_is_one_clear_error(deployed: Path) -> None:
     assert result.exit_code == 2
     assert "`huge` is not a size" in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_removed_pipeline_costs_nothing_after(deployed: Path) -> None:
+    config = deployed.read_text().replace("  github:", "  stripe:")
+    deployed.write_text(config)
+    text = plan_cli(deployed)
+    # github's deployed template is priced (1024 MiB is only in nami.yaml: 256 MiB deployed)
+    assert "  github: $4.57 -> none per million webhooks, $2.16 -> none a month fixed" in text
+    assert "  stripe: $5.57 per million webhooks, $2.16 a month fixed" in text
+
+
+def test_an_unknown_region_is_said_without_any_aws_call(tmp_path: Path) -> None:
+    from nami_action.cost.estimate import CostOptions
+    from nami_action.plan.costs import add_costs
+    from nami_action.plan.model import PipelinePlan, Plan
+    from nami_action.plan.planner import PlanRun
+
+    aws = Aws(AwsTarget(region="eu-west-1", endpoint_url="http://127.0.0.1:9"))
+    plan = Plan("shop", "nami.yaml", "eu-west-1", [PipelinePlan("github", "shop-github", "none")])
+    run = PlanRun(plan, load_config(write_project(tmp_path, 256)), "", {}, {}, {})
+    priced = add_costs(aws, run, CostOptions(traffic=1e6))
+    assert priced.cost is not None
+    assert priced.cost.note.startswith("no prices for region eu-west-1")
+    assert priced.pipelines[0].cost is None
+    assert sum(aws.calls.values()) == 0
