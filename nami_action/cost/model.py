@@ -161,17 +161,19 @@ def estimate(inputs: CostInputs, prices: RegionPrices, assumptions: Assumptions)
             prices["lambda_request"].each
             + inputs.memory_mib / 1024 * billed_seconds_per_batch(inputs, assumptions) * gb_second
         ),
-        "dedupe": MILLION * DEDUPE_WRITES_PER_WEBHOOK * prices["dynamodb_write_request_unit"].each
-        if inputs.dedupe
-        else 0.0,
+        "dedupe": _times(
+            MILLION * DEDUPE_WRITES_PER_WEBHOOK * inputs.dedupe,
+            prices,
+            "dynamodb_write_request_unit",
+        ),
         "logs": _log_bytes(inputs, n) / GIB * prices["cloudwatch_logs_ingest_gb"].each,
     }
     custom_metrics = len(EMF_METRICS) if inputs.mode == "webhook" else 0
     fixed = {
-        "alarms": inputs.alarm_metrics * prices["cloudwatch_alarm_metric_month"].each,
-        "metrics": custom_metrics * prices["cloudwatch_custom_metric_month"].each,
+        "alarms": _times(inputs.alarm_metrics, prices, "cloudwatch_alarm_metric_month"),
+        "metrics": _times(custom_metrics, prices, "cloudwatch_custom_metric_month"),
         "idle polling": IDLE_RECEIVES_PER_MONTH * sqs.each,
-        "dashboards": inputs.dashboards * prices["cloudwatch_dashboard_month"].each,
+        "dashboards": _times(inputs.dashboards, prices, "cloudwatch_dashboard_month"),
     }
     return CostFigures(
         per_million=sum(per_million.values()),
@@ -179,6 +181,11 @@ def estimate(inputs: CostInputs, prices: RegionPrices, assumptions: Assumptions)
         per_million_parts=per_million,
         fixed_parts=fixed,
     )
+
+
+def _times(count: float, prices: RegionPrices, key: str) -> float:
+    """count x the price; a price is only looked up (and so only needed) when count > 0."""
+    return count * prices[key].each if count else 0.0
 
 
 def _ingress(inputs: CostInputs, prices: RegionPrices, assumptions: Assumptions) -> float:

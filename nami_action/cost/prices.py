@@ -9,6 +9,8 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from nami_action.errors import NamiError
+
 PRICE_FILE = "prices.json"
 
 
@@ -37,7 +39,16 @@ class RegionPrices:
     prices: dict[str, Price]
 
     def __getitem__(self, key: str) -> Price:
-        return self.prices[key]
+        try:
+            return self.prices[key]
+        except KeyError:
+            raise MissingPrice(
+                f"no price for {key} in region {self.region} in nami's price file"
+            ) from None
+
+
+class MissingPrice(NamiError):
+    """The region is listed, but not with a price this pipeline needs."""
 
 
 @cache

@@ -21,7 +21,7 @@ from nami_action.cost.estimate import (
     pipeline_cost,
     unknown_region_note,
 )
-from nami_action.cost.prices import RegionPrices, prices_for
+from nami_action.cost.prices import MissingPrice, RegionPrices, prices_for
 from nami_action.errors import NamiError
 from nami_action.plan.model import PipelineCost, PipelinePlan, Plan, PlanCost
 
@@ -38,12 +38,19 @@ def add_costs(aws: Aws, run: PlanRun, options: CostOptions | None) -> Plan:
     if prices is None:
         return replace(plan, cost=replace(about, note=unknown_region_note(aws.region)))
     traffic, label, note = _traffic(aws, run, options)
-    pipelines = [
-        replace(p, cost=_pipeline_cost(aws, run, p, prices, options, traffic.get(p.pipeline)))
-        if not (p.error and p.action == "none")  # refused (not ours): nothing to price
-        else p
-        for p in plan.pipelines
-    ]
+    pipelines: list[PipelinePlan] = []
+    missing: set[str] = set()
+    for p in plan.pipelines:
+        if p.error and p.action == "none":  # refused (not ours): nothing to price
+            pipelines.append(p)
+            continue
+        try:
+            cost = _pipeline_cost(aws, run, p, prices, options, traffic.get(p.pipeline))
+        except MissingPrice as exc:
+            missing.add(str(exc))
+            cost = None
+        pipelines.append(replace(p, cost=cost))
+    note = "; ".join(part for part in [note, *sorted(missing)] if part)
     about = replace(about, prices_read=prices.read, traffic=label, note=note)
     return replace(plan, pipelines=pipelines, cost=about)
 

@@ -29,7 +29,7 @@ from nami_action.cost.model import (
     estimate,
     inputs_from_template,
 )
-from nami_action.cost.prices import Price, known_regions, prices_for
+from nami_action.cost.prices import MissingPrice, Price, known_regions, prices_for
 
 ROOT = Path(__file__).parents[2]
 PRICES = prices_for("us-east-1")
@@ -238,23 +238,58 @@ def test_every_price_names_its_source_and_date() -> None:
         assert prices is not None
         for key, price in prices.prices.items():
             assert isinstance(price, Price)
-            assert price.source.startswith("https://aws.amazon.com/"), key
+            assert price.source.startswith(
+                ("https://aws.amazon.com/", "https://pricing.us-east-1.amazonaws.com/offers/")
+            ), key
             assert len(price.read) == 10 and price.read.startswith("20"), key
 
 
+def test_eu_west_1_prices() -> None:
+    """Ireland: HTTP API $1.11/M, DynamoDB $0.705/M writes, logs $0.57/GB; the rest as
+    us-east-1 (AWS Price List offer files)."""
+    ireland = prices_for("eu-west-1")
+    assert ireland is not None
+    figures = estimate(with_(dedupe=True), ireland, ASSUME)
+    assert figures.per_million_parts == pytest.approx(
+        {
+            "ingress": 3.50,
+            "queue": BASE_QUEUE,
+            "consumer": BASE_CONSUMER,
+            "dedupe": 2 * 0.705,  # 2 writes x 1e6 x $0.705/M
+            "logs": BASE_LOG_BYTES / GIB * 0.57,
+        }
+    )
+    assert figures.fixed_monthly == pytest.approx(0.40 + 1.50 + 0.2592)
+    http = estimate(with_(ingress="http"), ireland, ASSUME)
+    assert http.per_million_parts["ingress"] == pytest.approx(1.11)
+
+
+def test_a_price_the_region_lacks_is_named_only_when_needed() -> None:
+    ireland = prices_for("eu-west-1")
+    assert ireland is not None
+    estimate(with_(dashboards=0), ireland, ASSUME)  # no dashboard: its price is not needed
+    with pytest.raises(MissingPrice, match="cloudwatch_dashboard_month in region eu-west-1"):
+        estimate(with_(dashboards=1), ireland, ASSUME)
+
+
 def test_an_unknown_region_has_no_prices() -> None:
-    assert prices_for("eu-west-1") is None
+    assert prices_for("eu-central-1") is None
     assert prices_for("xx-nowhere-9") is None
 
 
 def test_readme_figures_are_the_example_configs() -> None:
     """The README's "What it costs" table is what the model gives for examples/nami.yaml."""
     readme = (ROOT / "README.md").read_text()
-    templates = compiled_templates(ROOT / "examples" / "nami.yaml")
+    example = ROOT / "examples" / "nami.yaml"
+    region = load_config(example).region
+    assert region is not None and f"the list prices of its region, {region}" in readme
+    prices = prices_for(region)
+    assert prices is not None
+    templates = compiled_templates(example)
     for name in ("github", "stripe", "orders"):
         inputs = inputs_from_template(templates[f"acme-webhooks-{name}"])
         assert inputs is not None
-        figures = run(inputs)
+        figures = estimate(inputs, prices, ASSUME)
         row = (
             f"| ${figures.per_million:.2f} | ${figures.fixed_monthly:.2f} "
             f"| ${figures.monthly(2_000_000):.2f} |"

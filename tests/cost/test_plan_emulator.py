@@ -136,11 +136,41 @@ def test_an_unknown_region_is_said_without_any_aws_call(tmp_path: Path) -> None:
     from nami_action.plan.model import PipelinePlan, Plan
     from nami_action.plan.planner import PlanRun
 
-    aws = Aws(AwsTarget(region="eu-west-1", endpoint_url="http://127.0.0.1:9"))
-    plan = Plan("shop", "nami.yaml", "eu-west-1", [PipelinePlan("github", "shop-github", "none")])
+    aws = Aws(AwsTarget(region="eu-central-1", endpoint_url="http://127.0.0.1:9"))
+    plan = Plan(
+        "shop", "nami.yaml", "eu-central-1", [PipelinePlan("github", "shop-github", "none")]
+    )
     run = PlanRun(plan, load_config(write_project(tmp_path, 256)), "", {}, {}, {})
     priced = add_costs(aws, run, CostOptions(traffic=1e6))
     assert priced.cost is not None
-    assert priced.cost.note.startswith("no prices for region eu-west-1")
+    assert priced.cost.note.startswith("no prices for region eu-central-1")
     assert priced.pipelines[0].cost is None
     assert sum(aws.calls.values()) == 0
+
+
+def test_a_missing_price_is_said_and_that_pipeline_left_unpriced(tmp_path: Path) -> None:
+    from nami_action.cost.estimate import CostOptions
+    from nami_action.plan.costs import add_costs
+    from nami_action.plan.model import PipelinePlan, Plan
+    from nami_action.plan.planner import PlanRun
+
+    config = load_config(write_project(tmp_path, 256))
+    plain = {"Metadata": {"Nami": {"cost": {"ingress": "rest"}}}, "Resources": {}}
+    dashboard = {**plain, "Resources": {"D": {"Type": "AWS::CloudWatch::Dashboard"}}}
+    plan = Plan(
+        "shop",
+        "nami.yaml",
+        "eu-west-1",
+        [PipelinePlan("a", "shop-a", "none"), PipelinePlan("b", "shop-b", "none")],
+    )
+    templates = {"a": json.dumps(plain), "b": json.dumps(dashboard)}
+    run = PlanRun(plan, config, "", {}, templates, {})
+    aws = Aws(AwsTarget(region="eu-west-1", endpoint_url="http://127.0.0.1:9"))
+    priced = add_costs(aws, run, CostOptions())
+    assert priced.cost is not None
+    assert priced.cost.note == (
+        "no price for cloudwatch_dashboard_month in region eu-west-1 in nami's price file"
+    )
+    a, b = priced.pipelines
+    assert a.cost is not None and a.cost.after is not None
+    assert b.cost is None

@@ -112,19 +112,22 @@ def test_moved_only_when_a_figure_changes() -> None:
 
 
 def test_unknown_region_says_so_and_shows_no_figure() -> None:
-    note = unknown_region_note("eu-west-1")
+    note = unknown_region_note("eu-central-1")
     plan = Plan(
         "shop",
         "nami.yaml",
-        "eu-west-1",
+        "eu-central-1",
         [PipelinePlan("github", "shop-github", "none")],
-        PlanCost(region="eu-west-1", note=note),
+        PlanCost(region="eu-central-1", note=note),
     )
     text = plan_text(plan)
-    assert "Cost: no prices for region eu-west-1 in nami's price file (it has us-east-1)" in text
+    assert (
+        "Cost: no prices for region eu-central-1 in nami's price file (it has eu-west-1, us-east-1)"
+        in text
+    )
     assert "no cost figures shown" in text
     assert "$" not in text
-    assert "no prices for region eu-west-1" in plan_markdown(plan)
+    assert "no prices for region eu-central-1" in plan_markdown(plan)
 
 
 def test_created_and_deleted_pipelines() -> None:
