@@ -44,7 +44,7 @@ def cost_options(command: F) -> F:
             default=None,
             callback=_parsed(parse_traffic),
             help="Webhooks a month per pipeline for a monthly figure (`2M/month`, `50k/day`); "
-            "alone, read the last 30 days from CloudWatch.",
+            "alone (after CONFIG), read the last 30 days from CloudWatch.",
         ),
         click.option(
             "--assume-duration",
