@@ -43,8 +43,9 @@ EMF_METRICS = ("Handled", "Failed", "Rejected", "Malformed", "Duplicate")
 # maximum concurrency setting."
 # https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html
 # Each empty long poll (20 s, SQS's longest wait) is a billed ReceiveMessage ("empty receives
-# ... are charged", https://repost.aws/knowledge-center/sqs-high-charges). The event source
-# mapping itself costs nothing in its default (non-provisioned) mode; these requests do.
+# ... are charged", https://aws.amazon.com/premiumsupport/knowledge-center/sqs-high-charges/).
+# The event source mapping itself costs nothing in its default (non-provisioned) mode; these
+# requests do. The 20 s wait is the usual observation, not a documented figure.
 IDLE_POLLERS = 5
 LONG_POLL_SECONDS = 20
 MONTH_SECONDS = 30 * 86400
