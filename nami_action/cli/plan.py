@@ -10,6 +10,8 @@ import click
 
 from nami_action.cli.aws_options import aws_options, connect
 from nami_action.cli.common import config_argument, handle_errors, read_config
+from nami_action.cli.cost_options import cost_options
+from nami_action.cost.estimate import CostOptions
 from nami_action.plan.model import Plan
 from nami_action.plan.planner import PlanOptions, make_plan
 from nami_action.render.markdown import plan_markdown
@@ -67,6 +69,7 @@ def emit(text: str, out: Path | None) -> None:
 )
 @click.option("--max-parallel", default=4, show_default=True, type=click.IntRange(1, 32))
 @click.option("--poll-seconds", default=2.0, hidden=True, type=float)
+@cost_options
 @aws_options
 @handle_errors
 def plan(
@@ -78,6 +81,7 @@ def plan(
     detailed_exitcode: bool,
     max_parallel: int,
     poll_seconds: float,
+    cost: CostOptions,
     **aws: Any,
 ) -> None:
     """Compile, package and compare CONFIG with what is deployed (change sets, then deleted)."""
@@ -87,6 +91,7 @@ def plan(
         keep_change_sets=False,
         max_parallel=max_parallel,
         poll_seconds=poll_seconds,
+        cost=cost,
     )
     result = make_plan(loaded, connect(loaded, aws), options).plan
     emit(render_plan(result, fmt, show_diff=show_diff), out)

@@ -15,6 +15,7 @@ from nami_action.compile.consumer import CodeLocation, add_consumer
 from nami_action.compile.ingress import add_ingress
 from nami_action.compile.queues import add_queues
 from nami_action.config import Config, PipelineConfig
+from nami_action.cost.model import inputs_from_pipeline, metadata
 
 
 def build_template(config: Config, pipeline: PipelineConfig, code: CodeLocation) -> Template:
@@ -25,6 +26,8 @@ def build_template(config: Config, pipeline: PipelineConfig, code: CodeLocation)
     add_ingress(template, config, pipeline)
     add_alarms(template, config, pipeline)
     _add_outputs(template, pipeline)
+    # The settings that move the cost, so `nami plan` can price what is deployed.
+    template.set_metadata(metadata(inputs_from_pipeline(pipeline.spec)))
     return template
 
 

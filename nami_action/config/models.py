@@ -522,6 +522,10 @@ class Pipeline(Strict):
     alarms: Alarms = Alarms()
     throttle: Throttle = Throttle()
     tags: Tags = Field(default_factory=dict, description="Extra tags for this pipeline's stack.")
+    ingress: Literal["rest"] = Field(
+        default="rest",
+        description="How webhooks arrive: `rest`, an API Gateway REST API writing to SQS.",
+    )
 
 
 class Defaults(Strict):

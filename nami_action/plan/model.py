@@ -53,6 +53,7 @@ class PipelinePlan:
     line: int | None = None  # where the pipeline is declared in nami.yaml, for annotations
     endpoint: str | None = None
     error: str = ""  # the change set could not be made (e.g. failed validation): why
+    cost: PipelineCost | None = None  # estimated cost, deployed -> compiled
 
     @property
     def changed(self) -> bool:
@@ -65,6 +66,7 @@ class Plan:
     config_file: str
     region: str
     pipelines: list[PipelinePlan]
+    cost: PlanCost | None = None
 
     @property
     def changed(self) -> list[PipelinePlan]:
@@ -105,11 +107,13 @@ class Plan:
                     **p,
                     "changes": [ResourceChange(**c) for c in p.get("changes", [])],
                     "warnings": [PlanWarning(**w) for w in p.get("warnings", [])],
+                    "cost": _cost_from_dict(p.get("cost")),
                 }
             )
             for p in data["pipelines"]
         ]
-        return cls(data["project"], data["config_file"], data["region"], pipelines)
+        cost = PlanCost(**data["cost"]) if data.get("cost") else None
+        return cls(data["project"], data["config_file"], data["region"], pipelines, cost)
 
 
 @dataclass(frozen=True)
@@ -152,3 +156,55 @@ class DeployResult:
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
+
+
+# --------------------------------------------------------------------------- cost
+
+
+@dataclass(frozen=True)
+class CostLine:
+    """One side (deployed or compiled) of a pipeline's estimated cost, in USD."""
+
+    per_million: float  # per million webhooks
+    fixed_monthly: float  # per month, whatever the traffic
+    monthly: float | None = None  # at the given or measured traffic
+    per_million_parts: dict[str, float] = field(default_factory=dict)
+    fixed_parts: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PipelineCost:
+    before: CostLine | None  # what is deployed (None: nothing, or unknown)
+    after: CostLine | None  # what nami.yaml compiles to (None: deleted)
+    webhooks_per_month: float | None = None
+
+    @property
+    def moved(self) -> bool:
+        if self.before is None or self.after is None:
+            return self.before is not self.after
+        return (_cents(self.before.per_million), _cents(self.before.fixed_monthly)) != (
+            _cents(self.after.per_million),
+            _cents(self.after.fixed_monthly),
+        )
+
+
+@dataclass(frozen=True)
+class PlanCost:
+    """How the figures were made; `note` says why there are none (e.g. an unknown region)."""
+
+    region: str
+    prices_read: str = ""
+    assumptions: str = ""
+    traffic: str = ""
+    note: str = ""
+
+
+def _cents(value: float) -> int:
+    return round(value * 100)
+
+
+def _cost_from_dict(data: dict[str, Any] | None) -> PipelineCost | None:
+    if not data:
+        return None
+    sides = {k: CostLine(**data[k]) if data.get(k) else None for k in ("before", "after")}
+    return PipelineCost(**sides, webhooks_per_month=data.get("webhooks_per_month"))

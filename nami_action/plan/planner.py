@@ -28,10 +28,12 @@ from nami_action.aws.session import Aws
 from nami_action.compile import CodeLocation, compile_config, names
 from nami_action.compile.bootstrap import DEFAULT_STACK_NAME
 from nami_action.config import Config, PipelineConfig
+from nami_action.cost.estimate import CostOptions
 from nami_action.errors import NamiError
 from nami_action.package import Artifact
 from nami_action.package.pipelines import package_config
 from nami_action.plan import decide
+from nami_action.plan.costs import add_costs
 from nami_action.plan.model import PipelinePlan, Plan, PlanWarning, ResourceChange
 
 # Who made a change set shows in its name; the IAM documents build on it (a plan role may
@@ -46,6 +48,7 @@ class PlanOptions:
     keep_change_sets: bool = False  # True for a deploy: it executes the change sets it made
     max_parallel: int = 4
     poll_seconds: float = 2.0
+    cost: CostOptions | None = field(default_factory=CostOptions)  # None: no cost estimate
 
 
 @dataclass
@@ -128,6 +131,7 @@ def make_plan(config: Config, aws: Aws, options: PlanOptions) -> PlanRun:
     with ThreadPoolExecutor(max_workers=max(1, options.max_parallel)) as pool:
         previewed = list(pool.map(previewer.preview, decided))
     run.plan = replace(run.plan, pipelines=_check_logging_role(aws, previewed))
+    run.plan = add_costs(aws, run, options.cost)
     return run
 
 

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from nami_action import __version__
 from nami_action.errors import Problem
 from nami_action.plan.model import DeployResult, PipelinePlan, PipelineResult, Plan, PlanWarning
+from nami_action.render import cost
 
 GITHUB_LIMIT = 65_536
 DEFAULT_LIMIT = 65_000  # a little room below GitHub's limit
@@ -76,7 +77,33 @@ def plan_markdown(
     unchanged = _unchanged_line(plan)
     foot = _footer(sha, run_url)
     sections = [_PlanSection(p) for p in plan.changed]
-    return _fit([head, warnings], sections, [unchanged, foot], limit)
+    return _fit([head, warnings, _cost_block(plan)], sections, [unchanged, foot], limit)
+
+
+def _cost_block(plan: Plan) -> str:
+    """Cost per million webhooks and fixed per month, per pipeline and in total."""
+    heading = cost.heading(plan)
+    if not heading:
+        return ""
+    found = cost.rows(plan, "→")
+    lines = [f"**{_md_escape(heading)}**", ""]
+    if found:
+        monthly = any(row.monthly for row in found)
+        lines += [
+            f"| Pipeline | Cost {cost.PHRASE} | Fixed per month |"
+            + (" Per month at that traffic |" if monthly else ""),
+            "|---|---|---|" + ("---|" if monthly else ""),
+        ]
+        for row in found:
+            name = "**total**" if row is found[-1] and len(found) > 1 else f"`{_cell(row.name)}`"
+            cells = [row.per_million, row.fixed] + ([row.monthly] if monthly else [])
+            lines.append(f"| {name} | " + " | ".join(_dollars(c) for c in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _dollars(text: str) -> str:
+    # GitHub reads text between two `$` as math: escape them.
+    return text.replace("$", "\\$")
 
 
 def _plan_head(plan: Plan, marker: str | None) -> str:

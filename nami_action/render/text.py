@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from nami_action.aws.stacks import StackEvent
 from nami_action.plan.model import DeployResult, PipelinePlan, Plan, ResourceChange
+from nami_action.render import cost
 
 SYMBOLS = {"create": "+", "update": "~", "delete": "-", "none": " "}
 
@@ -23,7 +24,19 @@ def plan_text(plan: Plan, *, show_diff: bool = False) -> str:
     unchanged = [p.pipeline for p in plan.pipelines if not p.changed and not p.error]
     if unchanged:
         lines.append(f"  unchanged: {', '.join(unchanged)}")
+    lines += _cost_lines(plan)
     return "\n".join(lines) + "\n"
+
+
+def _cost_lines(plan: Plan) -> list[str]:
+    heading = cost.heading(plan)
+    lines = [heading] if heading else []
+    for row in cost.rows(plan, "->"):
+        monthly = f", {row.monthly} a month at that traffic" if row.monthly else ""
+        lines.append(
+            f"  {row.name}: {row.per_million} {cost.PHRASE}, {row.fixed} a month fixed{monthly}"
+        )
+    return lines
 
 
 def _pipeline_lines(pipeline: PipelinePlan, show_diff: bool) -> list[str]:

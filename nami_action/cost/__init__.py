@@ -1,0 +1,1 @@
+"""Cost estimate: the price file, the pure cost model, and the plan's cost lines."""
