@@ -16,7 +16,6 @@ from troposphere.sns import SubscriptionResource, Topic
 
 from nami_action.compile import names
 from nami_action.config import Config, PipelineConfig
-from nami_action.config.models import is_secret_reference
 
 TOPIC = "AlarmTopic"
 REJECTED_ALARM = "RejectedAlarm"
@@ -28,6 +27,7 @@ PERIOD_SECONDS = 60
 # single 404 from a port scanner on a quiet endpoint does not page anyone.
 RATE_PERIOD_SECONDS = 300
 RATE_MIN_REQUESTS = 10
+SECRETS_MANAGER = "secretsmanager:"
 
 
 def add_alarms(template: Template, config: Config, pipeline: PipelineConfig) -> None:
@@ -117,15 +117,13 @@ def add_alarms(template: Template, config: Config, pipeline: PipelineConfig) -> 
 
 
 def endpoint_value(endpoint: str) -> str:
-    """An HTTPS alarm endpoint as the template holds it: a reference becomes a CloudFormation
-    dynamic reference, resolved at deploy, so the URL (and its key) never is in the template.
-    `secretsmanager` resolves in any resource property; `ssm` only reads String parameters
-    (SecureString via `ssm-secure` is limited to a list of properties that excludes SNS).
-    https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/dynamic-references.html
+    """An HTTPS alarm endpoint as the template holds it: a `secretsmanager:` reference becomes
+    a CloudFormation dynamic reference, resolved at deploy, so the URL (and its key) is never in
+    the template. Secrets Manager references resolve in any resource property.
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/dynamic-references-secretsmanager.html
     """
-    if is_secret_reference(endpoint):
-        kind, _, name = endpoint.partition(":")
-        return f"{{{{resolve:{kind}:{name}}}}}"
+    if endpoint.startswith(SECRETS_MANAGER):
+        return f"{{{{resolve:secretsmanager:{endpoint.removeprefix(SECRETS_MANAGER)}}}}}"
     return endpoint
 
 

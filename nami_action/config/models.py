@@ -433,6 +433,8 @@ TOPIC_ARN_PATTERN = r"^arn:aws[a-z-]*:sns:[a-z]{2}(-[a-z]+)+-[0-9]:[0-9]{12}:[A-
 _TOPIC_ARN = re.compile(TOPIC_ARN_PATTERN)
 HTTPS_URL_PATTERN = r"^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/\S*)?$"
 _HTTPS_URL = re.compile(HTTPS_URL_PATTERN)
+SECRETS_MANAGER_REF_PATTERN = r"^secretsmanager:[A-Za-z0-9/_+=.@\-]+$"
+_SECRETS_MANAGER_REF = re.compile(SECRETS_MANAGER_REF_PATTERN)
 # Integration URLs that carry their key in the URL itself: a secret, so only by reference.
 KEYED_ALARM_HOSTS = ("events.pagerduty.com", "webhook.office.com", "logic.azure.com")
 SLACK_WEBHOOK_HOST = "hooks.slack.com"
@@ -448,12 +450,18 @@ def _topic_arn(value: str) -> str:
 
 
 def _alarm_endpoint(value: str) -> str:
-    if is_secret_reference(value):
+    if _SECRETS_MANAGER_REF.match(value):
         return value
+    if value.startswith("ssm:"):
+        # CloudFormation resolves SecureString parameters (`ssm-secure`) only in a short list of
+        # properties that excludes SNS subscriptions; a plain String parameter is not encrypted.
+        raise ValueError(
+            "an alarm URL is read by CloudFormation, which cannot resolve an SSM SecureString "
+            "for an SNS subscription: store it in Secrets Manager and write `secretsmanager:name`"
+        )
     if not _HTTPS_URL.match(value):
         raise ValueError(
-            "must be an `https://` URL, or a reference to where the URL is stored "
-            "(`secretsmanager:name`, or `ssm:/path` to a String parameter)"
+            "must be an `https://` URL, or `secretsmanager:name` where the URL is stored"
         )
     host = value.split("/")[2].split(":")[0].lower()
 
@@ -514,7 +522,7 @@ AlarmEndpoint = Annotated[
         {
             "anyOf": [
                 {"type": "string", "pattern": HTTPS_URL_PATTERN},
-                {"type": "string", "pattern": SECRET_REF_PATTERN},
+                {"type": "string", "pattern": SECRETS_MANAGER_REF_PATTERN},
             ]
         }
     ),

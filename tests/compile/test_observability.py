@@ -151,7 +151,6 @@ def test_https_subscriptions_hold_references_never_the_url(every: dict[str, Any]
     assert https == [
         "https://alarms.example.com/nami",
         "{{resolve:secretsmanager:every/pagerduty-url}}",
-        "{{resolve:ssm:/every/relay-url}}",
     ]
 
 
@@ -234,6 +233,7 @@ def test_largest_pipeline_stays_well_under_the_stack_resource_limit(tmp_path: Pa
         ("{https: [https://hooks.slack.com/services/T/B/x]}", "cannot confirm an SNS"),
         ("{https: [https://events.pagerduty.com/integration/k/enqueue]}", "integration key"),
         ("{https: [http://alarms.example.com]}", "must be an `https://` URL"),
+        ("{https: ['ssm:/oncall/url']}", "cannot resolve an SSM SecureString"),
         ("{topic: 'arn:aws:sns:eu-west-1:123456789012:oncall.fifo'}", "SNS standard topic"),
         ("{errors: true}", "or false to turn it off"),
         ("{ingress_4xx: 0}", "percentage above 0"),
