@@ -196,3 +196,21 @@ def test_deploy_output_and_status_name_the_dashboard(emulator: str, config_path:
     assert rows["billing"]["dashboard"] is None  # not deployed
     text = run(["status", str(config_path)]).output
     assert f"github  {url}" in text
+
+
+def test_deploy_summary_links_the_dashboard() -> None:
+    from nami_action.plan.model import DeployResult, PipelineResult
+    from nami_action.render.markdown import deploy_markdown
+
+    url = dashboard_url("acme-github", "eu-west-1")
+    result = DeployResult(
+        "acme",
+        "eu-west-1",
+        [
+            PipelineResult(
+                "github", "acme-github", "create", "created", 3, "https://e/github", [], url
+            )
+        ],
+    )
+    row = next(line for line in deploy_markdown(result).splitlines() if "`github`" in line)
+    assert f"`https://e/github` · [dashboard]({url})" in row
