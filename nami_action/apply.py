@@ -13,6 +13,7 @@ from nami_action.aws import stacks as cfn
 from nami_action.aws.artifacts import upload_artifact
 from nami_action.aws.session import Aws
 from nami_action.compile import names
+from nami_action.compile.dashboard import dashboard_url
 from nami_action.errors import NamiError
 from nami_action.plan import decide
 from nami_action.plan.model import DeployResult, Outcome, PipelinePlan, PipelineResult
@@ -158,6 +159,7 @@ class Deployer:
             seconds=round(time.monotonic() - started, 1),
             endpoint=endpoint,
             reasons=reasons,
+            dashboard=self._dashboard(plan) if endpoint else None,
         )
 
     def _after(self, plan: PipelinePlan) -> list[str]:
@@ -167,6 +169,10 @@ class Deployer:
         except NamiError as exc:
             return [f"could not remove the unused change set: {exc}"]
         return []
+
+    def _dashboard(self, plan: PipelinePlan) -> str | None:
+        pipeline = self.run.config.pipelines[plan.pipeline]
+        return dashboard_url(plan.stack_name, self.aws.region) if pipeline.spec.dashboard else None
 
     def _endpoint(self, plan: PipelinePlan, reasons: list[str]) -> str | None:
         pipeline = self.run.config.pipelines[plan.pipeline]

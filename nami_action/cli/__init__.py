@@ -24,6 +24,7 @@ COMMANDS = {
     "dev": "nami_action.cli.dev:dev",
     "status": "nami_action.cli.status:status",
     "dlq": "nami_action.cli.dlq:dlq",
+    "events": "nami_action.cli.events:events",
     "send": "nami_action.cli.send:send",
     "github": "nami_action.cli.github:github",
 }

@@ -1,7 +1,14 @@
-"""Alarms on the dead-letter queue, the backlog and refused webhooks, into one SNS topic per
-pipeline."""
+"""Alarms on the dead-letter queue, the backlog, refused webhooks, the consumer function and the
+endpoint, into one SNS topic per pipeline (and an existing topic, when `alarms.topic` names one).
+
+Every alarm notifies on ALARM and back on OK. Metrics and dimensions:
+https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-metrics-and-dimensions.html
+https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 from troposphere import GetAtt, Ref, Template
 from troposphere.cloudwatch import Alarm, Metric, MetricDataQuery, MetricDimension, MetricStat
@@ -16,10 +23,16 @@ REJECTED_ALARM = "RejectedAlarm"
 METRIC_NAMESPACE = "Nami"
 PIPELINE_DIMENSION = "Pipeline"
 PERIOD_SECONDS = 60
+# Error rates at the endpoint: over 5 minutes, and only once this many requests came in, so a
+# single 404 from a port scanner on a quiet endpoint does not page anyone.
+RATE_PERIOD_SECONDS = 300
+RATE_MIN_REQUESTS = 10
+SECRETS_MANAGER = "secretsmanager:"
 
 
 def add_alarms(template: Template, config: Config, pipeline: PipelineConfig) -> None:
     spec = pipeline.spec
+    alarms = spec.alarms
     # Not encrypted with the AWS-managed aws/sns key: CloudWatch cannot publish to a topic
     # under that key. Alarm notifications carry metric names only, no webhook data.
     template.add_resource(
@@ -27,22 +40,24 @@ def add_alarms(template: Template, config: Config, pipeline: PipelineConfig) -> 
             TOPIC, DisplayName=f"Nami {pipeline.stack_name}", Tags=names.cfn_tags(config, pipeline)
         )
     )
-    for email in spec.alarms.email:
+    for email in alarms.email:
+        template.add_resource(_subscription("AlarmEmail", "email", email, email))
+    for endpoint in alarms.https:
         template.add_resource(
-            SubscriptionResource(
-                f"AlarmEmail{names.short_hash(email).upper()}",
-                TopicArn=Ref(TOPIC),
-                Protocol="email",
-                Endpoint=email,
-            )
+            _subscription("AlarmHttps", "https", endpoint, endpoint_value(endpoint))
         )
+    targets: list[Any] = [Ref(TOPIC)]
+    if alarms.topic:
+        targets.append(alarms.topic)
+    stack = pipeline.stack_name
     template.add_resource(
         _queue_alarm(
             "DeadLetterAlarm",
             names.DEAD_LETTER_QUEUE,
             "ApproximateNumberOfMessagesVisible",
             spec.dead_letter.alarm_threshold,
-            f"{pipeline.stack_name}: webhooks are waiting in the dead-letter queue",
+            f"{stack}: webhooks are waiting in the dead-letter queue",
+            targets,
         )
     )
     template.add_resource(
@@ -50,12 +65,75 @@ def add_alarms(template: Template, config: Config, pipeline: PipelineConfig) -> 
             "BacklogAgeAlarm",
             names.QUEUE,
             "ApproximateAgeOfOldestMessage",
-            spec.alarms.backlog_age,
-            f"{pipeline.stack_name}: the oldest webhook has waited longer than "
-            f"{spec.alarms.backlog_age}s",
+            alarms.backlog_age,
+            f"{stack}: the oldest webhook has waited longer than {alarms.backlog_age}s",
+            targets,
         )
     )
-    template.add_resource(_rejected_alarm(pipeline.stack_name, spec.alarms.rejected))
+    template.add_resource(_rejected_alarm(stack, alarms.rejected, targets))
+    if alarms.errors is not False:
+        template.add_resource(
+            _function_alarm(
+                "ConsumerErrorsAlarm",
+                "Errors",
+                alarms.errors,
+                f"{stack}: consumer invocations failed (crash, timeout or cannot start); "
+                "their batches are retried",
+                targets,
+            )
+        )
+    if alarms.throttles is not False:
+        template.add_resource(
+            _function_alarm(
+                "ConsumerThrottlesAlarm",
+                "Throttles",
+                alarms.throttles,
+                f"{stack}: Lambda throttled the consumer; throttled batches use up receives",
+                targets,
+            )
+        )
+    if alarms.ingress_5xx is not False:
+        template.add_resource(
+            _ingress_rate_alarm(
+                "Ingress5xxAlarm",
+                "5XXError",
+                alarms.ingress_5xx,
+                f"{stack}: the endpoint answered 5xx (webhooks not stored; senders retry)",
+                stack,
+                targets,
+            )
+        )
+    if alarms.ingress_4xx is not False:
+        template.add_resource(
+            _ingress_rate_alarm(
+                "Ingress4xxAlarm",
+                "4XXError",
+                alarms.ingress_4xx,
+                f"{stack}: the endpoint answered 4xx (429 throttled, 413 too large, wrong path)",
+                stack,
+                targets,
+            )
+        )
+
+
+def endpoint_value(endpoint: str) -> str:
+    """An HTTPS alarm endpoint as the template holds it: a `secretsmanager:` reference becomes
+    a CloudFormation dynamic reference, resolved at deploy, so the URL (and its key) is never in
+    the template. Secrets Manager references resolve in any resource property.
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/dynamic-references-secretsmanager.html
+    """
+    if endpoint.startswith(SECRETS_MANAGER):
+        return f"{{{{resolve:secretsmanager:{endpoint.removeprefix(SECRETS_MANAGER)}}}}}"
+    return endpoint
+
+
+def _subscription(prefix: str, protocol: str, key: str, endpoint: str) -> SubscriptionResource:
+    return SubscriptionResource(
+        f"{prefix}{names.short_hash(key).upper()}",
+        TopicArn=Ref(TOPIC),
+        Protocol=protocol,
+        Endpoint=endpoint,
+    )
 
 
 def _outcome_query(query_id: str, metric: str, stack_name: str) -> MetricDataQuery:
@@ -74,7 +152,7 @@ def _outcome_query(query_id: str, metric: str, stack_name: str) -> MetricDataQue
     )
 
 
-def _rejected_alarm(stack_name: str, threshold: int) -> Alarm:
+def _rejected_alarm(stack_name: str, threshold: int, targets: list[Any]) -> Alarm:
     """Webhooks the runtime moved to the DLQ because they failed verification or could not
     be decoded: acknowledged to the sender, never handled, so someone has to look."""
     return Alarm(
@@ -96,12 +174,14 @@ def _rejected_alarm(stack_name: str, threshold: int) -> Alarm:
         Threshold=float(threshold),
         ComparisonOperator="GreaterThanOrEqualToThreshold",
         TreatMissingData="notBreaching",
-        AlarmActions=[Ref(TOPIC)],
-        OKActions=[Ref(TOPIC)],
+        AlarmActions=targets,
+        OKActions=targets,
     )
 
 
-def _queue_alarm(title: str, queue: str, metric: str, threshold: int, text: str) -> Alarm:
+def _queue_alarm(
+    title: str, queue: str, metric: str, threshold: int, text: str, targets: list[Any]
+) -> Alarm:
     return Alarm(
         title,
         AlarmDescription=text,
@@ -109,11 +189,78 @@ def _queue_alarm(title: str, queue: str, metric: str, threshold: int, text: str)
         MetricName=metric,
         Dimensions=[MetricDimension(Name="QueueName", Value=GetAtt(queue, "QueueName"))],
         Statistic="Maximum",
-        Period=60,
+        Period=PERIOD_SECONDS,
         EvaluationPeriods=1,
         Threshold=float(threshold),
         ComparisonOperator="GreaterThanOrEqualToThreshold",
         TreatMissingData="notBreaching",
-        AlarmActions=[Ref(TOPIC)],
-        OKActions=[Ref(TOPIC)],
+        AlarmActions=targets,
+        OKActions=targets,
+    )
+
+
+def _function_alarm(
+    title: str, metric: str, threshold: int, text: str, targets: list[Any]
+) -> Alarm:
+    return Alarm(
+        title,
+        AlarmDescription=text,
+        Namespace="AWS/Lambda",
+        MetricName=metric,
+        Dimensions=[MetricDimension(Name="FunctionName", Value=Ref(names.FUNCTION))],
+        Statistic="Sum",
+        Period=PERIOD_SECONDS,
+        EvaluationPeriods=1,
+        Threshold=float(threshold),
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+        TreatMissingData="notBreaching",
+        AlarmActions=targets,
+        OKActions=targets,
+    )
+
+
+def _api_query(query_id: str, metric: str, stack_name: str) -> MetricDataQuery:
+    """A REST API publishes per API and stage under ApiName (the RestApi's Name, which is the
+    stack name) and Stage; 429s from stage throttling count in 4XXError."""
+    return MetricDataQuery(
+        Id=query_id,
+        MetricStat=MetricStat(
+            Metric=Metric(
+                Namespace="AWS/ApiGateway",
+                MetricName=metric,
+                Dimensions=[
+                    MetricDimension(Name="ApiName", Value=stack_name),
+                    MetricDimension(Name="Stage", Value=names.STAGE_NAME),
+                ],
+            ),
+            Period=RATE_PERIOD_SECONDS,
+            Stat="Sum",
+        ),
+        ReturnData=False,
+    )
+
+
+def _ingress_rate_alarm(
+    title: str, metric: str, percent: float, text: str, stack_name: str, targets: list[Any]
+) -> Alarm:
+    return Alarm(
+        title,
+        AlarmDescription=f"{text}: at least {percent:g}% of requests over 5 minutes",
+        Metrics=[
+            _api_query("errors", metric, stack_name),
+            _api_query("requests", "Count", stack_name),
+            MetricDataQuery(
+                Id="rate",
+                Expression=f"IF(FILL(requests, 0) >= {RATE_MIN_REQUESTS}, "
+                "100 * FILL(errors, 0) / FILL(requests, 1), 0)",
+                Label=f"{metric} % of requests",
+                ReturnData=True,
+            ),
+        ],
+        EvaluationPeriods=1,
+        Threshold=float(percent),
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+        TreatMissingData="notBreaching",
+        AlarmActions=targets,
+        OKActions=targets,
     )

@@ -437,11 +437,136 @@ class DeadLetter(Strict):
     )
 
 
+# An SNS standard topic in any partition; CloudWatch alarms cannot publish to FIFO topics.
+TOPIC_ARN_PATTERN = r"^arn:aws[a-z-]*:sns:[a-z]{2}(-[a-z]+)+-[0-9]:[0-9]{12}:[A-Za-z0-9_-]{1,256}$"
+_TOPIC_ARN = re.compile(TOPIC_ARN_PATTERN)
+HTTPS_URL_PATTERN = r"^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/\S*)?$"
+_HTTPS_URL = re.compile(HTTPS_URL_PATTERN)
+SECRETS_MANAGER_REF_PATTERN = r"^secretsmanager:[A-Za-z0-9/_+=.@\-]+$"
+_SECRETS_MANAGER_REF = re.compile(SECRETS_MANAGER_REF_PATTERN)
+# Integration URLs that carry their key in the URL itself: a secret, so only by reference.
+KEYED_ALARM_HOSTS = ("events.pagerduty.com", "webhook.office.com", "logic.azure.com")
+SLACK_WEBHOOK_HOST = "hooks.slack.com"
+
+
+def _topic_arn(value: str) -> str:
+    if not _TOPIC_ARN.match(value):
+        raise ValueError(
+            "must be the ARN of an SNS standard topic, like "
+            "`arn:aws:sns:eu-west-1:123456789012:oncall` (CloudWatch cannot publish to FIFO topics)"
+        )
+    return value
+
+
+def _alarm_endpoint(value: str) -> str:
+    if _SECRETS_MANAGER_REF.match(value):
+        return value
+    if value.startswith("ssm:"):
+        # CloudFormation resolves SecureString parameters (`ssm-secure`) only in a short list of
+        # properties that excludes SNS subscriptions; a plain String parameter is not encrypted.
+        raise ValueError(
+            "an alarm URL is read by CloudFormation, which cannot resolve an SSM SecureString "
+            "for an SNS subscription: store it in Secrets Manager and write `secretsmanager:name`"
+        )
+    if not _HTTPS_URL.match(value):
+        raise ValueError(
+            "must be an `https://` URL, or `secretsmanager:name` where the URL is stored"
+        )
+    host = value.split("/")[2].split(":")[0].lower()
+
+    def on(domain: str) -> bool:
+        return host == domain or host.endswith("." + domain)
+
+    if on(SLACK_WEBHOOK_HOST):
+        raise ValueError(
+            "a Slack incoming webhook cannot confirm an SNS subscription, so it would never "
+            "receive an alarm: route alarms to Slack with AWS Chatbot on `alarms.topic`, or a "
+            "relay function (README: Alarms)"
+        )
+    if any(on(domain) for domain in KEYED_ALARM_HOSTS):
+        raise ValueError(
+            f"this {host} URL carries its integration key: store it in Secrets Manager and "
+            "write `secretsmanager:name`"
+        )
+    return value
+
+
+def _count_threshold(high: int) -> Any:
+    def check(value: object) -> int | bool:
+        if value is False:
+            return False
+        if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= high:
+            return value
+        raise ValueError(f"must be a whole number from 1 to {high}, or false to turn it off")
+
+    return check
+
+
+def _percent_threshold(value: object) -> float | bool:
+    if value is False:
+        return False
+    if isinstance(value, int | float) and not isinstance(value, bool) and 0 < value <= 100:
+        return float(value)
+    raise ValueError("must be a percentage above 0 and at most 100, or false to turn it off")
+
+
+def _switchable(number: dict[str, Any]) -> WithJsonSchema:
+    return WithJsonSchema({"anyOf": [number, {"const": False}]})
+
+
+CountThreshold = Annotated[
+    int | bool,
+    PlainValidator(_count_threshold(1_000_000)),
+    _switchable({"type": "integer", "minimum": 1, "maximum": 1_000_000}),
+]
+PercentThreshold = Annotated[
+    float | bool,
+    PlainValidator(_percent_threshold),
+    _switchable({"type": "number", "exclusiveMinimum": 0, "maximum": 100}),
+]
+AlarmEndpoint = Annotated[
+    str,
+    AfterValidator(_alarm_endpoint),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": HTTPS_URL_PATTERN},
+                {"type": "string", "pattern": SECRETS_MANAGER_REF_PATTERN},
+            ]
+        }
+    ),
+]
+
+
 class Alarms(Strict):
-    """CloudWatch alarms on the DLQ and the backlog, sent to an SNS topic."""
+    """CloudWatch alarms on the DLQ, the backlog, refused webhooks, the consumer and the
+    endpoint, sent (alarm and back to OK) to the pipeline's SNS topic."""
 
     email: list[Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]] = Field(
-        default_factory=list, description="Addresses subscribed to the pipeline's alarm topic."
+        default_factory=list,
+        max_length=10,
+        description="Addresses subscribed to the pipeline's alarm topic (at most 10).",
+    )
+    https: list[AlarmEndpoint] = Field(
+        default_factory=list,
+        max_length=5,
+        description="HTTPS endpoints subscribed to the alarm topic (at most 5), e.g. PagerDuty's "
+        "CloudWatch integration URL. The endpoint must confirm the SNS subscription: Slack "
+        "incoming webhooks cannot. A URL that carries a key goes by reference "
+        "(`secretsmanager:name`, resolved by CloudFormation).",
+    )
+    topic: (
+        Annotated[
+            str,
+            AfterValidator(_topic_arn),
+            WithJsonSchema({"type": "string", "pattern": TOPIC_ARN_PATTERN}),
+        ]
+        | None
+    ) = Field(
+        default=None,
+        description="An existing SNS topic (ARN) that also receives every alarm and OK "
+        "notification, e.g. the one AWS Chatbot watches. Its policy must let "
+        "cloudwatch.amazonaws.com publish.",
     )
     backlog_age: Annotated[
         int, Seconds(MINUTE, 14 * DAY, "Alarm when the oldest webhook waits longer.")
@@ -452,6 +577,28 @@ class Alarms(Strict):
         le=1_000_000,
         description="Alarm when this many webhooks a minute fail verification or cannot be "
         "decoded (moved to the DLQ as rejected or malformed).",
+    )
+    errors: CountThreshold = Field(
+        default=1,
+        description="Alarm when the consumer function fails this many invocations a minute "
+        "(AWS/Lambda Errors: crashes, timeouts, a runtime that cannot start); false: no alarm.",
+    )
+    throttles: CountThreshold = Field(
+        default=1,
+        description="Alarm when Lambda throttles this many consumer invocations a minute "
+        "(AWS/Lambda Throttles; throttled batches still use up receives); false: no alarm.",
+    )
+    ingress_5xx: PercentThreshold = Field(
+        default=1.0,
+        description="Alarm when this percentage of requests to the endpoint over 5 minutes got "
+        "a 5xx (the webhook was not stored; AWS/ApiGateway 5XXError); needs 10 requests in "
+        "the 5 minutes; false: no alarm.",
+    )
+    ingress_4xx: PercentThreshold = Field(
+        default=10.0,
+        description="Alarm when this percentage of requests to the endpoint over 5 minutes got "
+        "a 4xx (throttled 429s, bodies too large, wrong path; AWS/ApiGateway 4XXError); needs "
+        "10 requests in the 5 minutes; false: no alarm.",
     )
 
 
@@ -520,6 +667,9 @@ class Pipeline(Strict):
     consumer: Consumer
     dead_letter: DeadLetter = DeadLetter()
     alarms: Alarms = Alarms()
+    dashboard: bool = Field(
+        default=True, description="Compile a CloudWatch dashboard with the stack."
+    )
     throttle: Throttle = Throttle()
     tags: Tags = Field(default_factory=dict, description="Extra tags for this pipeline's stack.")
     ingress: Literal["rest"] = Field(
@@ -535,6 +685,9 @@ class Defaults(Strict):
     consumer: ConsumerSettings = ConsumerSettings()
     dead_letter: DeadLetter = DeadLetter()
     alarms: Alarms = Alarms()
+    dashboard: bool = Field(
+        default=True, description="Compile a CloudWatch dashboard with the stack."
+    )
     throttle: Throttle = Throttle()
 
 

@@ -17,6 +17,7 @@ from nami_action.aws.metrics import oldest_message_ages
 from nami_action.aws.queues import queue_depth
 from nami_action.aws.session import Aws
 from nami_action.compile import names
+from nami_action.compile.dashboard import dashboard_url
 from nami_action.config import Config
 from nami_action.operate.pipelines import endpoint_from_api, queue_name_of
 
@@ -36,6 +37,7 @@ class PipelineStatus:
     dead_letters: int | None
     oldest_age_seconds: float | None  # None: no CloudWatch datapoint in the last 5 minutes
     last_deploy: str | None  # ISO 8601, UTC
+    dashboard: str | None = None  # the CloudWatch console URL of the pipeline's dashboard
 
     @property
     def deployed(self) -> bool:
@@ -113,9 +115,17 @@ def project_status(config: Config, aws: Aws) -> ProjectStatus:
             dead_letters=dlq_depth.total if dlq_depth else None,
             oldest_age_seconds=ages.get(queue_name_of(queue)) if queue else None,
             last_deploy=_iso(item.stack.updated),
+            dashboard=_dashboard(config, item, aws.region),
         )
     order = [*config.pipelines, *sorted(set(rows) - set(config.pipelines))]
     return ProjectStatus(config.project, aws.region, [rows[name] for name in order])
+
+
+def _dashboard(config: Config, item: _Found, region: str) -> str | None:
+    pipeline = config.pipelines.get(item.pipeline)
+    if pipeline is None or not pipeline.spec.dashboard:
+        return None
+    return dashboard_url(item.stack.name, region)
 
 
 def _not_deployed(name: str, stack: str) -> PipelineStatus:
@@ -177,6 +187,10 @@ def status_text(status: ProjectStatus) -> str:
     widths = [max(len(line[i]) for line in table) for i in range(len(HEADINGS))]
     for line in table:
         lines.append("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)))
+    dashboards = [row for row in status.pipelines if row.dashboard]
+    if dashboards:
+        lines += ["", "dashboards"]
+        lines += [f"  {row.pipeline}  {row.dashboard}" for row in dashboards]
     return "\n".join(text.rstrip() for text in lines) + "\n"
 
 

@@ -125,6 +125,7 @@ class PipelineResult:
     seconds: float = 0.0
     endpoint: str | None = None
     reasons: list[str] = field(default_factory=list)  # failing resources' status reasons
+    dashboard: str | None = None  # CloudWatch console URL of the pipeline's dashboard
 
     @property
     def failed(self) -> bool:

@@ -348,6 +348,8 @@ def deploy_markdown(
         table = ["| Pipeline | Outcome | Duration | Endpoint |", "|---|---|---|---|"]
         for p in moved:
             endpoint = f"`{_cell(p.endpoint)}`" if p.endpoint else "—"
+            if p.dashboard:
+                endpoint += f" · [dashboard]({p.dashboard})"
             table.append(
                 f"| `{_cell(p.pipeline)}` | {OUTCOME_ICONS.get(p.outcome, '')} {p.outcome} | "
                 f"{p.seconds:.0f}s | {endpoint} |"

@@ -70,6 +70,8 @@ def deploy_text(result: DeployResult) -> str:
             f"  {pipeline.pipeline:<24} {pipeline.outcome:<10} {pipeline.seconds:>6.1f}s{where}"
         )
         lines += [f"      {reason}" for reason in pipeline.reasons]
+        if pipeline.dashboard:
+            lines.append(f"      dashboard: {pipeline.dashboard}")
     failed = len(result.failed)
     lines.append("all pipelines deployed" if not failed else f"{failed} pipeline(s) failed")
     return "\n".join(lines) + "\n"

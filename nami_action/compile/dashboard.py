@@ -1,0 +1,149 @@
+"""A CloudWatch dashboard per pipeline: the endpoint, the queue, the DLQ, the runtime's outcomes
+and the consumer function, on one page.
+
+Dashboards are global to the account, not regional
+(https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-cloudwatch-dashboard.html),
+so the name carries the region: the same project deployed to two regions gets two dashboards.
+The body is JSON with `${...}` placeholders that Fn::Sub fills with the generated names, dumped
+with sorted keys so that the template stays byte-identical for the same input.
+https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/CloudWatch-Dashboard-Body-Structure.html
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from troposphere import GetAtt, Ref, Sub, Template
+from troposphere.cloudwatch import Dashboard
+
+from nami_action.compile import names
+from nami_action.compile.alarms import METRIC_NAMESPACE, PIPELINE_DIMENSION
+from nami_action.config import PipelineConfig
+
+DASHBOARD = "Dashboard"
+OUTCOME_METRICS = ("Handled", "Failed", "Rejected", "Malformed", "Duplicate")
+WIDTH, HEIGHT = 12, 6  # two widgets a row on the console's 24-column grid
+PERIOD_SECONDS = 60
+
+
+def dashboard_name(stack_name: str, region: str) -> str:
+    return f"{stack_name}-{region}"
+
+
+def dashboard_url(stack_name: str, region: str) -> str:
+    name = dashboard_name(stack_name, region)
+    return (
+        f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}"
+        f"#dashboards:name={name}"
+    )
+
+
+def add_dashboard(template: Template, pipeline: PipelineConfig) -> None:
+    if not pipeline.spec.dashboard:
+        return
+    body = json.dumps({"widgets": _widgets(pipeline)}, sort_keys=True, separators=(",", ":"))
+    template.add_resource(
+        Dashboard(
+            DASHBOARD,
+            DashboardName=Sub(dashboard_name(pipeline.stack_name, "${AWS::Region}")),
+            DashboardBody=Sub(
+                body,
+                QueueName=GetAtt(names.QUEUE, "QueueName"),
+                DeadLetterQueueName=GetAtt(names.DEAD_LETTER_QUEUE, "QueueName"),
+                FunctionName=Ref(names.FUNCTION),
+            ),
+        )
+    )
+
+
+def _widgets(pipeline: PipelineConfig) -> list[dict[str, Any]]:
+    stack = pipeline.stack_name
+    api = ["ApiName", stack, "Stage", names.STAGE_NAME]
+    queue = ["QueueName", "${QueueName}"]
+    function = ["FunctionName", "${FunctionName}"]
+    graphs: list[tuple[str, list[list[Any]]]] = [
+        (
+            "Ingress: requests and errors a minute",
+            [
+                ["AWS/ApiGateway", "Count", *api, {"stat": "Sum", "label": "requests"}],
+                ["AWS/ApiGateway", "4XXError", *api, {"stat": "Sum", "label": "4xx (incl. 429)"}],
+                ["AWS/ApiGateway", "5XXError", *api, {"stat": "Sum", "label": "5xx (not stored)"}],
+            ],
+        ),
+        (
+            "Backlog: webhooks waiting and in flight",
+            [
+                ["AWS/SQS", "ApproximateNumberOfMessagesVisible", *queue, {"label": "waiting"}],
+                [
+                    "AWS/SQS",
+                    "ApproximateNumberOfMessagesNotVisible",
+                    *queue,
+                    {"label": "in flight"},
+                ],
+            ],
+        ),
+        (
+            "Oldest waiting webhook (seconds)",
+            [["AWS/SQS", "ApproximateAgeOfOldestMessage", *queue, {"label": "oldest age"}]],
+        ),
+        (
+            "Dead-letter queue",
+            [
+                [
+                    "AWS/SQS",
+                    "ApproximateNumberOfMessagesVisible",
+                    "QueueName",
+                    "${DeadLetterQueueName}",
+                    {"label": "dead letters"},
+                ]
+            ],
+        ),
+    ]
+    if pipeline.spec.consumer.mode != "sqs":  # mode sqs bypasses the runtime: no outcomes
+        graphs.append(
+            (
+                "Outcomes a minute (Nami runtime)",
+                [
+                    [METRIC_NAMESPACE, metric, PIPELINE_DIMENSION, stack, {"stat": "Sum"}]
+                    for metric in OUTCOME_METRICS
+                ],
+            )
+        )
+    graphs += [
+        (
+            "Consumer duration (ms)",
+            [
+                ["AWS/Lambda", "Duration", *function, {"stat": "Average", "label": "average"}],
+                ["AWS/Lambda", "Duration", *function, {"stat": "p99", "label": "p99"}],
+            ],
+        ),
+        (
+            "Consumer errors and throttles a minute",
+            [
+                ["AWS/Lambda", "Errors", *function, {"stat": "Sum", "label": "errors"}],
+                ["AWS/Lambda", "Throttles", *function, {"stat": "Sum", "label": "throttles"}],
+                ["AWS/Lambda", "Invocations", *function, {"stat": "Sum", "label": "invocations"}],
+            ],
+        ),
+    ]
+    return [_graph(index, title, metrics) for index, (title, metrics) in enumerate(graphs)]
+
+
+def _graph(index: int, title: str, metrics: list[list[Any]]) -> dict[str, Any]:
+    return {
+        "type": "metric",
+        "x": (index % 2) * WIDTH,
+        "y": (index // 2) * HEIGHT,
+        "width": WIDTH,
+        "height": HEIGHT,
+        "properties": {
+            "title": title,
+            "metrics": metrics,
+            "view": "timeSeries",
+            "stacked": False,
+            "region": "${AWS::Region}",
+            "period": PERIOD_SECONDS,
+            "stat": "Maximum",
+        },
+    }
