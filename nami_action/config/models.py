@@ -544,8 +544,8 @@ class Alarms(Strict):
 
     email: list[Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]] = Field(
         default_factory=list,
-        max_length=10,
-        description="Addresses subscribed to the pipeline's alarm topic (at most 10).",
+        description="Addresses subscribed to the pipeline's alarm topic (one stack resource "
+        "each: the stack's 500-resource limit is checked at validate time).",
     )
     https: list[AlarmEndpoint] = Field(
         default_factory=list,

@@ -12,6 +12,7 @@ The base case: 4 KiB bodies, 100 ms per webhook, full batches of 10, 256 MiB arm
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -206,9 +207,11 @@ def test_compiled_template_records_the_inputs_and_counts_its_alarms() -> None:
     github = inputs_from_template(templates["acme-webhooks-github"])
     stripe = inputs_from_template(templates["acme-webhooks-stripe"])
     orders = inputs_from_template(templates["acme-webhooks-orders"])
-    assert github == CostInputs(dedupe=True, alarm_metrics=4)
-    # DeadLetterAlarm 1 + BacklogAgeAlarm 1 + RejectedAlarm (Rejected + Malformed) 2 = 4
-    assert count_alarm_metrics(templates["acme-webhooks-github"]["Resources"]) == 4
+    assert github == CostInputs(dedupe=True, alarm_metrics=10, dashboards=1)
+    # DeadLetterAlarm 1 + BacklogAgeAlarm 1 + RejectedAlarm (Rejected + Malformed) 2
+    # + ConsumerErrorsAlarm 1 + ConsumerThrottlesAlarm 1 + Ingress5xxAlarm (5XXError, Count) 2
+    # + Ingress4xxAlarm (4XXError, Count) 2 = 10
+    assert count_alarm_metrics(templates["acme-webhooks-github"]["Resources"]) == 10
     assert stripe is not None and (stripe.batch_size, stripe.dedupe) == (50, True)
     assert orders is not None and (orders.fifo, orders.timeout_seconds) == (True, 60)
     assert templates["acme-webhooks-github"]["Metadata"] == {
@@ -265,8 +268,10 @@ def test_eu_west_1_prices() -> None:
 
 
 def test_a_price_the_region_lacks_is_named_only_when_needed() -> None:
-    ireland = prices_for("eu-west-1")
-    assert ireland is not None
+    listed = prices_for("eu-west-1")
+    assert listed is not None
+    kept = {k: v for k, v in listed.prices.items() if k != "cloudwatch_dashboard_month"}
+    ireland = dataclasses.replace(listed, prices=kept)
     estimate(with_(dashboards=0), ireland, ASSUME)  # no dashboard: its price is not needed
     with pytest.raises(MissingPrice, match="cloudwatch_dashboard_month in region eu-west-1"):
         estimate(with_(dashboards=1), ireland, ASSUME)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,6 +16,7 @@ from nami_action.aws.session import Aws, AwsTarget
 from nami_action.aws.traffic import webhooks_last_30_days
 from nami_action.cli import cli
 from nami_action.config import load_config
+from nami_action.cost.prices import RegionPrices, prices_for
 from nami_action.plan.planner import PlanOptions, make_plan
 
 pytestmark = pytest.mark.emulator
@@ -88,14 +90,15 @@ def test_plan_shows_the_memory_change_before_and_after(deployed: Path) -> None:
     text = plan_cli(deployed)
     # 256 MiB: $4.57 (see test_model); 1024 MiB adds 100,000 x 0.75 GB x 1 s x $0.0000133334
     # = $1.000005: $5.57
-    assert "  github: $4.57 -> $5.57 per million webhooks, $2.16 a month fixed" in text
+    assert "  github: $4.57 -> $5.57 per million webhooks, $5.76 a month fixed" in text
 
     data = json.loads(plan_cli(deployed, "--format", "json", "--traffic", "2M/month"))
     cost = data["pipelines"][0]["cost"]
     assert round(cost["before"]["per_million"], 2) == 4.57
     assert round(cost["after"]["per_million"], 2) == 5.57
-    # 2 x $5.5705 + $2.1592 = $13.30
-    assert round(cost["after"]["monthly"], 2) == 13.30
+    # fixed: 10 alarm metrics x $0.10 + 5 EMF metrics x $0.30 + idle polling $0.2592
+    # + 1 dashboard x $3 = $5.7592; 2 x $5.5705 + $5.7592 = $16.90
+    assert round(cost["after"]["monthly"], 2) == 16.90
     assert data["cost"]["traffic"] == "2M/month per pipeline"
 
 
@@ -110,7 +113,7 @@ def test_traffic_alone_reads_the_last_30_days(deployed: Path, aws: Aws) -> None:
     data = json.loads(plan_cli(deployed, "--format", "json", "--traffic"))
     cost = data["pipelines"][0]["cost"]
     assert cost["webhooks_per_month"] == 2_000_000.0  # 20 days x 100,000
-    assert round(cost["after"]["monthly"], 2) == 13.30
+    assert round(cost["after"]["monthly"], 2) == 16.90
     assert data["cost"]["traffic"] == "cloudwatch: last 30 days"
 
 
@@ -126,8 +129,8 @@ def test_a_removed_pipeline_costs_nothing_after(deployed: Path) -> None:
     deployed.write_text(config)
     text = plan_cli(deployed)
     # github's deployed template is priced (1024 MiB is only in nami.yaml: 256 MiB deployed)
-    assert "  github: $4.57 -> none per million webhooks, $2.16 -> none a month fixed" in text
-    assert "  stripe: $5.57 per million webhooks, $2.16 a month fixed" in text
+    assert "  github: $4.57 -> none per million webhooks, $5.76 -> none a month fixed" in text
+    assert "  stripe: $5.57 per million webhooks, $5.76 a month fixed" in text
 
 
 def test_an_unknown_region_is_said_without_any_aws_call(tmp_path: Path) -> None:
@@ -148,7 +151,10 @@ def test_an_unknown_region_is_said_without_any_aws_call(tmp_path: Path) -> None:
     assert sum(aws.calls.values()) == 0
 
 
-def test_a_missing_price_is_said_and_that_pipeline_left_unpriced(tmp_path: Path) -> None:
+def test_a_missing_price_is_said_and_that_pipeline_left_unpriced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import nami_action.plan.costs
     from nami_action.cost.estimate import CostOptions
     from nami_action.plan.costs import add_costs
     from nami_action.plan.model import PipelinePlan, Plan
@@ -165,6 +171,8 @@ def test_a_missing_price_is_said_and_that_pipeline_left_unpriced(tmp_path: Path)
     )
     templates = {"a": json.dumps(plain), "b": json.dumps(dashboard)}
     run = PlanRun(plan, config, "", {}, templates, {})
+    # Every listed region has every price today: take the dashboard's away.
+    monkeypatch.setattr(nami_action.plan.costs, "prices_for", lacking_dashboard_price)
     aws = Aws(AwsTarget(region="eu-west-1", endpoint_url="http://127.0.0.1:9"))
     priced = add_costs(aws, run, CostOptions())
     assert priced.cost is not None
@@ -174,3 +182,10 @@ def test_a_missing_price_is_said_and_that_pipeline_left_unpriced(tmp_path: Path)
     a, b = priced.pipelines
     assert a.cost is not None and a.cost.after is not None
     assert b.cost is None
+
+
+def lacking_dashboard_price(region: str) -> RegionPrices | None:
+    prices = prices_for(region)
+    assert prices is not None
+    kept = {k: v for k, v in prices.prices.items() if k != "cloudwatch_dashboard_month"}
+    return dataclasses.replace(prices, prices=kept)
