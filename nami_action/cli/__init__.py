@@ -26,6 +26,7 @@ COMMANDS = {
     "dlq": "nami_action.cli.dlq:dlq",
     "send": "nami_action.cli.send:send",
     "github": "nami_action.cli.github:github",
+    "drift": "nami_action.cli.drift:drift",
 }
 
 

@@ -1,0 +1,138 @@
+"""Wire the aws layer to the pure steps: for each deployed pipeline, its deployed template's
+declared values beside the live ones, plus CloudFormation's own drift detection."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from nami_action.aws import live
+from nami_action.aws import stacks as cfn
+from nami_action.aws.session import Aws
+from nami_action.config import Config
+from nami_action.drift.compare import cloudformation_findings, compare, merge
+from nami_action.drift.declared import Declared, Pseudo, account_of, declared_resources
+from nami_action.drift.model import DriftReport, Finding, PipelineDrift
+from nami_action.errors import NamiError
+
+UNAVAILABLE = "CloudFormation drift detection unavailable: {reason}"
+
+
+@dataclass(frozen=True)
+class DriftOptions:
+    pipelines: tuple[str, ...] = ()  # empty: every pipeline of the config
+    cloudformation: bool = True  # also run CloudFormation's DetectStackDrift
+    max_parallel: int = 4
+    poll_seconds: float = 2.0
+    timeout_seconds: float = 600.0  # detection takes "up to several minutes" per stack
+
+
+def deployed(stack: cfn.StackInfo | None) -> bool:
+    """A stack with resources to compare: not only a change set, not a failed create."""
+    return stack is not None and stack.status not in (
+        "REVIEW_IN_PROGRESS",
+        "ROLLBACK_COMPLETE",
+        "ROLLBACK_FAILED",
+        "DELETE_IN_PROGRESS",
+        "CREATE_IN_PROGRESS",
+    )
+
+
+def declared_of(aws: Aws, stack: cfn.StackInfo) -> list[Declared]:
+    """The managed resources of a deployed stack with the values its template declares."""
+    template = cfn.deployed_template(aws, stack.name)
+    if template is None:
+        raise NamiError(f"the template of stack {stack.name} is not JSON: cannot compare it")
+    physical = cfn.stack_resources(aws, stack.name) or {}
+    pseudo = Pseudo(aws.region, account_of(stack.stack_id), stack.name)
+    return declared_resources(template, physical, pseudo)
+
+
+def direct_findings(aws: Aws, resources: list[Declared]) -> list[Finding]:
+    found: list[Finding] = []
+    for resource in resources:
+        found += compare(resource, live.read_live(aws, resource))
+    return found
+
+
+def pipeline_drift(aws: Aws, pipeline: str, stack: cfn.StackInfo) -> PipelineDrift:
+    """Direct reads only (what `nami plan` and the deploy's restore use)."""
+    try:
+        resources = declared_of(aws, stack)
+        return PipelineDrift(pipeline, stack.name, direct_findings(aws, resources), len(resources))
+    except NamiError as exc:
+        return PipelineDrift(pipeline, stack.name, error=str(exc))
+
+
+def detect_drift(config: Config, aws: Aws, options: DriftOptions) -> DriftReport:
+    unknown = sorted(set(options.pipelines) - set(config.pipelines))
+    if unknown:
+        raise NamiError(
+            f"unknown pipeline(s) {', '.join(unknown)}; nami.yaml has: "
+            f"{', '.join(config.pipelines)}"
+        )
+    stacks = cfn.list_stacks(aws)
+    chosen = [
+        (name, stacks[pipeline.stack_name])
+        for name, pipeline in config.pipelines.items()
+        if (not options.pipelines or name in options.pipelines)
+        and deployed(stacks.get(pipeline.stack_name))
+    ]
+    notes = [
+        f"{name}: not deployed (stack {pipeline.stack_name})"
+        for name, pipeline in config.pipelines.items()
+        if (not options.pipelines or name in options.pipelines)
+        and not deployed(stacks.get(pipeline.stack_name))
+    ]
+    detections, unavailable = _start_detections(aws, chosen) if options.cloudformation else ({}, "")
+    with ThreadPoolExecutor(max_workers=max(1, options.max_parallel)) as pool:
+        direct = list(pool.map(lambda item: pipeline_drift(aws, *item), chosen))
+        reported = list(
+            pool.map(lambda item: _reported(aws, item[1].name, detections, options), chosen)
+        )
+    results = []
+    for drift, (findings, reason) in zip(direct, reported, strict=True):
+        unavailable = unavailable or reason
+        results.append(
+            drift
+            if drift.error
+            else PipelineDrift(
+                drift.pipeline, drift.stack_name, merge(drift.findings, findings), drift.checked
+            )
+        )
+    if unavailable:
+        notes.insert(0, UNAVAILABLE.format(reason=unavailable))
+    return DriftReport(config.project, aws.region, results, notes)
+
+
+def _start_detections(
+    aws: Aws, chosen: list[tuple[str, cfn.StackInfo]]
+) -> tuple[dict[str, str], str]:
+    """Start one detection per stack (they run in parallel on AWS's side); stop at the first
+    sign that detection is unavailable and say why once."""
+    started: dict[str, str] = {}
+    for _, stack in chosen:
+        try:
+            started[stack.name] = live.start_detection(aws, stack.name)
+        except live.DetectionUnavailable as exc:
+            return {}, str(exc)
+    return started, ""
+
+
+def _reported(
+    aws: Aws, stack_name: str, detections: dict[str, str], options: DriftOptions
+) -> tuple[list[Finding], str]:
+    detection_id = detections.get(stack_name)
+    if detection_id is None:
+        return [], ""
+    try:
+        drifts, failed = live.detection_result(
+            aws,
+            stack_name,
+            detection_id,
+            poll_seconds=options.poll_seconds,
+            timeout_seconds=options.timeout_seconds,
+        )
+    except live.DetectionUnavailable as exc:
+        return [], f"{stack_name}: {exc}"
+    return cloudformation_findings(drifts), (f"{stack_name}: {failed}" if failed else "")
