@@ -24,6 +24,12 @@ def pipelines_option(command: Any) -> Any:
     )(command)
 
 
+def drift_option(
+    help: str = "Read the live resources of deployed pipelines and flag drift (a few reads each).",
+) -> Any:
+    return click.option("--drift/--no-drift", default=True, show_default=True, help=help)
+
+
 def split_names(value: str) -> tuple[str, ...]:
     return tuple(name.strip() for name in value.split(",") if name.strip())
 
@@ -65,6 +71,7 @@ def emit(text: str, out: Path | None) -> None:
     is_flag=True,
     help="Exit 0 when nothing changes, 2 when something does, 1 on error.",
 )
+@drift_option()
 @click.option("--max-parallel", default=4, show_default=True, type=click.IntRange(1, 32))
 @click.option("--poll-seconds", default=2.0, hidden=True, type=float)
 @aws_options
@@ -76,6 +83,7 @@ def plan(
     pipelines: str,
     show_diff: bool,
     detailed_exitcode: bool,
+    drift: bool,
     max_parallel: int,
     poll_seconds: float,
     **aws: Any,
@@ -87,6 +95,7 @@ def plan(
         keep_change_sets=False,
         max_parallel=max_parallel,
         poll_seconds=poll_seconds,
+        drift=drift,
     )
     result = make_plan(loaded, connect(loaded, aws), options).plan
     emit(render_plan(result, fmt, show_diff=show_diff), out)

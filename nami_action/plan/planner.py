@@ -28,6 +28,7 @@ from nami_action.aws.session import Aws
 from nami_action.compile import CodeLocation, compile_config, names
 from nami_action.compile.bootstrap import DEFAULT_STACK_NAME
 from nami_action.config import Config, PipelineConfig
+from nami_action.drift.mark import mark_drift
 from nami_action.errors import NamiError
 from nami_action.package import Artifact
 from nami_action.package.pipelines import package_config
@@ -46,6 +47,7 @@ class PlanOptions:
     keep_change_sets: bool = False  # True for a deploy: it executes the change sets it made
     max_parallel: int = 4
     poll_seconds: float = 2.0
+    drift: bool = False  # also read live resources: a `drifted` warning (nami_action/drift)
 
 
 @dataclass
@@ -127,6 +129,8 @@ def make_plan(config: Config, aws: Aws, options: PlanOptions) -> PlanRun:
     previewer = _Previewer(aws, run, options)
     with ThreadPoolExecutor(max_workers=max(1, options.max_parallel)) as pool:
         previewed = list(pool.map(previewer.preview, decided))
+    if options.drift:
+        previewed = mark_drift(aws, stacks, previewed, options.max_parallel)
     run.plan = replace(run.plan, pipelines=_check_logging_role(aws, previewed))
     return run
 

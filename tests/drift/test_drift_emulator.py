@@ -94,3 +94,53 @@ def test_a_secret_looking_environment_value_is_never_printed(aws: Aws, tmp_path:
     assert "hunter2" not in result.output
     assert "Environment.Variables.API_TOKEN  (unset) -> (changed)" in result.output
     assert "Environment.Variables.LOG_LEVEL  (unset) -> debug" in result.output
+
+
+def test_plan_marks_the_drifted_pipeline_and_deploy_puts_it_back(aws: Aws, tmp_path: Path) -> None:
+    config, resources = deployed_github(aws, tmp_path)
+    drift_behind_cloudformation(aws, resources)
+    fast = ("--poll-seconds", str(FAST), "--pipelines", "github")
+
+    plan = run("plan", str(config), *fast, "--format", "json")
+    assert plan.exit_code == 0, plan.output
+    (github,) = json.loads(plan.output)["pipelines"]
+    assert github["action"] == "none"
+    (warning,) = [w for w in github["warnings"] if w["kind"] == "drifted"]
+    assert "ConsumerEventSource ScalingConfig.MaximumConcurrency 10 -> 50" in warning["message"]
+    assert "Queue MessageRetentionPeriod 345600 -> 86400" in warning["message"]
+    assert "drifted" not in run("plan", str(config), *fast, "--no-drift").output
+
+    deployed = run("deploy", str(config), *fast, "--format", "json")
+    assert deployed.exit_code == 0, deployed.output
+    (result,) = json.loads(deployed.stdout)["pipelines"]
+    assert result["outcome"] == "restored"
+    assert result["reasons"] == [
+        "restored ConsumerEventSource ScalingConfig.MaximumConcurrency to its declared value",
+        "restored Queue MessageRetentionPeriod to its declared value",
+    ]
+    mapping = aws.client("lambda").get_event_source_mapping(UUID=resources["ConsumerEventSource"])
+    assert mapping["ScalingConfig"] == {"MaximumConcurrency": 10}
+    assert run("drift", str(config), "--no-cloudformation").exit_code == 0
+    again = run("deploy", str(config), *fast, "--format", "json")
+    assert json.loads(again.stdout)["pipelines"][0]["outcome"] == "unchanged"
+
+
+def test_deploy_without_drift_leaves_the_live_change(aws: Aws, tmp_path: Path) -> None:
+    config, resources = deployed_github(aws, tmp_path)
+    drift_behind_cloudformation(aws, resources)
+    deployed = run("deploy", str(config), "--poll-seconds", str(FAST), "--no-drift",
+                   "--pipelines", "github", "--format", "json")
+    assert json.loads(deployed.stdout)["pipelines"][0]["outcome"] == "unchanged"
+    assert run("drift", str(config), "--no-cloudformation").exit_code == 2
+
+
+def test_a_deleted_resource_fails_the_deploy_and_says_how(aws: Aws, tmp_path: Path) -> None:
+    config, resources = deployed_github(aws, tmp_path)
+    aws.client("sqs").delete_queue(QueueUrl=resources["DeadLetterQueue"])
+    deployed = run("deploy", str(config), "--poll-seconds", str(FAST), "--pipelines", "github",
+                   "--format", "json")
+    assert deployed.exit_code == 1, deployed.output
+    (result,) = json.loads(deployed.stdout)["pipelines"]
+    assert result["outcome"] == "failed"
+    assert any("DeadLetterQueue was deleted" in r and "nami destroy github" in r
+               for r in result["reasons"])
