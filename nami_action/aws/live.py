@@ -151,12 +151,18 @@ def detection_result(
     if status["DetectionStatus"] == "DETECTION_FAILED":
         reason = str(status.get("DetectionStatusReason", "detection failed"))
     drifts: list[dict[str, Any]] = []
-    paginator = cfn.get_paginator("describe_stack_resource_drifts")
-    with _detection_errors():
-        for page in paginator.paginate(
-            StackName=stack_name, StackResourceDriftStatusFilters=["MODIFIED", "DELETED"]
-        ):
-            drifts += page.get("StackResourceDrifts") or []
+    token: str | None = None
+    while True:  # botocore has no paginator for this call: follow NextToken
+        with _detection_errors():
+            page = cfn.describe_stack_resource_drifts(
+                StackName=stack_name,
+                StackResourceDriftStatusFilters=["MODIFIED", "DELETED"],
+                **({"NextToken": token} if token else {}),
+            )
+        drifts += page.get("StackResourceDrifts") or []
+        token = page.get("NextToken")
+        if not token:
+            break
     return drifts, reason
 
 

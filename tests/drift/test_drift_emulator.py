@@ -21,7 +21,9 @@ def run(*args: str) -> Result:
 
 def physical(aws: Aws, stack: str) -> dict[str, str]:
     summaries = aws.client("cloudformation").list_stack_resources(StackName=stack)
-    return {s["LogicalResourceId"]: s["PhysicalResourceId"] for s in summaries["StackResourceSummaries"]}
+    return {
+        s["LogicalResourceId"]: s["PhysicalResourceId"] for s in summaries["StackResourceSummaries"]
+    }
 
 
 def deployed_github(aws: Aws, tmp_path: Path) -> tuple[Path, dict[str, str]]:
@@ -128,8 +130,17 @@ def test_plan_marks_the_drifted_pipeline_and_deploy_puts_it_back(aws: Aws, tmp_p
 def test_deploy_without_drift_leaves_the_live_change(aws: Aws, tmp_path: Path) -> None:
     config, resources = deployed_github(aws, tmp_path)
     drift_behind_cloudformation(aws, resources)
-    deployed = run("deploy", str(config), "--poll-seconds", str(FAST), "--no-drift",
-                   "--pipelines", "github", "--format", "json")
+    deployed = run(
+        "deploy",
+        str(config),
+        "--poll-seconds",
+        str(FAST),
+        "--no-drift",
+        "--pipelines",
+        "github",
+        "--format",
+        "json",
+    )
     assert json.loads(deployed.stdout)["pipelines"][0]["outcome"] == "unchanged"
     assert run("drift", str(config), "--no-cloudformation").exit_code == 2
 
@@ -137,10 +148,19 @@ def test_deploy_without_drift_leaves_the_live_change(aws: Aws, tmp_path: Path) -
 def test_a_deleted_resource_fails_the_deploy_and_says_how(aws: Aws, tmp_path: Path) -> None:
     config, resources = deployed_github(aws, tmp_path)
     aws.client("sqs").delete_queue(QueueUrl=resources["DeadLetterQueue"])
-    deployed = run("deploy", str(config), "--poll-seconds", str(FAST), "--pipelines", "github",
-                   "--format", "json")
+    deployed = run(
+        "deploy",
+        str(config),
+        "--poll-seconds",
+        str(FAST),
+        "--pipelines",
+        "github",
+        "--format",
+        "json",
+    )
     assert deployed.exit_code == 1, deployed.output
     (result,) = json.loads(deployed.stdout)["pipelines"]
     assert result["outcome"] == "failed"
-    assert any("DeadLetterQueue was deleted" in r and "nami destroy github" in r
-               for r in result["reasons"])
+    assert any(
+        "DeadLetterQueue was deleted" in r and "nami destroy github" in r for r in result["reasons"]
+    )

@@ -40,7 +40,12 @@ def stripe_template() -> dict[str, Any]:
 
 def physical_ids(template: dict[str, Any]) -> dict[str, str]:
     ids = {logical: f"{logical}-physical" for logical in template["Resources"]}
-    return ids | {"Queue": QUEUE_URL, "DeadLetterQueue": DLQ_URL, "Api": "a1b2c3", "ApiStage": "live"}
+    return ids | {
+        "Queue": QUEUE_URL,
+        "DeadLetterQueue": DLQ_URL,
+        "Api": "a1b2c3",
+        "ApiStage": "live",
+    }
 
 
 @pytest.fixture(scope="module")
@@ -145,19 +150,37 @@ def test_cloudformation_findings_merge_without_duplicates() -> None:
                 "ResourceType": "AWS::SQS::Queue",
                 "StackResourceDriftStatus": "MODIFIED",
                 "PropertyDifferences": [
-                    {"PropertyPath": "/MessageRetentionPeriod", "ExpectedValue": "345600",
-                     "ActualValue": "86400", "DifferenceType": "NOT_EQUAL"},
-                    {"PropertyPath": "/Tags/0/Value", "ExpectedValue": "a",
-                     "ActualValue": "b", "DifferenceType": "NOT_EQUAL"},
+                    {
+                        "PropertyPath": "/MessageRetentionPeriod",
+                        "ExpectedValue": "345600",
+                        "ActualValue": "86400",
+                        "DifferenceType": "NOT_EQUAL",
+                    },
+                    {
+                        "PropertyPath": "/Tags/0/Value",
+                        "ExpectedValue": "a",
+                        "ActualValue": "b",
+                        "DifferenceType": "NOT_EQUAL",
+                    },
                 ],
             },
-            {"LogicalResourceId": "Consumer", "ResourceType": "AWS::Lambda::Function",
-             "StackResourceDriftStatus": "MODIFIED",
-             "PropertyDifferences": [
-                 {"PropertyPath": "/Environment/Variables/DB_PASSWORD", "ActualValue": "pw",
-                  "DifferenceType": "ADD"}]},
-            {"LogicalResourceId": "Api", "ResourceType": "AWS::ApiGateway::RestApi",
-             "StackResourceDriftStatus": "DELETED"},
+            {
+                "LogicalResourceId": "Consumer",
+                "ResourceType": "AWS::Lambda::Function",
+                "StackResourceDriftStatus": "MODIFIED",
+                "PropertyDifferences": [
+                    {
+                        "PropertyPath": "/Environment/Variables/DB_PASSWORD",
+                        "ActualValue": "pw",
+                        "DifferenceType": "ADD",
+                    }
+                ],
+            },
+            {
+                "LogicalResourceId": "Api",
+                "ResourceType": "AWS::ApiGateway::RestApi",
+                "StackResourceDriftStatus": "DELETED",
+            },
             {"LogicalResourceId": "Role", "StackResourceDriftStatus": "IN_SYNC"},
         ]
     )
