@@ -78,3 +78,17 @@ class DriftReport:
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DriftReport:
+        pipelines = [
+            PipelineDrift(
+                pipeline=p["pipeline"],
+                stack_name=p["stack_name"],
+                findings=[Finding(**f) for f in p.get("findings", [])],
+                checked=int(p.get("checked", 0)),
+                error=str(p.get("error", "")),
+            )
+            for p in data["pipelines"]
+        ]
+        return cls(data["project"], data["region"], pipelines, list(data.get("notes", [])))
