@@ -16,6 +16,7 @@ import click
 
 from nami_action.cli.common import handle_errors
 from nami_action.drift.model import DriftReport
+from nami_action.drift.render import drift_markdown
 from nami_action.errors import NamiError
 from nami_action.github import flow
 from nami_action.github.drift_issue import DEFAULT_LABEL, IssueClient, sync_drift_issue
@@ -121,7 +122,8 @@ def run(
 @click.option("--label", default=DEFAULT_LABEL, show_default=True, help="The drift issue's label.")
 @handle_errors
 def drift_issue(report_path: Path, label: str) -> None:
-    """Open, update or close the one issue that tracks drift (needs `issues: write`)."""
+    """Open, update or close the one issue that tracks drift (needs `issues: write`); the
+    report also goes to the job summary."""
     try:
         report = DriftReport.from_dict(json.loads(report_path.read_text()))
     except (ValueError, KeyError, TypeError) as exc:
@@ -136,6 +138,9 @@ def drift_issue(report_path: Path, label: str) -> None:
     if env.get("GITHUB_RUN_ID") and env.get("GITHUB_REPOSITORY"):
         server = env.get("GITHUB_SERVER_URL") or "https://github.com"
         run_url = f"{server}/{env['GITHUB_REPOSITORY']}/actions/runs/{env['GITHUB_RUN_ID']}"
+    if env.get("GITHUB_STEP_SUMMARY"):
+        with open(env["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as summary:
+            summary.write(drift_markdown(report))
     result, number = sync_drift_issue(client, report, label=label, run_url=run_url)
     click.echo(f"drift issue: {result}" + (f" #{number}" if number else ""))
     if result == "skipped":

@@ -97,6 +97,8 @@ def test_the_cli_reads_the_json_report(
     monkeypatch.setenv("GITHUB_REPOSITORY", REPO)
     monkeypatch.setenv("GITHUB_API_URL", github_api.url)
     monkeypatch.setenv("GITHUB_RUN_ID", "42")
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
     path = tmp_path / "drift.json"
     path.write_text(report(RETENTION).to_json())
     result = CliRunner().invoke(cli, ["github", "drift-issue", "--report", str(path)])
@@ -104,6 +106,7 @@ def test_the_cli_reads_the_json_report(
     assert result.output.startswith("drift issue: created #")
     (issue,) = open_issues(github_api)
     assert f"https://github.com/{REPO}/actions/runs/42" in str(issue["body"])
+    assert "345600 -> 86400" in summary.read_text()
 
     path.write_text(report(error="boom").to_json())
     failed = CliRunner().invoke(cli, ["github", "drift-issue", "--report", str(path)])
