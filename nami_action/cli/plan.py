@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
@@ -24,9 +25,12 @@ def pipelines_option(command: Any) -> Any:
     )(command)
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
 def drift_option(
     help: str = "Read the live resources of deployed pipelines and flag drift (a few reads each).",
-) -> Any:
+) -> Callable[[F], F]:
     return click.option("--drift/--no-drift", default=True, show_default=True, help=help)
 
 

@@ -215,7 +215,7 @@ def _queue(raw: dict[str, Any]) -> dict[str, Any]:
 
 
 def _mapping(raw: dict[str, Any]) -> dict[str, Any]:
-    flat = {
+    flat: dict[str, Any] = {
         name: raw[name]
         for name in ("BatchSize", "MaximumBatchingWindowInSeconds", "Enabled")
         if name in raw
@@ -227,7 +227,7 @@ def _mapping(raw: dict[str, Any]) -> dict[str, Any]:
 
 
 def _function(raw: dict[str, Any]) -> dict[str, Any]:
-    flat = {name: raw[name] for name in ("MemorySize", "Timeout") if name in raw}
+    flat: dict[str, Any] = {name: raw[name] for name in ("MemorySize", "Timeout") if name in raw}
     variables = (raw.get("Environment") or {}).get("Variables") or {}
     flat.update({ENVIRONMENT_PREFIX + name: value for name, value in variables.items()})
     return flat
