@@ -72,18 +72,19 @@ def detect_drift(config: Config, aws: Aws, options: DriftOptions) -> DriftReport
             f"{', '.join(config.pipelines)}"
         )
     stacks = cfn.list_stacks(aws)
-    chosen = [
-        (name, stacks[pipeline.stack_name])
-        for name, pipeline in config.pipelines.items()
-        if (not options.pipelines or name in options.pipelines)
-        and deployed(stacks.get(pipeline.stack_name))
-    ]
-    notes = [
-        f"{name}: not deployed (stack {pipeline.stack_name})"
-        for name, pipeline in config.pipelines.items()
-        if (not options.pipelines or name in options.pipelines)
-        and not deployed(stacks.get(pipeline.stack_name))
-    ]
+    chosen: list[tuple[str, cfn.StackInfo]] = []
+    busy: list[PipelineDrift] = []
+    notes: list[str] = []
+    for name, pipeline in config.pipelines.items():
+        stack = stacks.get(pipeline.stack_name)
+        if options.pipelines and name not in options.pipelines:
+            continue
+        if stack is None or not deployed(stack):
+            notes.append(f"{name}: not deployed (stack {pipeline.stack_name})")
+        elif stack.busy:  # its template and resources are changing: no verdict now
+            busy.append(PipelineDrift(name, stack.name, error=f"stack is {stack.status}"))
+        else:
+            chosen.append((name, stack))
     detections, unavailable = _start_detections(aws, chosen) if options.cloudformation else ({}, "")
     with ThreadPoolExecutor(max_workers=max(1, options.max_parallel)) as pool:
         direct = list(pool.map(lambda item: pipeline_drift(aws, *item), chosen))
@@ -102,7 +103,7 @@ def detect_drift(config: Config, aws: Aws, options: DriftOptions) -> DriftReport
         )
     if unavailable:
         notes.insert(0, UNAVAILABLE.format(reason=unavailable))
-    return DriftReport(config.project, aws.region, results, notes)
+    return DriftReport(config.project, aws.region, [*results, *busy], notes)
 
 
 def _start_detections(
