@@ -16,6 +16,7 @@ from nami_action.drift.model import DriftReport, Finding, PipelineDrift
 from nami_action.errors import NamiError
 
 UNAVAILABLE = "CloudFormation drift detection unavailable: {reason}"
+INCOMPLETE = "CloudFormation drift detection incomplete on {reason}"
 
 
 @dataclass(frozen=True)
@@ -92,8 +93,11 @@ def detect_drift(config: Config, aws: Aws, options: DriftOptions) -> DriftReport
             pool.map(lambda item: _reported(aws, item[1].name, detections, options), chosen)
         )
     results = []
-    for drift, (findings, reason) in zip(direct, reported, strict=True):
-        unavailable = unavailable or reason
+    for drift, (findings, reason, complete) in zip(direct, reported, strict=True):
+        if reason and complete:
+            notes.append(INCOMPLETE.format(reason=reason))
+        elif reason:
+            unavailable = unavailable or reason
         results.append(
             drift
             if drift.error
@@ -122,10 +126,12 @@ def _start_detections(
 
 def _reported(
     aws: Aws, stack_name: str, detections: dict[str, str], options: DriftOptions
-) -> tuple[list[Finding], str]:
+) -> tuple[list[Finding], str, bool]:
+    """CloudFormation's findings for one stack, why they are missing or partial, and whether
+    detection ran (a partial result: DETECTION_FAILED on some resources)."""
     detection_id = detections.get(stack_name)
     if detection_id is None:
-        return [], ""
+        return [], "", False
     try:
         drifts, failed = live.detection_result(
             aws,
@@ -135,5 +141,5 @@ def _reported(
             timeout_seconds=options.timeout_seconds,
         )
     except live.DetectionUnavailable as exc:
-        return [], f"{stack_name}: {exc}"
-    return cloudformation_findings(drifts), (f"{stack_name}: {failed}" if failed else "")
+        return [], f"{stack_name}: {exc}", False
+    return cloudformation_findings(drifts), (f"{stack_name}: {failed}" if failed else ""), True
