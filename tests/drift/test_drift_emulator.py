@@ -166,3 +166,25 @@ def test_a_deleted_resource_fails_the_deploy_and_says_how(aws: Aws, tmp_path: Pa
     assert any(
         "DeadLetterQueue was deleted" in r and "nami destroy github" in r for r in result["reasons"]
     )
+
+
+def test_an_update_restores_the_drift_its_change_set_leaves(aws: Aws, tmp_path: Path) -> None:
+    """CloudFormation applies only what the template changes: the new concurrency lands, the
+    queue's drifted retention stays until the restore step puts it back."""
+    config, resources = deployed_github(aws, tmp_path)
+    drift_behind_cloudformation(aws, resources)
+    config.write_text(
+        config.read_text().replace(
+            "    consumer: {code: consumer}\n  orders:",
+            "    consumer: {code: consumer, max_concurrency: 7}\n  orders:",
+        )
+    )
+    deployed = run("deploy", str(config), "--poll-seconds", str(FAST), "--pipelines", "github",
+                   "--format", "json")
+    assert deployed.exit_code == 0, deployed.output
+    (result,) = json.loads(deployed.stdout)["pipelines"]
+    assert (result["action"], result["outcome"]) == ("update", "updated")
+    assert result["reasons"] == ["restored Queue MessageRetentionPeriod to its declared value"]
+    mapping = aws.client("lambda").get_event_source_mapping(UUID=resources["ConsumerEventSource"])
+    assert mapping["ScalingConfig"] == {"MaximumConcurrency": 7}
+    assert run("drift", str(config), "--no-cloudformation").exit_code == 0
