@@ -110,11 +110,23 @@ def _stage(aws: Aws, resource: Declared) -> dict[str, Any]:
 
 
 def _alarm(aws: Aws, resource: Declared) -> dict[str, Any] | None:
-    alarms = aws.client("cloudwatch").describe_alarms(AlarmNames=[resource.physical_id])
-    found = alarms.get("MetricAlarms") or []
-    if not found:
-        return None
-    return {name: found[0].get(name) for name in ALARM_PROPERTIES if name in found[0]}
+    return read_alarms(aws, [resource.physical_id]).get(resource.physical_id)
+
+
+def read_alarms(aws: Aws, names: list[str]) -> dict[str, dict[str, Any] | None]:
+    """Several alarms in one DescribeAlarms per 100 names (a pipeline has four): name ->
+    live values, or None where the alarm is gone."""
+    found: dict[str, dict[str, Any] | None] = dict.fromkeys(names)
+    for start in range(0, len(names), 100):
+        with translate_errors("reading alarms"):
+            answer = aws.client("cloudwatch").describe_alarms(
+                AlarmNames=names[start : start + 100], AlarmTypes=["MetricAlarm"]
+            )
+        for alarm in answer.get("MetricAlarms") or []:
+            found[alarm["AlarmName"]] = {
+                name: alarm[name] for name in ALARM_PROPERTIES if name in alarm
+            }
+    return found
 
 
 READERS = {QUEUE: _queue, MAPPING: _mapping, FUNCTION: _function, STAGE: _stage, ALARM: _alarm}

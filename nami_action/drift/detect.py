@@ -11,7 +11,7 @@ from nami_action.aws import stacks as cfn
 from nami_action.aws.session import Aws
 from nami_action.config import Config
 from nami_action.drift.compare import cloudformation_findings, compare, merge
-from nami_action.drift.declared import Declared, Pseudo, account_of, declared_resources
+from nami_action.drift.declared import ALARM, Declared, Pseudo, account_of, declared_resources
 from nami_action.drift.model import DriftReport, Finding, PipelineDrift
 from nami_action.errors import NamiError
 
@@ -50,9 +50,15 @@ def declared_of(aws: Aws, stack: cfn.StackInfo) -> list[Declared]:
 
 
 def direct_findings(aws: Aws, resources: list[Declared]) -> list[Finding]:
+    """One read per resource, except the alarms: one DescribeAlarms for all of them."""
+    alarms = [r.physical_id for r in resources if r.resource_type == ALARM]
+    alarm_values = live.read_alarms(aws, alarms) if alarms else {}
     found: list[Finding] = []
     for resource in resources:
-        found += compare(resource, live.read_live(aws, resource))
+        if resource.resource_type == ALARM:
+            found += compare(resource, alarm_values.get(resource.physical_id))
+        else:
+            found += compare(resource, live.read_live(aws, resource))
     return found
 
 

@@ -9,7 +9,8 @@ from dataclasses import replace
 from nami_action.aws import live
 from nami_action.aws.session import Aws
 from nami_action.drift.compare import compare
-from nami_action.drift.declared import declared_resources
+from nami_action.drift.declared import ALARM, declared_resources
+from nami_action.drift.detect import direct_findings
 from tests.drift.test_drift_pure import PSEUDO, physical_ids, stripe_template
 
 
@@ -59,3 +60,16 @@ def test_stage_throttling_is_read_and_put_back(aws: Aws) -> None:
     assert finding.summary() == "ApiStage MethodSettings[*/*].ThrottlingBurstLimit 400 -> 5"
     live.restore(aws, stage, [finding.property])
     assert compare(stage, live.read_live(aws, stage)) == []
+
+
+def test_a_pipelines_alarms_are_read_in_one_call(aws: Aws) -> None:
+    template = stripe_template()
+    ids = physical_ids(template)
+    alarms = [d for d in declared_resources(template, ids, PSEUDO) if d.resource_type == ALARM]
+    assert len(alarms) == 3
+    for alarm in alarms[:2]:
+        live.restore(aws, alarm, ["Threshold"])  # the third one stays missing: deleted
+    before = aws.calls["cloudwatch:DescribeAlarms"]
+    found = direct_findings(aws, alarms)
+    assert aws.calls["cloudwatch:DescribeAlarms"] == before + 1
+    assert [(f.logical_id, f.kind) for f in found] == [(alarms[2].logical_id, "deleted")]
