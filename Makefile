@@ -26,6 +26,7 @@ typecheck: install
 
 audit: install
 	$(BIN)/zizmor --offline --persona=pedantic action.yml examples/workflows/nami.yml \
+		examples/workflows/nami-drift.yml \
 		.github/workflows/ci.yml .github/workflows/action-test.yml .github/workflows/aws-smoke.yml
 
 # The Action's runtime dependencies, pinned with hashes for every platform and Python >= 3.11

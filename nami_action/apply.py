@@ -14,6 +14,7 @@ from nami_action.aws.artifacts import upload_artifact
 from nami_action.aws.session import Aws
 from nami_action.compile import names
 from nami_action.compile.dashboard import dashboard_url
+from nami_action.drift.restore import restore_drift
 from nami_action.errors import NamiError
 from nami_action.plan import decide
 from nami_action.plan.model import DeployResult, Outcome, PipelinePlan, PipelineResult
@@ -139,7 +140,7 @@ class Deployer:
         try:
             if plan.pipeline in failed_uploads:
                 raise NamiError(failed_uploads[plan.pipeline])
-            outcome, reasons = self._carry_out(plan)
+            outcome, reasons = restore_drift(self.aws, plan, *self._carry_out(plan))
         except NamiError as exc:
             outcome, reasons = "failed", [str(exc)]
         except Exception as exc:  # one pipeline's surprise must not stop the others

@@ -27,6 +27,7 @@ COMMANDS = {
     "events": "nami_action.cli.events:events",
     "send": "nami_action.cli.send:send",
     "github": "nami_action.cli.github:github",
+    "drift": "nami_action.cli.drift:drift",
 }
 
 

@@ -13,7 +13,7 @@ from nami_action.apply import DeployOptions, deploy
 from nami_action.aws.stacks import StackEvent
 from nami_action.cli.aws_options import aws_options, connect
 from nami_action.cli.common import config_argument, handle_errors, read_config
-from nami_action.cli.plan import emit, pipelines_option, split_names
+from nami_action.cli.plan import drift_option, emit, pipelines_option, split_names
 from nami_action.plan.model import DeployResult
 from nami_action.plan.planner import PlanOptions, make_plan
 from nami_action.render.markdown import deploy_markdown
@@ -49,6 +49,10 @@ def print_event(event: StackEvent) -> None:
     default=None,
     help="Also write the plan that was executed, as JSON.",
 )
+@drift_option(
+    "Read the live resources of deployed pipelines and put drifted properties back to the "
+    "declared values."
+)
 @click.option("--poll-seconds", default=2.0, hidden=True, type=float)
 @aws_options
 @handle_errors
@@ -61,6 +65,7 @@ def deploy_command(
     fmt: str,
     out: Path | None,
     plan_out: Path | None,
+    drift: bool,
     poll_seconds: float,
     **aws_kwargs: Any,
 ) -> None:
@@ -72,6 +77,7 @@ def deploy_command(
         keep_change_sets=True,
         max_parallel=max_parallel,
         poll_seconds=poll_seconds,
+        drift=drift,
     )
     run = make_plan(loaded, aws, options)
     click.echo(plan_text(run.plan), err=True, nl=False)

@@ -7,13 +7,19 @@ is read only from the environment (INPUT_GITHUB_TOKEN, then GITHUB_TOKEN), never
 
 from __future__ import annotations
 
+import json
 import os
 import sys
+from pathlib import Path
 
 import click
 
 from nami_action.cli.common import handle_errors
+from nami_action.drift.model import DriftReport
+from nami_action.drift.render import drift_markdown
+from nami_action.errors import NamiError
 from nami_action.github import flow
+from nami_action.github.drift_issue import DEFAULT_LABEL, IssueClient, sync_drift_issue
 
 
 @click.group()
@@ -103,3 +109,40 @@ def run(
         working_directory=working_directory or ".",
     )
     sys.exit(flow.run(options))
+
+
+@github.command("drift-issue")
+@click.option(
+    "--report",
+    "report_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The JSON report of `nami drift --format json --out FILE`.",
+)
+@click.option("--label", default=DEFAULT_LABEL, show_default=True, help="The drift issue's label.")
+@handle_errors
+def drift_issue(report_path: Path, label: str) -> None:
+    """Open, update or close the one issue that tracks drift (needs `issues: write`); the
+    report also goes to the job summary."""
+    try:
+        report = DriftReport.from_dict(json.loads(report_path.read_text()))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise NamiError(f"{report_path}: not a `nami drift --format json` report ({exc})") from exc
+    env = os.environ
+    client = IssueClient(
+        env.get("GITHUB_TOKEN", ""),
+        env.get("GITHUB_REPOSITORY", ""),
+        env.get("GITHUB_API_URL") or "https://api.github.com",
+    )
+    run_url = ""
+    if env.get("GITHUB_RUN_ID") and env.get("GITHUB_REPOSITORY"):
+        server = env.get("GITHUB_SERVER_URL") or "https://github.com"
+        run_url = f"{server}/{env['GITHUB_REPOSITORY']}/actions/runs/{env['GITHUB_RUN_ID']}"
+    if env.get("GITHUB_STEP_SUMMARY"):
+        with open(env["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as summary:
+            summary.write(drift_markdown(report))
+    result, number = sync_drift_issue(client, report, label=label, run_url=run_url)
+    click.echo(f"drift issue: {result}" + (f" #{number}" if number else ""))
+    if result == "skipped":
+        click.echo("a pipeline could not be checked; the drift issue is left as it is", err=True)
+        sys.exit(1)

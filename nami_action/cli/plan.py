@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
@@ -24,6 +25,15 @@ def pipelines_option(command: Any) -> Any:
         default="",
         help="Comma-separated pipeline names to plan (default: all, and deletions).",
     )(command)
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def drift_option(
+    help: str = "Read the live resources of deployed pipelines and flag drift (a few reads each).",
+) -> Callable[[F], F]:
+    return click.option("--drift/--no-drift", default=True, show_default=True, help=help)
 
 
 def split_names(value: str) -> tuple[str, ...]:
@@ -67,6 +77,7 @@ def emit(text: str, out: Path | None) -> None:
     is_flag=True,
     help="Exit 0 when nothing changes, 2 when something does, 1 on error.",
 )
+@drift_option()
 @click.option("--max-parallel", default=4, show_default=True, type=click.IntRange(1, 32))
 @click.option("--poll-seconds", default=2.0, hidden=True, type=float)
 @cost_options
@@ -79,6 +90,7 @@ def plan(
     pipelines: str,
     show_diff: bool,
     detailed_exitcode: bool,
+    drift: bool,
     max_parallel: int,
     poll_seconds: float,
     cost: CostOptions,
@@ -92,6 +104,7 @@ def plan(
         max_parallel=max_parallel,
         poll_seconds=poll_seconds,
         cost=cost,
+        drift=drift,
     )
     result = make_plan(loaded, connect(loaded, aws), options).plan
     emit(render_plan(result, fmt, show_diff=show_diff), out)

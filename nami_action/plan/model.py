@@ -11,7 +11,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 Action = Literal["create", "update", "delete", "none"]
-Outcome = Literal["created", "updated", "deleted", "unchanged", "failed", "skipped", "refused"]
+Outcome = Literal[
+    "created", "updated", "deleted", "unchanged", "failed", "skipped", "refused", "restored"
+]
 WarningKind = Literal[
     "queue-replaced",
     "queue-removed",
@@ -19,6 +21,8 @@ WarningKind = Literal[
     "pipeline-deleted",
     "stack-busy",
     "logging-role-missing",
+    "drifted",  # live resources differ from the deployed template (nami_action/drift)
+    "drift-unchecked",
 ]
 
 
@@ -58,6 +62,10 @@ class PipelinePlan:
     @property
     def changed(self) -> bool:
         return self.action != "none"
+
+    @property
+    def drifted(self) -> bool:
+        return any(warning.kind == "drifted" for warning in self.warnings)
 
 
 @dataclass(frozen=True)

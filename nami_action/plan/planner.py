@@ -29,6 +29,7 @@ from nami_action.compile import CodeLocation, compile_config, names
 from nami_action.compile.bootstrap import DEFAULT_STACK_NAME
 from nami_action.config import Config, PipelineConfig
 from nami_action.cost.estimate import CostOptions
+from nami_action.drift.mark import mark_drift
 from nami_action.errors import NamiError
 from nami_action.package import Artifact
 from nami_action.package.pipelines import package_config
@@ -49,6 +50,7 @@ class PlanOptions:
     max_parallel: int = 4
     poll_seconds: float = 2.0
     cost: CostOptions | None = field(default_factory=CostOptions)  # None: no cost estimate
+    drift: bool = False  # also read live resources: a `drifted` warning (nami_action/drift)
 
 
 @dataclass
@@ -130,6 +132,8 @@ def make_plan(config: Config, aws: Aws, options: PlanOptions) -> PlanRun:
     previewer = _Previewer(aws, run, options)
     with ThreadPoolExecutor(max_workers=max(1, options.max_parallel)) as pool:
         previewed = list(pool.map(previewer.preview, decided))
+    if options.drift:
+        previewed = mark_drift(aws, stacks, previewed, options.max_parallel)
     run.plan = replace(run.plan, pipelines=_check_logging_role(aws, previewed))
     run.plan = add_costs(aws, run, options.cost)
     return run

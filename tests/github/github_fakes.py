@@ -35,6 +35,7 @@ class FakeGitHub:
     successful_runs: dict[str, str] = field(default_factory=dict)  # workflow file -> head sha
     labels: dict[int, list[str]] = field(default_factory=dict)
     failures: list[tuple[int, dict[str, str]]] = field(default_factory=list)  # next answers
+    issues: dict[int, dict[str, Any]] = field(default_factory=dict)  # number -> issue (drift)
     next_id: int = 1000
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -172,7 +173,39 @@ def handler(fake: FakeGitHub) -> type[BaseHTTPRequestHandler]:
                 have.remove(name)
                 self._send(200, [{"name": label} for label in have])
                 return
+            if self._issue_route(method, path, query):
+                return
             self._send(404, {"message": "Not Found"})
+
+        def _issue_route(self, method: str, path: str, query: dict[str, list[str]]) -> bool:
+            """Issues as the REST API serves them: list by state and label, create, edit."""
+            if path == "/issues" and method == "GET":
+                wanted = query.get("labels", [""])[0]
+                state = query.get("state", ["open"])[0]
+                self._send(200, [i for i in fake.issues.values()
+                                 if i["state"] == state and wanted in i["labels_names"]])
+                return True
+            if path == "/issues" and method == "POST":
+                data = self._body()
+                with fake.lock:
+                    fake.next_id += 1
+                    number = fake.next_id
+                    fake.issues[number] = {
+                        "number": number, "title": data["title"], "body": data["body"],
+                        "state": "open", "labels_names": data.get("labels", []),
+                        "user": {"login": fake.author},
+                    }
+                self._send(201, fake.issues[number])
+                return True
+            if (m := re.fullmatch(r"/issues/(\d+)", path)) and method == "PATCH":
+                issue = fake.issues.get(int(m.group(1)))
+                if issue is None:
+                    self._send(404, {"message": "Not Found"})
+                    return True
+                issue.update(self._body())
+                self._send(200, issue)
+                return True
+            return False
 
         def _list(self, issue: int, query: dict[str, list[str]]) -> None:
             page = int(query.get("page", ["1"])[0])
