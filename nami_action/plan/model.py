@@ -53,6 +53,8 @@ class PipelinePlan:
     line: int | None = None  # where the pipeline is declared in nami.yaml, for annotations
     endpoint: str | None = None
     error: str = ""  # the change set could not be made (e.g. failed validation): why
+    retries: str = ""  # the retry horizon, e.g. "8 attempts over about 4 h 15 m"
+    paused: bool = False  # `nami pause`: the consumer takes nothing; deploy keeps it so
 
     @property
     def changed(self) -> bool:

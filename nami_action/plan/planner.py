@@ -28,6 +28,7 @@ from nami_action.aws.session import Aws
 from nami_action.compile import CodeLocation, compile_config, names
 from nami_action.compile.bootstrap import DEFAULT_STACK_NAME
 from nami_action.config import Config, PipelineConfig
+from nami_action.config.rules import retry_horizon
 from nami_action.errors import NamiError
 from nami_action.package import Artifact
 from nami_action.package.pipelines import package_config
@@ -220,6 +221,7 @@ def _first_look(
         reason=reason,
         warnings=warnings,
         line=pipeline.line,
+        retries=retry_horizon(pipeline.spec),
     )
 
 
