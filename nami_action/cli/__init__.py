@@ -26,6 +26,8 @@ COMMANDS = {
     "dlq": "nami_action.cli.dlq:dlq",
     "send": "nami_action.cli.send:send",
     "github": "nami_action.cli.github:github",
+    "pause": "nami_action.cli.pause:pause",
+    "resume": "nami_action.cli.pause:resume",
 }
 
 

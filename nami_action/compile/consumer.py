@@ -176,6 +176,9 @@ def _event_source(pipeline: PipelineConfig) -> EventSourceMapping:
         names.EVENT_SOURCE,
         EventSourceArn=GetAtt(names.QUEUE, "Arn"),
         FunctionName=Ref(names.FUNCTION),
+        # `nami pause` disables the mapping outside the template; deploy keeps it disabled
+        # (apply.py), whether or not CloudFormation re-sends this on an update.
+        Enabled=True,
         BatchSize=consumer.batch_size,
         # The knob that protects the downstream: never more invocations than this at once.
         ScalingConfig=SqsScalingConfig(MaximumConcurrency=consumer.max_concurrency),
