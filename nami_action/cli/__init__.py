@@ -28,6 +28,7 @@ COMMANDS = {
     "github": "nami_action.cli.github:github",
     "pause": "nami_action.cli.pause:pause",
     "resume": "nami_action.cli.pause:resume",
+    "replay": "nami_action.cli.replay:replay_command",
 }
 
 
