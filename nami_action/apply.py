@@ -150,7 +150,7 @@ class Deployer:
         if artifact is not None and artifact.s3_key in self.notes:
             reasons.insert(0, self.notes[artifact.s3_key])
         reasons += self._after(plan)
-        if paused and outcome == "updated":
+        if paused:  # a failed update rolls back, which may re-send Enabled too
             reasons.append(self._keep_paused(plan))
         endpoint = None
         if outcome not in ("deleted", "skipped") and plan.action != "delete":
@@ -163,6 +163,7 @@ class Deployer:
             seconds=round(time.monotonic() - started, 1),
             endpoint=endpoint,
             reasons=reasons,
+            paused=paused,
         )
 
     def _paused(self, plan: PipelinePlan) -> bool:

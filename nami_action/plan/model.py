@@ -123,6 +123,7 @@ class PipelineResult:
     seconds: float = 0.0
     endpoint: str | None = None
     reasons: list[str] = field(default_factory=list)  # failing resources' status reasons
+    paused: bool = False  # the consumer was paused before the deploy and kept so
 
     @property
     def failed(self) -> bool:

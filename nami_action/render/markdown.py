@@ -328,8 +328,9 @@ def deploy_markdown(
         table = ["| Pipeline | Outcome | Duration | Endpoint |", "|---|---|---|---|"]
         for p in moved:
             endpoint = f"`{_cell(p.endpoint)}`" if p.endpoint else "—"
+            outcome = p.outcome + (" · ⏸️ kept paused" if p.paused else "")
             table.append(
-                f"| `{_cell(p.pipeline)}` | {OUTCOME_ICONS.get(p.outcome, '')} {p.outcome} | "
+                f"| `{_cell(p.pipeline)}` | {OUTCOME_ICONS.get(p.outcome, '')} {outcome} | "
                 f"{p.seconds:.0f}s | {endpoint} |"
             )
         table.append("")

@@ -14,10 +14,13 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-# "The maximum is 12 hours" for a message's visibility timeout, counted from the receive
-# that returned it: a longer ChangeMessageVisibility is refused.
-# https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-visibility-timeout.html
+# A message's visibility may total 12 hours from the receive that returned it: "If you try
+# to extend the visibility timeout beyond the maximum, your request is rejected".
+# https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ChangeMessageVisibility.html
+# The runtime calls it after the batching window (at most 300 s) and the invocation (at most
+# 900 s) have already used part of that, so a delay stays below 12 h by both.
 MAX_VISIBILITY = 12 * 3600
+MAX_DELAY = MAX_VISIBILITY - 300 - 900
 BACKOFFS = ("exponential", "fixed")
 
 
@@ -36,7 +39,7 @@ class RetrySchedule:
         else:
             # Doubling stops at `maximum`; the exponent is bounded so huge counts stay cheap.
             wanted = min(self.initial * 2 ** min(max(attempt, 1) - 1, 32), self.maximum)
-        return max(0, min(wanted, MAX_VISIBILITY))
+        return max(0, min(wanted, MAX_DELAY))
 
     def to_json(self) -> dict[str, Any]:
         return {"backoff": self.backoff, "initial": self.initial, "max": self.maximum}

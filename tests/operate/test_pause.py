@@ -3,7 +3,6 @@ status and plan say paused; a deploy leaves a paused pipeline paused."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -13,7 +12,9 @@ from nami_action.aws.session import Aws
 from nami_action.cli import cli
 from nami_action.config import load_config
 from nami_action.operate.pipelines import locate
+from nami_action.operate.status import project_status
 from nami_action.plan.planner import PlanOptions, make_plan
+from nami_action.render.markdown import deploy_markdown
 from nami_action.render.text import deploy_text, plan_text
 
 from .support import CONFIG, FAST, deploy_pipelines, depth, envelope, put, write_project
@@ -52,9 +53,9 @@ def test_pause_keeps_webhooks_queued_and_resume_restarts(
     assert depth(aws, queue) == (3, 0)
 
     assert "was already paused" in nami("pause", "github", str(config_path))[1]
-    code, output = nami("status", str(config_path), "--format", "json")
-    rows = {row["pipeline"]: row for row in json.loads(output)["pipelines"]}
-    assert (rows["github"]["paused"], rows["billing"]["paused"]) == (True, False)
+    # (Through the API: moto's server thread prints notes into the CLI's captured stdout.)
+    rows = {row.pipeline: row for row in project_status(load_config(config_path), aws).pipelines}
+    assert (rows["github"].paused, rows["billing"].paused) == (True, False)
     assert "CREATE_COMPLETE, paused" in nami("status", str(config_path))[1]
 
     code, output = nami("resume", "github", str(config_path))
@@ -99,3 +100,4 @@ def test_plan_shows_paused_and_deploy_keeps_it_paused(
     assert mapping_state(aws) == "Disabled"
     assert any("the consumer stays paused" in reason for reason in done.reasons)
     assert "stays paused" in deploy_text(result)
+    assert done.paused and "updated · ⏸️ kept paused" in deploy_markdown(result)
