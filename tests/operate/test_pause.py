@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+from botocore.stub import Stubber
 from click.testing import CliRunner
 
 from nami_action.apply import DeployOptions, deploy
-from nami_action.aws.session import Aws
+from nami_action.aws.session import Aws, AwsError
 from nami_action.cli import cli
 from nami_action.config import load_config
+from nami_action.operate.pause import paused_queues
 from nami_action.operate.pipelines import locate
 from nami_action.operate.status import project_status
 from nami_action.plan.planner import PlanOptions, make_plan
@@ -101,3 +104,19 @@ def test_plan_shows_paused_and_deploy_keeps_it_paused(
     assert any("the consumer stays paused" in reason for reason in done.reasons)
     assert "stays paused" in deploy_text(result)
     assert done.paused and "updated · ⏸️ kept paused" in deploy_markdown(result)
+
+
+def test_a_role_that_may_not_list_mappings_plans_without_the_mark(aws: Aws) -> None:
+    # moto answers every call unless IAM enforcement is on (tests/security): Stubber for the
+    # denial. A plan role without lambda:ListEventSourceMappings must still plan.
+    client = aws.client("lambda")
+    with Stubber(client) as stub:
+        stub.add_client_error(
+            "list_event_source_mappings", "AccessDeniedException", http_status_code=403
+        )
+        assert paused_queues(aws, ["shop-github"]) == set()
+        stub.add_client_error(
+            "list_event_source_mappings", "InvalidParameterValueException", http_status_code=400
+        )
+        with pytest.raises(AwsError, match="listing the Lambda event source mappings"):
+            paused_queues(aws, ["shop-github"])
