@@ -11,11 +11,13 @@ from datetime import datetime
 
 from nami_action.aws import stacks as cfn
 from nami_action.aws.artifacts import upload_artifact
+from nami_action.aws.mappings import get_mapping
 from nami_action.aws.session import Aws
 from nami_action.compile import names
 from nami_action.compile.dashboard import dashboard_url
 from nami_action.drift.restore import restore_drift
 from nami_action.errors import NamiError
+from nami_action.operate.pause import consumer_mapping, keep_paused
 from nami_action.plan import decide
 from nami_action.plan.model import DeployResult, Outcome, PipelinePlan, PipelineResult
 from nami_action.plan.planner import PlanRun, change_set_name, make_change_set
@@ -137,6 +139,7 @@ class Deployer:
 
     def _one(self, plan: PipelinePlan, failed_uploads: dict[str, str]) -> PipelineResult:
         started = time.monotonic()
+        paused = self._paused(plan)
         try:
             if plan.pipeline in failed_uploads:
                 raise NamiError(failed_uploads[plan.pipeline])
@@ -149,6 +152,8 @@ class Deployer:
         if artifact is not None and artifact.s3_key in self.notes:
             reasons.insert(0, self.notes[artifact.s3_key])
         reasons += self._after(plan)
+        if paused:  # a failed update rolls back, which may re-send Enabled too
+            reasons.append(self._keep_paused(plan))
         endpoint = None
         if outcome not in ("deleted", "skipped") and plan.action != "delete":
             endpoint = self._endpoint(plan, reasons)
@@ -161,7 +166,30 @@ class Deployer:
             endpoint=endpoint,
             reasons=reasons,
             dashboard=self._dashboard(plan) if endpoint else None,
+            paused=paused,
         )
+
+    def _paused(self, plan: PipelinePlan) -> bool:
+        """Whether `nami pause` stopped this pipeline's consumer, read right before its update
+        (it may have been paused since the plan)."""
+        if plan.action != "update" or plan.error:
+            return False
+        try:
+            uuid = consumer_mapping(self.aws, plan.stack_name)
+            return uuid is not None and get_mapping(self.aws, uuid).paused
+        except NamiError:
+            return plan.paused
+
+    def _keep_paused(self, plan: PipelinePlan) -> str:
+        """The template says Enabled; an update must not quietly restart a paused consumer
+        (whether CloudFormation re-sends Enabled on an update is not documented)."""
+        try:
+            return keep_paused(self.aws, plan.stack_name)
+        except NamiError as exc:
+            return (
+                f"WARNING: the consumer was paused and may run again: {exc}; "
+                f"run `nami pause {plan.pipeline}`"
+            )
 
     def _after(self, plan: PipelinePlan) -> list[str]:
         """Clean-up after a pipeline, whatever happened; its trouble is reported, not raised."""

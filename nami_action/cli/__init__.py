@@ -28,6 +28,9 @@ COMMANDS = {
     "send": "nami_action.cli.send:send",
     "github": "nami_action.cli.github:github",
     "drift": "nami_action.cli.drift:drift",
+    "pause": "nami_action.cli.pause:pause",
+    "resume": "nami_action.cli.pause:resume",
+    "replay": "nami_action.cli.replay:replay_command",
 }
 
 

@@ -29,6 +29,7 @@ from troposphere.validators import integer
 from nami_action.compile import iam, names
 from nami_action.config import Config, PipelineConfig
 from nami_action.config.models import NoVerify, is_secret_reference
+from nami_action.config.rules import retry_schedule
 
 RUNTIME_HANDLER = "nami_runtime.entry.handler"
 
@@ -59,7 +60,7 @@ def runtime_settings(pipeline: PipelineConfig) -> dict[str, Any]:
     verify = None if isinstance(spec.verify, NoVerify) else spec.verify.model_dump()
     dedupe = spec.dedupe.model_dump() if spec.dedupe else None
     secrets = {k: v for k, v in spec.consumer.environment.items() if is_secret_reference(v)}
-    return {
+    settings: dict[str, Any] = {
         "pipeline": pipeline.name,
         "stack": pipeline.stack_name,  # the Pipeline dimension of the runtime's metrics
         "mode": spec.consumer.mode,
@@ -68,6 +69,11 @@ def runtime_settings(pipeline: PipelineConfig) -> dict[str, Any]:
         "dedupe": dedupe,
         "secrets": dict(sorted(secrets.items())),
     }
+    schedule = retry_schedule(spec)
+    if schedule is not None:
+        # Only when set: pipelines without a schedule keep byte-identical templates.
+        settings["retry"] = schedule.to_json()
+    return settings
 
 
 def secret_references(pipeline: PipelineConfig) -> list[str]:
@@ -107,6 +113,7 @@ def _role(pipeline: PipelineConfig, tags: Any) -> Role:
         iam.statement(["logs:CreateLogStream", "logs:PutLogEvents"], [GetAtt(LOG_GROUP, "Arn")]),
         iam.statement(
             [
+                # ChangeMessageVisibility: the runtime applies consumer.retry to failed records.
                 "sqs:ChangeMessageVisibility",
                 "sqs:DeleteMessage",
                 "sqs:GetQueueAttributes",
@@ -169,6 +176,9 @@ def _event_source(pipeline: PipelineConfig) -> EventSourceMapping:
         names.EVENT_SOURCE,
         EventSourceArn=GetAtt(names.QUEUE, "Arn"),
         FunctionName=Ref(names.FUNCTION),
+        # `nami pause` disables the mapping outside the template; deploy keeps it disabled
+        # (apply.py), whether or not CloudFormation re-sends this on an update.
+        Enabled=True,
         BatchSize=consumer.batch_size,
         # The knob that protects the downstream: never more invocations than this at once.
         ScalingConfig=SqsScalingConfig(MaximumConcurrency=consumer.max_concurrency),

@@ -382,6 +382,18 @@ ENV_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_]+$"
 RESERVED_ENV = re.compile(r"^(AWS_|LAMBDA_|_HANDLER$|TZ$|NAMI_)")
 
 
+class Retry(Strict):
+    """When a failed webhook is tried again: each attempt waits longer (or the same)."""
+
+    backoff: Literal["exponential", "fixed"] = Field(
+        default="exponential",
+        description="`exponential`: the wait doubles after each failed attempt, up to `max`; "
+        "`fixed`: every wait is `initial`.",
+    )
+    initial: Annotated[int, Seconds(1, 12 * HOUR, "Wait after the first failed attempt.")] = 10
+    max: Annotated[int, Seconds(1, 12 * HOUR, "Longest wait between two attempts.")] = HOUR
+
+
 class ConsumerSettings(Strict):
     """Consumer settings; in `defaults` every key but `code`."""
 
@@ -415,6 +427,11 @@ class ConsumerSettings(Strict):
         ge=2,
         le=1000,
         description="Most consumer invocations at once: protects what the consumer calls.",
+    )
+    retry: Retry | None = Field(
+        default=None,
+        description="Retry schedule of failed webhooks; default: each retry after "
+        "queue.visibility_timeout.",
     )
 
 

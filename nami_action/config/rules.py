@@ -15,7 +15,8 @@ from nami_action.config.models import (
     NoVerify,
     Pipeline,
 )
-from nami_action.config.units import format_duration
+from nami_action.config.units import format_about, format_duration
+from nami_action.runtime.retry import RetrySchedule, horizon
 
 Finding = tuple[tuple[str, ...], str]
 VISIBILITY_FACTOR = 6
@@ -38,6 +39,31 @@ def visibility_timeout(pipeline: Pipeline) -> int:
     consumer = pipeline.consumer
     return min(
         VISIBILITY_FACTOR * int(consumer.timeout) + int(consumer.batching_window), MAX_VISIBILITY
+    )
+
+
+def retry_schedule(pipeline: Pipeline) -> RetrySchedule | None:
+    """`consumer.retry` as the runtime applies it; None: every retry after the visibility."""
+    retry = pipeline.consumer.retry
+    return None if retry is None else RetrySchedule(retry.backoff, retry.initial, retry.max)
+
+
+def attempt_delay(pipeline: Pipeline) -> Callable[[int], int]:
+    """Seconds between failed attempt n and the next, as SQS and the runtime will wait."""
+    schedule = retry_schedule(pipeline)
+    if schedule is not None:
+        return schedule.delay
+    hidden = visibility_timeout(pipeline)
+    return lambda attempt: hidden
+
+
+def retry_horizon(pipeline: Pipeline) -> str:
+    """For people: "8 attempts over about 4 h 15 m" (first delivery to last attempt)."""
+    attempts = pipeline.queue.max_receive_count
+    if attempts == 1:
+        return "1 attempt, no retry"
+    return (
+        f"{attempts} attempts over about {format_about(horizon(attempt_delay(pipeline), attempts))}"
     )
 
 
@@ -113,6 +139,39 @@ def retention_rules(pipeline: Pipeline) -> Iterator[Finding]:
         )
 
 
+def retry_rules(pipeline: Pipeline) -> Iterator[Finding]:
+    retry, queue, consumer = pipeline.consumer.retry, pipeline.queue, pipeline.consumer
+    if retry is None:
+        return
+    if queue.max_receive_count < 2:
+        yield (
+            ("consumer", "retry"),
+            "a retry schedule needs queue.max_receive_count of at least 2: "
+            "with one attempt nothing is retried",
+        )
+        return
+    if retry.backoff == "exponential" and retry.max < retry.initial:
+        yield (
+            ("consumer", "retry", "max"),
+            f"must be at least retry.initial ({format_duration(retry.initial)})",
+        )
+        return
+    # The last failed attempt waits its delay too; only the receive after it moves the
+    # webhook to the DLQ. Each attempt may also hold it for a batching window and a timeout.
+    # A webhook that reaches the retention first is deleted by SQS: lost, not an allowed fate.
+    attempts = queue.max_receive_count
+    held = attempts * (consumer.timeout + consumer.batching_window)
+    needed = horizon(attempt_delay(pipeline), attempts + 1) + held
+    if needed >= queue.retention:
+        yield (
+            ("consumer", "retry"),
+            f"{attempts} attempts (queue.max_receive_count) on this schedule keep a failing "
+            f"webhook about {format_about(needed)} before the dead-letter queue, longer than "
+            f"queue.retention ({format_duration(queue.retention)}): it would expire and be "
+            "lost; raise queue.retention, lower queue.max_receive_count or shorten the schedule",
+        )
+
+
 def mode_rules(pipeline: Pipeline) -> Iterator[Finding]:
     if pipeline.consumer.mode != "sqs":
         return
@@ -147,6 +206,7 @@ RULES: tuple[Callable[[Pipeline], Iterator[Finding]], ...] = (
     timeout_rules,
     fifo_rules,
     retention_rules,
+    retry_rules,
     mode_rules,
     dedupe_rules,
     environment_rules,

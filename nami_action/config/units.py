@@ -47,3 +47,14 @@ def format_size(size: int) -> str:
         if size and size % _BYTES[unit] == 0:
             return f"{size // _BYTES[unit]}{unit}"
     return f"{size}B"
+
+
+def format_about(seconds: int) -> str:
+    """A rough duration for people, two units at most: 15300 -> `4 h 15 m`, 90 -> `1 m 30 s`."""
+    units = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
+    for index, (name, size) in enumerate(units[:-1]):
+        if seconds >= size:
+            smaller, small_size = units[index + 1]
+            whole, rest = divmod(round(seconds / small_size) * small_size, size)
+            return f"{whole} {name}" + (f" {rest // small_size} {smaller}" if rest else "")
+    return f"{seconds} s"

@@ -21,6 +21,7 @@ from types import FrameType
 from typing import IO, Any
 
 from nami_action.config import Config
+from nami_action.config.rules import retry_horizon
 from nami_action.dev.commit import Committer
 from nami_action.dev.console import Counters, Dashboard
 from nami_action.dev.consumers import DevConsumer, DevError, build_consumer, dev_secret
@@ -216,7 +217,7 @@ class DevApp:
                 f"  POST {self.url}{p.path} -> {p.name} (mode={spec.consumer.mode}, "
                 f"verify={verify}, dedupe={'on' if spec.dedupe else 'off'}, "
                 f"batch={spec.consumer.batch_size}, concurrency<={spec.consumer.max_concurrency}, "
-                f"visibility={p.visibility_timeout}s)"
+                f"visibility={p.visibility_timeout}s, retries: {retry_horizon(spec)})"
             )
             for warning in built.warnings:
                 say(warning)

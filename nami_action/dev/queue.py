@@ -242,6 +242,16 @@ class Store:
             deleted += count
         return deleted
 
+    def postpone(self, receipt: str, visible_at: float) -> int:
+        """ChangeMessageVisibility: hide a received message until `visible_at` (the retry
+        schedule's delay); a stale receipt (received again since) changes nothing."""
+        seq, token = _parse_receipt(receipt)
+        _, count = self.write(
+            "UPDATE messages SET visible_at = ? WHERE receipt = ? AND seq = ?",
+            (visible_at, token, seq),
+        )
+        return count
+
     def release_all(self, now: float) -> int:
         """Make every hidden message visible now (at start: nothing can be in flight)."""
         _, count = self.write("UPDATE messages SET visible_at = ? WHERE visible_at > ?", (now, now))

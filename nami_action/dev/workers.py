@@ -17,9 +17,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nami_action.config import PipelineConfig
+from nami_action.config.rules import retry_schedule
 from nami_action.dev.console import Counters
 from nami_action.dev.queue import Message, Store
 from nami_action.runtime.consumer import DUPLICATE, HANDLED, MALFORMED, REJECTED
+from nami_action.runtime.retry import RetrySchedule
 
 ACCOUNT = "000000000000"
 SENDER_ID = "AROADEVNAMI:apigateway"
@@ -46,6 +48,7 @@ class Settings:
     timeout: float
     memory: int
     fifo: bool
+    retry: RetrySchedule | None = None  # None: a retry comes after visibility_timeout
 
     @classmethod
     def of(cls, pipeline: PipelineConfig, region: str) -> Settings:
@@ -65,6 +68,7 @@ class Settings:
             timeout=float(spec.consumer.timeout),
             memory=spec.consumer.memory,
             fifo=spec.queue.fifo,
+            retry=retry_schedule(spec),
         )
 
 
@@ -263,6 +267,7 @@ class PipelineWorkers:
         keep = self._invoke_batch(messages)
         done = [m for m in messages if m.message_id not in keep]
         self._store.delete([m.receipt for m in done])
+        self._postpone([m for m in messages if m.message_id in keep])
         with self._outcomes_lock:
             outcomes = [self._outcomes.pop(m.message_id, HANDLED) for m in messages]
         counts = Counter(
@@ -270,6 +275,16 @@ class PipelineWorkers:
             for m, o in zip(messages, outcomes, strict=True)
         )
         self._counters.add(in_flight=-len(messages), **counts)
+
+    def _postpone(self, failed: list[Message]) -> None:
+        """consumer.retry, as the Lambda runtime applies it: each failed message is hidden for
+        the delay of its attempt instead of the visibility timeout."""
+        schedule = self.settings.retry
+        if schedule is None or not failed:
+            return
+        now = time.time()
+        for message in failed:
+            self._store.postpone(message.receipt, now + schedule.delay(message.receive_count))
 
     def _invoke_batch(self, messages: list[Message]) -> set[str]:
         """Call the consumer; return the message ids to keep for a retry."""

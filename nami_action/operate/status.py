@@ -1,8 +1,9 @@
 """`nami status`: what every pipeline of nami.yaml looks like in AWS right now.
 
 Cheap by design: one DescribeStacks listing for the whole region, then per deployed pipeline
-one ListStackResources and two GetQueueAttributes (queue and DLQ), and a single
-GetMetricData for the age of the oldest message of every queue at once.
+one ListStackResources and two GetQueueAttributes (queue and DLQ), a single
+GetMetricData for the age of the oldest message of every queue at once, and one
+ListEventSourceMappings for which consumers are paused.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from nami_action.aws.session import Aws
 from nami_action.compile import names
 from nami_action.compile.dashboard import dashboard_url
 from nami_action.config import Config
+from nami_action.operate.pause import paused_queues
 from nami_action.operate.pipelines import endpoint_from_api, queue_name_of
 
 NOT_DEPLOYED = "not deployed"
@@ -38,6 +40,7 @@ class PipelineStatus:
     oldest_age_seconds: float | None  # None: no CloudWatch datapoint in the last 5 minutes
     last_deploy: str | None  # ISO 8601, UTC
     dashboard: str | None = None  # the CloudWatch console URL of the pipeline's dashboard
+    paused: bool = False  # `nami pause`: the consumer's event source mapping is disabled
 
     @property
     def deployed(self) -> bool:
@@ -96,9 +99,9 @@ def project_status(config: Config, aws: Aws) -> ProjectStatus:
             resources.get(names.DEAD_LETTER_QUEUE),
             endpoint,
         )
-    ages = oldest_message_ages(
-        aws, [queue_name_of(queue) for queue, _, _ in queues.values() if queue]
-    )
+    queue_names = [queue_name_of(queue) for queue, _, _ in queues.values() if queue]
+    ages = oldest_message_ages(aws, queue_names)
+    paused = paused_queues(aws, queue_names) if queue_names else set()
     for item in found:
         queue, dead_letter, endpoint = queues[item.pipeline]
         depth = queue_depth(aws, queue) if queue else None
@@ -116,6 +119,7 @@ def project_status(config: Config, aws: Aws) -> ProjectStatus:
             oldest_age_seconds=ages.get(queue_name_of(queue)) if queue else None,
             last_deploy=_iso(item.stack.updated),
             dashboard=_dashboard(config, item, aws.region),
+            paused=bool(queue) and queue_name_of(str(queue)) in paused,
         )
     order = [*config.pipelines, *sorted(set(rows) - set(config.pipelines))]
     return ProjectStatus(config.project, aws.region, [rows[name] for name in order])
@@ -175,7 +179,7 @@ def status_text(status: ProjectStatus) -> str:
         table.append(
             [
                 name,
-                row.stack_status,
+                row.stack_status + (", paused" if row.paused else ""),
                 _count(row.waiting),
                 _count(row.in_flight),
                 _count(row.dead_letters),

@@ -58,6 +58,8 @@ class PipelinePlan:
     endpoint: str | None = None
     error: str = ""  # the change set could not be made (e.g. failed validation): why
     cost: PipelineCost | None = None  # estimated cost, deployed -> compiled
+    retries: str = ""  # the retry horizon, e.g. "8 attempts over about 4 h 15 m"
+    paused: bool = False  # `nami pause`: the consumer takes nothing; deploy keeps it so
 
     @property
     def changed(self) -> bool:
@@ -134,6 +136,7 @@ class PipelineResult:
     endpoint: str | None = None
     reasons: list[str] = field(default_factory=list)  # failing resources' status reasons
     dashboard: str | None = None  # CloudWatch console URL of the pipeline's dashboard
+    paused: bool = False  # the consumer was paused before the deploy and kept so
 
     @property
     def failed(self) -> bool:

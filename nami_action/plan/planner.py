@@ -28,9 +28,11 @@ from nami_action.aws.session import Aws
 from nami_action.compile import CodeLocation, compile_config, names
 from nami_action.compile.bootstrap import DEFAULT_STACK_NAME
 from nami_action.config import Config, PipelineConfig
+from nami_action.config.rules import retry_horizon
 from nami_action.cost.estimate import CostOptions
 from nami_action.drift.mark import mark_drift
 from nami_action.errors import NamiError
+from nami_action.operate.pause import paused_queues
 from nami_action.package import Artifact
 from nami_action.package.pipelines import package_config
 from nami_action.plan import decide
@@ -136,7 +138,17 @@ def make_plan(config: Config, aws: Aws, options: PlanOptions) -> PlanRun:
         previewed = mark_drift(aws, stacks, previewed, options.max_parallel)
     run.plan = replace(run.plan, pipelines=_check_logging_role(aws, previewed))
     run.plan = add_costs(aws, run, options.cost)
+    run.plan = replace(run.plan, pipelines=_mark_paused(aws, _check_logging_role(aws, previewed)))
     return run
+
+
+def _mark_paused(aws: Aws, plans: list[PipelinePlan]) -> list[PipelinePlan]:
+    """Pipelines whose consumer `nami pause` stopped (one listing for all of them): the
+    plan says so, and deploy keeps them paused."""
+    queues = {p.pipeline: (p.stack_name, p.stack_name + ".fifo") for p in plans}
+    deployed = [name for p in plans if p.action != "create" for name in queues[p.pipeline]]
+    paused = paused_queues(aws, deployed) if deployed else set()
+    return [replace(p, paused=True) if paused & set(queues[p.pipeline]) else p for p in plans]
 
 
 def _check_logging_role(aws: Aws, plans: list[PipelinePlan]) -> list[PipelinePlan]:
@@ -228,6 +240,7 @@ def _first_look(
         reason=reason,
         warnings=warnings,
         line=pipeline.line,
+        retries=retry_horizon(pipeline.spec),
     )
 
 

@@ -166,7 +166,8 @@ def _unchanged_line(plan: Plan) -> str:
     names = [p.pipeline for p in plan.pipelines if not p.changed]
     if not names or not plan.has_changes:
         return ""
-    shown = ", ".join(f"`{n}`" for n in names)
+    paused = {p.pipeline for p in plan.pipelines if p.paused}
+    shown = ", ".join(f"`{n}`" + (" (paused)" if n in paused else "") for n in names)
     return f"Unchanged ({len(names)}): {shown}\n"
 
 
@@ -202,12 +203,18 @@ class _PlanSection:
             summary.append(f"⚠️ {replacements} replacement{_s(replacements)}")
         if any(w.loses_messages for w in p.warnings):
             summary.append("🛑 can lose messages")
+        if p.paused:
+            summary.append("⏸️ paused")
         out = [f"<details><summary>{' · '.join(summary)}</summary>", ""]
         about = [f"Stack `{p.stack_name}`"]
         if p.reason:
             about.append(_md_escape(_one_line(p.reason)))
         if p.messages_waiting:
             about.append(f"{p.messages_waiting} message{_s(p.messages_waiting)} waiting")
+        if p.retries and p.action != "delete":
+            about.append(f"retries: {p.retries}")
+        if p.paused:
+            about.append("paused (`nami resume` to restart it; a deploy keeps it paused)")
         out += [" · ".join(about), ""]
         if p.changes:
             out += _change_table(p, row_limit)
@@ -350,8 +357,9 @@ def deploy_markdown(
             endpoint = f"`{_cell(p.endpoint)}`" if p.endpoint else "—"
             if p.dashboard:
                 endpoint += f" · [dashboard]({p.dashboard})"
+            outcome = p.outcome + (" · ⏸️ kept paused" if p.paused else "")
             table.append(
-                f"| `{_cell(p.pipeline)}` | {OUTCOME_ICONS.get(p.outcome, '')} {p.outcome} | "
+                f"| `{_cell(p.pipeline)}` | {OUTCOME_ICONS.get(p.outcome, '')} {outcome} | "
                 f"{p.seconds:.0f}s | {endpoint} |"
             )
         table.append("")

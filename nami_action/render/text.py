@@ -21,7 +21,11 @@ def plan_text(plan: Plan, *, show_diff: bool = False) -> str:
     for pipeline in plan.pipelines:
         if pipeline.changed or pipeline.error:
             lines += _pipeline_lines(pipeline, show_diff)
-    unchanged = [p.pipeline for p in plan.pipelines if not p.changed and not p.error]
+    unchanged = [
+        p.pipeline + (" (paused)" if p.paused else "")
+        for p in plan.pipelines
+        if not p.changed and not p.error
+    ]
     if unchanged:
         lines.append(f"  unchanged: {', '.join(unchanged)}")
     lines += _cost_lines(plan)
@@ -41,7 +45,10 @@ def _cost_lines(plan: Plan) -> list[str]:
 
 def _pipeline_lines(pipeline: PipelinePlan, show_diff: bool) -> list[str]:
     why = f" ({pipeline.reason})" if pipeline.reason else ""
-    lines = [f"{SYMBOLS[pipeline.action]} {pipeline.action} {pipeline.stack_name}{why}"]
+    paused = " [paused: stays paused after deploy]" if pipeline.paused else ""
+    lines = [f"{SYMBOLS[pipeline.action]} {pipeline.action} {pipeline.stack_name}{why}{paused}"]
+    if pipeline.retries and pipeline.action != "delete":
+        lines.append(f"    retries: {pipeline.retries}")
     if pipeline.error:
         lines.append(f"    error: {pipeline.error}")
     lines += ["    " + row for row in change_table(pipeline.changes)]

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .dedupe import JsonPathError, parse_json_path
+from .retry import RetrySchedule
 from .verify import DEFAULT_TOLERANCE, SCHEMES
 
 CONFIG_ENV = "NAMI_CONFIG"
@@ -52,6 +53,7 @@ class RuntimeConfig:
     dedupe_table: str | None = None
     stack: str = ""  # the metrics' Pipeline dimension (the alarm watches it)
     dead_letter_queue_url: str | None = None
+    retry: RetrySchedule | None = None  # None: retries come after the visibility timeout
 
 
 def load_config(env: Mapping[str, str]) -> RuntimeConfig:
@@ -94,7 +96,17 @@ def parse_config(
         dedupe_table=dedupe_table,
         stack=_get(data, "stack", str),
         dead_letter_queue_url=dead_letter_queue_url,
+        retry=_retry(data.get("retry")),
     )
+
+
+def _retry(value: Any) -> RetrySchedule | None:
+    if value is None:
+        return None
+    try:
+        return RetrySchedule.from_json(_obj(value, "retry"))
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
 
 
 def _verify(value: Any) -> VerifyConfig | None:

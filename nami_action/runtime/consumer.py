@@ -14,7 +14,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from .config import DedupeConfig, RuntimeConfig
 from .deadletters import DeadLetters
@@ -41,6 +41,14 @@ OUTCOMES = (HANDLED, FAILED, REJECTED, MALFORMED, DUPLICATE)
 METRICS_NAMESPACE = "Nami"
 
 
+class Retries(Protocol):
+    """Delays a failed record's next attempt (SqsRetries in Lambda)."""
+
+    def postpone(self, record: Mapping[str, Any]) -> int:
+        """Hide the record for its scheduled delay; return it. Raises when that failed."""
+        ...
+
+
 class SecretsUnreadable(RuntimeError):
     """The verify secrets could not be read again after a mismatch."""
 
@@ -61,6 +69,8 @@ class Outcome:
     error: str | None = None
     event_id: str | None = None
     duration_ms: float = 0.0
+    retry_in: int | None = None  # seconds until the next attempt, when a schedule set it
+    retry_error: str | None = None  # why the schedule could not be applied
 
     @property
     def failed(self) -> bool:
@@ -76,6 +86,7 @@ class Consumer:
     verify_settings: VerifySettings | None = None
     markers: Markers | None = None
     dead_letters: DeadLetters | None = None
+    retries: Retries | None = None  # consumer.retry; None: the queue's visibility timeout
     # Reads the verify secrets again, bypassing any cache (raises when they are unusable).
     reread_secrets: Callable[[], VerifySettings] | None = None
     clock: Callable[[], float] = time.time
@@ -100,12 +111,25 @@ class Consumer:
                 outcome = Outcome(FAILED, str(record.get("messageId", "")), reason=FIFO_HELD)
             else:
                 outcome = self.run_record(record, lease_until)
+            if outcome.failed:
+                self._postpone(record, outcome)
             counts[outcome.outcome] += 1
             self.emit(self.log_line(outcome))
             if outcome.failed:
                 failures.append({"itemIdentifier": outcome.message_id})
         self.emit(metrics_line(self.config.stack, counts, int(self.clock() * 1000)))
         return {"batchItemFailures": failures}
+
+    def _postpone(self, record: Mapping[str, Any], outcome: Outcome) -> None:
+        """Apply the retry schedule. Whatever happens the record stays failed (reported in
+        batchItemFailures): a refused ChangeMessageVisibility only means the retry comes
+        after the queue's visibility timeout instead, never that the webhook is lost."""
+        if self.retries is None:
+            return
+        try:
+            outcome.retry_in = self.retries.postpone(record)
+        except Exception as exc:
+            outcome.retry_error = _describe(exc)
 
     def run_record(self, record: Mapping[str, Any], lease_until: int) -> Outcome:
         started = self._timer()
@@ -229,7 +253,13 @@ class Consumer:
             "outcome": outcome.outcome,
             "durationMs": outcome.duration_ms,
         }
-        optional = {"eventId": outcome.event_id, "reason": outcome.reason, "error": outcome.error}
+        optional = {
+            "eventId": outcome.event_id,
+            "reason": outcome.reason,
+            "error": outcome.error,
+            "retryIn": outcome.retry_in,
+            "retryError": outcome.retry_error,
+        }
         line.update({k: v for k, v in optional.items() if v is not None})
         return json.dumps(line, ensure_ascii=False, separators=(",", ":"))
 

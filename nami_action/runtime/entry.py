@@ -18,6 +18,7 @@ from .config import ConfigError, RuntimeConfig, VerifyConfig, load_config
 from .consumer import Consumer
 from .deadletters import SqsDeadLetters
 from .dedupe import DynamoMarkers
+from .retry import SqsRetries
 from .secrets import refresh, resolve
 from .verify import VerifySettings, secret_problem
 
@@ -57,6 +58,7 @@ def build_consumer(env: Mapping[str, str]) -> Consumer:
         dead_letters=SqsDeadLetters(config.dead_letter_queue_url)
         if config.dead_letter_queue_url
         else None,
+        retries=SqsRetries(config.retry) if config.retry else None,
         reread_secrets=partial(read_verify, config.verify, refresh) if config.verify else None,
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import time
 from collections.abc import Callable
@@ -90,3 +91,50 @@ def test_a_handler_calling_sys_exit_fails_only_its_own_webhook(
     assert sorted(project.numbers()) == [1, 1, 2, 3, 4, 5, 5]  # exits tried twice, then parked
     snapshot = app.counters["flaky"].snapshot()
     assert (snapshot.handled, snapshot.failed, snapshot.dead_lettered) == (3, 4, 2)
+
+
+SCHEDULED = """
+flaky:
+  verify:
+    scheme: none
+  queue:
+    visibility_timeout: 30s
+    max_receive_count: 4
+  consumer:
+    code: consumer
+    handler: HANDLER
+    timeout: 1s
+    retry: {backoff: exponential, initial: 1s, max: 2s}
+"""
+
+TIMED_HANDLER = """
+import json, time
+
+def handle(webhook):
+    with open({seen!r}, "a") as f:
+        f.write(json.dumps({{"n": webhook.json()["n"], "count": webhook.receive_count,
+                             "at": time.time()}}) + "\\n")
+    raise RuntimeError("downstream is down")
+"""
+
+
+def test_retries_follow_the_schedule_not_the_visibility_timeout(
+    make_project: Callable[..., Project], start_app: Callable[..., DevApp]
+) -> None:
+    project = make_project(SCHEDULED)
+    (handler,) = project.config.with_name("consumer").glob("handler_*.py")
+    handler.write_text(TIMED_HANDLER.format(seen=str(project.seen)))
+    app = start_app(project)
+    assert post(app.url, "/flaky", json.dumps({"n": 1}))[0] == 202
+
+    # 4 attempts 1 s, 2 s and 2 s apart, then the dead letters after the last 2 s wait:
+    # about 7 s, where the 30 s visibility timeout would take 90 s.
+    wait_for(lambda: app.store.depth("flaky", 0).dead == 1, timeout=20, what="a dead letter")
+    calls = project.calls()
+    assert [c["count"] for c in calls] == [1, 2, 3, 4]
+    gaps = [later["at"] - earlier["at"] for earlier, later in itertools.pairwise(calls)]
+    for gap, delay in zip(gaps, (1, 2, 2), strict=True):
+        assert delay - 0.05 <= gap < delay + 1.5, gaps
+    ((_, _, receives, outcome, _),) = app.store.dead_letters("flaky")
+    assert (receives, outcome) == (4, None)
+    assert app.counters["flaky"].snapshot().failed == 4

@@ -55,7 +55,7 @@ def test_status_figures_match_what_was_sent(emulator: str, aws: Aws, config_path
     assert "OLDEST" in text and "CREATE_COMPLETE" in text
 
     # Cheap: one listing, then per deployed pipeline one resource list and two depth reads,
-    # and one GetMetricData for every queue.
+    # one GetMetricData for every queue, one listing of the event source mappings.
     counted = Aws(AwsTarget(region=REGION, endpoint_url=emulator))
     project_status(config, counted)
     assert dict(counted.calls) == {
@@ -63,6 +63,7 @@ def test_status_figures_match_what_was_sent(emulator: str, aws: Aws, config_path
         "cloudformation:ListStackResources": 2,
         "sqs:GetQueueAttributes": 4,
         "cloudwatch:GetMetricData": 1,
+        "lambda:ListEventSourceMappings": 1,
     }
 
     # A pipeline removed from nami.yaml still has a stack (and webhooks): it stays listed.

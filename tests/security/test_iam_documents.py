@@ -41,6 +41,7 @@ PLAN_MAY = {
     "cloudformation:TagResource",  # tag-on-create of its own change set only (checked below)
     "sqs:GetQueueUrl",
     "sqs:GetQueueAttributes",
+    "lambda:ListEventSourceMappings",  # a read: which pipelines are paused (no resource ARNs)
     "s3:PutObject",  # under the review prefix only (checked below)
     "s3:GetObject",  # CloudFormation reads a TemplateURL with the caller's credentials
 }
