@@ -136,9 +136,9 @@ def make_plan(config: Config, aws: Aws, options: PlanOptions) -> PlanRun:
         previewed = list(pool.map(previewer.preview, decided))
     if options.drift:
         previewed = mark_drift(aws, stacks, previewed, options.max_parallel)
-    run.plan = replace(run.plan, pipelines=_check_logging_role(aws, previewed))
+    marked = _mark_paused(aws, _check_logging_role(aws, previewed))
+    run.plan = replace(run.plan, pipelines=marked)
     run.plan = add_costs(aws, run, options.cost)
-    run.plan = replace(run.plan, pipelines=_mark_paused(aws, _check_logging_role(aws, previewed)))
     return run
 
 

@@ -67,7 +67,8 @@ def problems(tmp_path: Path, text: str) -> list[str]:
 
 
 def every_pipeline(tmp_path: Path) -> list[tuple[Config, PipelineConfig]]:
-    configs = [load_config(EXAMPLE), load_config(write(tmp_path, RICH))]
+    everything = ROOT / "tests" / "compile" / "everything" / "nami.yaml"
+    configs = [load_config(EXAMPLE), load_config(write(tmp_path, RICH)), load_config(everything)]
     return [(config, pipeline) for config in configs for pipeline in config.pipelines.values()]
 
 
