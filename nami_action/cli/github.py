@@ -13,6 +13,7 @@ import sys
 import click
 
 from nami_action.cli.common import handle_errors
+from nami_action.config.validate import ENV_VARIABLE
 from nami_action.github import flow
 
 
@@ -68,6 +69,14 @@ def github() -> None:
     envvar="INPUT_COMMENT_ON_NO_CHANGES",
     show_envvar=True,
 )
+@click.option(
+    "--env",
+    "environment",
+    default="",
+    envvar=["INPUT_ENVIRONMENT", ENV_VARIABLE],
+    show_envvar=True,
+    help="Environment of nami.yaml's `environments`; also the default --comment-key.",
+)
 @click.option("--labels/--no-labels", default=False, envvar="INPUT_LABELS", show_envvar=True)
 @click.option(
     "--working-directory", default=".", envvar="INPUT_WORKING_DIRECTORY", show_envvar=True
@@ -83,6 +92,7 @@ def run(
     comment: bool,
     comment_key: str,
     comment_on_no_changes: bool,
+    environment: str,
     labels: bool,
     working_directory: str,
 ) -> None:
@@ -98,6 +108,7 @@ def run(
         comment=comment,
         comment_key=comment_key,
         comment_on_no_changes=comment_on_no_changes,
+        environment=environment,
         labels=labels,
         token=token,
         working_directory=working_directory or ".",
