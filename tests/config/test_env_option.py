@@ -91,9 +91,12 @@ def test_env_option_reaches_the_config(path: tuple[str, ...], config: Path, tmp_
 def test_validate_shows_the_environment_stacks(config: Path) -> None:
     result = CliRunner().invoke(cli, ["validate", str(config), "--env", "staging"])
     assert result.exit_code == 0, result.output
-    assert "acme-staging-github" in CliRunner().invoke(
-        cli, ["validate", str(config), "--format", "json"], env={"NAMI_ENV": "staging"}
-    ).output
+    assert (
+        "acme-staging-github"
+        in CliRunner()
+        .invoke(cli, ["validate", str(config), "--format", "json"], env={"NAMI_ENV": "staging"})
+        .output
+    )
 
 
 def test_no_env_names_the_environments(config: Path) -> None:
