@@ -222,3 +222,15 @@ def test_reserved_tag_key_in_environment(tmp_path: Path) -> None:
     text = BASE + "environments:\n  staging:\n    tags: {'nami:x': y}\n"
     found = problems(write(tmp_path, text), "staging")
     assert any("keys starting with `nami:` are set by nami" in f for f in found), found
+
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "nami-environments.yaml"
+
+
+def test_the_environments_example_validates_for_each_environment() -> None:
+    staging = load_config(EXAMPLE, env="staging")
+    production = load_config(EXAMPLE, env="production")
+    assert staging.pipelines["stripe"].stack_name == "acme-webhooks-staging-stripe"
+    assert staging.pipelines["stripe"].spec.consumer.max_concurrency == 2
+    assert production.pipelines["stripe"].spec.consumer.max_concurrency == 20
+    assert (staging.account, production.account) == ("111111111111", "222222222222")
