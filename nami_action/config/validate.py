@@ -12,7 +12,7 @@ from pydantic_core import ErrorDetails
 
 from nami_action.config.limits import limit_problems
 from nami_action.config.loader import Document, PathKey, load_document
-from nami_action.config.messages import _data_path, did_you_mean, to_problems
+from nami_action.config.messages import data_path, did_you_mean, to_problems
 from nami_action.config.models import NamiFile, Pipeline
 from nami_action.config.rules import check, visibility_timeout
 from nami_action.config.written import written_problems
@@ -315,7 +315,7 @@ def _merged_problems(doc: Document, errors: list[ErrorDetails], sources: _Source
 
 def _written_depth(doc: Document, base: PathKey, loc: tuple[int | str, ...]) -> int:
     """How many steps of `loc` the file writes under `base` (0: none)."""
-    path = _data_path(doc.data, base, loc)
+    path = data_path(doc.data, base, loc)
     depth = 0
     for end in range(len(base) + 1, len(path) + 1):
         if path[:end] in doc.positions:

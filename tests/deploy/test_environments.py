@@ -173,3 +173,16 @@ def test_deploy_into_another_account_is_refused(folder: Path, emulator: str, aws
         "shop-staging-github",
         "shop-staging-stripe",
     }
+
+
+def test_bootstrap_goes_to_the_environments_region(folder: Path, emulator: str) -> None:
+    config = write_config(folder)
+    text = config.read_text().replace("  production:\n", "  production:\n    region: us-west-2\n")
+    config.write_text(text)
+    runner = CliRunner()
+    staging = runner.invoke(cli, ["bootstrap", str(config)], env={"NAMI_ENV": "staging"})
+    assert staging.exit_code == 0, staging.output
+    assert f"({REGION})" in staging.output
+    production = runner.invoke(cli, ["bootstrap", str(config), "--env", "production"])
+    assert production.exit_code == 0, production.output
+    assert "(us-west-2)" in production.output
