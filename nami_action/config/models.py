@@ -669,7 +669,7 @@ class Environment(Strict):
         "credentials of another account.",
     )
     pipelines: list[PipelineName] | None = Field(
-        default=None, description="The pipelines deployed here; default all."
+        default=None, min_length=1, description="The pipelines deployed here; default all."
     )
     tags: Tags = Field(default_factory=dict, description="Tags merged over the top-level `tags`.")
     overrides: EnvironmentOverrides = EnvironmentOverrides()

@@ -99,7 +99,7 @@ def _selection_problems(
     if env is None and environments:
         message = (
             f"this file defines environments ({names}): choose one with --env NAME "
-            f"(or {ENV_VARIABLE})"
+            f"(or {ENV_VARIABLE}; in the GitHub Action, the `environment` input)"
         )
         return [doc.problem(("environments",), message, at_key=True)]
     if env is not None and not environments:

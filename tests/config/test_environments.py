@@ -96,7 +96,7 @@ def test_no_env_selected_names_the_environments(tmp_path: Path) -> None:
     found = problems(write(tmp_path, BASE + ENVIRONMENTS), None)
     assert found == [
         "14:1 this file defines environments (`staging`, `production`): choose one with "
-        "--env NAME (or NAMI_ENV)"
+        "--env NAME (or NAMI_ENV; in the GitHub Action, the `environment` input)"
     ]
 
 
@@ -236,3 +236,9 @@ def test_the_environments_example_validates_for_each_environment() -> None:
     assert staging.pipelines["stripe"].spec.consumer.max_concurrency == 2
     assert production.pipelines["stripe"].spec.consumer.max_concurrency == 20
     assert (staging.account, production.account) == ("111111111111", "222222222222")
+
+
+def test_an_empty_subset_is_refused(tmp_path: Path) -> None:
+    text = BASE + "environments:\n  staging:\n    pipelines: []\n"
+    found = problems(write(tmp_path, text), "staging")
+    assert len(found) == 1 and found[0].startswith("16:16 "), found
