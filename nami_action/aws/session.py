@@ -56,6 +56,22 @@ class Aws:
     def region(self) -> str:
         return self._session.region_name or "us-east-1"
 
+    def account_id(self) -> str:
+        """The account of the credentials in use (STS GetCallerIdentity needs no permission)."""
+        with translate_errors("finding the account of the AWS credentials"):
+            return str(self.client("sts").get_caller_identity()["Account"])
+
+    def require_account(self, expected: str | None, whose: str) -> None:
+        """Refuse to go on with credentials of another account than `expected` (if any)."""
+        if expected is None:
+            return
+        actual = self.account_id()
+        if actual != expected:
+            raise AwsError(
+                f"the AWS credentials are for account {actual}, but {whose} is account "
+                f"{expected}: use credentials (or --role-arn) of account {expected}"
+            )
+
     def client(self, service: str) -> Any:
         """A shared client (botocore clients are thread-safe once created)."""
         with self._lock:

@@ -13,14 +13,57 @@ import click
 
 from nami_action.config import Config, load_config
 from nami_action.config.models import bucket_name_problem
+from nami_action.config.validate import ENV_VARIABLE
 from nami_action.errors import NamiError, printable, terminal_safe
 
 F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_CONFIG = "nami.yaml"
 
-config_argument = click.argument(
-    "config", required=False, default=DEFAULT_CONFIG, type=click.Path(dir_okay=True, path_type=Path)
+ENV_KEY = "nami.env"
+
+
+def _remember_env(context: click.Context, _parameter: click.Parameter, value: str | None) -> None:
+    # Kept on the context rather than passed to each command: read_config picks it up, so
+    # every command that reads nami.yaml gets the environment from this one option.
+    context.meta[ENV_KEY] = value or None
+
+
+env_option = click.option(
+    "--env",
+    "env",
+    default=None,
+    envvar=ENV_VARIABLE,
+    show_envvar=True,
+    expose_value=False,
+    callback=_remember_env,
+    help="Environment of nami.yaml's `environments` to work on.",
 )
+
+
+def config_argument(command: F) -> F:
+    """The CONFIG argument (default ./nami.yaml) and --env."""
+    argument = click.argument(
+        "config",
+        required=False,
+        default=DEFAULT_CONFIG,
+        type=click.Path(dir_okay=True, path_type=Path),
+    )
+    return env_option(argument(command))
+
+
+def config_option(command: F) -> F:
+    """--config FILE (default ./nami.yaml), for commands whose arguments are pipelines, and
+    --env."""
+    option = click.option(
+        "--config", type=click.Path(path_type=Path), default=Path(DEFAULT_CONFIG), show_default=True
+    )
+    return env_option(option(command))
+
+
+def selected_env() -> str | None:
+    """The --env (or NAMI_ENV) of the running command, if any."""
+    context = click.get_current_context(silent=True)
+    return context.meta.get(ENV_KEY) if context is not None else None
 
 
 def bucket_name(
@@ -37,7 +80,8 @@ def bucket_name(
 
 
 def read_config(path: Path) -> Config:
-    return load_config(path, display_name=display_path(path))
+    """nami.yaml as seen by the environment chosen with --env (or NAMI_ENV)."""
+    return load_config(path, display_name=display_path(path), env=selected_env())
 
 
 def display_path(path: Path) -> str:

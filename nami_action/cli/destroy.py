@@ -10,7 +10,7 @@ import click
 
 from nami_action.apply import DeployOptions, deploy
 from nami_action.cli.aws_options import aws_options, connect
-from nami_action.cli.common import handle_errors, read_config
+from nami_action.cli.common import config_option, handle_errors, read_config
 from nami_action.cli.deploy import print_event
 from nami_action.plan.planner import PlanOptions, plan_destroy
 from nami_action.render.text import deploy_text, plan_text
@@ -19,9 +19,7 @@ from nami_action.render.text import deploy_text, plan_text
 @click.command()
 @click.argument("pipelines", nargs=-1)
 @click.option("--all", "everything", is_flag=True, help="Every deployed pipeline of the project.")
-@click.option(
-    "--config", type=click.Path(path_type=Path), default=Path("nami.yaml"), show_default=True
-)
+@config_option
 @click.option("--force", is_flag=True, help="Delete even if queues hold webhooks.")
 @click.option("--poll-seconds", default=2.0, hidden=True, type=float)
 @aws_options

@@ -10,14 +10,10 @@ import click
 
 from nami_action.aws.session import Aws
 from nami_action.cli.aws_options import aws_options, connect
-from nami_action.cli.common import DEFAULT_CONFIG, handle_errors, read_config
+from nami_action.cli.common import config_option, handle_errors, read_config
 from nami_action.operate.dlq import export, letters_text, peek
 from nami_action.operate.pipelines import DeployedPipeline, locate, select_pipeline
 from nami_action.operate.redrive import JOURNAL_FOLDER, RedriveOptions, redrive
-
-config_option = click.option(
-    "--config", type=click.Path(path_type=Path), default=Path(DEFAULT_CONFIG), show_default=True
-)
 
 
 def _target(

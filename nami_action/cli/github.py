@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from nami_action.cli.common import handle_errors
+from nami_action.config.validate import ENV_VARIABLE
 from nami_action.drift.model import DriftReport
 from nami_action.drift.render import drift_markdown
 from nami_action.errors import NamiError
@@ -74,6 +75,14 @@ def github() -> None:
     envvar="INPUT_COMMENT_ON_NO_CHANGES",
     show_envvar=True,
 )
+@click.option(
+    "--env",
+    "environment",
+    default="",
+    envvar=["INPUT_ENVIRONMENT", ENV_VARIABLE],
+    show_envvar=True,
+    help="Environment of nami.yaml's `environments`; also the default --comment-key.",
+)
 @click.option("--labels/--no-labels", default=False, envvar="INPUT_LABELS", show_envvar=True)
 @click.option(
     "--working-directory", default=".", envvar="INPUT_WORKING_DIRECTORY", show_envvar=True
@@ -89,6 +98,7 @@ def run(
     comment: bool,
     comment_key: str,
     comment_on_no_changes: bool,
+    environment: str,
     labels: bool,
     working_directory: str,
 ) -> None:
@@ -104,6 +114,7 @@ def run(
         comment=comment,
         comment_key=comment_key,
         comment_on_no_changes=comment_on_no_changes,
+        environment=environment,
         labels=labels,
         token=token,
         working_directory=working_directory or ".",

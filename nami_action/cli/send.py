@@ -10,7 +10,7 @@ import click
 
 from nami_action.aws.secrets import read_secret
 from nami_action.cli.aws_options import aws_options, connect
-from nami_action.cli.common import DEFAULT_CONFIG, handle_errors, read_config
+from nami_action.cli.common import config_option, handle_errors, read_config
 from nami_action.errors import NamiError
 from nami_action.operate.dlq import printable
 from nami_action.operate.pipelines import locate, select_pipeline
@@ -43,9 +43,7 @@ from nami_action.operate.send import (
     help=f"Signing secret (else env {SECRET_ENV}, else the pipeline's reference, read from AWS).",
 )
 @click.option("--url", default=None, help="POST here instead, e.g. the URL `nami dev` prints.")
-@click.option(
-    "--config", type=click.Path(path_type=Path), default=Path(DEFAULT_CONFIG), show_default=True
-)
+@config_option
 @aws_options
 @handle_errors
 def send(

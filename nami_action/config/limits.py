@@ -67,7 +67,10 @@ def _tag_count(config: Config, pipeline: PipelineConfig) -> list[Problem]:
     added = len(tags) - len({**config.tags, **pipeline.spec.tags})
     doc = config.document
     own: PathKey = ("pipelines", pipeline.name, "tags")
-    where = own if pipeline.spec.tags and own in doc.positions else ("tags",)
+    environment: PathKey = ("environments", config.environment or "", "tags")
+    candidates = [own] if pipeline.spec.tags else []
+    candidates += [environment] if config.environment else []
+    where = next((c for c in candidates if c in doc.positions), ("tags",))
     return [
         doc.problem(
             where,

@@ -47,12 +47,12 @@ def to_problems(
     problems = []
     for error in errors:
         loc = tuple(error["loc"])
-        data_path = _data_path(doc.data, base, loc)
-        problems.append(_problem(doc, error, data_path, root, loc))
+        path = data_path(doc.data, base, loc)
+        problems.append(_problem(doc, error, path, root, loc))
     return problems
 
 
-def _data_path(data: Any, base: PathKey, loc: tuple[int | str, ...]) -> PathKey:
+def data_path(data: Any, base: PathKey, loc: tuple[int | str, ...]) -> PathKey:
     """Follow `loc` through the data, dropping steps pydantic adds that are not keys
     (a union's tag, `[key]` for a bad dict key)."""
     node = data

@@ -761,6 +761,90 @@ def _integer_one(value: object) -> object:
     return value
 
 
+# --- environments: one config, several deployments (staging, production...) ---------------
+
+REGION_PATTERN = r"^[a-z]{2}(-[a-z]+)+-[0-9]$"
+ACCOUNT_PATTERN = r"^[0-9]{12}$"
+EnvironmentName = Annotated[
+    str,
+    Field(min_length=1, max_length=30),
+    AfterValidator(_name),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": NAME_PATTERN,
+            "maxLength": 30,
+            "description": "Environment name, part of every stack name: lowercase letters, "
+            "digits and hyphens.",
+        }
+    ),
+]
+
+
+class VerifyOverride(Strict):
+    """Keys of `verify` for one environment (usually `secret`); merged over the pipeline's."""
+
+    scheme: Literal[SCHEMES] | None = None  # type: ignore[valid-type]
+    secret: SigningSecrets | None = None
+    tolerance: Tolerance | None = None
+    header: str | None = Field(
+        default=None, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9-]+$"
+    )
+    encoding: Literal["hex", "base64"] | None = None
+    prefix: str | None = Field(default=None, max_length=32)
+
+
+class ConsumerOverride(ConsumerSettings):
+    """Keys of `consumer` for one environment; merged over the pipeline's."""
+
+    code: str | None = Field(
+        default=None, min_length=1, description="Folder with the handler code."
+    )
+
+
+class PipelineOverride(Pipeline):
+    """A pipeline's keys for one environment, deep-merged over the pipeline (the same rules
+    as `defaults`): write only what differs."""
+
+    verify: VerifyOverride | None = None  # type: ignore[assignment]
+    consumer: ConsumerOverride | None = None  # type: ignore[assignment]
+
+
+class EnvironmentOverrides(Strict):
+    """What differs in this environment, deep-merged like `defaults`."""
+
+    defaults: Defaults = Field(
+        default=Defaults(),
+        description="Merged over the top-level `defaults`; the same keys.",
+    )
+    pipelines: dict[PipelineName, PipelineOverride] = Field(
+        default_factory=dict,
+        description="Pipeline name -> keys merged over that pipeline (the keys of "
+        "`pipelines.<name>`, none required).",
+    )
+
+
+class Environment(Strict):
+    """One deployment of the pipelines: stacks `<project>-<environment>-<pipeline>`."""
+
+    region: str | None = Field(
+        default=None,
+        pattern=REGION_PATTERN,
+        description="AWS region of this environment; default the top-level `region`.",
+    )
+    account: str | None = Field(
+        default=None,
+        pattern=ACCOUNT_PATTERN,
+        description="AWS account id (12 digits, quoted): plan, deploy and destroy refuse "
+        "credentials of another account.",
+    )
+    pipelines: list[PipelineName] | None = Field(
+        default=None, min_length=1, description="The pipelines deployed here; default all."
+    )
+    tags: Tags = Field(default_factory=dict, description="Tags merged over the top-level `tags`.")
+    overrides: EnvironmentOverrides = EnvironmentOverrides()
+
+
 class NamiFile(Strict):
     """nami.yaml, version 1."""
 
@@ -778,7 +862,7 @@ class NamiFile(Strict):
     project: ProjectName
     region: str | None = Field(
         default=None,
-        pattern=r"^[a-z]{2}(-[a-z]+)+-[0-9]$",
+        pattern=REGION_PATTERN,
         description="AWS region; default from the environment.",
     )
     tags: Tags = Field(default_factory=dict, description="Tags on every stack and resource.")
@@ -788,4 +872,11 @@ class NamiFile(Strict):
         min_length=1,
         description="Pipeline name -> pipeline. Each becomes the stack `<project>-<name>`.",
         json_schema_extra={"propertyNames": {"pattern": NAME_PATTERN, "maxLength": 40}},
+    )
+    environments: dict[EnvironmentName, Environment] | None = Field(
+        default=None,
+        description="Environment name -> environment. With environments, each pipeline "
+        "becomes the stack `<project>-<environment>-<pipeline>` and every command takes "
+        "`--env NAME` (or NAMI_ENV).",
+        json_schema_extra={"propertyNames": {"pattern": NAME_PATTERN, "maxLength": 30}},
     )

@@ -12,7 +12,7 @@ from pydantic_core import ErrorDetails
 
 from nami_action.config.limits import limit_problems
 from nami_action.config.loader import Document, PathKey, load_document
-from nami_action.config.messages import to_problems
+from nami_action.config.messages import data_path, did_you_mean, to_problems
 from nami_action.config.models import NamiFile, Pipeline
 from nami_action.config.rules import check, visibility_timeout
 from nami_action.config.written import written_problems
@@ -33,6 +33,10 @@ class PipelineConfig:
 
 @dataclass(frozen=True)
 class Config:
+    """The config of one deployment. With `environments`, the selected environment's view:
+    its pipelines with its overrides merged in, its region and tags, and `project` the stack
+    prefix `<project>-<environment>` (so everything scoped by project is scoped by it too)."""
+
     file: str
     base_dir: Path
     project: str
@@ -41,58 +45,208 @@ class Config:
     artifacts_bucket: str | None
     pipelines: dict[str, PipelineConfig]
     document: Document
+    environment: str | None = None
+    account: str | None = None
+    environments: tuple[str, ...] = ()
 
 
-def load_config(path: Path, display_name: str | None = None) -> Config:
+ENV_VARIABLE = "NAMI_ENV"
+# "Queue names ... can be up to 80 characters" (a FIFO queue's includes `.fifo`):
+# https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_CreateQueue.html
+MAX_QUEUE_NAME = 80
+
+
+def load_config(path: Path, display_name: str | None = None, env: str | None = None) -> Config:
     doc = load_document(path, display_name)
-    return validate_document(doc, path.resolve().parent)
+    return validate_document(doc, path.resolve().parent, env)
 
 
-def validate_document(doc: Document, base_dir: Path) -> Config:
+def validate_document(doc: Document, base_dir: Path, env: str | None = None) -> Config:
     """Every problem at once: what the loader read past, the schema's findings, the rules on
-    each pipeline (with `defaults` minus its broken keys merged in) and the AWS limits."""
+    each pipeline (with `defaults` minus its broken keys merged in) and the AWS limits; with
+    `environments`, those of every environment, and the Config of the one named `env`."""
     written, errors = _validate_written(doc)
     problems = [*doc.problems, *_schema_problems(doc, errors)]
     problems.extend(written_problems(doc))
     usable = _without_broken_keys(doc.data, errors)
-    raw_pipelines = doc.data.get("pipelines")
-    if not isinstance(raw_pipelines, dict):
+    if not isinstance(doc.data.get("pipelines"), dict):
         raise ConfigError(problems)
-    broken = {str(e["loc"][1]) for e in errors if len(e["loc"]) > 1 and e["loc"][0] == "pipelines"}
-    defaults = usable.get("defaults")
+    environments = _environments(usable)
+    selected: Config | None = None
+    for name in environments or [None]:
+        config, found = _resolve(doc, base_dir, written, usable, errors, name)
+        problems.extend(found)
+        if name == env or not environments:
+            selected = config
+    problems.extend(_selection_problems(doc, environments, env))
+    if problems or written is None or selected is None:
+        raise ConfigError(problems)
+    return selected
+
+
+def _environments(usable: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    raw = usable.get("environments")
+    if not isinstance(raw, dict):
+        return {}
+    return {k: (v if isinstance(v, dict) else {}) for k, v in raw.items() if isinstance(k, str)}
+
+
+def _selection_problems(
+    doc: Document, environments: dict[str, dict[str, Any]], env: str | None
+) -> list[Problem]:
+    """Without environments, --env is a mistake; with them, it must name one of them."""
+    names = ", ".join(f"`{name}`" for name in environments)
+    if env is None and environments:
+        message = (
+            f"this file defines environments ({names}): choose one with --env NAME "
+            f"(or {ENV_VARIABLE}; in the GitHub Action, the `environment` input)"
+        )
+        return [doc.problem(("environments",), message, at_key=True)]
+    if env is not None and not environments:
+        message = (
+            f"--env `{env}` given (or {ENV_VARIABLE}), but this file defines no `environments`"
+        )
+        return [doc.problem((), message, at_key=True)]
+    if env is not None and env not in environments:
+        hint = did_you_mean(env, environments)
+        message = f"no environment `{env}`{hint} (environments: {names})"
+        return [doc.problem(("environments",), message, at_key=True)]
+    return []
+
+
+@dataclass(frozen=True)
+class _Sources:
+    """Where a pipeline's merged keys come from, highest priority first."""
+
+    name: str
+    env: str | None
+
+    @property
+    def bases(self) -> list[PathKey]:
+        own: PathKey = ("pipelines", self.name)
+        if self.env is None:
+            return [own, ("defaults",)]
+        overrides: PathKey = ("environments", self.env, "overrides")
+        return [(*overrides, "pipelines", self.name), own, (*overrides, "defaults"), ("defaults",)]
+
+
+def _resolve(
+    doc: Document,
+    base_dir: Path,
+    written: NamiFile | None,
+    usable: dict[str, Any],
+    errors: list[ErrorDetails],
+    env: str | None,
+) -> tuple[Config, list[Problem]]:
+    """One environment's (or the file's, without environments) Config and its problems."""
+    raw_env = _environments(usable).get(env, {}) if env else {}
+    overrides = _mapping(raw_env.get("overrides"))
+    defaults = deep_merge(_mapping(usable.get("defaults")), _mapping(overrides.get("defaults")))
+    pipeline_overrides = _mapping(overrides.get("pipelines"))
+    raw_pipelines = _mapping(usable.get("pipelines"))
+    problems = _environment_written_problems(doc, env, raw_env, raw_pipelines)
+    subset = raw_env.get("pipelines")
+    prefix = _text(usable.get("project")) + (f"-{env}" if env else "")
+    broken = {_broken_pipeline(e["loc"], env) for e in errors} - {None}
     pipelines: dict[str, PipelineConfig] = {}
     compilable: list[str] = []
-    for name, raw in (usable.get("pipelines") or {}).items():
+    for name, raw in raw_pipelines.items():
         if not isinstance(name, str) or not isinstance(raw, dict):
             continue
-        merged = deep_merge(defaults if isinstance(defaults, dict) else {}, raw)
+        if isinstance(subset, list) and name not in subset:
+            continue
+        sources = _Sources(name, env)
+        own = deep_merge(raw, _mapping(pipeline_overrides.get(name)))
         try:
-            spec = Pipeline.model_validate(merged)
+            spec = Pipeline.model_validate(deep_merge(defaults, own))
         except ValidationError as exc:
-            if name not in broken:  # only values inherited from defaults can fail here
-                problems.extend(
-                    to_problems(doc, exc.errors(include_url=False), Pipeline, ("pipelines", name))
-                )
+            if name not in broken:  # only inherited or overridden values can fail here
+                problems.extend(_merged_problems(doc, exc.errors(include_url=False), sources))
             continue
         findings = check(spec)
         for where, message in findings:
-            problems.append(_locate_rule(doc, name, where, message))
-        pipelines[name] = _pipeline_config(doc, usable, name, spec)
+            problems.append(_locate_rule(doc, sources, where, message))
+        pipelines[name] = _pipeline_config(doc, prefix, name, spec)
         if not findings and name not in broken:
             compilable.append(name)  # what the compiler would be given: limits apply
-    config = _config(doc, base_dir, written, usable, pipelines)
+    config = _config(doc, base_dir, written, usable, pipelines, env)
+    problems.extend(_name_lengths(doc, env, [pipelines[name] for name in compilable]))
     problems.extend(limit_problems(config, compilable))
-    if problems or written is None:
-        raise ConfigError(problems)
-    return config
+    return config, problems
 
 
-def _pipeline_config(
-    doc: Document, usable: dict[str, Any], name: str, spec: Pipeline
-) -> PipelineConfig:
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _broken_pipeline(loc: tuple[int | str, ...], env: str | None) -> str | None:
+    """The pipeline whose own keys (or this environment's override of it) the schema refused."""
+    if len(loc) > 1 and loc[0] == "pipelines":
+        return str(loc[1])
+    override = ("environments", env, "overrides", "pipelines")
+    if env and len(loc) > 4 and tuple(loc[:4]) == override:
+        return str(loc[4])
+    return None
+
+
+def _environment_written_problems(
+    doc: Document, env: str | None, raw_env: dict[str, Any], pipelines: dict[str, Any]
+) -> list[Problem]:
+    """Pipeline names an environment lists or overrides must be pipelines of the file."""
+    if env is None:
+        return []
+    known = [name for name in pipelines if isinstance(name, str)]
+    problems = []
+    subset = raw_env.get("pipelines")
+    for index, name in enumerate(subset if isinstance(subset, list) else []):
+        if isinstance(name, str) and name not in known:
+            problems.append(
+                doc.problem(
+                    ("environments", env, "pipelines", index),
+                    f"environment `{env}`: no pipeline `{name}`{did_you_mean(name, known)}",
+                )
+            )
+    overridden = _mapping(_mapping(raw_env.get("overrides")).get("pipelines"))
+    for name in overridden:
+        if name not in known:
+            problems.append(
+                doc.problem(
+                    ("environments", env, "overrides", "pipelines", name),
+                    f"environment `{env}`: no pipeline `{name}` to override"
+                    f"{did_you_mean(name, known)}",
+                    at_key=True,
+                )
+            )
+    return problems
+
+
+def _name_lengths(doc: Document, env: str | None, pipelines: list[PipelineConfig]) -> list[Problem]:
+    """The project and pipeline caps keep queue names within SQS's 80 characters; the
+    environment in the name can pass it."""
+    if env is None:
+        return []
+    from nami_action.compile.names import dead_letter_queue_name  # compile imports config
+
+    problems = []
+    for pipeline in pipelines:
+        queue = dead_letter_queue_name(pipeline)
+        if len(queue) > MAX_QUEUE_NAME:
+            problems.append(
+                doc.problem(
+                    ("environments", env),
+                    f"environment `{env}`: pipeline `{pipeline.name}`'s dead-letter queue "
+                    f"would be `{queue}` ({len(queue)} characters); SQS allows "
+                    f"{MAX_QUEUE_NAME}: shorten the environment, project or pipeline name",
+                    at_key=True,
+                )
+            )
+    return problems
+
+
+def _pipeline_config(doc: Document, prefix: str, name: str, spec: Pipeline) -> PipelineConfig:
     return PipelineConfig(
         name=name,
-        stack_name=f"{_text(usable.get('project'))}-{name}",
+        stack_name=f"{prefix}-{name}",
         path=spec.path or f"/{name}",
         visibility_timeout=visibility_timeout(spec),
         spec=spec,
@@ -106,31 +260,67 @@ def _config(
     written: NamiFile | None,
     usable: dict[str, Any],
     pipelines: dict[str, PipelineConfig],
+    env: str | None,
 ) -> Config:
     """The Config; while other sections are broken, its top level holds what is usable, so
     the AWS limits can still be checked for the pipelines that validated."""
     if written is not None:
         project, region, tags = written.project, written.region, dict(written.tags)
         bucket = written.artifacts.bucket
+        chosen = (written.environments or {}).get(env) if env else None
+        account = chosen.account if chosen else None
+        if chosen:
+            region = chosen.region or region
+            tags.update(chosen.tags)
     else:
-        raw_tags = usable.get("tags")
-        project, region = _text(usable.get("project")), None
-        tags = {
-            k: v
-            for k, v in (raw_tags.items() if isinstance(raw_tags, dict) else ())
-            if isinstance(k, str) and isinstance(v, str)
-        }
-        bucket = None
+        project, region, account, bucket = _text(usable.get("project")), None, None, None
+        tags = _text_mapping(usable.get("tags"))
+        tags.update(_text_mapping(_environments(usable).get(env or "", {}).get("tags")))
     return Config(
         file=doc.file,
         base_dir=base_dir,
-        project=project,
+        project=f"{project}-{env}" if env else project,
         region=region,
         tags=tags,
         artifacts_bucket=bucket,
         pipelines=pipelines,
         document=doc,
+        environment=env,
+        account=account,
+        environments=tuple(_environments(usable)),
     )
+
+
+def _text_mapping(value: Any) -> dict[str, str]:
+    return {
+        k: v
+        for k, v in (value.items() if isinstance(value, dict) else ())
+        if isinstance(k, str) and isinstance(v, str)
+    }
+
+
+def _merged_problems(doc: Document, errors: list[ErrorDetails], sources: _Sources) -> list[Problem]:
+    """Errors of a merged pipeline, each at the place that wrote the value (an override's
+    key, the pipeline's own, or a default): the source that holds the most of the error's
+    path, the highest priority on a tie."""
+    problems = []
+    for error in errors:
+        loc = tuple(error["loc"])
+        base = max(sources.bases, key=lambda b: _written_depth(doc, b, loc))
+        if _written_depth(doc, base, loc) == 0:
+            base = ("pipelines", sources.name)
+        problems.extend(to_problems(doc, [error], Pipeline, base))
+    return problems
+
+
+def _written_depth(doc: Document, base: PathKey, loc: tuple[int | str, ...]) -> int:
+    """How many steps of `loc` the file writes under `base` (0: none)."""
+    path = data_path(doc.data, base, loc)
+    depth = 0
+    for end in range(len(base) + 1, len(path) + 1):
+        if path[:end] in doc.positions:
+            depth = end - len(base)
+    return depth
 
 
 def _schema_problems(doc: Document, errors: list[ErrorDetails]) -> list[Problem]:
@@ -179,11 +369,9 @@ def deep_merge(base: Any, override: Any) -> Any:
     return copy.deepcopy(override)
 
 
-def _locate_rule(doc: Document, name: str, where: tuple[str, ...], message: str) -> Problem:
-    """Point at the pipeline's own key if it wrote one, else at the inherited default."""
-    own: PathKey = ("pipelines", name, *where)
-    inherited: PathKey = ("defaults", *where)
-    for candidate in (own, inherited):
-        if candidate in doc.positions:
-            return doc.problem(candidate, f"pipeline `{name}`: {message}")
-    return doc.problem(own, f"pipeline `{name}`: {message}")
+def _locate_rule(doc: Document, sources: _Sources, where: tuple[str, ...], message: str) -> Problem:
+    """Point at the key that set the value: an override, the pipeline's own, a default."""
+    for base in sources.bases:
+        if (*base, *where) in doc.positions:
+            return doc.problem((*base, *where), f"pipeline `{sources.name}`: {message}")
+    return doc.problem(("pipelines", sources.name, *where), f"pipeline `{sources.name}`: {message}")

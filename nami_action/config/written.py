@@ -20,12 +20,24 @@ def written_problems(doc: Document) -> list[Problem]:
     pipelines = doc.data.get("pipelines")
     if isinstance(pipelines, dict):
         sections.extend(("pipelines", name) for name in pipelines)
+    tag_sections: list[PathKey] = [(), *sections[1:]]
+    environments = doc.data.get("environments")
+    for env in environments if isinstance(environments, dict) else ():
+        overrides = ("environments", env, "overrides")
+        overridden = _at(doc.data, (*overrides, "pipelines"))
+        named = [(*overrides, "pipelines", name) for name in _keys(overridden)]
+        sections.extend([(*overrides, "defaults"), *named])
+        tag_sections.extend([("environments", env), *named])
     for section in sections:
         problems.extend(_duplicate_emails(doc, section))
         problems.extend(_literal_secrets(doc, section))
-    for tags_path in [("tags",), *((*s, "tags") for s in sections[1:])]:
+    for tags_path in ((*s, "tags") for s in tag_sections):
         problems.extend(_reserved_tag_keys(doc, tags_path))
     return problems
+
+
+def _keys(mapping: Any) -> list[Any]:
+    return list(mapping) if isinstance(mapping, dict) else []
 
 
 def _at(data: Any, path: PathKey) -> Any:

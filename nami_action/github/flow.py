@@ -88,6 +88,7 @@ class FlowOptions:
     comment: bool = True
     comment_key: str = ""
     comment_on_no_changes: bool = True
+    environment: str = ""
     labels: bool = False
     token: str = ""
     working_directory: str = "."
@@ -162,8 +163,10 @@ class Job:
         self.config = options.config or "nami.yaml"
         # The path as the repository shows it: for annotations and the comment marker.
         self.config_in_repo = self.repo_path(self.config)
-        self.plan_marker = plan_marker(self.config_in_repo, options.comment_key)
-        self.deploy_marker = deploy_marker(self.config_in_repo, options.comment_key)
+        # One sticky comment per environment unless the workflow keys them otherwise.
+        key = options.comment_key.strip() or options.environment.strip()
+        self.plan_marker = plan_marker(self.config_in_repo, key)
+        self.deploy_marker = deploy_marker(self.config_in_repo, key)
         self._client: GitHubClient | None = None
 
     # ------------------------------------------------------------------ helpers
@@ -313,7 +316,8 @@ class Job:
         return "plan"
 
     def load(self) -> Config:
-        return load_config(Path(self.config), display_name=self.config)
+        env = self.options.environment.strip() or None
+        return load_config(Path(self.config), display_name=self.config, env=env)
 
     # ------------------------------------------------------------------ reports
 

@@ -80,6 +80,13 @@ def resolve_bucket(config: Config, aws: Aws) -> str:
     return bucket
 
 
+def require_environment_account(config: Config, aws: Aws) -> None:
+    """An environment's `account` guards against planning or changing another account's
+    stacks with the credentials at hand."""
+    whose = f"environment `{config.environment}` (`environments.{config.environment}.account`)"
+    aws.require_account(config.account, whose)
+
+
 def make_change_set(
     aws: Aws, run: PlanRun, plan: PipelinePlan, name: str, *, create: bool, poll_seconds: float
 ) -> cfn.ChangeSetResult:
@@ -104,6 +111,7 @@ def change_set_name(pipeline: str, run_id: str, *, deploying: bool) -> str:
 
 
 def make_plan(config: Config, aws: Aws, options: PlanOptions) -> PlanRun:
+    require_environment_account(config, aws)
     selected = _select(config, options.pipelines)
     bucket = resolve_bucket(config, aws)
     artifacts = package_config(config)
@@ -417,6 +425,7 @@ def plan_destroy(
     config: Config, aws: Aws, wanted: tuple[str, ...], options: PlanOptions
 ) -> PlanRun:
     """A plan that deletes the stacks of the named pipelines (or every stack of the project)."""
+    require_environment_account(config, aws)
     stacks = cfn.list_stacks(aws)
     owned = {
         stack.tags.get(names.TAG_PIPELINE, stack.name): stack

@@ -366,3 +366,50 @@ def test_cold_run_installs_the_environment(tmp_path: Path, repo: Path, github_ap
     assert "Install Nami's dependencies" in result.ran
     assert result.saved == [result.steps["key"]["outputs"]["key"]]  # type: ignore[index]
     assert "Nami: validated only" in result.summary
+
+
+ENVIRONMENTS = """\
+environments:
+  staging:
+    account: "123456789012"
+    overrides:
+      defaults:
+        consumer: {max_concurrency: 2}
+  production:
+    account: "210987654321"
+"""
+
+
+def test_environment_input_plans_each_environment_and_guards_the_account(
+    tmp_path: Path, repo: Path, github_api: FakeGitHub, emulator: str
+):
+    boto3.client("s3", endpoint_url=emulator, region_name="us-east-1").create_bucket(Bucket=BUCKET)
+    (repo / "nami.yaml").write_text(config() + ENVIRONMENTS)
+
+    staging = run(tmp_path, repo, github_api, "pull_request", pull_request(), environment="staging")
+    assert staging.returncode == 0, explain(staging)
+    plan = json.loads(Path(staging.outputs["plan"]).read_text())
+    assert sorted(p["stack_name"] for p in plan["pipelines"]) == [
+        "harness-staging-github",
+        "harness-staging-orders",
+    ]
+    # moto's credentials are account 123456789012: production's guard refuses them
+    production = run(
+        tmp_path, repo, github_api, "pull_request", pull_request(), environment="production"
+    )
+    assert production.returncode == 1, explain(production)
+    assert "the AWS credentials are for account 123456789012" in production.stdout
+    markers = [c["body"].split("\n", 1)[0] for c in github_api.comments[12]]
+    assert markers == [
+        "<!-- nami:plan:nami.yaml#staging -->",
+        "<!-- nami:plan:nami.yaml#production -->",
+    ]
+
+    github_api.branches["main"] = MERGE_SHA
+    deployed = run(tmp_path, repo, github_api, "push", push(), environment="staging")
+    assert deployed.returncode == 0, explain(deployed)
+    assert sorted(json.loads(deployed.outputs["changed-pipelines"])) == ["github", "orders"]
+    cfn = boto3.client("cloudformation", endpoint_url=emulator, region_name="us-east-1")
+    stacks = {s["StackName"] for s in cfn.describe_stacks()["Stacks"]}
+    assert stacks >= {"harness-staging-github", "harness-staging-orders"}
+    assert not any(name.startswith("harness-production-") for name in stacks)

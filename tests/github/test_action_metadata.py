@@ -31,6 +31,7 @@ def test_inputs_and_outputs() -> None:
         "working-directory",
         "python-version",
         "force",
+        "environment",
         "comment-key",
         "comment-on-no-changes",
         "labels",
@@ -93,18 +94,25 @@ def test_example_workflow_permissions_and_concurrency() -> None:
     workflow = YAML(typ="safe").load(WORKFLOW.read_text())
     assert workflow["permissions"] == {}
     assert set(workflow["on"]) == {"pull_request", "merge_group", "push"}
-    plan, deploy = workflow["jobs"]["plan"], workflow["jobs"]["deploy"]
-    assert deploy["permissions"] == {
-        "actions": "read",
-        "contents": "read",
-        "id-token": "write",
-        "pull-requests": "write",
-    }
-    assert deploy["concurrency"]["cancel-in-progress"] is False
-    assert deploy["environment"] == "production" and "environment" not in plan
+    jobs = workflow["jobs"]
+    plan, staging, production = jobs["plan"], jobs["deploy-staging"], jobs["deploy-production"]
+    for deploy, env in ((staging, "staging"), (production, "production")):
+        assert deploy["permissions"] == {
+            "actions": "read",
+            "contents": "read",
+            "id-token": "write",
+            "pull-requests": "write",
+        }
+        assert deploy["concurrency"] == {
+            "group": f"nami-deploy-{env}",
+            "cancel-in-progress": False,
+        }
+        assert deploy["environment"] == env
+    assert "environment" not in plan
     assert "merge_group" in plan["if"] and "pull_request" in plan["if"]
-    assert all(job["timeout-minutes"] <= 60 for job in workflow["jobs"].values())
-    for job in workflow["jobs"].values():
+    assert "matrix.environment" in plan["concurrency"]["group"]
+    assert all(job["timeout-minutes"] <= 60 for job in jobs.values())
+    for job in jobs.values():
         checkout = job["steps"][0]
         assert checkout["uses"].startswith("actions/checkout@")
         assert checkout["with"]["persist-credentials"] is False
@@ -112,16 +120,41 @@ def test_example_workflow_permissions_and_concurrency() -> None:
 
 def role_of(job: dict[str, Any]) -> str:
     (step,) = [s for s in job["steps"] if "configure-aws-credentials" in s.get("uses", "")]
-    return str(step["with"]["role-to-assume"]).rsplit("/", 1)[-1]
+    return str(step["with"]["role-to-assume"])
+
+
+def nami_step(job: dict[str, Any]) -> dict[str, Any]:
+    (step,) = [s for s in job["steps"] if s.get("uses", "").startswith("nami-dev/nami@")]
+    return step
 
 
 def test_plan_and_deploy_use_their_own_roles() -> None:
     """On pull_request GitHub runs the PR's workflow file: the plan job's role must not be the
-    deploy role, and the deploy job is the only one in the protected environment."""
+    deploy role, and each deploy job is the only one in its protected environment, with the
+    deploy role of that environment's account."""
     jobs = YAML(typ="safe").load(WORKFLOW.read_text())["jobs"]
-    assert role_of(jobs["plan"]) == "nami-plan"
-    assert role_of(jobs["deploy"]) == "nami-deploy"
-    assert jobs["plan"]["steps"][-1]["with"]["command"] == "plan"
+    assert role_of(jobs["plan"]) == "arn:aws:iam::${{ matrix.account }}:role/nami-plan"
+    assert role_of(jobs["deploy-staging"]) == "arn:aws:iam::111111111111:role/nami-deploy"
+    assert role_of(jobs["deploy-production"]) == "arn:aws:iam::222222222222:role/nami-deploy"
+    assert nami_step(jobs["plan"])["with"]["command"] == "plan"
+
+
+def test_every_environment_is_planned_and_production_promotes_staging() -> None:
+    jobs = YAML(typ="safe").load(WORKFLOW.read_text())["jobs"]
+    matrix = jobs["plan"]["strategy"]["matrix"]["include"]
+    example = YAML(typ="safe").load(
+        (ACTION_PATH / "examples" / "nami-environments.yaml").read_text()
+    )
+    accounts = {name: env["account"] for name, env in example["environments"].items()}
+    assert {row["environment"]: row["account"] for row in matrix} == accounts
+    assert nami_step(jobs["plan"])["with"]["environment"] == "${{ matrix.environment }}"
+    assert "comment-key" not in nami_step(jobs["plan"])["with"]  # the environment keys it
+    assert nami_step(jobs["deploy-staging"])["with"]["environment"] == "staging"
+    assert nami_step(jobs["deploy-production"])["with"]["environment"] == "production"
+    assert jobs["deploy-production"]["needs"] == "deploy-staging"
+    assert "if" not in jobs["deploy-production"]  # only ever after the staging deploy
+    for env in ("staging", "production"):
+        assert accounts[env] in role_of(jobs[f"deploy-{env}"])
 
 
 def test_node24_majors_are_pinned() -> None:

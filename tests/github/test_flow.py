@@ -417,3 +417,73 @@ def test_no_comment(workspace: Path, github_api: FakeGitHub) -> None:
         Steps([replacing_plan()]).patch(mp)
         run = run_job(workspace, github_api, "pull_request", pr_event(), comment=False)
     assert run.code == 1 and github_api.requests == []
+
+
+ENVIRONMENTS = """\
+environments:
+  staging:
+    overrides:
+      defaults:
+        consumer: {max_concurrency: 2}
+  production: {}
+"""
+
+
+def test_environment_input_reaches_the_config_and_keys_the_comment(
+    workspace: Path, github_api: FakeGitHub
+) -> None:
+    (workspace / "infra" / "nami.yaml").write_text(CONFIG + ENVIRONMENTS)
+    seen: list[Any] = []
+    with pytest.MonkeyPatch.context() as mp:
+        steps = Steps([make_plan([PipelinePlan("github", "acme-staging-github", "none")])])
+        steps.patch(mp)
+
+        def recording(config: Any, aws: Any, options: Any) -> PlanRun:
+            seen.append(config)
+            return steps.make_plan(config, aws, options)
+
+        mp.setattr(flow, "make_plan", recording)
+        for env in ("staging", "production"):
+            run = run_job(workspace, github_api, "pull_request", pr_event(), environment=env)
+            assert run.code == 0, run.stdout
+    assert [c.environment for c in seen] == ["staging", "production"]
+    assert seen[0].pipelines["github"].stack_name == "acme-staging-github"
+    assert seen[0].pipelines["github"].spec.consumer.max_concurrency == 2
+    assert seen[1].pipelines["github"].spec.consumer.max_concurrency == 10
+    # one sticky comment per environment, each found again by its own marker
+    bodies = [c["body"] for c in github_api.comments[5]]
+    assert len(bodies) == 2
+    assert "<!-- nami:plan:infra/nami.yaml#staging -->" in bodies[0]
+    assert "<!-- nami:plan:infra/nami.yaml#production -->" in bodies[1]
+    with pytest.MonkeyPatch.context() as mp:
+        Steps([make_plan([PipelinePlan("github", "acme-staging-github", "none")])]).patch(mp)
+        run_job(workspace, github_api, "pull_request", pr_event(), environment="staging")
+    assert len(github_api.comments[5]) == 2  # edited in place, not a third comment
+
+
+def test_an_explicit_comment_key_wins_over_the_environment(
+    workspace: Path, github_api: FakeGitHub
+) -> None:
+    (workspace / "infra" / "nami.yaml").write_text(CONFIG + ENVIRONMENTS)
+    with pytest.MonkeyPatch.context() as mp:
+        Steps([make_plan([PipelinePlan("github", "acme-staging-github", "none")])]).patch(mp)
+        run_job(
+            workspace,
+            github_api,
+            "pull_request",
+            pr_event(),
+            environment="staging",
+            comment_key="eu",
+        )
+    (comment,) = github_api.comments[5]
+    assert "<!-- nami:plan:infra/nami.yaml#eu -->" in comment["body"]
+
+
+def test_a_config_with_environments_needs_the_input(
+    workspace: Path, github_api: FakeGitHub
+) -> None:
+    (workspace / "infra" / "nami.yaml").write_text(CONFIG + ENVIRONMENTS)
+    run = run_job(workspace, github_api, "pull_request", pr_event())
+    assert run.code == 1
+    assert run.outputs["status"] == "invalid"
+    assert "choose one with --env NAME" in run.stdout
