@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from nami_action.cli.aws_options import aws_options, connect
-from nami_action.cli.common import DEFAULT_CONFIG, handle_errors, read_config
+from nami_action.cli.common import config_option, handle_errors, read_config
 from nami_action.operate.pipelines import locate, select_pipeline
 from nami_action.operate.redrive import JOURNAL_FOLDER
 from nami_action.operate.replay import ReplayOptions, replay
@@ -24,9 +24,7 @@ from nami_action.operate.replay import ReplayOptions, replay
     help="JSON Lines file written by `nami dlq export`.",
 )
 @click.option("--dry-run", is_flag=True, help="Count what would be sent; send nothing.")
-@click.option(
-    "--config", type=click.Path(path_type=Path), default=Path(DEFAULT_CONFIG), show_default=True
-)
+@config_option
 @aws_options
 @handle_errors
 def replay_command(
