@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from nami_action.config.code import check_code_folders
 from nami_action.config.loader import Document, PathKey, load_document
 from nami_action.config.messages import to_problems
 from nami_action.config.models import NamiFile, Pipeline
@@ -73,6 +74,7 @@ def validate_document(doc: Document, base_dir: Path) -> Config:
             spec=spec,
             line=doc.locate(("pipelines", name), at_key=True)[0],
         )
+    problems += check_code_folders(doc, base_dir, pipelines)
     if problems or written is None:
         raise ConfigError(problems)
     return Config(

@@ -20,7 +20,7 @@ CODE = CodeLocation("artifacts-bucket", "nami/artifacts/" + "0" * 64 + ".zip")
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     """A copy of the example project, so the cache lands in a temporary folder."""
-    shutil.copytree(ROOT / "examples", tmp_path / "project")
+    shutil.copytree(ROOT / "examples", tmp_path / "project", ignore=shutil.ignore_patterns(".nami"))
     return tmp_path / "project" / "nami.yaml"
 
 
