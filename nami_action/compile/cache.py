@@ -14,13 +14,14 @@ check and is recompiled (and rewritten), never trusted. Entries are written atom
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import hashlib
 import json
 import os
 import platform
-import tempfile
+import threading
 from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
@@ -77,14 +78,15 @@ class TemplateCache:
     def _write(self, key: str, text: str) -> None:
         body = text.encode("utf-8")
         path = self._path(key)
+        # Unique per process and thread (mkstemp's random names cost more than the write).
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".entry-", dir=path.parent)
-            with os.fdopen(fd, "wb") as stream:
-                stream.write(hashlib.sha256(body).hexdigest().encode() + b"\n" + body)
+            tmp.write_bytes(hashlib.sha256(body).hexdigest().encode() + b"\n" + body)
             os.replace(tmp, path)
-        except OSError:
-            return  # a read-only or full disk only costs the next run a compile
+        except OSError:  # a read-only or full disk only costs the next run a compile
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
 
 
 def config_key(config: Config) -> str:
