@@ -8,8 +8,11 @@ versions of troposphere and Python. Inputs are serialised generically, so a fiel
 to `Config` or `PipelineConfig` is in the key without touching this module (a value it cannot
 serialise stably only makes the cache miss).
 
-An entry is `<sha256 of the template>\\n<template>`: a truncated or edited entry fails the
-check and is recompiled (and rewritten), never trusted. Entries are written atomically.
+An entry is `<HMAC-SHA256 of key and template>\\n<template>`, signed with a random secret kept
+outside the repository (`$XDG_CACHE_HOME/nami/template-cache.key`, else ~/.cache/nami/): a
+truncated or edited entry, or one that arrived with the code (`.nami/` is gitignored, but a
+pull request can still add files there) fails the check and is recompiled, never deployed.
+Without a writable place for that secret, nothing is cached. Entries are written atomically.
 """
 
 from __future__ import annotations
@@ -18,9 +21,11 @@ import contextlib
 import dataclasses
 import functools
 import hashlib
+import hmac
 import json
 import os
 import platform
+import secrets
 import threading
 from collections.abc import Callable
 from enum import Enum
@@ -40,24 +45,32 @@ TEMPLATES_FOLDER = "templates"
 _NOT_INPUTS = {"pipelines", "document", "line"}
 
 
-class TemplateCache:
-    """Template texts on disk under `folder`, addressed by `key()`."""
+SECRET_FILE = "template-cache.key"
+SECRET_BYTES = 32
 
-    def __init__(self, folder: Path) -> None:
+
+class TemplateCache:
+    """Template texts on disk under `folder`, addressed by `key()`, signed with `secret`."""
+
+    def __init__(self, folder: Path, secret: bytes | None = None) -> None:
         self.folder = folder
-        self.hits = 0
-        self.misses = 0
+        self.secret = secret if secret is not None else machine_secret()
 
     def render(self, key: str, render: Callable[[], str]) -> str:
         """The cached template for `key`, or `render()`'s (then stored for next time)."""
+        if self.secret is None:
+            return render()
         cached = self._read(key)
         if cached is not None:
-            self.hits += 1
             return cached
-        self.misses += 1
         text = render()
         self._write(key, text)
         return text
+
+    def _signature(self, key: str, body: bytes) -> bytes:
+        assert self.secret is not None
+        mac = hmac.new(self.secret, key.encode() + b"\n" + body, hashlib.sha256)
+        return mac.hexdigest().encode()
 
     def _path(self, key: str) -> Path:
         return self.folder / key[:2] / f"{key}.json"
@@ -67,9 +80,9 @@ class TemplateCache:
             stored = self._path(key).read_bytes()
         except OSError:
             return None
-        digest, _, body = stored.partition(b"\n")
-        if hashlib.sha256(body).hexdigest().encode() != digest:
-            return None  # truncated, edited or not ours: recompile
+        signature, _, body = stored.partition(b"\n")
+        if not hmac.compare_digest(signature, self._signature(key, body)):
+            return None  # truncated, edited or not written here: recompile
         try:
             return body.decode("utf-8")
         except UnicodeDecodeError:
@@ -82,11 +95,43 @@ class TemplateCache:
         tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp.write_bytes(hashlib.sha256(body).hexdigest().encode() + b"\n" + body)
+            tmp.write_bytes(self._signature(key, body) + b"\n" + body)
             os.replace(tmp, path)
         except OSError:  # a read-only or full disk only costs the next run a compile
             with contextlib.suppress(OSError):
                 tmp.unlink(missing_ok=True)
+
+
+def machine_secret() -> bytes | None:
+    """This user's random cache secret, made on first use; None if it cannot be kept."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    path = Path(base) / "nami" / SECRET_FILE
+    for _ in range(2):
+        try:
+            secret = path.read_bytes()
+            return secret if len(secret) == SECRET_BYTES else None
+        except FileNotFoundError:
+            _create_secret(path)
+        except (OSError, RuntimeError):  # no home, unreadable
+            return None
+    return None
+
+
+def _create_secret(path: Path) -> None:
+    """Write a new secret whole, or leave the one another process linked first."""
+    tmp = path.with_name(f".{SECRET_FILE}.{os.getpid()}.{threading.get_ident()}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as stream:
+            stream.write(secrets.token_bytes(SECRET_BYTES))
+        with contextlib.suppress(FileExistsError):
+            os.link(tmp, path)  # atomic, and never replaces a secret already there
+    except OSError:
+        return
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
 
 
 def config_key(config: Config) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +16,13 @@ from nami_action.config import Config, PipelineConfig, load_config
 
 ROOT = Path(__file__).parents[2]
 CODE = CodeLocation("artifacts-bucket", "nami/artifacts/" + "0" * 64 + ".zip")
+
+
+@pytest.fixture(autouse=True)
+def cache_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """This user's cache folder (where the cache's secret lives), in a temporary folder."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "home-cache"))
+    return tmp_path / "home-cache"
 
 
 @pytest.fixture
@@ -196,6 +204,37 @@ def test_a_damaged_entry_is_recompiled_and_rewritten(
     assert compile_file(project) == first
     assert len(renders) == 1
     assert victim.read_bytes() == good
+
+
+def test_an_entry_not_written_on_this_machine_is_not_trusted(
+    project: Path, renders: list[str], cache_home: Path
+) -> None:
+    """E.g. an entry committed to the repository: signed with another secret, or unsigned."""
+    honest = compile_file(project)
+    victim = entries(project)[0]
+    good = victim.read_bytes()
+    planted = good.split(b"\n", 1)[1].replace(b"Nami", b"Evil")
+    victim.write_bytes(hashlib.sha256(planted).hexdigest().encode() + b"\n" + planted)
+    other = cache.TemplateCache(victim.parents[1], secret=b"x" * cache.SECRET_BYTES)
+    stack = next(s for s, text in honest.items() if text.encode() == good.split(b"\n", 1)[1])
+    renders.clear()
+    assert compile_file(project) == honest
+    assert renders == [stack]
+    other._write(victim.stem, planted.decode())
+    renders.clear()
+    assert compile_file(project) == honest
+    assert renders == [stack]
+    assert (cache_home / "nami" / cache.SECRET_FILE).stat().st_mode & 0o077 == 0
+
+
+def test_without_a_place_for_the_secret_nothing_is_cached(
+    project: Path, renders: list[str], cache_home: Path
+) -> None:
+    cache_home.write_text("a file where the folder should be")
+    first = compile_file(project)
+    assert compile_file(project) == first
+    assert len(renders) == 2 * len(first)
+    assert entries(project) == []
 
 
 def test_an_unwritable_cache_still_compiles(project: Path, renders: list[str]) -> None:
