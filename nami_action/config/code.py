@@ -33,6 +33,14 @@ def code_key(pipeline: str) -> PathKey:
     return ("pipelines", pipeline, "consumer", "code")
 
 
+def printable(text: str, limit: int = 200) -> str:
+    """`text` safe to print in one message line: control and other non-printable characters
+    escaped (a newline followed by `::error` must not forge a GitHub workflow command), and
+    long values shortened."""
+    shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    return shown if len(shown) <= limit else shown[: limit - 3] + "..."
+
+
 def check_code_folders(
     document: Document, base_dir: Path, pipelines: Mapping[str, _Pipeline]
 ) -> list[Problem]:
@@ -42,6 +50,7 @@ def check_code_folders(
     for name, pipeline in pipelines.items():
         message = code_problem(pipeline.spec.consumer.code, base_dir, root)
         if message:
+            message = printable(message, limit=1000)
             problems.append(
                 document.problem(code_key(name), f"pipeline `{name}`: consumer.code {message}")
             )

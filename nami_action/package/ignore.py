@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
+from nami_action.config.code import printable
 from nami_action.errors import ConfigError, Problem
 
 IGNORE_FILE = ".namiignore"
@@ -122,7 +123,9 @@ def parse_ignore(lines: Iterable[str]) -> IgnoreRules:
         try:
             rule = _parse_line(raw.rstrip("\r\n"), number)
         except PatternError as exc:
-            raise PatternError(f"pattern `{_shown(raw)}`: {exc}", number) from None
+            raise PatternError(
+                f"pattern `{printable(raw.strip(), limit=80)}`: {exc}", number
+            ) from None
         if rule is not None:
             rules.append(rule)
     return IgnoreRules(tuple(rules))
@@ -271,9 +274,3 @@ def _closure(steps: tuple[_Step, ...], live: set[int]) -> set[int]:
             result.add(index + 1)
             pending.append(index + 1)
     return result
-
-
-def _shown(raw: str) -> str:
-    """The line as it can be shown in one message: no control characters, bounded."""
-    visible = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in raw.strip())
-    return visible if len(visible) <= 80 else visible[:77] + "..."

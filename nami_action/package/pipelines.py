@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from nami_action.config import Config
-from nami_action.config.code import code_key
+from nami_action.config.code import code_key, printable
 from nami_action.errors import ConfigError
 from nami_action.package import Artifact, PackageError, build_artifact
 
@@ -44,7 +44,9 @@ def package_config(
                     exclude=exclude,
                 )
             except PackageError as exc:
-                message = f"pipeline `{name}`: consumer.code `{consumer.code}`: {exc}"
+                message = printable(
+                    f"pipeline `{name}`: consumer.code `{consumer.code}`: {exc}", 1000
+                )
                 raise ConfigError([config.document.problem(code_key(name), message)]) from None
         artifacts[name] = built[key]
     return artifacts

@@ -80,3 +80,10 @@ def test_a_folder_elsewhere_in_the_same_repository_is_fine(tmp_path: Path) -> No
     (tmp_path / "shared" / "consumer").mkdir(parents=True)
     status, lines = validate(tmp_path / "deploy", HEAD + pipeline("hooks", "../shared/consumer"))
     assert status == 0, lines
+
+
+def test_a_code_value_cannot_forge_a_workflow_command(tmp_path: Path) -> None:
+    status, lines = validate(tmp_path, HEAD + pipeline("hooks", '"x\\n::error::forged\\r\\u2028"'))
+    assert status == 1
+    assert not any(line.startswith("::") for line in lines), lines
+    assert any("`x\\n::error::forged\\r\\u2028` does not exist" in line for line in lines), lines

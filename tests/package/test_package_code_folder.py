@@ -113,3 +113,14 @@ def test_a_bad_namiignore_is_an_error_at_its_line(
     assert f"{ignore_file}:{place}: " in output, output
     assert message in output
     assert "\0" not in output
+
+
+def test_a_file_name_cannot_forge_a_workflow_command(tmp_path: Path) -> None:
+    (tmp_path / "nami.yaml").write_text(CONFIG.format(code="consumer"))
+    (tmp_path / "consumer").mkdir()
+    (tmp_path / "consumer" / "handler.py").write_text("")
+    os.symlink("handler.py", tmp_path / "consumer" / "x\n::error::forged")
+    status, output = compile_in(tmp_path)
+    assert status == 1
+    assert not any(line.startswith("::") for line in output.splitlines()), output
+    assert "x\\n::error::forged is a symbolic link" in output
