@@ -35,6 +35,7 @@ from nami_action.config.code import printable
 from nami_action.errors import ConfigError, Problem
 
 IGNORE_FILE = ".namiignore"
+MAX_IGNORE_BYTES = 1024 * 1024
 
 
 class _Wild(Enum):
@@ -101,7 +102,14 @@ class IgnoreRules:
 def read_ignore_file(path: Path, display: str | None = None) -> IgnoreRules:
     """Parse a `.namiignore`; unreadable bytes or patterns are a ConfigError at file:line."""
     name = display or str(path)
-    raw = path.read_bytes()
+    try:
+        with path.open("rb") as stream:
+            raw = stream.read(MAX_IGNORE_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError([Problem(name, 1, 1, f"cannot read: {exc.strerror}")]) from None
+    if len(raw) > MAX_IGNORE_BYTES:
+        message = f"{IGNORE_FILE} is larger than {MAX_IGNORE_BYTES // 1024} KiB"
+        raise ConfigError([Problem(name, 1, 1, message)])
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -110,7 +118,7 @@ def read_ignore_file(path: Path, display: str | None = None) -> IgnoreRules:
         problem = f"{IGNORE_FILE} is not valid UTF-8 (byte 0x{raw[exc.start]:02x})"
         raise ConfigError([Problem(name, line, column, problem)]) from None
     try:
-        return parse_ignore(text.splitlines())
+        return parse_ignore(text.split("\n"))  # only \n ends a line, as in git and editors
     except PatternError as exc:
         line_number = int(exc.args[1])
         raise ConfigError([Problem(name, line_number, 1, str(exc.args[0]))]) from None

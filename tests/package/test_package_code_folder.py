@@ -97,8 +97,10 @@ def test_a_packaging_error_points_at_consumer_code(tmp_path: Path) -> None:
         (b"# ok\nfoo\\\n", "2:1", "ends with a lone `\\`"),
         (b"!\n", "1:1", "`!` needs a pattern after it"),
         (b"a\x00b\n", "1:1", "pattern `a\\x00b`: contains a NUL byte"),
+        (b"a\x0cb\n\x1c\n[b-a]\n", "3:1", "reversed range"),  # only \n ends a line
+        (b"#" * (1024 * 1024 + 1), "1:1", ".namiignore is larger than 1024 KiB"),
     ],
-    ids=["utf-8", "range", "unclosed", "backslash", "bare bang", "nul"],
+    ids=["utf-8", "range", "unclosed", "backslash", "bare bang", "nul", "lines", "size"],
 )
 def test_a_bad_namiignore_is_an_error_at_its_line(
     tmp_path: Path, content: bytes, place: str, message: str
