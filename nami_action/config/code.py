@@ -47,8 +47,12 @@ def check_code_folders(
     """One problem per pipeline whose `consumer.code` is not a folder inside the repository."""
     root = repository_root(base_dir)
     problems = []
+    checked: dict[str, str | None] = {}  # pipelines often share one folder: look once
     for name, pipeline in pipelines.items():
-        message = code_problem(pipeline.spec.consumer.code, base_dir, root)
+        code = pipeline.spec.consumer.code
+        if code not in checked:
+            checked[code] = code_problem(code, base_dir, root)
+        message = checked[code]
         if message:
             message = printable(message, limit=1000)
             problems.append(
