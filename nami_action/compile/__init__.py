@@ -28,15 +28,17 @@ def compile_config(
             pipeline.stack_name: render_template(config, pipeline, code[name])
             for name, pipeline in config.pipelines.items()
         }
-    store = cache.TemplateCache(cache_dir_for(config) / cache.TEMPLATES_FOLDER)
+    store = cache.TemplateCache(cache.cache_file(config, cache_dir_for(config)))
     shared = cache.config_key(config)
-    return {
+    templates = {
         pipeline.stack_name: store.render(
             cache.key(shared, pipeline, code[name]),
             functools.partial(render_template, config, pipeline, code[name]),
         )
         for name, pipeline in config.pipelines.items()
     }
+    store.save()
+    return templates
 
 
 def to_yaml(template_json: str) -> str:

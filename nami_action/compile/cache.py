@@ -8,11 +8,13 @@ versions of troposphere and Python. Inputs are serialised generically, so a fiel
 to `Config` or `PipelineConfig` is in the key without touching this module (a value it cannot
 serialise stably only makes the cache miss).
 
-An entry is `<HMAC-SHA256 of key and template>\\n<template>`, signed with a random secret kept
-outside the repository (`$XDG_CACHE_HOME/nami/template-cache.key`, else ~/.cache/nami/): a
+The cache of one config is one file holding the templates of its last compile (so it never
+grows past one compile's worth, and a warm run reads one file, not one per pipeline). Each entry
+is `<HMAC-SHA256 of key and template> <key> <length>\\n<template>`, signed with a random secret
+kept outside the repository (`$XDG_CACHE_HOME/nami/template-cache.key`, else ~/.cache/nami/): a
 truncated or edited entry, or one that arrived with the code (`.nami/` is gitignored, but a
 pull request can still add files there) fails the check and is recompiled, never deployed.
-Without a writable place for that secret, nothing is cached. Entries are written atomically.
+Without a writable place for that secret, nothing is cached. The file is replaced atomically.
 """
 
 from __future__ import annotations
@@ -47,59 +49,80 @@ _NOT_INPUTS = {"pipelines", "document", "line"}
 
 SECRET_FILE = "template-cache.key"
 SECRET_BYTES = 32
+_MAX_HEADER = 256  # bytes of an entry's header line: signature, key, length
 
 
 class TemplateCache:
-    """Template texts on disk under `folder`, addressed by `key()`, signed with `secret`."""
+    """The templates of one config's last compile, in one file, each entry signed."""
 
-    def __init__(self, folder: Path, secret: bytes | None = None) -> None:
-        self.folder = folder
+    def __init__(self, path: Path, secret: bytes | None = None) -> None:
+        self.path = path
         self.secret = secret if secret is not None else machine_secret()
+        self._stored = self._load() if self.secret is not None else {}
+        self._used: dict[str, bytes] = {}
+        self._changed = False
 
     def render(self, key: str, render: Callable[[], str]) -> str:
-        """The cached template for `key`, or `render()`'s (then stored for next time)."""
-        if self.secret is None:
-            return render()
-        cached = self._read(key)
-        if cached is not None:
-            return cached
-        text = render()
-        self._write(key, text)
+        """The cached template for `key`, or `render()`'s (kept for `save`)."""
+        entry = self._stored.get(key)
+        if entry is not None and hmac.compare_digest(entry[0], self._signature(key, entry[1])):
+            with contextlib.suppress(UnicodeDecodeError):
+                text = entry[1].decode("utf-8")
+                self._used[key] = entry[1]
+                return text
+        text = render()  # missing, damaged, or not written with this machine's secret
+        self._used[key] = text.encode("utf-8")
+        self._changed = True
         return text
+
+    def save(self) -> None:
+        """Keep exactly this run's templates (older entries go: the file never grows), written
+        atomically; skipped when every template came from the file."""
+        if self.secret is None or not (self._changed or len(self._used) != len(self._stored)):
+            return
+        parts = []
+        for key, body in self._used.items():
+            parts.append(b"%s %s %d\n" % (self._signature(key, body), key.encode(), len(body)))
+            parts.append(body)
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.{threading.get_ident()}")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_bytes(b"".join(parts))
+            os.replace(tmp, self.path)
+        except OSError:  # a read-only or full disk only costs the next run a compile
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
 
     def _signature(self, key: str, body: bytes) -> bytes:
         assert self.secret is not None
         mac = hmac.new(self.secret, key.encode() + b"\n" + body, hashlib.sha256)
         return mac.hexdigest().encode()
 
-    def _path(self, key: str) -> Path:
-        return self.folder / key[:2] / f"{key}.json"
-
-    def _read(self, key: str) -> str | None:
+    def _load(self) -> dict[str, tuple[bytes, bytes]]:
+        """Key -> (signature, template bytes), checked when used; a damaged tail is dropped."""
         try:
-            stored = self._path(key).read_bytes()
+            data = self.path.read_bytes()
         except OSError:
-            return None
-        signature, _, body = stored.partition(b"\n")
-        if not hmac.compare_digest(signature, self._signature(key, body)):
-            return None  # truncated, edited or not written here: recompile
-        try:
-            return body.decode("utf-8")
-        except UnicodeDecodeError:
-            return None
+            return {}
+        entries: dict[str, tuple[bytes, bytes]] = {}
+        offset = 0
+        while offset < len(data):
+            end = data.find(b"\n", offset, offset + _MAX_HEADER)
+            fields = data[offset:end].split(b" ") if end >= 0 else []
+            if len(fields) != 3 or not fields[2].isdigit():
+                break
+            body = data[end + 1 : end + 1 + int(fields[2])]
+            if len(body) != int(fields[2]):
+                break
+            entries[fields[1].decode("ascii", "replace")] = (fields[0], body)
+            offset = end + 1 + len(body)
+        return entries
 
-    def _write(self, key: str, text: str) -> None:
-        body = text.encode("utf-8")
-        path = self._path(key)
-        # Unique per process and thread (mkstemp's random names cost more than the write).
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp.write_bytes(self._signature(key, body) + b"\n" + body)
-            os.replace(tmp, path)
-        except OSError:  # a read-only or full disk only costs the next run a compile
-            with contextlib.suppress(OSError):
-                tmp.unlink(missing_ok=True)
+
+def cache_file(config: Config, cache_dir: Path) -> Path:
+    """One file per config file: compiling another config beside it does not evict it."""
+    name = hashlib.sha256(str(config.base_dir / Path(config.file).name).encode()).hexdigest()
+    return cache_dir / TEMPLATES_FOLDER / f"{name[:32]}.pack"
 
 
 def machine_secret() -> bytes | None:

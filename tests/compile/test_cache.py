@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -50,8 +49,19 @@ def compile_file(path: Path, code: CodeLocation = CODE) -> dict[str, str]:
     return compile_config(config, dict.fromkeys(config.pipelines, code))
 
 
-def entries(path: Path) -> list[Path]:
-    return sorted((path.parent / ".nami" / "cache" / "templates").rglob("*.json"))
+def packs(path: Path) -> list[Path]:
+    return sorted((path.parent / ".nami" / "cache" / "templates").glob("*.pack"))
+
+
+def pack_entries(pack: Path) -> list[tuple[bytes, str, bytes]]:
+    """(signature, key, template) of each entry, read as the module docstring describes."""
+    data, found = pack.read_bytes(), []
+    while data:
+        header, _, rest = data.partition(b"\n")
+        signature, key, length = header.split(b" ")
+        found.append((signature, key.decode(), rest[: int(length)]))
+        data = rest[int(length) :]
+    return found
 
 
 def test_a_hit_is_byte_identical_to_a_fresh_compile(project: Path, renders: list[str]) -> None:
@@ -62,7 +72,8 @@ def test_a_hit_is_byte_identical_to_a_fresh_compile(project: Path, renders: list
     second = compile_file(project)
     assert renders == []
     assert second == first == uncached
-    assert len(entries(project)) == len(config.pipelines)
+    (pack,) = packs(project)
+    assert [body.decode() for _, _, body in pack_entries(pack)] == list(first.values())
 
 
 def test_only_the_changed_pipeline_is_rendered(project: Path, renders: list[str]) -> None:
@@ -183,47 +194,63 @@ def test_each_pipeline_setting_is_in_the_key(project: Path) -> None:
     assert len(keys) == len(variants) + 3
 
 
+def test_the_cache_holds_only_the_last_compile(project: Path, renders: list[str]) -> None:
+    compile_file(project)
+    (pack,) = packs(project)
+    keys = {key for _, key, _ in pack_entries(pack)}
+    _edit("max_concurrency: 5 ", "max_concurrency: 6 ")(project)
+    compile_file(project)
+    after = {key for _, key, _ in pack_entries(pack)}
+    assert len(after) == len(keys) == len(load_config(project).pipelines)
+    assert len(after - keys) == 1
+    before = pack.stat().st_mtime_ns
+    renders.clear()
+    compile_file(project)
+    assert renders == []
+    assert pack.stat().st_mtime_ns == before  # nothing changed: nothing written
+
+
 @pytest.mark.parametrize(
-    "damage",
+    ("damage", "rerendered"),
     [
-        lambda data: data[: len(data) // 2],
-        lambda data: data.replace(b'"Resources"', b'"Resourcez"'),
-        lambda data: b"",
-        lambda data: b"\xff\xfe" + data,
+        (lambda data: data[: len(data) // 2], None),
+        (lambda data: data.replace(b'"Resources"', b'"Resourcez"', 1), 1),
+        (lambda data: b"", 3),
+        (lambda data: b"\xff\xfe" + data, 1),  # the first signature is garbage
+        (lambda data: data.replace(b"\n", b"9\n", 1), 3),  # a length that runs past the end
     ],
-    ids=["truncated", "edited", "empty", "garbage"],
+    ids=["truncated", "edited", "empty", "garbage", "bad length"],
 )
-def test_a_damaged_entry_is_recompiled_and_rewritten(
-    project: Path, renders: list[str], damage: Callable[[bytes], bytes]
+def test_a_damaged_cache_is_recompiled_and_rewritten(
+    project: Path, renders: list[str], damage: Callable[[bytes], bytes], rerendered: int | None
 ) -> None:
     first = compile_file(project)
-    victim = entries(project)[0]
-    good = victim.read_bytes()
-    victim.write_bytes(damage(good))
+    (pack,) = packs(project)
+    good = pack.read_bytes()
+    pack.write_bytes(damage(good))
     renders.clear()
     assert compile_file(project) == first
-    assert len(renders) == 1
-    assert victim.read_bytes() == good
+    assert renders
+    if rerendered is not None:
+        assert len(renders) == rerendered
+    assert pack.read_bytes() == good
 
 
 def test_an_entry_not_written_on_this_machine_is_not_trusted(
     project: Path, renders: list[str], cache_home: Path
 ) -> None:
-    """E.g. an entry committed to the repository: signed with another secret, or unsigned."""
+    """E.g. a cache committed to the repository: signed with another secret."""
     honest = compile_file(project)
-    victim = entries(project)[0]
-    good = victim.read_bytes()
-    planted = good.split(b"\n", 1)[1].replace(b"Nami", b"Evil")
-    victim.write_bytes(hashlib.sha256(planted).hexdigest().encode() + b"\n" + planted)
-    other = cache.TemplateCache(victim.parents[1], secret=b"x" * cache.SECRET_BYTES)
-    stack = next(s for s, text in honest.items() if text.encode() == good.split(b"\n", 1)[1])
+    (pack,) = packs(project)
+    planted = cache.TemplateCache(pack, secret=b"x" * cache.SECRET_BYTES)
+    for _, key, body in pack_entries(pack):
+        planted.render(key, lambda body=body: body.decode().replace("Nami", "Evil"))
+    planted.save()
+    assert b"Evil" in pack.read_bytes()
     renders.clear()
     assert compile_file(project) == honest
-    assert renders == [stack]
-    other._write(victim.stem, planted.decode())
-    renders.clear()
-    assert compile_file(project) == honest
-    assert renders == [stack]
+    assert len(renders) == len(honest)
+    assert b"Evil" not in pack.read_bytes()
     assert (cache_home / "nami" / cache.SECRET_FILE).stat().st_mode & 0o077 == 0
 
 
@@ -234,7 +261,7 @@ def test_without_a_place_for_the_secret_nothing_is_cached(
     first = compile_file(project)
     assert compile_file(project) == first
     assert len(renders) == 2 * len(first)
-    assert entries(project) == []
+    assert packs(project) == []
 
 
 def test_an_unwritable_cache_still_compiles(project: Path, renders: list[str]) -> None:
