@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from http import HTTPStatus
 
 from nami_action.compile.mapping import REQUEST_CONTENT_TYPES
+from nami_action.config.code import printable
 from nami_action.dev.commit import Done
 from nami_action.dev.consumers import DevError
 from nami_action.dev.http11 import (
@@ -146,7 +147,8 @@ class DevServer:
         except (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
             pass  # the client went away, or stayed silent past IDLE_TIMEOUT
         except Exception as exc:  # a bug reading one request must not print a traceback
-            print(f"nami dev: connection from {source_ip} dropped: {exc!r}", file=sys.stderr)
+            reason = printable(repr(exc))
+            print(f"nami dev: connection from {source_ip} dropped: {reason}", file=sys.stderr)
         finally:
             self._writers.discard(writer)
             writer.close()
