@@ -52,6 +52,7 @@ aws-smoke: install
 bench: install
 	$(BIN)/python bench/validate.py
 	$(BIN)/python bench/compile.py
+	$(BIN)/python bench/plan_compile.py
 
 schema: install
 	$(BIN)/nami schema > schemas/nami.schema.json

@@ -1,7 +1,9 @@
-"""Compile a generated config of 1,000 pipelines: pipelines per second and peak memory.
+"""Compile a generated config of 1,000 pipelines from scratch: time, pipelines/s, memory.
 
-Target: the 1,000 compile in under 10 s on this machine. Packaging is left out (it is cached
-per code folder and measured by its own tests); every pipeline points at one code location.
+Target: `nami compile` of 1,000 in under 5 s on this machine, with an empty template cache
+(the cached case is bench/plan_compile.py). The in-process figure is the compile step alone,
+every pipeline pointing at one code location; the command figure is the whole `nami compile`
+(load, validate, package the shared consumer folder, compile, write 1,000 files).
 Run: .venv/bin/python bench/compile.py [--pipelines N]
 """
 
@@ -11,16 +13,16 @@ import argparse
 import resource
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from configs import write_config
+from timing import machine, timed, timed_command
 
 from nami_action.compile import CodeLocation, compile_config
 from nami_action.config import load_config
 
-TARGET_SECONDS = 10.0
+TARGET_SECONDS = 5.0
 
 
 def main() -> None:
@@ -28,18 +30,22 @@ def main() -> None:
     parser.add_argument("--pipelines", type=int, default=1000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
-        config = load_config(write_config(Path(folder), args.pipelines))
-    code = dict.fromkeys(config.pipelines, CodeLocation("bench-bucket", "nami/artifacts/x.zip"))
-    started = time.perf_counter()
-    templates = compile_config(config, code)
-    seconds = time.perf_counter() - started
-    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        path = write_config(Path(folder), args.pipelines)
+        config = load_config(path)
+        code = dict.fromkeys(config.pipelines, CodeLocation("bench-bucket", "nami/artifacts/x.zip"))
+        templates, step = timed(lambda: compile_config(config, code, use_cache=False))
+        peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        out = str(Path(folder) / "out")
+        command = [sys.executable, "-m", "nami_action", "compile", str(path), "--out", out]
+        result, whole = timed_command([*command, "--artifact-bucket", "bench-bucket"])
+    assert result.returncode == 0, result.stderr
     size_mib = sum(len(t) for t in templates.values()) / 1024 / 1024
-    verdict = "OK" if seconds < TARGET_SECONDS else "SLOWER THAN TARGET"
+    print(f"compile: {len(templates)} pipelines, empty template cache; {machine()}")
     print(
-        f"compile: {len(templates)} pipelines in {seconds:.2f} s "
-        f"({len(templates) / seconds:.0f} pipelines/s; target < {TARGET_SECONDS:.0f} s) {verdict}"
+        f"  compile step in process: {step.wall:.2f} s wall, {step.cpu:.2f} s CPU "
+        f"({len(templates) / step.wall:.0f} pipelines/s)"
     )
+    print(f"  `nami compile` command:  {whole.show(TARGET_SECONDS)}")
     print(f"  templates: {size_mib:.1f} MiB of JSON; peak RSS of the process: {peak_mib:.0f} MiB")
 
 

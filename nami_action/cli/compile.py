@@ -31,12 +31,21 @@ from nami_action.package.pipelines import package_config
     help="Bucket of the consumer zips; default artifacts.bucket in nami.yaml, else "
     "the templates take an ArtifactBucket parameter.",
 )
+@click.option(
+    "--no-cache",
+    is_flag=True,
+    help="Render every template anew instead of reusing unchanged ones from .nami/cache.",
+)
 @handle_errors
-def compile_command(config: Path, out_dir: Path, fmt: str, artifact_bucket: str | None) -> None:
+def compile_command(
+    config: Path, out_dir: Path, fmt: str, artifact_bucket: str | None, no_cache: bool
+) -> None:
     """Compile CONFIG into DIR/<project>-<pipeline>.template.json (no AWS calls)."""
     loaded = read_config(config)
     bucket = artifact_bucket or loaded.artifacts_bucket
-    artifacts = package_config(loaded)
+    # The output folder may be inside a consumer's code folder (`code: .`): never package it.
+    artifacts = package_config(loaded, exclude=[out_dir])
     code = {name: CodeLocation(bucket, artifact.s3_key) for name, artifact in artifacts.items()}
-    for path in write_templates(compile_config(loaded, code), out_dir, fmt):
+    templates = compile_config(loaded, code, use_cache=not no_cache)
+    for path in write_templates(templates, out_dir, fmt):
         click.echo(str(path))

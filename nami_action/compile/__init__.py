@@ -2,25 +2,43 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from io import StringIO
 from pathlib import Path
 
 from ruamel.yaml import YAML
 
+from nami_action.compile import cache
 from nami_action.compile.consumer import CodeLocation
 from nami_action.compile.pipeline import render_template
 from nami_action.config import Config
+from nami_action.package.pipelines import cache_dir_for
 
 __all__ = ["CodeLocation", "compile_config", "template_path", "to_yaml", "write_templates"]
 
 
-def compile_config(config: Config, code: dict[str, CodeLocation]) -> dict[str, str]:
-    """Stack name -> template JSON text, for every pipeline (deterministic)."""
-    return {
-        pipeline.stack_name: render_template(config, pipeline, code[name])
+def compile_config(
+    config: Config, code: dict[str, CodeLocation], *, use_cache: bool = True
+) -> dict[str, str]:
+    """Stack name -> template JSON text, for every pipeline (deterministic). Templates whose
+    inputs did not change come from the cache beside nami.yaml (see `cache`)."""
+    if not use_cache:
+        return {
+            pipeline.stack_name: render_template(config, pipeline, code[name])
+            for name, pipeline in config.pipelines.items()
+        }
+    store = cache.TemplateCache(cache.cache_file(config, cache_dir_for(config)))
+    shared = cache.config_key(config)
+    templates = {
+        pipeline.stack_name: store.render(
+            cache.key(shared, pipeline, code[name]),
+            functools.partial(render_template, config, pipeline, code[name]),
+        )
         for name, pipeline in config.pipelines.items()
     }
+    store.save()
+    return templates
 
 
 def to_yaml(template_json: str) -> str:

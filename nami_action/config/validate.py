@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
+from nami_action.config.code import check_code_folders
 from nami_action.config.limits import limit_problems
 from nami_action.config.loader import Document, PathKey, load_document
 from nami_action.config.messages import data_path, did_you_mean, to_problems
@@ -170,6 +171,7 @@ def _resolve(
         if not findings and name not in broken:
             compilable.append(name)  # what the compiler would be given: limits apply
     config = _config(doc, base_dir, written, usable, pipelines, env)
+    problems.extend(check_code_folders(doc, base_dir, pipelines))
     problems.extend(_name_lengths(doc, env, [pipelines[name] for name in compilable]))
     problems.extend(limit_problems(config, compilable))
     return config, problems

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from email.utils import formatdate
@@ -18,6 +19,11 @@ from typing import Any
 
 MAX_HEAD = 65536  # bytes of request line and headers
 MAX_HEADERS = 100
+# RFC 9112 3.2: origin-form (`/path?query`) or absolute-form (`http://host/path?query`), of
+# printable ASCII only: a control byte or non-ASCII byte is not part of any target.
+_TARGET = re.compile(r"(?:[A-Za-z][A-Za-z0-9+.-]*://[\x21-\x2e\x30-\x7e]+)?/[\x21-\x7e]*")
+# RFC 9112 7.1: chunk-size is 1*HEXDIG; 16 digits are already far past any body we accept.
+_CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}")
 
 
 class HttpError(Exception):
@@ -36,6 +42,11 @@ class Head:
     target: str
     version: str
     headers: list[tuple[str, str]] = field(default_factory=list)
+
+    def all(self, name: str) -> list[str]:
+        """Every value of a header (case-insensitive), in order."""
+        wanted = name.lower()
+        return [value for key, value in self.headers if key.lower() == wanted]
 
     def get(self, name: str) -> str | None:
         """The last value of a header (case-insensitive), or None."""
@@ -69,6 +80,8 @@ def parse_head(block: bytes) -> Head | None:
     parts = lines[0].decode("latin-1").split()
     if len(parts) != 3 or parts[2] not in ("HTTP/1.1", "HTTP/1.0"):
         raise HttpError(HTTPStatus.BAD_REQUEST, "Bad request line")
+    if not _TARGET.fullmatch(parts[1]):
+        raise HttpError(HTTPStatus.BAD_REQUEST, "Bad request target")
     head = Head(parts[0], parts[1], parts[2])
     for line in lines[1:]:
         if not line:
@@ -83,15 +96,22 @@ def parse_head(block: bytes) -> Head | None:
 
 
 def body_length(head: Head) -> int | None:
-    """Content-Length, 0 without one, or None for a chunked body."""
-    encoding = head.get("Transfer-Encoding")
-    length = head.get("Content-Length")
-    if encoding is not None:
-        if encoding.strip().lower() != "chunked" or length is not None:
+    """Content-Length, 0 without one, or None for a chunked body.
+
+    Two framings that disagree are how requests get smuggled past a proxy (RFC 9112 6.3):
+    Content-Length headers (or list members) with different values are a 400, and so is
+    Transfer-Encoding together with Content-Length, or any coding but a single `chunked`."""
+    encodings = head.all("Transfer-Encoding")
+    lengths = [v.strip() for value in head.all("Content-Length") for v in value.split(",")]
+    if encodings:
+        if [e.strip().lower() for e in encodings] != ["chunked"] or lengths:
             raise HttpError(HTTPStatus.BAD_REQUEST, "Unsupported Transfer-Encoding")
         return None
-    if length is None:
+    if not lengths:
         return 0
+    if len(set(lengths)) > 1:
+        raise HttpError(HTTPStatus.BAD_REQUEST, "Conflicting Content-Length")
+    length = lengths[0]
     if not length.isascii() or not length.isdigit():
         raise HttpError(HTTPStatus.BAD_REQUEST, "Bad Content-Length")
     return int(length)
@@ -106,13 +126,13 @@ async def read_chunked(reader: asyncio.StreamReader, limit: int) -> bytes:
     chunks: list[bytes] = []
     size = 0
     while True:
-        line = await reader.readuntil(b"\r\n")
-        try:
-            chunk_size = int(line.split(b";")[0].strip(), 16)
-        except ValueError:
-            raise HttpError(HTTPStatus.BAD_REQUEST, "Bad chunked body") from None
+        line = await _line(reader)
+        digits = line.split(b";", 1)[0].rstrip(b" \t\r\n")
+        if not _CHUNK_SIZE.fullmatch(digits):
+            raise HttpError(HTTPStatus.BAD_REQUEST, "Bad chunk size")
+        chunk_size = int(digits, 16)
         if chunk_size == 0:
-            while await reader.readuntil(b"\r\n") != b"\r\n":
+            while await _line(reader) != b"\r\n":
                 pass  # trailers are not part of the webhook
             return b"".join(chunks)
         size += chunk_size
@@ -121,6 +141,14 @@ async def read_chunked(reader: asyncio.StreamReader, limit: int) -> bytes:
         chunks.append(await reader.readexactly(chunk_size))
         if await reader.readexactly(2) != b"\r\n":
             raise HttpError(HTTPStatus.BAD_REQUEST, "Bad chunked body")
+
+
+async def _line(reader: asyncio.StreamReader) -> bytes:
+    """One CRLF-terminated line of a chunked body; a line past the reader's limit is a 400."""
+    try:
+        return await reader.readuntil(b"\r\n")
+    except asyncio.LimitOverrunError:
+        raise HttpError(HTTPStatus.BAD_REQUEST, "Bad chunked body") from None
 
 
 def json_response(

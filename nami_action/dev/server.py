@@ -14,7 +14,10 @@ thread plus the commit thread keeps that hand-off short.
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
+import socket
+import sys
 import threading
 import time
 import urllib.parse
@@ -24,7 +27,9 @@ from dataclasses import dataclass
 from http import HTTPStatus
 
 from nami_action.compile.mapping import REQUEST_CONTENT_TYPES
+from nami_action.config.code import printable
 from nami_action.dev.commit import Done
+from nami_action.dev.consumers import DevError
 from nami_action.dev.http11 import (
     CONTINUE,
     MAX_HEAD,
@@ -43,6 +48,12 @@ NOT_STORED = "The webhook was not stored (queue unavailable). Retry later."
 SHUTDOWN_GRACE = 5.0  # seconds for answers of committed webhooks to be written at stop
 SKIP_LIMIT = 65536  # body bytes read and dropped to keep a connection after an early answer
 BACKLOG = 512  # a burst of new connections must not be refused
+# Slow clients (slowloris) must not hold connections open: a keep-alive connection may wait
+# IDLE_TIMEOUT for its next request; from its first byte, the head must be complete within
+# HEAD_TIMEOUT and then the body within BODY_TIMEOUT. Past a deadline: 408 and close.
+IDLE_TIMEOUT = 60.0
+HEAD_TIMEOUT = 10.0
+BODY_TIMEOUT = 30.0
 
 Submit = Callable[[Outgoing, Done], None]
 
@@ -74,11 +85,17 @@ class DevServer:
         self._submit = submit
         self._on_received = on_received
         self._loop = asyncio.new_event_loop()
-        self._server = self._loop.run_until_complete(
-            asyncio.start_server(
-                self._connection, address[0], address[1], backlog=BACKLOG, limit=MAX_HEAD
+        try:
+            self._server = self._loop.run_until_complete(
+                asyncio.start_server(
+                    self._connection, address[0], address[1], backlog=BACKLOG, limit=MAX_HEAD
+                )
             )
-        )
+        except OSError as exc:  # port in use, address not on this machine, no permission
+            self._loop.close()
+            hint = " (another nami dev? pick one with --port)" if _in_use(exc) else ""
+            reason = _reason(exc)
+            raise DevError(f"cannot listen on {address[0]}:{address[1]}: {reason}{hint}") from None
         self.address: tuple[str, int] = self._server.sockets[0].getsockname()[:2]
         self._writers: set[asyncio.StreamWriter] = set()
         self._closing = False
@@ -127,8 +144,11 @@ class DevServer:
         try:
             while await self._serve_one(reader, writer, source_ip):
                 pass
-        except (ConnectionError, asyncio.IncompleteReadError):
-            pass  # the client went away
+        except (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
+            pass  # the client went away, or stayed silent past IDLE_TIMEOUT
+        except Exception as exc:  # a bug reading one request must not print a traceback
+            reason = printable(repr(exc))
+            print(f"nami dev: connection from {source_ip} dropped: {reason}", file=sys.stderr)
         finally:
             self._writers.discard(writer)
             writer.close()
@@ -138,8 +158,10 @@ class DevServer:
     ) -> bool:
         """Answer one request; False when the connection must close."""
         head: Head | None = None
+        first = await asyncio.wait_for(reader.readexactly(1), IDLE_TIMEOUT)
         try:
-            block = await reader.readuntil(b"\r\n\r\n")
+            async with asyncio.timeout(HEAD_TIMEOUT):
+                block = first + await reader.readuntil(b"\r\n\r\n")
             head = parse_head(block)
             if head is None:
                 return True
@@ -157,6 +179,8 @@ class DevServer:
             answer = Answer(answer.status, answer.body, keep_alive=False)
         except HttpError as exc:
             answer = Answer(exc.status, _msg(str(exc)), keep_alive=False)
+        except TimeoutError:
+            answer = Answer(HTTPStatus.REQUEST_TIMEOUT, _msg("Request Timeout"), keep_alive=False)
         keep = answer.keep_alive and head is not None and head.keep_alive and not self._closing
         writer.write(
             json_response(
@@ -179,16 +203,17 @@ class DevServer:
         writer: asyncio.StreamWriter,
         source_ip: str,
     ) -> Answer:
-        target = urllib.parse.urlsplit(head.target)
+        try:
+            target = urllib.parse.urlsplit(head.target)
+        except ValueError:  # e.g. `http://[::1/`: an unclosed IPv6 host
+            raise HttpError(HTTPStatus.BAD_REQUEST, "Bad request target") from None
         route = self.routes.get(target.path)
-        if route is None:
-            return await _early(head, reader, HTTPStatus.NOT_FOUND, "Not Found")
-        if head.method != "POST":
-            return await _early(head, reader, HTTPStatus.METHOD_NOT_ALLOWED, "Method Not Allowed")
-        if not accepted_type(head.get("Content-Type")):
-            status = HTTPStatus.UNSUPPORTED_MEDIA_TYPE
-            return await _early(head, reader, status, "Unsupported Media Type")
-        body = await _body(head, reader, writer, route.max_message_size)
+        refusal = _refusal(head, route)
+        async with asyncio.timeout(BODY_TIMEOUT):
+            if refusal is not None:
+                return await _early(head, reader, *refusal)
+            assert route is not None
+            body = await _body(head, reader, writer, route.max_message_size)
         if body is None:
             return Answer(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, _msg("Request too large"), False)
         return await self._store(route, head, target, body, source_ip)
@@ -251,6 +276,28 @@ class DevServer:
                 future.set_result(None)
             else:
                 future.set_exception(error)
+
+
+def _refusal(head: Head, route: Route | None) -> tuple[HTTPStatus, str] | None:
+    """Why the request is answered before its body is read, or None."""
+    if route is None:
+        return HTTPStatus.NOT_FOUND, "Not Found"
+    if head.method != "POST":
+        return HTTPStatus.METHOD_NOT_ALLOWED, "Method Not Allowed"
+    if not accepted_type(head.get("Content-Type")):
+        return HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "Unsupported Media Type"
+    return None
+
+
+def _in_use(exc: OSError) -> bool:
+    return exc.errno == errno.EADDRINUSE
+
+
+def _reason(exc: OSError) -> str:
+    """The system's short reason (asyncio wraps bind errors in a long message of its own)."""
+    if isinstance(exc, socket.gaierror) or not exc.errno or exc.errno < 0:
+        return exc.strerror or str(exc)
+    return os.strerror(exc.errno)
 
 
 async def _body(

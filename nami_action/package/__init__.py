@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Literal
 
 from nami_action.package.archive import (
+    EXCLUDED_NAMES,
     Entry,
     PackageError,
     check_unique,
@@ -24,7 +25,7 @@ from nami_action.package.archive import (
     write_zip,
 )
 from nami_action.package.deps import PIP_PLATFORMS, has_requirements, install_requirements
-from nami_action.package.ignore import IGNORE_FILE, IgnoreRules, parse_ignore
+from nami_action.package.ignore import IGNORE_FILE, IgnoreRules, read_ignore_file
 
 __all__ = [
     "ARTIFACT_PREFIX",
@@ -68,11 +69,13 @@ def build_artifact(
     python: str,
     cache_dir: Path,
     pip_command: Sequence[str] | None = None,
+    exclude: Sequence[Path] = (),
 ) -> Artifact:
     """Zip `code_dir` (+ its requirements.txt installed for Lambda + the runtime) reproducibly.
 
     `pip_command` replaces `<this python> -m pip` (e.g. to use another pip); the installed
     requirements are cached in `cache_dir`, keyed by requirements.txt, architecture and python.
+    Folders in `exclude` (e.g. compile's output folder) and `cache_dir` are never packaged.
     """
     if architecture not in PIP_PLATFORMS:
         raise PackageError(
@@ -83,16 +86,15 @@ def build_artifact(
     code_dir = _check_code_dir(code_dir)
 
     ignore_file = code_dir / IGNORE_FILE
-    rules = (
-        parse_ignore(ignore_file.read_text(encoding="utf-8").splitlines())
-        if ignore_file.is_file()
-        else IgnoreRules()
-    )
-    code = collect_tree(code_dir, rules=rules)
+    rules = read_ignore_file(ignore_file) if ignore_file.is_file() else IgnoreRules()
+    # Nami's own cache (zips, templates) may sit inside the code folder (`code: .`): it
+    # changes on every run, so packaging it would change the zip and its key every time.
+    skip = frozenset({cache_dir.resolve(), *(p.resolve() for p in exclude)})
+    code = collect_tree(code_dir, rules=rules, skip=skip)
     if not code:
         raise PackageError(
             f"consumer code folder {code_dir} has no files to package (after {IGNORE_FILE} "
-            "and the built-in exclusions: __pycache__, *.pyc, .git, .venv, .DS_Store)"
+            f"and the built-in exclusions: {', '.join(sorted(EXCLUDED_NAMES))}, *.pyc)"
         )
     if any(e.name == RUNTIME_PACKAGE or e.name.startswith(f"{RUNTIME_PACKAGE}/") for e in code):
         raise PackageError(

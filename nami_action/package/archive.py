@@ -24,8 +24,22 @@ FILE_MODE = 0o644
 EXEC_MODE = 0o755
 UNIX = 3  # ZipInfo.create_system: 3 = Unix, so unzip and Lambda honour the mode bits
 
-# Never shipped, at any depth: build leftovers, VCS data, local virtualenvs, Finder litter.
-EXCLUDED_NAMES = frozenset({"__pycache__", ".git", ".venv", ".DS_Store"})
+# Never shipped, at any depth: build leftovers, VCS data, local virtualenvs, tool caches
+# (nami's own `.nami` among them: they change between runs, and would change the zip's key),
+# Finder litter.
+EXCLUDED_NAMES = frozenset(
+    {
+        "__pycache__",
+        ".git",
+        ".venv",
+        ".nami",
+        ".mypy_cache",
+        ".pytest_cache",
+        ".ruff_cache",
+        ".hypothesis",
+        ".DS_Store",
+    }
+)
 EXCLUDED_SUFFIXES = (".pyc", ".pyo")
 
 
@@ -48,11 +62,13 @@ def collect_tree(
     prefix: str = "",
     rules: IgnoreRules | None = None,
     label: str = "",
+    skip: frozenset[Path] = frozenset(),
 ) -> list[Entry]:
     """Every file under `root` that should ship, as entries named `prefix` + relative path.
 
     Symbolic links are refused rather than followed: following one can pull in files from
     outside the folder (so the archive would depend on the machine), and Lambda needs none.
+    Folders in `skip` (absolute, resolved paths like `root`'s) are left out whole.
     """
     rules = rules or IgnoreRules()
     label = label or str(root)
@@ -77,7 +93,8 @@ def collect_tree(
                     f"what it points to, or exclude it in {IGNORE_FILE}."
                 )
             if is_dir:
-                walk(Path(item.path), f"{rel}/")
+                if Path(item.path) not in skip:
+                    walk(Path(item.path), f"{rel}/")
             elif item.is_file(follow_symlinks=False):
                 mode = item.stat(follow_symlinks=False).st_mode
                 entries.append(Entry(prefix + rel, Path(item.path), bool(mode & 0o111)))

@@ -85,6 +85,7 @@ def test_changing_one_pipeline_changes_only_its_template(tmp_path: Path) -> None
     text = CONFIGS[1].read_text()
     changed = tmp_path / "nami.yaml"
     changed.write_text(text.replace("alarms: {email: []}", "alarms: {email: [c@example.com]}"))
+    shutil.copytree(CONFIGS[1].parent / "consumer", tmp_path / "consumer")
     before, after = compiled(load_config(CONFIGS[1])), compiled(load_config(changed))
     differing = sorted(name for name in before if before[name] != after[name])
     assert differing == ["every-slack"]

@@ -113,6 +113,7 @@ AGREEMENT = [
 def pydantic_accepts(doc: dict[str, Any], tmp_path: Path) -> bool:
     path = tmp_path / "nami.yaml"
     path.write_text(json.dumps(doc))  # JSON is YAML: same loader as nami.yaml
+    (tmp_path / "src").mkdir(exist_ok=True)  # consumer.code must exist
     try:
         validate_document(load_document(path), tmp_path)
     except ConfigError:

@@ -18,6 +18,8 @@ EXAMPLE = ROOT / "examples" / "nami.yaml"
 def write(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "nami.yaml"
     path.write_text(text)
+    for code in re.findall(r"\bcode: ([\w./-]+)", text):  # consumer.code must exist
+        (tmp_path / code).mkdir(parents=True, exist_ok=True)
     return path
 
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
+import re
 
-from nami_action.package.ignore import parse_ignore
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from nami_action.package.ignore import IgnoreRule, PatternError, parse_ignore
 
 
 @pytest.mark.parametrize(
@@ -35,6 +39,21 @@ from nami_action.package.ignore import parse_ignore
         ("\\!bang", "!bang", False, True),
         ("a+b(c).txt", "a+b(c).txt", False, True),  # regex metacharacters are literal
         ("secrets.env   ", "secrets.env", False, True),  # trailing spaces dropped
+        ("[a-c]x", "bx", False, True),
+        ("[a-c]x", "dx", False, False),
+        ("[!a-c]x", "dx", False, True),
+        ("[]]x", "]x", False, True),  # `]` first in a class is a member
+        ("[\\]]x", "]x", False, True),
+        ("[a/]x", "a/x", False, False),  # a class never matches `/`
+        ("\\*.py", "*.py", False, True),  # an escaped `*` is a literal star
+        ("\\*.py", "a.py", False, False),
+        ("\\?", "?", False, True),
+        ("**", "a/b/c", False, True),
+        ("a/**/b/**/c", "a/x/b/y/z/c", False, True),
+        ("a/**/b", "a/xb", True, False),  # `**/` stops only after a `/`
+        ("**/b", "ab", False, False),
+        ("x**y", "xay", False, True),  # `**` inside a name is a plain `*`
+        ("x**y", "xa/y", False, False),
     ],
 )
 def test_pattern(pattern: str, path: str, is_dir: bool, ignored: bool) -> None:
@@ -53,3 +72,57 @@ def test_last_match_wins_with_negation() -> None:
     rules = parse_ignore(["*.json", "!keep.json"])
     assert not rules.ignored("keep.json", False)
     assert rules.ignored("drop.json", False)
+
+
+def test_matching_a_long_name_does_not_backtrack() -> None:
+    """A backtracking matcher (Python's `re` on `[^/]*a[^/]*a...b`) would not finish here."""
+    rules = parse_ignore(["*a*a*a*a*a*a*a*a*a*a*a*b"])
+    assert not rules.ignored("a" * 5000, False)
+    assert rules.ignored("a" * 5000 + "b", False)
+    assert not rules.ignored("/".join(["a" * 40] * 100), False)
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("[z-a].py", "`[z-a]` has a reversed range `z-a`"),
+        ("src/[abc", "`[` is never closed"),
+        ("trailing\\", "ends with a lone `\\`"),
+        ("!", "`!` needs a pattern after it"),
+        ("a\x00b", "contains a NUL byte"),
+    ],
+)
+def test_an_unreadable_pattern_names_its_line(line: str, message: str) -> None:
+    with pytest.raises(PatternError) as raised:
+        parse_ignore(["*.md", "# fine", line])
+    assert message in raised.value.args[0]
+    assert raised.value.args[1] == 3
+
+
+def _as_regex(rule: IgnoreRule) -> re.Pattern[str]:
+    """The same steps as a regex: a slow but obviously right oracle for short paths."""
+    parts = []
+    for step in rule.steps:
+        if isinstance(step, str):
+            parts.append(re.escape(step))
+        elif hasattr(step, "ranges"):
+            members = "".join(f"{re.escape(lo)}-{re.escape(hi)}" for lo, hi in step.ranges)
+            parts.append(f"[^/{members}]" if step.negated else f"(?!/)[{members}]")
+        else:
+            parts.append({"?": "[^/]", "*": "[^/]*", "**/": "(?:.*/)?", "/**": ".*"}[step.value])
+    return re.compile("".join(parts), re.DOTALL)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    pattern=st.text(alphabet="ab/*?[]!-\\", min_size=1, max_size=10),
+    path=st.text(alphabet="ab/", max_size=10),
+)
+def test_the_matcher_agrees_with_a_regex_of_its_steps(pattern: str, path: str) -> None:
+    try:
+        rules = parse_ignore([pattern])
+    except PatternError:
+        return
+    for rule in rules.rules:
+        expected = _as_regex(rule).fullmatch(path) is not None
+        assert rule.matches(path, is_dir=True) is expected, (pattern, path, rule.steps)
