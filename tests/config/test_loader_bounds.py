@@ -115,7 +115,7 @@ def test_exactly_the_limit_is_read_and_one_more_byte_is_refused(tmp_path: Path) 
     path = tmp_path / "nami.yaml"
     path.write_text(head + "#" * (MAX_FILE_BYTES - len(head) - 1) + "\n")
     assert path.stat().st_size == MAX_FILE_BYTES
-    (tmp_path / "src").mkdir()
+    (tmp_path / "src").mkdir(exist_ok=True)
     assert load_config(path).project == "acme"
     path.write_text(head + "#" * (MAX_FILE_BYTES - len(head)) + "\n")
     assert problems_of(path) == [

@@ -117,7 +117,7 @@ def test_not_secret_names_and_values_are_not_false_positives(
     tmp_path: Path, name: str, value: str
 ) -> None:
     path = with_variable(tmp_path, name, value)
-    (tmp_path / "src").mkdir()
+    (tmp_path / "src").mkdir(exist_ok=True)
     assert load_config(path).pipelines["hook"].spec.consumer.environment == {name: value}
 
 
