@@ -16,6 +16,9 @@ DEAD_LETTER_QUEUE = "DeadLetterQueue"
 FUNCTION = "Consumer"
 EVENT_SOURCE = "ConsumerEventSource"
 REST_API = "Api"
+HTTP_API = "HttpApi"
+# The API a pipeline's endpoint hangs off, whichever ingress kind compiled it.
+API_LOGICAL_IDS = (REST_API, HTTP_API)
 STAGE = "ApiStage"
 QUEUE_TYPE = "AWS::SQS::Queue"
 QUEUE_LOGICAL_IDS = (QUEUE, DEAD_LETTER_QUEUE)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from typing import Any
 
 from troposphere import GetAtt, Output, Ref, Sub, Template
@@ -14,9 +15,20 @@ from nami_action.compile.alarms import add_alarms
 from nami_action.compile.consumer import CodeLocation, add_consumer
 from nami_action.compile.dashboard import add_dashboard
 from nami_action.compile.ingress import add_ingress
+from nami_action.compile.ingress_http import add_http_ingress
 from nami_action.compile.queues import add_queues
 from nami_action.config import Config, PipelineConfig
 from nami_action.cost.model import inputs_from_pipeline, metadata
+
+
+INGRESS_KINDS: dict[str, Callable[[Template, Config, PipelineConfig], None]] = {
+    "rest": add_ingress,
+    "http": add_http_ingress,
+}
+
+
+def api_logical_id(pipeline: PipelineConfig) -> str:
+    return names.HTTP_API if pipeline.spec.ingress == "http" else names.REST_API
 
 
 def build_template(config: Config, pipeline: PipelineConfig, code: CodeLocation) -> Template:
@@ -24,7 +36,7 @@ def build_template(config: Config, pipeline: PipelineConfig, code: CodeLocation)
     template.set_version("2010-09-09")
     add_queues(template, config, pipeline)
     add_consumer(template, config, pipeline, code)
-    add_ingress(template, config, pipeline)
+    INGRESS_KINDS[pipeline.spec.ingress](template, config, pipeline)
     add_alarms(template, config, pipeline)
     add_dashboard(template, pipeline)
     _add_outputs(template, pipeline)
@@ -40,7 +52,7 @@ def endpoint_url(api_id: Any, region: Any, path: str) -> str:
 def _add_outputs(template: Template, pipeline: PipelineConfig) -> None:
     outputs = {
         "EndpointUrl": Sub(
-            f"https://${{{names.REST_API}}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}"
+            f"https://${{{api_logical_id(pipeline)}}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}"
             f"/{names.STAGE_NAME}{pipeline.path}"
         ),
         "QueueUrl": Ref(names.QUEUE),

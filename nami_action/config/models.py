@@ -320,6 +320,12 @@ class Dedupe(Strict):
     window: Annotated[int, Seconds(MINUTE, 30 * DAY, "How long an event id is remembered.")] = DAY
 
 
+IngressKind = Literal["rest", "http"]
+INGRESS_DESCRIPTION = (
+    "How webhooks arrive: `rest`, an API Gateway REST API writing to SQS (any body, all "
+    "headers); `http`, an HTTP API writing to SQS (cheaper; UTF-8 text bodies and the headers "
+    "verification needs). A change of kind changes the endpoint URL."
+)
 GROUP_BY_PATTERN = r"^(header:[A-Za-z0-9-]{1,128}|json:\$(\.[A-Za-z0-9_-]+|\[[0-9]+\])+)$"
 _GROUP_BY = re.compile(GROUP_BY_PATTERN)
 
@@ -672,10 +678,7 @@ class Pipeline(Strict):
     )
     throttle: Throttle = Throttle()
     tags: Tags = Field(default_factory=dict, description="Extra tags for this pipeline's stack.")
-    ingress: Literal["rest"] = Field(
-        default="rest",
-        description="How webhooks arrive: `rest`, an API Gateway REST API writing to SQS.",
-    )
+    ingress: IngressKind = Field(default="rest", description=INGRESS_DESCRIPTION)
 
 
 class Defaults(Strict):
@@ -689,6 +692,7 @@ class Defaults(Strict):
         default=True, description="Compile a CloudWatch dashboard with the stack."
     )
     throttle: Throttle = Throttle()
+    ingress: IngressKind = Field(default="rest", description=INGRESS_DESCRIPTION)
 
 
 # General purpose bucket naming rules beyond the character set and length:
