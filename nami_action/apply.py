@@ -62,7 +62,7 @@ def retry_while_queue_name_cools(
 def endpoint_url(aws: Aws, stack_name: str, path: str) -> str | None:
     """Derived from the stack's resources (the REST API id), so it works without Outputs."""
     resources = cfn.stack_resources(aws, stack_name) or {}
-    api_id = resources.get(names.REST_API)
+    api_id = names.api_id_of(resources)
     if not api_id:
         return None
     return f"https://{api_id}.execute-api.{aws.region}.amazonaws.com/{names.STAGE_NAME}{path}"

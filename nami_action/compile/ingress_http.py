@@ -11,6 +11,7 @@ https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-parameter-
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from troposphere import GetAtt, Join, Ref, Template
 from troposphere.apigatewayv2 import (
@@ -207,3 +208,17 @@ def _add_stage(template: Template, config: Config, pipeline: PipelineConfig) -> 
             Tags=names.resource_tags(config, pipeline),
         )
     )
+
+
+# An HTTP API publishes per API id and stage, and names its error counts 4xx and 5xx where a
+# REST API (per API name and stage) says 4XXError and 5XXError.
+# https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-metrics.html
+HTTP_METRIC_NAMES = {"Count": "Count", "4XXError": "4xx", "5XXError": "5xx"}
+
+
+def api_metric(pipeline: PipelineConfig, metric: str) -> tuple[str, list[tuple[str, Any]]]:
+    """(metric name, dimensions) of an API Gateway metric named as a REST API names it."""
+    stage = ("Stage", names.STAGE_NAME)
+    if pipeline.spec.ingress == "http":
+        return HTTP_METRIC_NAMES[metric], [("ApiId", Ref(names.HTTP_API)), stage]
+    return metric, [("ApiName", pipeline.stack_name), stage]

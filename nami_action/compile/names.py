@@ -30,6 +30,12 @@ TAG_PIPELINE = "nami:pipeline"
 TAG_VERSION = "nami:version"
 
 
+def api_id_of(resources: dict[str, str]) -> str | None:
+    """The deployed API's id from a stack's resources, whichever kind (moto's CloudFormation
+    skips ApiGatewayV2, so an `http` stack on the emulator has none: callers show no URL)."""
+    return next((resources[i] for i in API_LOGICAL_IDS if resources.get(i)), None)
+
+
 def queue_name(pipeline: PipelineConfig) -> str:
     """Named queues: a change that would replace one fails instead of orphaning messages,
     and the DLQ's redrive-allow policy can name its source without a dependency cycle."""

@@ -20,7 +20,6 @@ from nami_action.compile.queues import add_queues
 from nami_action.config import Config, PipelineConfig
 from nami_action.cost.model import inputs_from_pipeline, metadata
 
-
 INGRESS_KINDS: dict[str, Callable[[Template, Config, PipelineConfig], None]] = {
     "rest": add_ingress,
     "http": add_http_ingress,

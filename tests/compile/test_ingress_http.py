@@ -86,9 +86,7 @@ def resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
     return {k: v for k, v in template["Resources"].items() if v["Type"] == kind}
 
 
-def test_http_templates_pass_cfn_lint(
-    templates: dict[str, dict[str, Any]], tmp_path: Path
-) -> None:
+def test_http_templates_pass_cfn_lint(templates: dict[str, dict[str, Any]], tmp_path: Path) -> None:
     files = []
     for name, body in templates.items():
         path = tmp_path / f"{name}.template.json"
@@ -130,14 +128,17 @@ def test_integration_is_sqs_send_message_with_a_role_for_this_queue_only(
     # FIFO: one group, and the request id deduplicates (never the client-set header).
     assert params["MessageGroupId"] == "nami"
     assert params["MessageDeduplicationId"] == "${context.requestId}"
-    assert "MessageGroupId" not in templates["github"]["Resources"][INTEGRATION]["Properties"][
-        "RequestParameters"
-    ]
+    assert (
+        "MessageGroupId"
+        not in templates["github"]["Resources"][INTEGRATION]["Properties"]["RequestParameters"]
+    )
     policy = template["Resources"][ROLE]["Properties"]["Policies"][0]["PolicyDocument"]
     assert policy["Statement"] == [
-        {"Action": ["sqs:SendMessage"], "Effect": "Allow", "Resource": [
-            {"Fn::GetAtt": ["Queue", "Arn"]}
-        ]}
+        {
+            "Action": ["sqs:SendMessage"],
+            "Effect": "Allow",
+            "Resource": [{"Fn::GetAtt": ["Queue", "Arn"]}],
+        }
     ]
 
 
@@ -164,9 +165,12 @@ def test_stage_throttles_from_the_throttle_settings(
         assert stage["DefaultRouteSettings"]["ThrottlingRateLimit"] == rate
         assert stage["DefaultRouteSettings"]["ThrottlingBurstLimit"] == burst
         assert stage["AutoDeploy"] is True
-    assert templates["stripe"]["Resources"][STAGE]["Properties"]["DefaultRouteSettings"][
-        "ThrottlingRateLimit"
-    ] == 20.0
+    assert (
+        templates["stripe"]["Resources"][STAGE]["Properties"]["DefaultRouteSettings"][
+            "ThrottlingRateLimit"
+        ]
+        == 20.0
+    )
 
 
 # --- the parameter mapping, filled as API Gateway fills it -----------------------------------
@@ -284,9 +288,14 @@ def test_every_scheme_verifies_from_what_the_mapping_carries(
 ) -> None:
     body = '{"id":"evt_1","name":"Zo\u00eb"}'
     headers = {**sign(scheme, body.encode()), "X-Noise": "dropped", "Content-Type": "text/plain"}
-    webhook = decode_envelope(fill(message_body(spec_of(project, pipeline)), headers, body, CONTEXT))
+    webhook = decode_envelope(
+        fill(message_body(spec_of(project, pipeline)), headers, body, CONTEXT)
+    )
     result = verify(
-        VerifySettings(scheme, SECRET), webhook.headers, webhook.body, webhook.received_at.timestamp()
+        VerifySettings(scheme, SECRET),
+        webhook.headers,
+        webhook.body,
+        webhook.received_at.timestamp(),
     )
     assert result.ok, result.reason
     tampered = verify(
@@ -321,3 +330,21 @@ def test_every_scheme_has_its_headers_listed() -> None:
 def test_broken_v2_envelopes_are_malformed(text: str, reason: str) -> None:
     with pytest.raises(MalformedEnvelope, match=reason):
         decode_envelope(text)
+
+
+def test_alarms_and_dashboard_read_the_http_api_metrics(
+    templates: dict[str, dict[str, Any]],
+) -> None:
+    alarm = templates["github"]["Resources"]["Ingress5xxAlarm"]["Properties"]
+    stats = [q["MetricStat"]["Metric"] for q in alarm["Metrics"] if "MetricStat" in q]
+    assert [m["MetricName"] for m in stats] == ["5xx", "Count"]
+    assert stats[0]["Dimensions"] == [
+        {"Name": "ApiId", "Value": {"Ref": "HttpApi"}},
+        {"Name": "Stage", "Value": "live"},
+    ]
+    body = templates["github"]["Resources"]["Dashboard"]["Properties"]["DashboardBody"]
+    text = body["Fn::Sub"][0]
+    assert '"ApiId","${HttpApi}","Stage","live"' in text
+    assert '"4xx"' in text and "4XXError" not in text
+    rest = templates["open"]["Resources"]["Ingress5xxAlarm"]["Properties"]["Metrics"][0]
+    assert rest["MetricStat"]["Metric"]["MetricName"] == "5XXError"
