@@ -35,6 +35,7 @@ from nami_action.package import Artifact
 from nami_action.package.pipelines import package_config
 from nami_action.plan import decide
 from nami_action.plan.costs import add_costs
+from nami_action.plan.endpoints import endpoint_warnings
 from nami_action.plan.model import PipelinePlan, Plan, PlanWarning, ResourceChange
 
 # Who made a change set shows in its name; the IAM documents build on it (a plan role may
@@ -298,6 +299,7 @@ class _Previewer:
         warnings = list(plan.warnings)
         touched = decide.queue_warnings(plan.pipeline, deployed, compiled, changes)
         warnings += [warning for _, warning in touched]
+        warnings += endpoint_warnings(plan.pipeline, deployed, compiled)
         waiting = self._waiting(plan, changes, dict(touched))
         warnings += waiting[1]
         return replace(
