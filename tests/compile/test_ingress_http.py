@@ -362,3 +362,16 @@ def test_plan_flags_a_change_of_kind_as_a_changed_endpoint(
     assert "senders must be updated" in warning.message
     assert endpoint_warnings("github", http, http) == []
     assert endpoint_warnings("github", None, http) == []  # a create has no old URL
+
+
+def test_the_cli_reads_a_v2_envelope_back_as_it_reads_v1(project: Path) -> None:
+    """`nami dlq peek` and `nami dev` read envelopes through nami_action.envelope."""
+    from nami_action.envelope import decode_envelope as read_back
+
+    body = "caf\u00e9"
+    text = fill(message_body(spec_of(project, "std")), {"webhook-id": "m1"}, body, CONTEXT)
+    request = read_back(text)
+    assert request.body == body.encode()
+    assert request.headers == {"webhook-id": "m1"}
+    assert request.received_at_ms == NOW * 1000 + 123
+    assert request.request_id == CONTEXT["requestId"]
