@@ -223,12 +223,12 @@ def _function_alarm(
 def _api_query(query_id: str, metric: str, pipeline: PipelineConfig) -> MetricDataQuery:
     """API Gateway's metric per API and stage (compile/ingress_http.api_metric names it per
     ingress kind); 429s from stage throttling count in the 4xx metric."""
-    name, dimensions = api_metric(pipeline, metric)
+    namespace, name, dimensions = api_metric(pipeline, metric)
     return MetricDataQuery(
         Id=query_id,
         MetricStat=MetricStat(
             Metric=Metric(
-                Namespace="AWS/ApiGateway",
+                Namespace=namespace,
                 MetricName=name,
                 Dimensions=[MetricDimension(Name=k, Value=v) for k, v in dimensions],
             ),

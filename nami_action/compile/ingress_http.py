@@ -211,14 +211,31 @@ def _add_stage(template: Template, config: Config, pipeline: PipelineConfig) -> 
 
 
 # An HTTP API publishes per API id and stage, and names its error counts 4xx and 5xx where a
-# REST API (per API name and stage) says 4XXError and 5XXError.
+# REST API (per API name and stage) says 4XXError and 5XXError; a function URL publishes under
+# AWS/Lambda per function.
 # https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-metrics.html
+# https://docs.aws.amazon.com/lambda/latest/dg/urls-monitoring.html
 HTTP_METRIC_NAMES = {"Count": "Count", "4XXError": "4xx", "5XXError": "5xx"}
+URL_METRIC_NAMES = {
+    "Count": "UrlRequestCount",
+    "4XXError": "Url4xxCount",
+    "5XXError": "Url5xxCount",
+}
+INGEST_FUNCTION = "IngestFunction"
 
 
-def api_metric(pipeline: PipelineConfig, metric: str) -> tuple[str, list[tuple[str, Any]]]:
-    """(metric name, dimensions) of an API Gateway metric named as a REST API names it."""
+def api_metric(
+    pipeline: PipelineConfig, metric: str, *, in_sub: bool = False
+) -> tuple[str, str, list[tuple[str, Any]]]:
+    """(namespace, metric name, dimensions) of the ingress metric a REST API calls `metric`;
+    `in_sub`: ids as `${LogicalId}` for a Fn::Sub body (the dashboard) instead of Refs."""
+
+    def ref(logical_id: str) -> Any:
+        return f"${{{logical_id}}}" if in_sub else Ref(logical_id)
+
     stage = ("Stage", names.STAGE_NAME)
+    if pipeline.spec.ingress == "function-url":
+        return "AWS/Lambda", URL_METRIC_NAMES[metric], [("FunctionName", ref(INGEST_FUNCTION))]
     if pipeline.spec.ingress == "http":
-        return HTTP_METRIC_NAMES[metric], [("ApiId", Ref(names.HTTP_API)), stage]
-    return metric, [("ApiName", pipeline.stack_name), stage]
+        return "AWS/ApiGateway", HTTP_METRIC_NAMES[metric], [("ApiId", ref(names.HTTP_API)), stage]
+    return "AWS/ApiGateway", metric, [("ApiName", pipeline.stack_name), stage]

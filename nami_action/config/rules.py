@@ -165,6 +165,22 @@ def http_ingress_rules(pipeline: Pipeline) -> Iterator[Finding]:
         )
 
 
+def function_url_rules(pipeline: Pipeline) -> Iterator[Finding]:
+    if pipeline.ingress != "function-url":
+        if pipeline.ingress_function is not None:
+            yield (
+                ("ingress_function",),
+                "ingress_function sets the ingest function of `ingress: function-url`",
+            )
+        return
+    if pipeline.queue.group_by is not None:
+        yield (
+            ("ingress",),
+            "the `function-url` ingest function writes one message group: use `rest` for "
+            "queue.group_by",
+        )
+
+
 RULES: tuple[Callable[[Pipeline], Iterator[Finding]], ...] = (
     batching_rules,
     timeout_rules,
@@ -174,6 +190,7 @@ RULES: tuple[Callable[[Pipeline], Iterator[Finding]], ...] = (
     dedupe_rules,
     environment_rules,
     http_ingress_rules,
+    function_url_rules,
 )
 
 

@@ -13,7 +13,11 @@ from typing import Any
 from nami_action.plan.model import PlanWarning
 
 # The resource type that tells a compiled or deployed template's ingress kind.
-API_KINDS = {"AWS::ApiGateway::RestApi": "rest", "AWS::ApiGatewayV2::Api": "http"}
+API_KINDS = {
+    "AWS::ApiGateway::RestApi": "rest",
+    "AWS::ApiGatewayV2::Api": "http",
+    "AWS::Lambda::Url": "function-url",
+}
 
 
 def ingress_kind(template: dict[str, Any] | None) -> str | None:
