@@ -334,7 +334,7 @@ class IngressFunction(Strict):
     """The ingest function of `ingress: function-url`."""
 
     memory: int = Field(
-        default=256, ge=128, le=10240, description="MiB; more memory is also more CPU."
+        default=128, ge=128, le=10240, description="MiB; more memory is also more CPU."
     )
     reserved_concurrency: int | None = Field(
         default=None,

@@ -108,9 +108,16 @@ def test_defaults_for_the_ingest_function_and_the_queue_size(
     templates: dict[str, dict[str, Any]],
 ) -> None:
     function = templates["orders"]["Resources"]["IngestFunction"]["Properties"]
-    assert function["MemorySize"] == 256
+    assert function["MemorySize"] == 128
     assert "ReservedConcurrentExecutions" not in function
     assert function["Environment"]["Variables"]["NAMI_MAX_MESSAGE_SIZE"] == str(256 * 1024)
+
+
+def test_the_cost_metadata_prices_the_configured_ingest_memory(
+    templates: dict[str, dict[str, Any]],
+) -> None:
+    assert templates["slack"]["Metadata"]["Nami"]["cost"]["ingest_memory_mib"] == 512
+    assert templates["orders"]["Metadata"]["Nami"]["cost"]["ingest_memory_mib"] == 128
 
 
 def test_alarms_read_the_function_url_metrics(templates: dict[str, dict[str, Any]]) -> None:
