@@ -71,6 +71,19 @@ class Ingest:
     fetch: Callable[[str], None] = lambda url: None
 
     def __call__(self, event: Mapping[str, Any]) -> Answer:
+        prepared = self.prepare(event)
+        if isinstance(prepared, Answer):
+            return prepared
+        text, request_id = prepared
+        try:
+            self.send(text, request_id)
+        except Exception:  # any failure to store must make the sender retry
+            return json_answer(503, {"message": "not stored, retry"})
+        return json_answer(202, {"id": request_id})
+
+    def prepare(self, event: Mapping[str, Any]) -> Answer | tuple[str, str]:
+        """The answer without storing anything, or (envelope, request id) to store
+        (`nami dev` stores through its own queue)."""
         http = event.get("requestContext", {}).get("http", {})
         method = str(http.get("method", "POST")).upper()
         headers = Headers({str(k): str(v) for k, v in (event.get("headers") or {}).items()})
@@ -94,7 +107,7 @@ class Ingest:
                 return json_answer(401, {"message": f"signature rejected: {result.reason}"})
         if data.get("type") == "url_verification" and isinstance(data.get("challenge"), str):
             return Answer(200, data["challenge"], "text/plain")  # Slack, signed like any event
-        return self.store(event, method, headers, query, body, received_ms)
+        return self.envelope(event, method, headers, query, body, received_ms)
 
     def subscribe_challenge(self, query: Mapping[str, str]) -> Answer:
         """Meta / WhatsApp: GET ?hub.mode=subscribe&hub.verify_token=<secret>&hub.challenge=x.
@@ -133,7 +146,7 @@ class Ingest:
             return json_answer(502, {"message": "could not confirm the subscription"})
         return json_answer(200, {"message": "subscription confirmed"})
 
-    def store(
+    def envelope(
         self,
         event: Mapping[str, Any],
         method: str,
@@ -141,7 +154,7 @@ class Ingest:
         query: Mapping[str, str],
         body: bytes,
         received_ms: int,
-    ) -> Answer:
+    ) -> Answer | tuple[str, str]:
         context = event.get("requestContext", {})
         request_id = str(context.get("requestId", ""))
         envelope = {
@@ -158,11 +171,7 @@ class Ingest:
         text = json.dumps(envelope, separators=(",", ":"), ensure_ascii=True)
         if len(text.encode()) > self.max_message_size:
             return json_answer(413, {"message": "webhook too large for the queue"})
-        try:
-            self.send(text, request_id)
-        except Exception:  # any failure to store must make the sender retry
-            return json_answer(503, {"message": "not stored, retry"})
-        return json_answer(202, {"id": request_id})
+        return text, request_id
 
 
 def _json_object(body: bytes) -> dict[str, Any]:
