@@ -44,6 +44,18 @@ def verify_references(pipeline: PipelineConfig) -> list[str]:
     return [secret] if isinstance(secret, str) else list(secret or [])
 
 
+def _environment(pipeline: PipelineConfig) -> dict[str, Any]:
+    queue = pipeline.spec.queue
+    variables: dict[str, Any] = {
+        "NAMI_CONFIG": json.dumps(ingest_settings(pipeline), sort_keys=True),
+        "NAMI_QUEUE_URL": Ref(names.QUEUE),
+        "NAMI_MAX_MESSAGE_SIZE": str(int(queue.max_message_size)),
+    }
+    if queue.group_by:
+        variables["NAMI_GROUP_BY"] = queue.group_by
+    return variables
+
+
 def add_function_url_ingress(
     template: Template, config: Config, pipeline: PipelineConfig, code: CodeLocation
 ) -> None:
@@ -82,13 +94,7 @@ def add_function_url_ingress(
             MemorySize=settings.memory,
             Timeout=TIMEOUT_SECONDS,
             Role=GetAtt(ROLE, "Arn"),
-            Environment=Environment(
-                Variables={
-                    "NAMI_CONFIG": json.dumps(ingest_settings(pipeline), sort_keys=True),
-                    "NAMI_QUEUE_URL": Ref(names.QUEUE),
-                    "NAMI_MAX_MESSAGE_SIZE": str(int(pipeline.spec.queue.max_message_size)),
-                }
-            ),
+            Environment=Environment(Variables=_environment(pipeline)),
             LoggingConfig=LoggingConfig(LogGroup=Ref(LOGS)),
             Tags=tags,
             **reserved,

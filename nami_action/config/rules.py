@@ -173,12 +173,6 @@ def function_url_rules(pipeline: Pipeline) -> Iterator[Finding]:
                 "ingress_function sets the ingest function of `ingress: function-url`",
             )
         return
-    if pipeline.queue.group_by is not None:
-        yield (
-            ("ingress",),
-            "the `function-url` ingest function writes one message group: use `rest` for "
-            "queue.group_by",
-        )
 
 
 RULES: tuple[Callable[[Pipeline], Iterator[Finding]], ...] = (

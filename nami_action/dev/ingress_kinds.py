@@ -55,7 +55,7 @@ def kind_routes(
     return routes
 
 
-def _never_sent(text: str, request_id: str) -> None:
+def _never_sent(text: str, request_id: str, group: str) -> None:
     raise AssertionError("nami dev stores through its own queue (Ingest.prepare)")
 
 
@@ -178,7 +178,7 @@ class KindsDevServer(DevServer):
             if prepared.content_type == "text/plain":
                 return Answer(status, {}, text=prepared.body)
             return Answer(status, json_object(prepared.body))
-        text, request_id = prepared
+        text, request_id, _group = prepared  # the dev queue keeps one order per pipeline
         return await self._keep(kind, text, request_id)
 
     async def _keep(self, kind: KindRoute, text: str, request_id: str) -> Answer:

@@ -26,13 +26,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from .config import load_config
+from .dedupe import lookup, parse_json_path
 from .secrets import resolve
 from .verify import VerifySettings, verify
 from .webhook import ENVELOPE_VERSION, Headers
 
 QUEUE_URL_ENV = "NAMI_QUEUE_URL"
 MAX_SIZE_ENV = "NAMI_MAX_MESSAGE_SIZE"
+GROUP_BY_ENV = "NAMI_GROUP_BY"
 FIFO_GROUP = "nami"
+GROUP_ID = re.compile(r"^[!-~]{1,128}$")  # what SQS accepts as a MessageGroupId
 # Zoom's endpoint.url_validation asks for HMAC(secret, plainToken): an HMAC oracle. It is
 # answered only where no plainToken can be a signed message: these schemes sign
 # "<timestamp>.<body>", "v0:<timestamp>:<body>" or "<id>.<timestamp>.<body>", and a token
@@ -66,23 +69,24 @@ class Ingest:
     """One container's settings: what verifies, where it stores."""
 
     settings: VerifySettings | None
-    send: Callable[[str, str], None]  # (message body, dedup id); raises when not stored
+    send: Callable[[str, str, str], None]  # (body, dedup id, group); raises if not stored
     max_message_size: int
     fetch: Callable[[str], None] = lambda url: None
+    group_by: str | None = None  # queue.group_by of a FIFO pipeline
 
     def __call__(self, event: Mapping[str, Any]) -> Answer:
         prepared = self.prepare(event)
         if isinstance(prepared, Answer):
             return prepared
-        text, request_id = prepared
+        text, request_id, group = prepared
         try:
-            self.send(text, request_id)
+            self.send(text, request_id, group)
         except Exception:  # any failure to store must make the sender retry
             return json_answer(503, {"message": "not stored, retry"})
         return json_answer(202, {"id": request_id})
 
-    def prepare(self, event: Mapping[str, Any]) -> Answer | tuple[str, str]:
-        """The answer without storing anything, or (envelope, request id) to store
+    def prepare(self, event: Mapping[str, Any]) -> Answer | tuple[str, str, str]:
+        """The answer without storing anything, or (envelope, request id, group) to store
         (`nami dev` stores through its own queue)."""
         http = event.get("requestContext", {}).get("http", {})
         method = str(http.get("method", "POST")).upper()
@@ -154,7 +158,7 @@ class Ingest:
         query: Mapping[str, str],
         body: bytes,
         received_ms: int,
-    ) -> Answer | tuple[str, str]:
+    ) -> Answer | tuple[str, str, str]:
         context = event.get("requestContext", {})
         request_id = str(context.get("requestId", ""))
         envelope = {
@@ -171,7 +175,25 @@ class Ingest:
         text = json.dumps(envelope, separators=(",", ":"), ensure_ascii=True)
         if len(text.encode()) > self.max_message_size:
             return json_answer(413, {"message": "webhook too large for the queue"})
-        return text, request_id
+        return text, request_id, message_group(self.group_by, headers, body)
+
+
+def message_group(group_by: str | None, headers: Headers, body: bytes) -> str:
+    """The FIFO MessageGroupId, as the REST kind's mapping picks it: the key `group_by` names
+    when the request has one SQS accepts, else the one default group (never a failure)."""
+    if not group_by:
+        return FIFO_GROUP
+    source, _, where = group_by.partition(":")
+    if source == "header":
+        key = headers.get(where, "").strip()
+    else:
+        try:
+            found = lookup(json.loads(body), parse_json_path(where))
+        except ValueError:  # not JSON (UnicodeDecodeError included)
+            found = None
+        usable = isinstance(found, str | int) and not isinstance(found, bool)
+        key = str(found) if usable else ""
+    return key if GROUP_ID.match(key) else FIFO_GROUP
 
 
 def _json_object(body: bytes) -> dict[str, Any]:
@@ -189,17 +211,17 @@ def _body(event: Mapping[str, Any]) -> bytes:
     return str(raw).encode("utf-8")
 
 
-def sqs_sender(queue_url: str, fifo: bool) -> Callable[[str, str], None]:
+def sqs_sender(queue_url: str, fifo: bool) -> Callable[[str, str, str], None]:
     import boto3  # lazily: the runtime is stdlib-only until it talks to AWS
 
     client: Any = boto3.client("sqs")
 
-    def send(body: str, request_id: str) -> None:
+    def send(body: str, request_id: str, group: str) -> None:
         if fifo:
             client.send_message(
                 QueueUrl=queue_url,
                 MessageBody=body,
-                MessageGroupId=FIFO_GROUP,
+                MessageGroupId=group,
                 MessageDeduplicationId=request_id,
             )
         else:
@@ -224,6 +246,7 @@ def build_ingest(env: Mapping[str, str]) -> Ingest:
         send=sqs_sender(queue_url, queue_url.endswith(".fifo")),
         max_message_size=int(env.get(MAX_SIZE_ENV, "1048576")),
         fetch=fetch_url,
+        group_by=env.get(GROUP_BY_ENV) or None,
     )
 
 

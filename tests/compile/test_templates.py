@@ -231,14 +231,14 @@ def test_alarms_reach_the_topic(all_templates: dict[str, Any]) -> None:
 
 def test_changed_integration_gets_a_new_deployment() -> None:
     config = load_config(CONFIGS[0])
-    first = compiled(config)["acme-webhooks-orders"]["Resources"]
+    first = compiled(config)["acme-webhooks-github"]["Resources"]
     deployments = [k for k in first if k.startswith("ApiRelease")]
     assert len(deployments) == 1
     from dataclasses import replace
 
-    pipeline = config.pipelines["orders"]
-    moved = replace(config, pipelines={"orders": replace(pipeline, path="/elsewhere")})
-    second = compiled(moved)["acme-webhooks-orders"]["Resources"]
+    pipeline = config.pipelines["github"]
+    moved = replace(config, pipelines={"github": replace(pipeline, path="/elsewhere")})
+    second = compiled(moved)["acme-webhooks-github"]["Resources"]
     assert [k for k in second if k.startswith("ApiRelease")] != deployments
 
 

@@ -223,3 +223,34 @@ def test_the_lambda_handler_reads_its_settings_from_the_environment(
     assert answer["statusCode"] == 202
     assert decode_envelope(stored(queue)[0]).body == BODY
     assert build_ingest({"NAMI_CONFIG": json.dumps(config), "NAMI_QUEUE_URL": queue})
+
+
+@pytest.mark.parametrize(
+    ("group_by", "headers", "body", "group"),
+    [
+        ("header:X-Order-Id", {"x-order-id": "o-7"}, b"{}", "o-7"),
+        ("header:X-Order-Id", {}, b"{}", "nami"),  # missing: the default group, never a failure
+        ("json:$.order.id", {}, b'{"order":{"id":42}}', "42"),
+        ("json:$.order.id", {}, b"a=1", "nami"),
+        ("json:$.order.id", {}, b'{"order":{"id":"caf\xc3\xa9"}}', "nami"),  # SQS would refuse
+    ],
+)
+def test_fifo_group_is_picked_as_the_rest_kind_picks_it(
+    emulator: str,
+    monkeypatch: pytest.MonkeyPatch,
+    group_by: str,
+    headers: dict[str, str],
+    body: bytes,
+    group: str,
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", emulator)
+    sqs = boto3.client("sqs")
+    url = sqs.create_queue(QueueName="acme-orders.fifo", Attributes={"FifoQueue": "true"})[
+        "QueueUrl"
+    ]
+    ingest_fn = Ingest(None, sqs_sender(url, fifo=True), 1_048_576, group_by=group_by)
+    assert ingest_fn(event(body, headers)).status == 202
+    answer = sqs.receive_message(QueueUrl=url, AttributeNames=["MessageGroupId"])
+    (message,) = answer["Messages"]
+    assert message["Attributes"]["MessageGroupId"] == group
+    assert decode_envelope(message["Body"]).body == body
