@@ -48,7 +48,7 @@ def test_cfn_lint_reports_nothing(tmp_path: Path) -> None:
         result = CliRunner().invoke(cli, ["compile", str(folder / "nami.yaml"), "--out", str(out)])
         assert result.exit_code == 0, result.output
         files += sorted(str(p) for p in out.glob("*.template.json"))
-    assert len(files) == 10
+    assert len(files) == 11
     lint = subprocess.run(
         [str(Path(sys.executable).parent / "cfn-lint"), "--include-checks", "I", "--", *files],
         capture_output=True,
@@ -231,14 +231,14 @@ def test_alarms_reach_the_topic(all_templates: dict[str, Any]) -> None:
 
 def test_changed_integration_gets_a_new_deployment() -> None:
     config = load_config(CONFIGS[0])
-    first = compiled(config)["acme-webhooks-github"]["Resources"]
+    first = compiled(config)["acme-webhooks-orders"]["Resources"]
     deployments = [k for k in first if k.startswith("ApiRelease")]
     assert len(deployments) == 1
     from dataclasses import replace
 
-    pipeline = config.pipelines["github"]
-    moved = replace(config, pipelines={"github": replace(pipeline, path="/elsewhere")})
-    second = compiled(moved)["acme-webhooks-github"]["Resources"]
+    pipeline = config.pipelines["orders"]
+    moved = replace(config, pipelines={"orders": replace(pipeline, path="/elsewhere")})
+    second = compiled(moved)["acme-webhooks-orders"]["Resources"]
     assert [k for k in second if k.startswith("ApiRelease")] != deployments
 
 
