@@ -11,6 +11,7 @@ from datetime import datetime
 
 from nami_action.aws import stacks as cfn
 from nami_action.aws.artifacts import upload_artifact
+from nami_action.aws.function_urls import function_url
 from nami_action.aws.session import Aws
 from nami_action.compile import names
 from nami_action.compile.dashboard import dashboard_url
@@ -64,7 +65,9 @@ def endpoint_url(aws: Aws, stack_name: str, path: str) -> str | None:
     resources = cfn.stack_resources(aws, stack_name) or {}
     api_id = names.api_id_of(resources)
     if not api_id:
-        return None
+        ingest = resources.get(names.INGEST_FUNCTION)  # ingress: function-url
+        url = function_url(aws, ingest) if ingest else None
+        return url + path.removeprefix("/") if url else None
     return f"https://{api_id}.execute-api.{aws.region}.amazonaws.com/{names.STAGE_NAME}{path}"
 
 

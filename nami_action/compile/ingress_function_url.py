@@ -25,7 +25,7 @@ from nami_action.compile.consumer import (
 from nami_action.config import Config, PipelineConfig
 from nami_action.config.models import IngressFunction
 
-FUNCTION = "IngestFunction"
+FUNCTION = names.INGEST_FUNCTION
 ROLE = "IngestRole"
 URL = "IngestUrl"
 LOGS = "IngestLogs"

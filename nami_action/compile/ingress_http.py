@@ -221,7 +221,7 @@ URL_METRIC_NAMES = {
     "4XXError": "Url4xxCount",
     "5XXError": "Url5xxCount",
 }
-INGEST_FUNCTION = "IngestFunction"
+INGEST_FUNCTION = names.INGEST_FUNCTION
 
 
 def api_metric(

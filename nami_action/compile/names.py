@@ -19,6 +19,7 @@ REST_API = "Api"
 HTTP_API = "HttpApi"
 # The API a pipeline's endpoint hangs off, whichever ingress kind compiled it.
 API_LOGICAL_IDS = (REST_API, HTTP_API)
+INGEST_FUNCTION = "IngestFunction"  # ingress: function-url
 STAGE = "ApiStage"
 QUEUE_TYPE = "AWS::SQS::Queue"
 QUEUE_LOGICAL_IDS = (QUEUE, DEAD_LETTER_QUEUE)

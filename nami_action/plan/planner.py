@@ -135,15 +135,24 @@ def make_plan(config: Config, aws: Aws, options: PlanOptions) -> PlanRun:
         previewed = list(pool.map(previewer.preview, decided))
     if options.drift:
         previewed = mark_drift(aws, stacks, previewed, options.max_parallel)
-    run.plan = replace(run.plan, pipelines=_check_logging_role(aws, previewed))
+    run.plan = replace(run.plan, pipelines=_check_logging_role(aws, previewed, run.templates))
     run.plan = add_costs(aws, run, options.cost)
     return run
 
 
-def _check_logging_role(aws: Aws, plans: list[PipelinePlan]) -> list[PipelinePlan]:
-    """Every stage writes access logs, which API Gateway refuses (the Stage create fails at
-    deploy) until the region's account settings name a CloudWatch role: say so now."""
-    staged = {p.pipeline for p in plans if p.action in ("create", "update") and not p.error}
+def _check_logging_role(
+    aws: Aws, plans: list[PipelinePlan], templates: dict[str, str]
+) -> list[PipelinePlan]:
+    """Every REST stage writes access logs, which API Gateway refuses (the Stage create fails at
+    deploy) until the region's account settings name a CloudWatch role: say so now. HTTP APIs
+    and function URLs do not use that role."""
+    staged = {
+        p.pipeline
+        for p in plans
+        if p.action in ("create", "update")
+        and not p.error
+        and '"AWS::ApiGateway::Stage"' in templates.get(p.pipeline, "")
+    }
     if not staged or logging_role_arn(aws) is not None:
         return plans
     message = (

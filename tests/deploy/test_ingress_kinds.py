@@ -42,3 +42,30 @@ def test_changing_the_ingress_kind_is_flagged_and_needs_force(
         assert http_url is not None and http_url != rest_url
     else:
         assert http_url is None
+
+
+def test_a_function_url_endpoint_is_read_from_lambda(aws: Aws) -> None:
+    """On AWS the stack's IngestFunction has a URL; moto's CloudFormation skips
+    AWS::Lambda::Url, so the URL is made here with Lambda's own API."""
+    import io
+    import zipfile
+
+    from nami_action.aws.function_urls import function_url
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("handler.py", "def handle(event, context):\n    return None\n")
+    role = aws.client("iam").create_role(
+        RoleName="ingest", AssumeRolePolicyDocument='{"Version": "2012-10-17", "Statement": []}'
+    )["Role"]["Arn"]
+    lam = aws.client("lambda")
+    lam.create_function(
+        FunctionName="shop-slack-ingest",
+        Runtime="python3.12",
+        Role=role,
+        Handler="handler.handle",
+        Code={"ZipFile": buffer.getvalue()},
+    )
+    assert function_url(aws, "shop-slack-ingest") is None
+    made = lam.create_function_url_config(FunctionName="shop-slack-ingest", AuthType="NONE")
+    assert function_url(aws, "shop-slack-ingest") == made["FunctionUrl"]
