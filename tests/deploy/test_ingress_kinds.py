@@ -69,3 +69,22 @@ def test_a_function_url_endpoint_is_read_from_lambda(aws: Aws) -> None:
     assert function_url(aws, "shop-slack-ingest") is None
     made = lam.create_function_url_config(FunctionName="shop-slack-ingest", AuthType="NONE")
     assert function_url(aws, "shop-slack-ingest") == made["FunctionUrl"]
+
+
+def test_the_logging_role_warning_is_for_rest_stages_only(project: Project, aws: Aws) -> None:
+    """HTTP APIs and function URLs do not use API Gateway's account CloudWatch role."""
+    project.config.write_text(
+        project.config.read_text()
+        .replace("      max_concurrency: 20\n", "      max_concurrency: 20\n    ingress: http\n")
+        .replace(
+            "      max_concurrency: 2\n", "      max_concurrency: 2\n    ingress: function-url\n"
+        )
+    )
+    plan = plan_run(project, fresh_aws(emulator_of(aws))).plan
+    warned = {p.pipeline: [w.kind for w in p.warnings] for p in plan.pipelines}
+    assert warned == {"github": ["logging-role-missing"], "stripe": [], "orders": []}
+
+
+def emulator_of(aws: Aws) -> str:
+    assert aws.target.endpoint_url is not None
+    return aws.target.endpoint_url
