@@ -11,6 +11,7 @@ from datetime import datetime
 
 from nami_action.aws import stacks as cfn
 from nami_action.aws.artifacts import upload_artifact
+from nami_action.aws.function_urls import function_url
 from nami_action.aws.mappings import get_mapping
 from nami_action.aws.session import Aws
 from nami_action.compile import names
@@ -64,9 +65,11 @@ def retry_while_queue_name_cools(
 def endpoint_url(aws: Aws, stack_name: str, path: str) -> str | None:
     """Derived from the stack's resources (the REST API id), so it works without Outputs."""
     resources = cfn.stack_resources(aws, stack_name) or {}
-    api_id = resources.get(names.REST_API)
+    api_id = names.api_id_of(resources)
     if not api_id:
-        return None
+        ingest = resources.get(names.INGEST_FUNCTION)  # ingress: function-url
+        url = function_url(aws, ingest) if ingest else None
+        return url + path.removeprefix("/") if url else None
     return f"https://{api_id}.execute-api.{aws.region}.amazonaws.com/{names.STAGE_NAME}{path}"
 
 

@@ -15,6 +15,7 @@ from troposphere.cloudwatch import Alarm, Metric, MetricDataQuery, MetricDimensi
 from troposphere.sns import SubscriptionResource, Topic
 
 from nami_action.compile import names
+from nami_action.compile.ingress_http import api_metric
 from nami_action.config import Config, PipelineConfig
 
 TOPIC = "AlarmTopic"
@@ -99,7 +100,7 @@ def add_alarms(template: Template, config: Config, pipeline: PipelineConfig) -> 
                 "5XXError",
                 alarms.ingress_5xx,
                 f"{stack}: the endpoint answered 5xx (webhooks not stored; senders retry)",
-                stack,
+                pipeline,
                 targets,
             )
         )
@@ -110,7 +111,7 @@ def add_alarms(template: Template, config: Config, pipeline: PipelineConfig) -> 
                 "4XXError",
                 alarms.ingress_4xx,
                 f"{stack}: the endpoint answered 4xx (429 throttled, 413 too large, wrong path)",
-                stack,
+                pipeline,
                 targets,
             )
         )
@@ -219,19 +220,17 @@ def _function_alarm(
     )
 
 
-def _api_query(query_id: str, metric: str, stack_name: str) -> MetricDataQuery:
-    """A REST API publishes per API and stage under ApiName (the RestApi's Name, which is the
-    stack name) and Stage; 429s from stage throttling count in 4XXError."""
+def _api_query(query_id: str, metric: str, pipeline: PipelineConfig) -> MetricDataQuery:
+    """API Gateway's metric per API and stage (compile/ingress_http.api_metric names it per
+    ingress kind); 429s from stage throttling count in the 4xx metric."""
+    namespace, name, dimensions = api_metric(pipeline, metric)
     return MetricDataQuery(
         Id=query_id,
         MetricStat=MetricStat(
             Metric=Metric(
-                Namespace="AWS/ApiGateway",
-                MetricName=metric,
-                Dimensions=[
-                    MetricDimension(Name="ApiName", Value=stack_name),
-                    MetricDimension(Name="Stage", Value=names.STAGE_NAME),
-                ],
+                Namespace=namespace,
+                MetricName=name,
+                Dimensions=[MetricDimension(Name=k, Value=v) for k, v in dimensions],
             ),
             Period=RATE_PERIOD_SECONDS,
             Stat="Sum",
@@ -241,14 +240,19 @@ def _api_query(query_id: str, metric: str, stack_name: str) -> MetricDataQuery:
 
 
 def _ingress_rate_alarm(
-    title: str, metric: str, percent: float, text: str, stack_name: str, targets: list[Any]
+    title: str,
+    metric: str,
+    percent: float,
+    text: str,
+    pipeline: PipelineConfig,
+    targets: list[Any],
 ) -> Alarm:
     return Alarm(
         title,
         AlarmDescription=f"{text}: at least {percent:g}% of requests over 5 minutes",
         Metrics=[
-            _api_query("errors", metric, stack_name),
-            _api_query("requests", "Count", stack_name),
+            _api_query("errors", metric, pipeline),
+            _api_query("requests", "Count", pipeline),
             MetricDataQuery(
                 Id="rate",
                 Expression=f"IF(FILL(requests, 0) >= {RATE_MIN_REQUESTS}, "

@@ -19,6 +19,7 @@ from troposphere.cloudwatch import Dashboard
 
 from nami_action.compile import names
 from nami_action.compile.alarms import METRIC_NAMESPACE, PIPELINE_DIMENSION
+from nami_action.compile.ingress_http import api_metric
 from nami_action.config import PipelineConfig
 
 DASHBOARD = "Dashboard"
@@ -59,16 +60,20 @@ def add_dashboard(template: Template, pipeline: PipelineConfig) -> None:
 
 def _widgets(pipeline: PipelineConfig) -> list[dict[str, Any]]:
     stack = pipeline.stack_name
-    api = ["ApiName", stack, "Stage", names.STAGE_NAME]
+
+    def ingress(metric: str, options: dict[str, str]) -> list[Any]:
+        namespace, name, dimensions = api_metric(pipeline, metric, in_sub=True)
+        return [namespace, name, *(part for pair in dimensions for part in pair), options]
+
     queue = ["QueueName", "${QueueName}"]
     function = ["FunctionName", "${FunctionName}"]
     graphs: list[tuple[str, list[list[Any]]]] = [
         (
             "Ingress: requests and errors a minute",
             [
-                ["AWS/ApiGateway", "Count", *api, {"stat": "Sum", "label": "requests"}],
-                ["AWS/ApiGateway", "4XXError", *api, {"stat": "Sum", "label": "4xx (incl. 429)"}],
-                ["AWS/ApiGateway", "5XXError", *api, {"stat": "Sum", "label": "5xx (not stored)"}],
+                ingress("Count", {"stat": "Sum", "label": "requests"}),
+                ingress("4XXError", {"stat": "Sum", "label": "4xx (incl. 429)"}),
+                ingress("5XXError", {"stat": "Sum", "label": "5xx (not stored)"}),
             ],
         ),
         (

@@ -16,6 +16,10 @@ DEAD_LETTER_QUEUE = "DeadLetterQueue"
 FUNCTION = "Consumer"
 EVENT_SOURCE = "ConsumerEventSource"
 REST_API = "Api"
+HTTP_API = "HttpApi"
+# The API a pipeline's endpoint hangs off, whichever ingress kind compiled it.
+API_LOGICAL_IDS = (REST_API, HTTP_API)
+INGEST_FUNCTION = "IngestFunction"  # ingress: function-url
 STAGE = "ApiStage"
 QUEUE_TYPE = "AWS::SQS::Queue"
 QUEUE_LOGICAL_IDS = (QUEUE, DEAD_LETTER_QUEUE)
@@ -25,6 +29,12 @@ LOG_RETENTION_DAYS = 30
 TAG_PROJECT = "nami:project"
 TAG_PIPELINE = "nami:pipeline"
 TAG_VERSION = "nami:version"
+
+
+def api_id_of(resources: dict[str, str]) -> str | None:
+    """The deployed API's id from a stack's resources, whichever kind (moto's CloudFormation
+    skips ApiGatewayV2, so an `http` stack on the emulator has none: callers show no URL)."""
+    return next((resources[i] for i in API_LOGICAL_IDS if resources.get(i)), None)
 
 
 def queue_name(pipeline: PipelineConfig) -> str:

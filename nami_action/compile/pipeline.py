@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from typing import Any
 
 from troposphere import GetAtt, Output, Ref, Sub, Template
@@ -14,9 +15,22 @@ from nami_action.compile.alarms import add_alarms
 from nami_action.compile.consumer import CodeLocation, add_consumer
 from nami_action.compile.dashboard import add_dashboard
 from nami_action.compile.ingress import add_ingress
+from nami_action.compile.ingress_function_url import URL, add_function_url_ingress
+from nami_action.compile.ingress_http import add_http_ingress
 from nami_action.compile.queues import add_queues
 from nami_action.config import Config, PipelineConfig
 from nami_action.cost.model import inputs_from_pipeline, metadata
+
+AddIngress = Callable[[Template, Config, PipelineConfig, CodeLocation], None]
+INGRESS_KINDS: dict[str, AddIngress] = {
+    "rest": lambda template, config, pipeline, code: add_ingress(template, config, pipeline),
+    "http": lambda template, config, pipeline, code: add_http_ingress(template, config, pipeline),
+    "function-url": add_function_url_ingress,  # runs from the consumer's zip (the runtime)
+}
+
+
+def api_logical_id(pipeline: PipelineConfig) -> str:
+    return names.HTTP_API if pipeline.spec.ingress == "http" else names.REST_API
 
 
 def build_template(config: Config, pipeline: PipelineConfig, code: CodeLocation) -> Template:
@@ -24,7 +38,7 @@ def build_template(config: Config, pipeline: PipelineConfig, code: CodeLocation)
     template.set_version("2010-09-09")
     add_queues(template, config, pipeline)
     add_consumer(template, config, pipeline, code)
-    add_ingress(template, config, pipeline)
+    INGRESS_KINDS[pipeline.spec.ingress](template, config, pipeline, code)
     add_alarms(template, config, pipeline)
     add_dashboard(template, pipeline)
     _add_outputs(template, pipeline)
@@ -38,11 +52,14 @@ def endpoint_url(api_id: Any, region: Any, path: str) -> str:
 
 
 def _add_outputs(template: Template, pipeline: PipelineConfig) -> None:
+    endpoint = Sub(
+        f"https://${{{api_logical_id(pipeline)}}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}"
+        f"/{names.STAGE_NAME}{pipeline.path}"
+    )
+    if pipeline.spec.ingress == "function-url":  # the URL ends with "/"; any path reaches it
+        endpoint = Sub(f"${{{URL}.FunctionUrl}}{pipeline.path[1:]}")
     outputs = {
-        "EndpointUrl": Sub(
-            f"https://${{{names.REST_API}}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}"
-            f"/{names.STAGE_NAME}{pipeline.path}"
-        ),
+        "EndpointUrl": endpoint,
         "QueueUrl": Ref(names.QUEUE),
         "QueueArn": GetAtt(names.QUEUE, "Arn"),
         "DeadLetterQueueUrl": Ref(names.DEAD_LETTER_QUEUE),

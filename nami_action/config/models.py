@@ -320,6 +320,31 @@ class Dedupe(Strict):
     window: Annotated[int, Seconds(MINUTE, 30 * DAY, "How long an event id is remembered.")] = DAY
 
 
+IngressKind = Literal["rest", "http", "function-url"]
+INGRESS_DESCRIPTION = (
+    "How webhooks arrive: `rest`, an API Gateway REST API writing to SQS (any body, all "
+    "headers); `http`, an HTTP API writing to SQS (cheaper; UTF-8 text bodies and the headers "
+    "verification needs); `function-url`, a small ingest function behind a Lambda function URL "
+    "(no gateway fee; checks signatures before storing, answers provider handshakes). A change "
+    "of kind changes the endpoint URL."
+)
+
+
+class IngressFunction(Strict):
+    """The ingest function of `ingress: function-url`."""
+
+    memory: int = Field(
+        default=128, ge=128, le=10240, description="MiB; more memory is also more CPU."
+    )
+    reserved_concurrency: int | None = Field(
+        default=None,
+        ge=1,
+        le=1000,
+        description="Requests handled at once, at most, reserved from the account's pool "
+        "(1,000 by default); above it the URL answers 429 and senders retry. Unset: no cap.",
+    )
+
+
 GROUP_BY_PATTERN = r"^(header:[A-Za-z0-9-]{1,128}|json:\$(\.[A-Za-z0-9_-]+|\[[0-9]+\])+)$"
 _GROUP_BY = re.compile(GROUP_BY_PATTERN)
 
@@ -689,9 +714,9 @@ class Pipeline(Strict):
     )
     throttle: Throttle = Throttle()
     tags: Tags = Field(default_factory=dict, description="Extra tags for this pipeline's stack.")
-    ingress: Literal["rest"] = Field(
-        default="rest",
-        description="How webhooks arrive: `rest`, an API Gateway REST API writing to SQS.",
+    ingress: IngressKind = Field(default="rest", description=INGRESS_DESCRIPTION)
+    ingress_function: IngressFunction | None = Field(
+        default=None, description="Only with `ingress: function-url`: its ingest function."
     )
 
 
@@ -706,6 +731,10 @@ class Defaults(Strict):
         default=True, description="Compile a CloudWatch dashboard with the stack."
     )
     throttle: Throttle = Throttle()
+    ingress: IngressKind = Field(default="rest", description=INGRESS_DESCRIPTION)
+    ingress_function: IngressFunction | None = Field(
+        default=None, description="Only with `ingress: function-url`: its ingest function."
+    )
 
 
 # General purpose bucket naming rules beyond the character set and length:

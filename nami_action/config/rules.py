@@ -201,6 +201,39 @@ def environment_rules(pipeline: Pipeline) -> Iterator[Finding]:
             )
 
 
+def http_ingress_rules(pipeline: Pipeline) -> Iterator[Finding]:
+    """What an HTTP API cannot carry. Its SQS-SendMessage integration builds the message from
+    parameter mapping, which has no base64 and no escaping: the body goes to SQS as text (a
+    binary or non-UTF-8 body is refused by SQS or altered), and only named headers, each a
+    fixed reference, can be carried; a missing one maps to an empty value.
+    https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-parameter-mapping.html
+    """
+    if pipeline.ingress != "http":
+        return
+    if pipeline.verify.scheme == "hmac-sha256":
+        yield (
+            ("ingress",),
+            "`http` cannot carry a binary or non-UTF-8 body byte-exact, which a generic "
+            "hmac-sha256 sender may sign: use `rest`",
+        )
+    if pipeline.queue.group_by is not None:
+        yield (
+            ("ingress",),
+            "`http` maps a missing group_by key to an empty MessageGroupId, which SQS refuses "
+            "(the sender would retry forever): use `rest`, or drop queue.group_by",
+        )
+
+
+def function_url_rules(pipeline: Pipeline) -> Iterator[Finding]:
+    if pipeline.ingress != "function-url":
+        if pipeline.ingress_function is not None:
+            yield (
+                ("ingress_function",),
+                "ingress_function sets the ingest function of `ingress: function-url`",
+            )
+        return
+
+
 RULES: tuple[Callable[[Pipeline], Iterator[Finding]], ...] = (
     batching_rules,
     timeout_rules,
@@ -210,6 +243,8 @@ RULES: tuple[Callable[[Pipeline], Iterator[Finding]], ...] = (
     mode_rules,
     dedupe_rules,
     environment_rules,
+    http_ingress_rules,
+    function_url_rules,
 )
 
 

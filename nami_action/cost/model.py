@@ -254,6 +254,7 @@ def inputs_from_pipeline(spec: Any) -> CostInputs:
         batch_size=consumer.batch_size,
         dedupe=spec.dedupe is not None,
         mode=consumer.mode,
+        ingest_memory_mib=getattr(getattr(spec, "ingress_function", None), "memory", 128),
     )
 
 

@@ -26,6 +26,7 @@ from nami_action.dev.commit import Committer
 from nami_action.dev.console import Counters, Dashboard
 from nami_action.dev.consumers import DevConsumer, DevError, build_consumer, dev_secret
 from nami_action.dev.dedupe import SqliteMarkers, release_unfinished
+from nami_action.dev.ingress_kinds import KindsDevServer, kind_routes
 from nami_action.dev.queue import Depth, Outgoing, Store
 from nami_action.dev.server import DevServer, Route
 from nami_action.dev.workers import PipelineWorkers, Settings
@@ -98,11 +99,12 @@ class DevApp:
         self._purge()
         consumers = [self._consumer(name) for name in self.config.pipelines]
         self._committer = Committer(self.store, self._committed)
-        self._server = DevServer(
+        self._server = KindsDevServer(
             (self.options.host, self.options.port),
             self._routes(),
             self._committer.submit,
             lambda pipeline: self.counters[pipeline].add(received=1),
+            kind_routes([(c.pipeline, c.consumer.verify_settings) for c in consumers]),
         )
         self._announce(consumers, released)
         self._committer.start()

@@ -69,6 +69,7 @@ class Answer:
     status: HTTPStatus
     body: dict[str, str]
     keep_alive: bool = True
+    text: str | None = None  # a plain-text answer instead (provider handshakes, dev/ingress_kinds)
 
 
 class DevServer:
@@ -182,6 +183,10 @@ class DevServer:
         except TimeoutError:
             answer = Answer(HTTPStatus.REQUEST_TIMEOUT, _msg("Request Timeout"), keep_alive=False)
         keep = answer.keep_alive and head is not None and head.keep_alive and not self._closing
+        if answer.text is not None:
+            writer.write(plain_response(answer.status, answer.text, close=not keep))
+            await writer.drain()
+            return keep
         writer.write(
             json_response(
                 answer.status,
@@ -345,6 +350,14 @@ class RandomIds:
         chunk = self._pool[self._offset : self._offset + 16]
         self._offset += 16
         return str(uuid.UUID(bytes=chunk, version=4))
+
+
+def plain_response(status: HTTPStatus, text: str, *, close: bool) -> bytes:
+    data = text.encode()
+    lines = [f"HTTP/1.1 {status.value} {status.phrase}", "Server: nami-dev"]
+    lines += ["Content-Type: text/plain; charset=utf-8", f"Content-Length: {len(data)}"]
+    lines += ["Connection: close"] if close else []
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + data
 
 
 def _msg(text: str) -> dict[str, str]:

@@ -60,7 +60,7 @@ def locate(aws: Aws, pipeline: PipelineConfig) -> DeployedPipeline:
             f"pipeline `{pipeline.name}` is not fully deployed ({where} has no queues yet): "
             "run `nami deploy`"
         )
-    api = resources.get(names.REST_API)
+    api = names.api_id_of(resources)
     return DeployedPipeline(
         pipeline=pipeline,
         stack_name=pipeline.stack_name,

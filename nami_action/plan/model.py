@@ -23,6 +23,7 @@ WarningKind = Literal[
     "logging-role-missing",
     "drifted",  # live resources differ from the deployed template (nami_action/drift)
     "drift-unchecked",
+    "endpoint-changed",  # the ingress kind changes, and the URL with it (plan/endpoints.py)
 ]
 
 

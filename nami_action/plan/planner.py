@@ -37,6 +37,7 @@ from nami_action.package import Artifact
 from nami_action.package.pipelines import package_config
 from nami_action.plan import decide
 from nami_action.plan.costs import add_costs
+from nami_action.plan.endpoints import endpoint_warnings
 from nami_action.plan.model import PipelinePlan, Plan, PlanWarning, ResourceChange
 
 # Who made a change set shows in its name; the IAM documents build on it (a plan role may
@@ -144,7 +145,7 @@ def make_plan(config: Config, aws: Aws, options: PlanOptions) -> PlanRun:
         previewed = list(pool.map(previewer.preview, decided))
     if options.drift:
         previewed = mark_drift(aws, stacks, previewed, options.max_parallel)
-    marked = _mark_paused(aws, _check_logging_role(aws, previewed))
+    marked = _mark_paused(aws, _check_logging_role(aws, previewed, run.templates))
     run.plan = replace(run.plan, pipelines=marked)
     run.plan = add_costs(aws, run, options.cost)
     return run
@@ -159,10 +160,19 @@ def _mark_paused(aws: Aws, plans: list[PipelinePlan]) -> list[PipelinePlan]:
     return [replace(p, paused=True) if paused & set(queues[p.pipeline]) else p for p in plans]
 
 
-def _check_logging_role(aws: Aws, plans: list[PipelinePlan]) -> list[PipelinePlan]:
-    """Every stage writes access logs, which API Gateway refuses (the Stage create fails at
-    deploy) until the region's account settings name a CloudWatch role: say so now."""
-    staged = {p.pipeline for p in plans if p.action in ("create", "update") and not p.error}
+def _check_logging_role(
+    aws: Aws, plans: list[PipelinePlan], templates: dict[str, str]
+) -> list[PipelinePlan]:
+    """Every REST stage writes access logs, which API Gateway refuses (the Stage create fails at
+    deploy) until the region's account settings name a CloudWatch role: say so now. HTTP APIs
+    and function URLs do not use that role."""
+    staged = {
+        p.pipeline
+        for p in plans
+        if p.action in ("create", "update")
+        and not p.error
+        and '"AWS::ApiGateway::Stage"' in templates.get(p.pipeline, "")
+    }
     if not staged or logging_role_arn(aws) is not None:
         return plans
     message = (
@@ -319,6 +329,7 @@ class _Previewer:
         warnings = list(plan.warnings)
         touched = decide.queue_warnings(plan.pipeline, deployed, compiled, changes)
         warnings += [warning for _, warning in touched]
+        warnings += endpoint_warnings(plan.pipeline, deployed, compiled)
         waiting = self._waiting(plan, changes, dict(touched))
         warnings += waiting[1]
         return replace(

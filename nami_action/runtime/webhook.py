@@ -11,6 +11,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from .textenvelope import (
+    TextEnvelopeError,
+    is_text_envelope,
+    parse_text_envelope,
+)
+
 ENVELOPE_VERSION = 1
 
 
@@ -72,14 +78,7 @@ class Webhook:
 
 def decode_envelope(body: str, message_id: str = "", receive_count: int = 1) -> Webhook:
     """Parse one SQS record body; raise MalformedEnvelope with a short reason otherwise."""
-    try:
-        data = json.loads(body)
-    except ValueError as exc:
-        raise MalformedEnvelope("body is not JSON") from exc
-    if not isinstance(data, dict):
-        raise MalformedEnvelope("envelope is not a JSON object")
-    if data.get("v") != ENVELOPE_VERSION:
-        raise MalformedEnvelope(f"unsupported envelope version {data.get('v')!r}")
+    data = _text_envelope(body) if is_text_envelope(body) else _json_envelope(body)
     return Webhook(
         id=_str(data, "id"),
         received_at=_timestamp(data),
@@ -93,6 +92,26 @@ def decode_envelope(body: str, message_id: str = "", receive_count: int = 1) -> 
         receive_count=receive_count,
         raw=data,
     )
+
+
+def _json_envelope(body: str) -> dict[str, Any]:
+    try:
+        data = json.loads(body)
+    except ValueError as exc:
+        raise MalformedEnvelope("body is not JSON") from exc
+    if not isinstance(data, dict):
+        raise MalformedEnvelope("envelope is not a JSON object")
+    if data.get("v") != ENVELOPE_VERSION:
+        raise MalformedEnvelope(f"unsupported envelope version {data.get('v')!r}")
+    return data
+
+
+def _text_envelope(body: str) -> dict[str, Any]:
+    """Version 2, written by an HTTP API (ingress `http`): see runtime/textenvelope.py."""
+    try:
+        return parse_text_envelope(body)
+    except TextEnvelopeError as exc:
+        raise MalformedEnvelope(f"envelope v2: {exc}") from exc
 
 
 def _str(data: dict[str, Any], key: str, required: bool = True) -> str:
@@ -127,6 +146,8 @@ def _str_map(data: dict[str, Any], key: str) -> dict[str, str]:
 
 
 def _body(data: dict[str, Any]) -> bytes:
+    if "bodyText" in data:  # version 2 carries the body as the text SQS stored
+        return str(data["bodyText"]).encode("utf-8")
     value = data.get("body", "")
     if not isinstance(value, str):
         raise MalformedEnvelope("'body' must be a base64 string")

@@ -31,7 +31,7 @@ def test_example_validates_with_the_console_script() -> None:
         timeout=60,
     )
     assert result.returncode == 0, result.stderr
-    assert "3 pipelines" in result.stdout
+    assert "4 pipelines" in result.stdout
 
 
 def test_example_has_schema_modeline() -> None:

@@ -291,7 +291,7 @@ def test_readme_figures_are_the_example_configs() -> None:
     prices = prices_for(region)
     assert prices is not None
     templates = compiled_templates(example)
-    for name in ("github", "stripe", "orders"):
+    for name in ("github", "stripe", "orders", "slack"):
         inputs = inputs_from_template(templates[f"acme-webhooks-{name}"])
         assert inputs is not None
         figures = estimate(inputs, prices, ASSUME)
