@@ -123,7 +123,10 @@ class KindsDevServer(DevServer):
         writer: asyncio.StreamWriter,
         source_ip: str,
     ) -> Answer:
-        target = urllib.parse.urlsplit(head.target)
+        try:
+            target = urllib.parse.urlsplit(head.target)
+        except ValueError:  # an unclosed IPv6 host: the base class answers 400
+            return await super()._answer(head, reader, writer, source_ip)
         kind = self.kinds.get(target.path)
         if kind is None:
             return await super()._answer(head, reader, writer, source_ip)

@@ -210,14 +210,17 @@ def test_the_cache_holds_only_the_last_compile(project: Path, renders: list[str]
     assert pack.stat().st_mtime_ns == before  # nothing changed: nothing written
 
 
+EVERY_PIPELINE = -1
+
+
 @pytest.mark.parametrize(
     ("damage", "rerendered"),
     [
         (lambda data: data[: len(data) // 2], None),
         (lambda data: data.replace(b'"Resources"', b'"Resourcez"', 1), 1),
-        (lambda data: b"", 3),
+        (lambda data: b"", EVERY_PIPELINE),
         (lambda data: b"\xff\xfe" + data, 1),  # the first signature is garbage
-        (lambda data: data.replace(b"\n", b"9\n", 1), 3),  # a length that runs past the end
+        (lambda data: data.replace(b"\n", b"9\n", 1), EVERY_PIPELINE),  # length runs past the end
     ],
     ids=["truncated", "edited", "empty", "garbage", "bad length"],
 )
@@ -231,7 +234,9 @@ def test_a_damaged_cache_is_recompiled_and_rewritten(
     renders.clear()
     assert compile_file(project) == first
     assert renders
-    if rerendered is not None:
+    if rerendered == EVERY_PIPELINE:
+        assert len(renders) == len(first)
+    elif rerendered is not None:
         assert len(renders) == rerendered
     assert pack.read_bytes() == good
 
