@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from nami_action.aws.session import Aws, translate_errors
+from nami_action.aws.metrics import queue_metric
+from nami_action.aws.session import Aws
 
 WINDOW = timedelta(days=30)
 PERIOD = 86400  # one datapoint a day: 30 per queue, well under GetMetricData's limits
-QUERIES_PER_CALL = 500  # GetMetricData's limit
 
 
 def webhooks_last_30_days(
@@ -20,42 +20,17 @@ def webhooks_last_30_days(
 ) -> dict[str, float | None]:
     """Queue name -> messages sent in the last 30 days; None where CloudWatch has no data
     (a new or idle queue: SQS publishes nothing for a queue nobody used)."""
-    counts: dict[str, float | None] = dict.fromkeys(queue_names)
+    if not queue_names:
+        return {}
     end = now or datetime.now(UTC)
-    cloudwatch = aws.client("cloudwatch")
-    for start in range(0, len(queue_names), QUERIES_PER_CALL):
-        chunk = queue_names[start : start + QUERIES_PER_CALL]
-        queries = [
-            {
-                "Id": f"q{i}",
-                "MetricStat": {
-                    "Metric": {
-                        "Namespace": "AWS/SQS",
-                        "MetricName": "NumberOfMessagesSent",
-                        "Dimensions": [{"Name": "QueueName", "Value": name}],
-                    },
-                    "Period": PERIOD,
-                    "Stat": "Sum",
-                },
-                "ReturnData": True,
-            }
-            for i, name in enumerate(chunk)
-        ]
-        token: str | None = None
-        with translate_errors("reading webhook counts from CloudWatch"):
-            while True:
-                page = cloudwatch.get_metric_data(
-                    MetricDataQueries=queries,
-                    StartTime=end - WINDOW,
-                    EndTime=end,
-                    **({"NextToken": token} if token else {}),
-                )
-                for result in page.get("MetricDataResults", []):
-                    name = chunk[int(str(result["Id"])[1:])]
-                    values = result.get("Values", [])
-                    if values:
-                        counts[name] = (counts[name] or 0.0) + float(sum(values))
-                token = page.get("NextToken")
-                if not token:
-                    break
-    return counts
+    points = queue_metric(
+        aws,
+        queue_names,
+        ("NumberOfMessagesSent", "Sum", PERIOD),
+        (end - WINDOW, end),
+        "reading webhook counts from CloudWatch",
+    )
+    return {
+        name: float(sum(value for _, value in found)) if found else None
+        for name, found in points.items()
+    }
