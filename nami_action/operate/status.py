@@ -194,7 +194,8 @@ def status_text(status: ProjectStatus) -> str:
     dashboards = [row for row in status.pipelines if row.dashboard]
     if dashboards:
         lines += ["", "dashboards"]
-        lines += [f"  {row.pipeline}  {row.dashboard}" for row in dashboards]
+        width = max(len(row.pipeline) for row in dashboards)
+        lines += [f"  {row.pipeline:<{width}}  {row.dashboard}" for row in dashboards]
     return "\n".join(text.rstrip() for text in lines) + "\n"
 
 
