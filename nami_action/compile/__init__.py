@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 from io import StringIO
 from pathlib import Path
@@ -11,7 +10,7 @@ from ruamel.yaml import YAML
 
 from nami_action.compile import cache
 from nami_action.compile.consumer import CodeLocation
-from nami_action.compile.pipeline import render_template
+from nami_action.compile.render import render_pipelines
 from nami_action.config import Config
 from nami_action.package.pipelines import cache_dir_for
 
@@ -22,23 +21,22 @@ def compile_config(
     config: Config, code: dict[str, CodeLocation], *, use_cache: bool = True
 ) -> dict[str, str]:
     """Stack name -> template JSON text, for every pipeline (deterministic). Templates whose
-    inputs did not change come from the cache beside nami.yaml (see `cache`)."""
+    inputs did not change come from the cache beside nami.yaml (see `cache`); the others are
+    rendered, in parallel when there are many (see `render`)."""
+    names = list(config.pipelines)
     if not use_cache:
-        return {
-            pipeline.stack_name: render_template(config, pipeline, code[name])
-            for name, pipeline in config.pipelines.items()
-        }
+        rendered = render_pipelines(config, code, names)
+        return {config.pipelines[name].stack_name: rendered[name] for name in names}
     store = cache.TemplateCache(cache.cache_file(config, cache_dir_for(config)))
     shared = cache.config_key(config)
-    templates = {
-        pipeline.stack_name: store.render(
-            cache.key(shared, pipeline, code[name]),
-            functools.partial(render_template, config, pipeline, code[name]),
-        )
-        for name, pipeline in config.pipelines.items()
-    }
+    keys = {name: cache.key(shared, config.pipelines[name], code[name]) for name in names}
+    found = {name: store.cached(keys[name]) for name in names}
+    missing = [name for name in names if found[name] is None]
+    for name, text in render_pipelines(config, code, missing).items():
+        store.keep(keys[name], text)
+        found[name] = text
     store.save()
-    return templates
+    return {config.pipelines[name].stack_name: str(found[name]) for name in names}
 
 
 def to_yaml(template_json: str) -> str:

@@ -64,16 +64,27 @@ class TemplateCache:
 
     def render(self, key: str, render: Callable[[], str]) -> str:
         """The cached template for `key`, or `render()`'s (kept for `save`)."""
+        text = self.cached(key)
+        if text is None:  # missing, damaged, or not written with this machine's secret
+            text = render()
+            self.keep(key, text)
+        return text
+
+    def cached(self, key: str) -> str | None:
+        """The template stored under `key` if its signature holds (kept for `save`), else
+        None: the caller renders it and hands it to `keep`."""
         entry = self._stored.get(key)
         if entry is not None and hmac.compare_digest(entry[0], self._signature(key, entry[1])):
             with contextlib.suppress(UnicodeDecodeError):
                 text = entry[1].decode("utf-8")
                 self._used[key] = entry[1]
                 return text
-        text = render()  # missing, damaged, or not written with this machine's secret
+        return None
+
+    def keep(self, key: str, text: str) -> None:
+        """A freshly rendered template, written by the next `save`."""
         self._used[key] = text.encode("utf-8")
         self._changed = True
-        return text
 
     def save(self) -> None:
         """Keep exactly this run's templates (older entries go: the file never grows), written
@@ -81,7 +92,7 @@ class TemplateCache:
         if self.secret is None or not (self._changed or len(self._used) != len(self._stored)):
             return
         parts = []
-        for key, body in self._used.items():
+        for key, body in sorted(self._used.items()):  # the same bytes whatever rendered first
             parts.append(b"%s %s %d\n" % (self._signature(key, body), key.encode(), len(body)))
             parts.append(body)
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.{threading.get_ident()}")
