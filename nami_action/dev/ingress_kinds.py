@@ -25,7 +25,16 @@ from nami_action.compile.ingress_http import carried_headers
 from nami_action.config import PipelineConfig
 from nami_action.dev.http11 import Head
 from nami_action.dev.queue import Outgoing, StoreError
-from nami_action.dev.server import NOT_STORED, Answer, DevServer, Route, Submit, _body, _early
+from nami_action.dev.server import (
+    NOT_STORED,
+    Answer,
+    DevServer,
+    Route,
+    Submit,
+    _body,
+    _early,
+    request_target,
+)
 from nami_action.runtime.ingest import Ingest
 from nami_action.runtime.textenvelope import format_text_envelope
 from nami_action.runtime.verify import VerifySettings
@@ -123,10 +132,7 @@ class KindsDevServer(DevServer):
         writer: asyncio.StreamWriter,
         source_ip: str,
     ) -> Answer:
-        try:
-            target = urllib.parse.urlsplit(head.target)
-        except ValueError:  # an unclosed IPv6 host: the base class answers 400
-            return await super()._answer(head, reader, writer, source_ip)
+        target = request_target(head)
         kind = self.kinds.get(target.path)
         if kind is None:
             return await super()._answer(head, reader, writer, source_ip)

@@ -208,10 +208,7 @@ class DevServer:
         writer: asyncio.StreamWriter,
         source_ip: str,
     ) -> Answer:
-        try:
-            target = urllib.parse.urlsplit(head.target)
-        except ValueError:  # e.g. `http://[::1/`: an unclosed IPv6 host
-            raise HttpError(HTTPStatus.BAD_REQUEST, "Bad request target") from None
+        target = request_target(head)
         route = self.routes.get(target.path)
         refusal = _refusal(head, route)
         async with asyncio.timeout(BODY_TIMEOUT):
@@ -350,6 +347,14 @@ class RandomIds:
         chunk = self._pool[self._offset : self._offset + 16]
         self._offset += 16
         return str(uuid.UUID(bytes=chunk, version=4))
+
+
+def request_target(head: Head) -> urllib.parse.SplitResult:
+    """The request target split into path and query; 400 when it cannot be split."""
+    try:
+        return urllib.parse.urlsplit(head.target)
+    except ValueError:  # e.g. `http://[::1/`: an unclosed IPv6 host
+        raise HttpError(HTTPStatus.BAD_REQUEST, "Bad request target") from None
 
 
 def plain_response(status: HTTPStatus, text: str, *, close: bool) -> bytes:
