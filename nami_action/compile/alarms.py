@@ -137,29 +137,57 @@ def _subscription(prefix: str, protocol: str, key: str, endpoint: str) -> Subscr
     )
 
 
-def _outcome_query(query_id: str, metric: str, stack_name: str) -> MetricDataQuery:
+def _query(
+    query_id: str, namespace: str, metric: str, dimensions: list[tuple[str, Any]], period: int
+) -> MetricDataQuery:
+    """One metric read for a metric-math alarm (summed over `period`, not itself returned)."""
     return MetricDataQuery(
         Id=query_id,
         MetricStat=MetricStat(
             Metric=Metric(
-                Namespace=METRIC_NAMESPACE,
+                Namespace=namespace,
                 MetricName=metric,
-                Dimensions=[MetricDimension(Name=PIPELINE_DIMENSION, Value=stack_name)],
+                Dimensions=[MetricDimension(Name=k, Value=v) for k, v in dimensions],
             ),
-            Period=PERIOD_SECONDS,
+            Period=period,
             Stat="Sum",
         ),
         ReturnData=False,
     )
 
 
+def _notifying_alarm(
+    title: str, text: str, threshold: float, targets: list[Any], **metric: Any
+) -> Alarm:
+    """What every alarm shares: one period over the threshold alarms, no data is fine, and
+    the targets hear of ALARM and of OK. `metric` is the single metric or the metric math."""
+    return Alarm(
+        title,
+        AlarmDescription=text,
+        EvaluationPeriods=1,
+        Threshold=float(threshold),
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+        TreatMissingData="notBreaching",
+        AlarmActions=targets,
+        OKActions=targets,
+        **metric,
+    )
+
+
+def _outcome_query(query_id: str, metric: str, stack_name: str) -> MetricDataQuery:
+    dimensions = [(PIPELINE_DIMENSION, stack_name)]
+    return _query(query_id, METRIC_NAMESPACE, metric, dimensions, PERIOD_SECONDS)
+
+
 def _rejected_alarm(stack_name: str, threshold: int, targets: list[Any]) -> Alarm:
     """Webhooks the runtime moved to the DLQ because they failed verification or could not
     be decoded: acknowledged to the sender, never handled, so someone has to look."""
-    return Alarm(
+    return _notifying_alarm(
         REJECTED_ALARM,
-        AlarmDescription=f"{stack_name}: webhooks were rejected (signature) or malformed "
+        f"{stack_name}: webhooks were rejected (signature) or malformed "
         "(envelope) and moved to the dead-letter queue",
+        threshold,
+        targets,
         Metrics=[
             _outcome_query("rejected", "Rejected", stack_name),
             _outcome_query("malformed", "Malformed", stack_name),
@@ -171,52 +199,36 @@ def _rejected_alarm(stack_name: str, threshold: int, targets: list[Any]) -> Alar
                 ReturnData=True,
             ),
         ],
-        EvaluationPeriods=1,
-        Threshold=float(threshold),
-        ComparisonOperator="GreaterThanOrEqualToThreshold",
-        TreatMissingData="notBreaching",
-        AlarmActions=targets,
-        OKActions=targets,
     )
+
+
+def _single_metric(
+    namespace: str, metric: str, dimension: tuple[str, Any], statistic: str
+) -> dict[str, Any]:
+    return {
+        "Namespace": namespace,
+        "MetricName": metric,
+        "Dimensions": [MetricDimension(Name=dimension[0], Value=dimension[1])],
+        "Statistic": statistic,
+        "Period": PERIOD_SECONDS,
+    }
 
 
 def _queue_alarm(
     title: str, queue: str, metric: str, threshold: int, text: str, targets: list[Any]
 ) -> Alarm:
-    return Alarm(
-        title,
-        AlarmDescription=text,
-        Namespace="AWS/SQS",
-        MetricName=metric,
-        Dimensions=[MetricDimension(Name="QueueName", Value=GetAtt(queue, "QueueName"))],
-        Statistic="Maximum",
-        Period=PERIOD_SECONDS,
-        EvaluationPeriods=1,
-        Threshold=float(threshold),
-        ComparisonOperator="GreaterThanOrEqualToThreshold",
-        TreatMissingData="notBreaching",
-        AlarmActions=targets,
-        OKActions=targets,
+    dimension = ("QueueName", GetAtt(queue, "QueueName"))
+    return _notifying_alarm(
+        title, text, threshold, targets, **_single_metric("AWS/SQS", metric, dimension, "Maximum")
     )
 
 
 def _function_alarm(
     title: str, metric: str, threshold: int, text: str, targets: list[Any]
 ) -> Alarm:
-    return Alarm(
-        title,
-        AlarmDescription=text,
-        Namespace="AWS/Lambda",
-        MetricName=metric,
-        Dimensions=[MetricDimension(Name="FunctionName", Value=Ref(names.FUNCTION))],
-        Statistic="Sum",
-        Period=PERIOD_SECONDS,
-        EvaluationPeriods=1,
-        Threshold=float(threshold),
-        ComparisonOperator="GreaterThanOrEqualToThreshold",
-        TreatMissingData="notBreaching",
-        AlarmActions=targets,
-        OKActions=targets,
+    dimension = ("FunctionName", Ref(names.FUNCTION))
+    return _notifying_alarm(
+        title, text, threshold, targets, **_single_metric("AWS/Lambda", metric, dimension, "Sum")
     )
 
 
@@ -224,19 +236,7 @@ def _api_query(query_id: str, metric: str, pipeline: PipelineConfig) -> MetricDa
     """API Gateway's metric per API and stage (compile/ingress_http.api_metric names it per
     ingress kind); 429s from stage throttling count in the 4xx metric."""
     namespace, name, dimensions = api_metric(pipeline, metric)
-    return MetricDataQuery(
-        Id=query_id,
-        MetricStat=MetricStat(
-            Metric=Metric(
-                Namespace=namespace,
-                MetricName=name,
-                Dimensions=[MetricDimension(Name=k, Value=v) for k, v in dimensions],
-            ),
-            Period=RATE_PERIOD_SECONDS,
-            Stat="Sum",
-        ),
-        ReturnData=False,
-    )
+    return _query(query_id, namespace, name, dimensions, RATE_PERIOD_SECONDS)
 
 
 def _ingress_rate_alarm(
@@ -247,9 +247,11 @@ def _ingress_rate_alarm(
     pipeline: PipelineConfig,
     targets: list[Any],
 ) -> Alarm:
-    return Alarm(
+    return _notifying_alarm(
         title,
-        AlarmDescription=f"{text}: at least {percent:g}% of requests over 5 minutes",
+        f"{text}: at least {percent:g}% of requests over 5 minutes",
+        percent,
+        targets,
         Metrics=[
             _api_query("errors", metric, pipeline),
             _api_query("requests", "Count", pipeline),
@@ -261,10 +263,4 @@ def _ingress_rate_alarm(
                 ReturnData=True,
             ),
         ],
-        EvaluationPeriods=1,
-        Threshold=float(percent),
-        ComparisonOperator="GreaterThanOrEqualToThreshold",
-        TreatMissingData="notBreaching",
-        AlarmActions=targets,
-        OKActions=targets,
     )
