@@ -10,7 +10,6 @@ import json
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from nami_action.aws import stacks as cfn
 from nami_action.aws.session import Aws
 from nami_action.aws.traffic import webhooks_last_30_days
 from nami_action.compile import names
@@ -65,7 +64,7 @@ def _pipeline_cost(
 ) -> PipelineCost:
     compiled = run.templates.get(plan.pipeline)
     return pipeline_cost(
-        _deployed(aws, plan, compiled),
+        _deployed(aws, run, plan, compiled),
         _json(compiled) if plan.action != "delete" else None,
         prices,
         options.assumptions,
@@ -73,15 +72,18 @@ def _pipeline_cost(
     )
 
 
-def _deployed(aws: Aws, plan: PipelinePlan, compiled: str | None) -> dict[str, Any] | None:
+def _deployed(
+    aws: Aws, run: PlanRun, plan: PipelinePlan, compiled: str | None
+) -> dict[str, Any] | None:
     """The deployed template: unchanged pipelines run what nami.yaml compiles to (same
-    fingerprint), so only updates and deletions read it back."""
+    fingerprint), so only updates and deletions need it (the preview read it already for an
+    update)."""
     if plan.action == "none":
         return _json(compiled)
     if plan.action == "create":
         return None
     try:
-        return cfn.deployed_template(aws, plan.stack_name)
+        return run.deployed_template(aws, plan.stack_name)
     except NamiError:
         return None  # before stays unknown; the plan itself goes on
 

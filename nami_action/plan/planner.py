@@ -69,6 +69,14 @@ class PlanRun:
     change_sets: dict[str, cfn.ChangeSetResult] = field(default_factory=dict)
     # Large templates: a plan writes them where no deploy reads.
     template_prefix: str = cfn.REVIEW_TEMPLATE_PREFIX
+    # Stack name -> its deployed template, read once per run (the preview and the cost
+    # estimate both need it).
+    deployed: dict[str, dict[str, Any] | None] = field(default_factory=dict)
+
+    def deployed_template(self, aws: Aws, stack_name: str) -> dict[str, Any] | None:
+        if stack_name not in self.deployed:
+            self.deployed[stack_name] = cfn.deployed_template(aws, stack_name)
+        return self.deployed[stack_name]
 
 
 def resolve_bucket(config: Config, aws: Aws) -> str:
@@ -303,7 +311,7 @@ class _Previewer:
         compiled = json.loads(template)
         deployed = None
         if stack is not None and plan.action == "update":
-            deployed = cfn.deployed_template(self.aws, plan.stack_name)
+            deployed = self.run.deployed_template(self.aws, plan.stack_name)
         diff = decide.unified_diff(plan.stack_name, decide.pretty(deployed), template)
         if stack is not None and stack.busy:
             return replace(plan, diff=diff)  # no change set beside a running operation
