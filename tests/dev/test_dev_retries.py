@@ -47,7 +47,10 @@ def test_failing_webhook_is_retried_then_dead_lettered(
     assert receives == 2
     assert decode_envelope(envelope).body == fail_body.encode()
     assert json.loads(envelope)["body"] == base64.b64encode(fail_body.encode()).decode()
-    snapshot = app.counters["flaky"].snapshot()
+    # A worker stores its results before it counts them: wait for the count.
+    counters = app.counters["flaky"]
+    wait_for(lambda: counters.snapshot().handled == 1, what="the handled count")
+    snapshot = counters.snapshot()
     assert (snapshot.handled, snapshot.failed, snapshot.dead_lettered) == (1, 2, 1)
     depth = app.store.depth("flaky", time.time())
     assert depth.visible + depth.in_flight == 0
@@ -139,4 +142,5 @@ def test_retries_follow_the_schedule_not_the_visibility_timeout(
         assert delay - 0.05 <= gap < delay + 1.5, gaps
     ((_, _, receives, outcome, _),) = app.store.dead_letters("flaky")
     assert (receives, outcome) == (4, None)
+    wait_for(lambda: app.counters["flaky"].snapshot().failed >= 4, what="the failed count")
     assert app.counters["flaky"].snapshot().failed == 4

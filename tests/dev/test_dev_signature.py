@@ -137,7 +137,11 @@ def test_dev_checks_signed_timestamps_against_receipt_and_keeps_rejects(
     assert letters["malformed"].reason == "body is not JSON"
     assert letters["rejected"].reason == "timestamp too old"
     assert decode_envelope(letters["rejected"].body).body == replayed  # kept byte-exact
-    snapshot = app.counters["billing"].snapshot()
+    # A worker stores a dead letter (or runs the handler) before it counts the outcome.
+    counters = app.counters["billing"]
+    wait_for(lambda: counters.snapshot().handled == 2, what="the handled count")
+    wait_for(lambda: counters.snapshot().rejected == 1, what="the rejected count")
+    snapshot = counters.snapshot()
     assert (snapshot.handled, snapshot.rejected, snapshot.malformed) == (2, 1, 1)
 
 
