@@ -4,17 +4,23 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
-
-.PHONY: install test lint typecheck audit unit demo bench clean schema aws-smoke lock
+# Everything `make install` puts into .venv comes from the hashed locks in requirements/
+# (`make lock` writes them): pip installs only uv (uv.lock), uv installs test.lock exactly,
+# then the project itself without resolving. A changed lock or pyproject gives a new venv.
+LOCKS := requirements/uv.lock requirements/test.lock
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(LOCKS) | cksum | cut -d' ' -f1)
+UV := $(BIN)/uv
+UV_PIP := $(UV) pip install --quiet --python $(BIN)/python --no-deps
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
-	rm -f $(VENV)/.installed-*
+$(STAMP): pyproject.toml $(LOCKS)
+	rm -rf $(VENV)
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-input \
+		--require-hashes --no-deps -r requirements/uv.lock
+	$(UV_PIP) --require-hashes -r requirements/test.lock
+	$(UV_PIP) --no-build-isolation -e .
 	touch $@
 
 lint: install
@@ -29,12 +35,17 @@ audit: install
 		examples/workflows/nami-drift.yml \
 		.github/workflows/ci.yml .github/workflows/action-test.yml .github/workflows/aws-smoke.yml
 
-# The Action's runtime dependencies, pinned with hashes for every platform and Python >= 3.11
-# (action.yml installs them with --require-hashes); rerun after changing pyproject's dependencies.
+# The hashed locks, for every platform and Python >= 3.11: action.lock (what action.yml
+# installs), test.lock (what `make install` installs) and uv.lock (the installer itself).
+# Rerun after changing pyproject's dependencies; UPGRADE=1 moves every pin to the newest
+# version the ranges allow (the latest-deps workflow does that weekly).
+LOCK_FLAGS := --universal --python-version 3.11 --generate-hashes --quiet \
+	--custom-compile-command 'make lock' $(if $(UPGRADE),--upgrade)
 lock: install
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check 'uv>=0.5'
-	$(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes \
-		--quiet --custom-compile-command 'make lock' -o requirements/action.lock
+	$(UV) pip compile $(LOCK_FLAGS) pyproject.toml -o requirements/action.lock
+	$(UV) pip compile $(LOCK_FLAGS) pyproject.toml requirements/test.in --extra test \
+		-o requirements/test.lock
+	$(UV) pip compile $(LOCK_FLAGS) requirements/uv.in -o requirements/uv.lock
 
 unit: install
 	$(BIN)/pytest -n 2 --dist loadfile

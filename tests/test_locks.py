@@ -1,0 +1,121 @@
+"""requirements/*.lock: the hashed locks `make install` and action.yml install.
+
+A lock that no longer matches pyproject.toml (a dependency added, removed, or its range moved
+past the pin) fails here; `make lock` regenerates all three.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from importlib.metadata import distributions
+from pathlib import Path
+
+import pytest
+from packaging.markers import Marker, default_environment
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+ROOT = Path(__file__).resolve().parents[1]
+REQUIREMENTS = ROOT / "requirements"
+PIN = re.compile(r"^([A-Za-z0-9._-]+)==([^\s;\\]+)")
+PYPROJECT = "nami-action (pyproject.toml)"
+
+Pins = dict[str, tuple[str, list[str], list[str]]]
+
+
+def entries(lock: str) -> list[tuple[str, str, str]]:
+    """(name, version, environment marker) of every pin; a package may be pinned twice, to
+    different versions for different Pythons (networkx)."""
+    found = []
+    for line in (REQUIREMENTS / lock).read_text().splitlines():
+        if match := PIN.match(line):
+            marker = line.partition(";")[2].rstrip(" \\").strip()
+            found.append((canonicalize_name(match.group(1)), match.group(2), marker))
+    return found
+
+
+def pins(lock: str) -> Pins:
+    """name -> (version, hashes, what it is required by), read from a lock file."""
+    found: Pins = {}
+    current = ""
+    for line in (REQUIREMENTS / lock).read_text().splitlines():
+        if match := PIN.match(line):
+            current = canonicalize_name(match.group(1))
+            found.setdefault(current, (match.group(2), [], []))
+        elif "--hash=sha256:" in line:
+            found[current][1].append(line.split("--hash=sha256:")[1].rstrip(" \\"))
+        elif (via := line.strip().removeprefix("#").strip()) and current:
+            via = via.removeprefix("via").strip()
+            if via:
+                found[current][2].append(via)
+    return found
+
+
+def project() -> dict[str, object]:
+    return dict(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"])
+
+
+def requirements_of(texts: list[str]) -> dict[str, Requirement]:
+    requirements = [Requirement(text) for text in texts]
+    return {canonicalize_name(r.name): r for r in requirements}
+
+
+def in_file(name: str) -> list[str]:
+    lines = (REQUIREMENTS / name).read_text().splitlines()
+    return [line for line in lines if line.strip() and not line.startswith("#")]
+
+
+def roots(lock: str) -> dict[str, list[str]]:
+    """The requirements each lock is compiled from, keyed by the `via` uv writes for them."""
+    meta = project()
+    dependencies = list(meta["dependencies"])  # type: ignore[call-overload]
+    test_extra = list(meta["optional-dependencies"]["test"])  # type: ignore[index]
+    return {
+        "action.lock": {PYPROJECT: dependencies},
+        "test.lock": {
+            PYPROJECT: dependencies + test_extra,
+            "-r requirements/test.in": in_file("test.in"),
+        },
+        "uv.lock": {"-r requirements/uv.in": in_file("uv.in")},
+    }[lock]
+
+
+LOCKS = ["action.lock", "test.lock", "uv.lock"]
+
+
+@pytest.mark.parametrize("lock", LOCKS)
+def test_lock_covers_exactly_its_declared_requirements(lock: str) -> None:
+    locked = pins(lock)
+    for via, texts in roots(lock).items():
+        declared = requirements_of(texts)
+        direct = {name for name, (_, _, vias) in locked.items() if via in vias}
+        assert direct == set(declared), f"{lock} is stale for {via}: run `make lock`"
+        for name, requirement in declared.items():
+            version = locked[name][0]
+            assert requirement.specifier.contains(version, prereleases=True), (
+                f"{lock}: {name}=={version} is outside {requirement}: run `make lock`"
+            )
+
+
+@pytest.mark.parametrize("lock", LOCKS)
+def test_every_pin_has_hashes_and_is_needed(lock: str) -> None:
+    for name, (version, hashes, via) in pins(lock).items():
+        assert hashes and all(re.fullmatch(r"[0-9a-f]{64}", h) for h in hashes), name
+        assert via, f"{name}=={version} is required by nothing"
+        assert "==" not in version and version[0].isdigit(), (name, version)
+
+
+def test_the_test_environment_is_the_lock() -> None:
+    """What `make install` put into this interpreter is exactly test.lock (plus the installer
+    and the project itself): nothing floated, nothing extra."""
+    environment = default_environment()
+    wanted = {
+        name: version
+        for name, version, marker in entries("test.lock")
+        if not marker or Marker(marker).evaluate(environment)
+    }
+    installed = {canonicalize_name(d.metadata["Name"]): d.version for d in distributions()}
+    extra = set(installed) - set(wanted) - {"pip", "uv", "nami-action"}
+    assert not extra, f"installed but not in test.lock: {sorted(extra)}"
+    assert {n: installed.get(n) for n in wanted} == wanted
