@@ -9,10 +9,10 @@ feed `steps.<id>.outputs`, which later `env:`, `with:`, `if:` and the action's `
 - actions/setup-python: outputs `python-path` = this interpreter (the repo's .venv python),
   or the `python` given;
 - actions/cache/save: records the key it would save (ActionRun.saved);
-- actions/cache/restore: a hit by default - the cache path is made a symlink to this .venv, which
-  holds exactly the environment the install step would build, so the action's own
-  `if: steps.cache.outputs.cache-hit != 'true'` skips the install step, as on a warm run.
-  With `cache_hit=False` the install step runs for real (needs PyPI).
+- actions/cache/restore: a hit by default - uv's download cache path is made a symlink to this
+  machine's uv cache (which `make install` filled), so the install step, which always runs,
+  installs from it as on a warm run; pip finds uv's wheel in its own cache. With
+  `cache_hit=False` the path starts empty and uv downloads everything (needs PyPI).
 Only the expression forms action.yml uses are supported; anything else fails loudly.
 """
 
@@ -196,6 +196,13 @@ def run_action(
     return result
 
 
+def machine_uv_cache() -> str:
+    """Where uv keeps its cache for this user (`uv cache dir`)."""
+    uv = Path(sys.prefix) / "bin" / "uv"
+    done = subprocess.run([str(uv), "cache", "dir"], capture_output=True, text=True, check=True)
+    return done.stdout.strip()
+
+
 def _stand_in(
     step: dict[str, Any], ctx: Contexts, cache_hit: bool, python: str, result: ActionRun
 ) -> dict[str, str]:
@@ -209,10 +216,10 @@ def _stand_in(
         return {}
     if uses.startswith("actions/cache/restore@"):
         path = Path(with_["path"])
-        assert with_["key"].startswith("nami-venv-"), with_
+        assert with_["key"].startswith("nami-uv-"), with_
         if cache_hit:
             path.parent.mkdir(parents=True, exist_ok=True)
             if not path.exists():
-                os.symlink(sys.prefix, path)
+                os.symlink(machine_uv_cache(), path)
         return {"cache-hit": "true" if cache_hit else "false"}
     raise AssertionError(f"harness: no stand-in for {uses}")

@@ -66,7 +66,11 @@ def test_cache_is_saved_right_after_the_install() -> None:
     install = names.index("Install Nami's dependencies")
     assert names[install - 1] == "actions/cache/restore"
     assert names[install + 1] == "actions/cache/save"
-    assert "--require-hashes" in steps[install]["run"]
+    assert "if" not in steps[install], "the environment is built in every job, never restored"
+    for cache in (steps[install - 1], steps[install + 1]):
+        assert cache["with"]["path"] == "${{ steps.key.outputs.uv-cache }}"
+    script = steps[install]["run"]
+    assert script.count("--require-hashes") == 2 and "--no-deps" in script
     (run_step,) = [s for s in steps if s.get("id") == "nami"]
     assert "-P -m nami_action.github run" in run_step["run"]
 
