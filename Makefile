@@ -33,10 +33,12 @@ typecheck: install
 audit: install
 	$(BIN)/zizmor --offline --persona=pedantic action.yml examples/workflows/nami.yml \
 		examples/workflows/nami-drift.yml \
-		.github/workflows/ci.yml .github/workflows/action-test.yml .github/workflows/aws-smoke.yml
+		.github/workflows/ci.yml .github/workflows/action-test.yml .github/workflows/aws-smoke.yml \
+		.github/workflows/latest-deps.yml .github/dependabot.yml
 
 # The hashed locks, for every platform and Python >= 3.11: action.lock (what action.yml
-# installs), test.lock (what `make install` installs) and uv.lock (the installer itself).
+# installs), test.lock (what `make install` installs: the suite runs the versions the Action
+# ships) and uv.lock (the installer itself).
 # Rerun after changing pyproject's dependencies; UPGRADE=1 moves every pin to the newest
 # version the ranges allow (the latest-deps workflow does that weekly).
 LOCK_FLAGS := --universal --python-version 3.11 --generate-hashes --quiet \
@@ -44,7 +46,7 @@ LOCK_FLAGS := --universal --python-version 3.11 --generate-hashes --quiet \
 lock: install
 	$(UV) pip compile $(LOCK_FLAGS) pyproject.toml -o requirements/action.lock
 	$(UV) pip compile $(LOCK_FLAGS) pyproject.toml requirements/test.in --extra test \
-		-o requirements/test.lock
+		-c requirements/action.lock -o requirements/test.lock
 	$(UV) pip compile $(LOCK_FLAGS) requirements/uv.in -o requirements/uv.lock
 
 unit: install

@@ -119,3 +119,9 @@ def test_the_test_environment_is_the_lock() -> None:
     extra = set(installed) - set(wanted) - {"pip", "uv", "nami-action"}
     assert not extra, f"installed but not in test.lock: {sorted(extra)}"
     assert {n: installed.get(n) for n in wanted} == wanted
+
+
+def test_the_suite_runs_the_versions_the_action_ships() -> None:
+    tested = {(name, marker): version for name, version, marker in entries("test.lock")}
+    for name, version, marker in entries("action.lock"):
+        assert tested.get((name, marker)) == version, f"{name}: run `make lock`"

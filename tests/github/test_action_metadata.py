@@ -187,7 +187,14 @@ WORKFLOWS = ACTION_PATH / ".github" / "workflows"
 
 @pytest.mark.parametrize(
     "path",
-    [ACTION_PATH / "action.yml", WORKFLOW, WORKFLOWS / "ci.yml", WORKFLOWS / "action-test.yml"],
+    [
+        ACTION_PATH / "action.yml",
+        WORKFLOW,
+        WORKFLOWS / "ci.yml",
+        WORKFLOWS / "action-test.yml",
+        WORKFLOWS / "latest-deps.yml",
+        ACTION_PATH / ".github" / "dependabot.yml",
+    ],
     ids=lambda p: p.name,
 )
 def test_zizmor_has_no_findings(path: Path) -> None:
