@@ -7,10 +7,15 @@ from typing import Any
 
 import click
 
+from nami_action.aws.apigateway import ensure_logging_role, stack_role_arn
 from nami_action.aws.artifacts import deploy_bootstrap
 from nami_action.cli.aws_options import aws_options, connect
 from nami_action.cli.common import config_argument, handle_errors, read_config
-from nami_action.compile.bootstrap import DEFAULT_STACK_NAME, bootstrap_template_json
+from nami_action.compile.bootstrap import (
+    API_GATEWAY_LOGS_ROLE,
+    DEFAULT_STACK_NAME,
+    bootstrap_template_json,
+)
 from nami_action.config import Config
 
 
@@ -40,3 +45,6 @@ def bootstrap(config: Path, stack_name: str, print_template: bool, **aws: Any) -
     session = connect(config_for_region(config, named=named), aws)
     bucket = deploy_bootstrap(session, stack_name, bootstrap_template_json())
     click.echo(f"artifact bucket: {bucket} ({session.region})")
+    role = ensure_logging_role(session, stack_role_arn(session, stack_name, API_GATEWAY_LOGS_ROLE))
+    kept = "" if role.changed else " (already set for this account and region: kept)"
+    click.echo(f"API Gateway logging role: {role.arn}{kept}")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 
 from troposphere import GetAtt, Output, Ref, Sub, Template
-from troposphere.apigateway import Account
 from troposphere.iam import Role
 from troposphere.s3 import (
     AbortIncompleteMultipartUpload,
@@ -120,9 +119,11 @@ def bootstrap_template() -> Template:
 
 def _add_api_gateway_logging(template: Template) -> None:
     """API Gateway writes stage access logs only once the region's API Gateway account
-    settings name a CloudWatch role: a per-region singleton, so it lives here, not in each
-    pipeline stack. The AWS-managed policy is the one AWS documents for this role."""
-    role = template.add_resource(
+    settings name a CloudWatch role. That setting is the account's, not this stack's, so the
+    stack only makes the role (retained: the setting may outlive the stack) and `nami
+    bootstrap` names it in the settings when none is named yet (aws/apigateway.py). The
+    AWS-managed policy is the one AWS documents for this role."""
+    template.add_resource(
         Role(
             API_GATEWAY_LOGS_ROLE,
             AssumeRolePolicyDocument={
@@ -141,9 +142,10 @@ def _add_api_gateway_logging(template: Template) -> None:
                     "AmazonAPIGatewayPushToCloudWatchLogs"
                 )
             ],
+            DeletionPolicy="Retain",
+            UpdateReplacePolicy="Retain",
         )
     )
-    template.add_resource(Account("ApiGatewayAccount", CloudWatchRoleArn=GetAtt(role, "Arn")))
 
 
 def bootstrap_template_json() -> str:

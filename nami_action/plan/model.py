@@ -85,7 +85,12 @@ class Plan:
 
     @property
     def warnings(self) -> list[PlanWarning]:
-        return [w for p in self.pipelines for w in p.warnings]
+        """Every pipeline's warnings, each text once: a warning about the account or region
+        (the logging role) is attached to every pipeline it concerns, and said once."""
+        unique: dict[tuple[str, str], PlanWarning] = {}
+        for warning in (w for p in self.pipelines for w in p.warnings):
+            unique.setdefault((warning.kind, warning.message), warning)
+        return list(unique.values())
 
     @property
     def has_changes(self) -> bool:

@@ -84,6 +84,9 @@ class FaultProxy:
             def do_POST(self) -> None:
                 self._relay(self._body())
 
+            def do_PATCH(self) -> None:
+                self._relay(self._body())
+
             def _body(self) -> bytes:
                 return self.rfile.read(int(self.headers.get("Content-Length") or 0))
 
