@@ -26,7 +26,7 @@ from nami_action.apply import DeployOptions, deploy, refusal
 from nami_action.aws.session import Aws, AwsTarget
 from nami_action.aws.stacks import StackEvent
 from nami_action.config import Config, load_config
-from nami_action.errors import ConfigError, NamiError, Problem
+from nami_action.errors import ConfigError, NamiError, Problem, terminal_safe
 from nami_action.github import runner
 from nami_action.github.api import GitHubClient, GitHubError
 from nami_action.plan.model import DeployResult, Plan
@@ -35,6 +35,7 @@ from nami_action.render.markdown import DEFAULT_LIMIT as COMMENT_LIMIT
 from nami_action.render.markdown import (
     deploy_markdown,
     deploy_marker,
+    fenced,
     notice_markdown,
     plan_errors,
     plan_markdown,
@@ -179,7 +180,8 @@ class Job:
             return absolute.as_posix()
 
     def log(self, text: str) -> None:
-        self.out.write(text + ("" if text.endswith("\n") else "\n"))
+        text = terminal_safe(text.removesuffix("\n"))  # nothing printed can forge a command
+        self.out.write(text + "\n")
         self.out.flush()
 
     def outputs(
@@ -379,7 +381,7 @@ class Job:
         self.annotations.add("error", message, title=f"nami {what} failed")
         body = notice_markdown(
             f"❌ Nami {what} failed",
-            f"```\n{message[:20_000]}\n```",
+            fenced(message[:20_000]),
             marker=self.plan_marker if what == "plan" else self.deploy_marker,
             sha=self.ctx.head_sha,
             run_url=self.ctx.run_url,

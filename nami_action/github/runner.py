@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import uuid
 from collections.abc import Mapping
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
-from nami_action.errors import NamiError
+from nami_action.errors import NamiError, printable
 
 Level = Literal["error", "warning", "notice"]
 
@@ -199,8 +200,10 @@ def annotation(
         props.append(("endLine", str(end_line)))
     if column is not None:
         props.append(("col", str(column)))
-    rendered = ",".join(f"{key}={escape_property(value)}" for key, value in props)
-    return f"::{level}{' ' + rendered if rendered else ''}::{escape_data(message)}"
+    rendered = ",".join(f"{key}={escape_property(printable(value))}" for key, value in props)
+    # Line breaks stay breaks (%0D, %0A); any other control character (ESC...) is escaped.
+    text = "".join(p if p in "\r\n" else printable(p) for p in re.split(r"([\r\n])", message))
+    return f"::{level}{' ' + rendered if rendered else ''}::{escape_data(text)}"
 
 
 def emit(command: str, stream: TextIO | None = None) -> None:

@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Sequence
 
 from nami_action import __version__
-from nami_action.errors import Problem
+from nami_action.errors import Problem, terminal_safe
 from nami_action.plan.model import DeployResult, PipelinePlan, PipelineResult, Plan, PlanWarning
 from nami_action.render import cost
 
@@ -453,6 +453,14 @@ def notice_markdown(
     """A short comment/summary: e.g. a fork pull request that was validated only."""
     quoted = "\n".join(f"> {line}" if line else ">" for line in text.splitlines())
     return f"{as_marker(marker)}\n### {title}\n\n> [!{kind}]\n{quoted}\n\n" + _footer(sha, run_url)
+
+
+def fenced(text: str, info: str = "") -> str:
+    """`text` in a code block whose fence no line of it can close (CommonMark: a closing
+    fence is at least as long as the opening one), with control characters escaped."""
+    safe = terminal_safe(text)
+    fence = "`" * max(3, _longest_backtick_run(safe) + 1)
+    return f"{fence}{info}\n{safe}\n{fence}"
 
 
 # --------------------------------------------------------------------------- helpers

@@ -276,6 +276,22 @@ def test_plan_failure_replaces_the_sticky_comment(workspace: Path, github_api: F
     assert run.outputs["status"] == "failed"
 
 
+def test_failure_text_cannot_close_its_fence_or_forge_a_command(
+    workspace: Path, github_api: FakeGitHub
+) -> None:
+    error = "boom\n```\n## Fake heading outside the block\n::error::forged\n\x1b[2Jcleared"
+    with pytest.MonkeyPatch.context() as mp:
+        Steps(error=error).patch(mp)
+        run = run_job(workspace, github_api, "pull_request", pr_event())
+    (comment,) = github_api.comments[5]
+    body = comment["body"]
+    fence = "> ````"  # one backtick longer than the longest run in the text
+    assert fence in body and body.index(fence) < body.index("Fake heading") < body.rindex(fence)
+    assert "\x1b" not in body and "\\x1b[2J" in body
+    assert "\n::error::forged" not in run.stdout
+    assert "\x1b" not in run.stdout
+
+
 def test_no_comment_when_nothing_changes(workspace: Path, github_api: FakeGitHub) -> None:
     nothing = make_plan([PipelinePlan("github", "acme-github", "none")])
     with pytest.MonkeyPatch.context() as mp:
