@@ -87,6 +87,13 @@ def github() -> None:
 @click.option(
     "--working-directory", default=".", envvar="INPUT_WORKING_DIRECTORY", show_envvar=True
 )
+@click.option(
+    "--deploy-on-dispatch/--no-deploy-on-dispatch",
+    default=False,
+    envvar="INPUT_DEPLOY_ON_DISPATCH",
+    show_envvar=True,
+    help="Let a workflow_dispatch run on the default branch deploy.",
+)
 @handle_errors
 def run(
     command: str,
@@ -101,6 +108,7 @@ def run(
     environment: str,
     labels: bool,
     working_directory: str,
+    deploy_on_dispatch: bool,
 ) -> None:
     """Validate, then plan (sticky PR comment) or deploy (comment on the merged PR)."""
     token = os.environ.get("INPUT_GITHUB_TOKEN") or os.environ.get("GITHUB_TOKEN", "")
@@ -118,6 +126,7 @@ def run(
         labels=labels,
         token=token,
         working_directory=working_directory or ".",
+        deploy_on_dispatch=deploy_on_dispatch,
     )
     sys.exit(flow.run(options))
 

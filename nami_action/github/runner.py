@@ -31,6 +31,7 @@ class RunnerContext:
     repository: str = ""
     sha: str = ""
     ref: str = ""
+    actor: str = ""
     server_url: str = "https://github.com"
     api_url: str = "https://api.github.com"
     run_id: str = ""
@@ -48,6 +49,7 @@ class RunnerContext:
             repository=env.get("GITHUB_REPOSITORY", ""),
             sha=env.get("GITHUB_SHA", ""),
             ref=env.get("GITHUB_REF", ""),
+            actor=env.get("GITHUB_ACTOR", ""),
             server_url=(env.get("GITHUB_SERVER_URL") or "https://github.com").rstrip("/"),
             api_url=(env.get("GITHUB_API_URL") or "https://api.github.com").rstrip("/"),
             run_id=env.get("GITHUB_RUN_ID", ""),
@@ -77,6 +79,11 @@ class RunnerContext:
     def pull_request(self) -> dict[str, Any] | None:
         pr = self.event.get("pull_request")
         return pr if isinstance(pr, dict) else None
+
+    @property
+    def pull_author(self) -> str:
+        login = _get(self.pull_request, "user", "login")
+        return login if isinstance(login, str) else ""
 
     @property
     def pull_number(self) -> int | None:

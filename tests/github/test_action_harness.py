@@ -21,7 +21,6 @@ import pytest
 from .action_runner import ACTION_PATH, ActionRun, run_action
 from .github_fakes import REPO, TOKEN, FakeGitHub
 
-MERGE_SHA = "e" * 40
 HEAD_SHA = "c" * 40
 BUCKET = "nami-harness-artifacts"
 
@@ -60,7 +59,23 @@ def repo(tmp_path: Path) -> Path:
         code.mkdir(parents=True)
         (code / "handler.py").write_text("def handle(webhook):\n    return None\n")
     (root / "nami.yaml").write_text(config())
+    commit_all(root)
     return root
+
+
+def commit_all(root: Path) -> str:
+    """Commit everything, as the push being deployed; returns its SHA (GITHUB_SHA)."""
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid"]
+    if not (root / ".git").exists():
+        subprocess.run([*git, "init", "-q", "-b", "main"], cwd=root, check=True)
+    subprocess.run([*git, "add", "-A"], cwd=root, check=True)
+    subprocess.run([*git, "commit", "-qm", "c", "--allow-empty"], cwd=root, check=True)
+    return head(root)
+
+
+def head(root: Path) -> str:
+    done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True)
+    return done.stdout.strip()
 
 
 def pull_request(number: int = 12, fork: bool = False) -> dict[str, Any]:
@@ -77,10 +92,10 @@ def pull_request(number: int = 12, fork: bool = False) -> dict[str, Any]:
     }
 
 
-def push() -> dict[str, Any]:
+def push(sha: str) -> dict[str, Any]:
     return {
         "ref": "refs/heads/main",
-        "after": MERGE_SHA,
+        "after": sha,
         "repository": {"full_name": REPO, "default_branch": "main"},
     }
 
@@ -111,7 +126,7 @@ def run(
         "CI": "true",
         "GITHUB_ACTIONS": "true",
         "GITHUB_REPOSITORY": REPO,
-        "GITHUB_SHA": MERGE_SHA,
+        "GITHUB_SHA": head(repo),
         "GITHUB_REF": "refs/heads/main" if event_name == "push" else "refs/pull/12/merge",
         "GITHUB_SERVER_URL": "https://github.com",
         "GITHUB_API_URL": fake.url,
@@ -309,18 +324,19 @@ def test_pull_request_plan_push_deploy_and_fail_on_replacement(
 
     # 3. merged: an old commit is refused, the tip deploys and comments on every merged PR
     # it brings out (#11 merged while the run of its push waited and was coalesced).
+    merge = head(repo)
     github_api.branches["main"] = "f" * 40
-    stale = run(tmp_path, repo, github_api, "push", push())
+    stale = run(tmp_path, repo, github_api, "push", push(merge))
     assert stale.returncode == 1, explain(stale)
-    assert "refusing to deploy eeeeeee: the tip of main is now fffffff" in stale.stdout
+    assert f"refusing to deploy {merge[:7]}: the tip of main is now fffffff" in stale.stdout
     assert stale.outputs["status"] == "failed"
-    github_api.branches["main"] = MERGE_SHA
+    github_api.branches["main"] = merge
     github_api.successful_runs["nami.yml"] = "a" * 40
-    github_api.compare[f"{'a' * 40}...{MERGE_SHA}"] = ["b" * 40, MERGE_SHA]
+    github_api.compare[f"{'a' * 40}...{merge}"] = ["b" * 40, merge]
     github_api.pulls_by_sha["b" * 40] = [{"number": 11, "merged_at": "2024-05-01T09:00:00Z"}]
-    github_api.pulls_by_sha[MERGE_SHA] = [{"number": 12, "merged_at": "2024-05-01T10:00:00Z"}]
+    github_api.pulls_by_sha[merge] = [{"number": 12, "merged_at": "2024-05-01T10:00:00Z"}]
     github_api.pulls_by_sha["d" * 40] = [{"number": 10, "merged_at": None}]
-    deployed = run(tmp_path, repo, github_api, "push", push())
+    deployed = run(tmp_path, repo, github_api, "push", push(merge))
     assert deployed.returncode == 0, explain(deployed)
     assert deployed.outputs["status"] == "deployed"
     assert "Deploys #11, #12" in github_api.comments[11][0]["body"]
@@ -385,6 +401,7 @@ def test_environment_input_plans_each_environment_and_guards_the_account(
 ):
     boto3.client("s3", endpoint_url=emulator, region_name="us-east-1").create_bucket(Bucket=BUCKET)
     (repo / "nami.yaml").write_text(config() + ENVIRONMENTS)
+    merge = commit_all(repo)
 
     staging = run(tmp_path, repo, github_api, "pull_request", pull_request(), environment="staging")
     assert staging.returncode == 0, explain(staging)
@@ -405,8 +422,8 @@ def test_environment_input_plans_each_environment_and_guards_the_account(
         "<!-- nami:plan:nami.yaml#production -->",
     ]
 
-    github_api.branches["main"] = MERGE_SHA
-    deployed = run(tmp_path, repo, github_api, "push", push(), environment="staging")
+    github_api.branches["main"] = merge
+    deployed = run(tmp_path, repo, github_api, "push", push(merge), environment="staging")
     assert deployed.returncode == 0, explain(deployed)
     assert sorted(json.loads(deployed.outputs["changed-pipelines"])) == ["github", "orders"]
     cfn = boto3.client("cloudformation", endpoint_url=emulator, region_name="us-east-1")

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from nami_action.aws.session import AwsError
-from nami_action.github import flow
+from nami_action.github import deploy_job, flow, plan_job
 from nami_action.plan.model import DeployResult, PipelinePlan, PipelineResult, PlanWarning
 from nami_action.plan.planner import PlanRun
 
@@ -65,7 +66,23 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     monkeypatch.chdir(root)
+    commit_all(root)
     return root
+
+
+def commit_all(root: Path) -> str:
+    """Commit the workspace as actions/checkout leaves it; returns the commit (GITHUB_SHA)."""
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid"]
+    if not (root / ".git").exists():
+        subprocess.run([*git, "init", "-q", "-b", "main"], cwd=root, check=True)
+    subprocess.run([*git, "add", "-A"], cwd=root, check=True)
+    subprocess.run([*git, "commit", "-qm", "c", "--allow-empty"], cwd=root, check=True)
+    return head(root)
+
+
+def head(root: Path) -> str:
+    done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True)
+    return done.stdout.strip()
 
 
 def pr_event(number: int = 5, fork: bool = False) -> dict[str, Any]:
@@ -93,6 +110,7 @@ def run_job(
     *,
     credentials: bool = True,
     ref: str = "refs/pull/5/merge",
+    env: dict[str, str] | None = None,
     **options: Any,
 ) -> Run:
     tmp = workspace.parent
@@ -102,10 +120,11 @@ def run_job(
     output.write_text("")
     summary.write_text("")
     env = {
+        **(env or {}),
         "GITHUB_EVENT_NAME": event_name,
         "GITHUB_EVENT_PATH": str(event_path),
         "GITHUB_REPOSITORY": REPO,
-        "GITHUB_SHA": "a" * 40,
+        "GITHUB_SHA": (env or {}).get("GITHUB_SHA") or head(workspace),
         "GITHUB_REF": ref,
         "GITHUB_SERVER_URL": "https://github.com",
         "GITHUB_API_URL": fake.url,
@@ -148,8 +167,8 @@ class Steps:
         return self.result
 
     def patch(self, mp: pytest.MonkeyPatch) -> Steps:
-        mp.setattr(flow, "make_plan", self.make_plan)
-        mp.setattr(flow, "deploy", self.deploy)
+        mp.setattr(plan_job, "make_plan", self.make_plan)
+        mp.setattr(deploy_job, "deploy", self.deploy)
         return self
 
 
@@ -341,8 +360,9 @@ def test_summary_budget_is_counted_in_bytes() -> None:
 def test_push_to_default_branch_deploys_and_comments_on_the_merged_pr(
     workspace: Path, github_api: FakeGitHub
 ) -> None:
-    github_api.branches["main"] = "a" * 40
-    github_api.pulls_by_sha["a" * 40] = [{"number": 8, "merged_at": "2024-01-01T00:00:00Z"}]
+    sha = head(workspace)
+    github_api.branches["main"] = sha
+    github_api.pulls_by_sha[sha] = [{"number": 8, "merged_at": "2024-01-01T00:00:00Z"}]
     result = DeployResult(
         "acme",
         "us-east-1",
@@ -365,8 +385,9 @@ def test_push_to_default_branch_deploys_and_comments_on_the_merged_pr(
 
 
 def test_failed_deploy_comments_on_the_merged_pr(workspace: Path, github_api: FakeGitHub) -> None:
-    github_api.branches["main"] = "a" * 40
-    github_api.pulls_by_sha["a" * 40] = [
+    sha = head(workspace)
+    github_api.branches["main"] = sha
+    github_api.pulls_by_sha[sha] = [
         {"number": 8, "merged_at": "2024-01-01T00:00:00Z"},
         {"number": 9, "merged_at": None},  # open: never commented on
     ]
@@ -458,7 +479,7 @@ def test_environment_input_reaches_the_config_and_keys_the_comment(
             seen.append(config)
             return steps.make_plan(config, aws, options)
 
-        mp.setattr(flow, "make_plan", recording)
+        mp.setattr(plan_job, "make_plan", recording)
         for env in ("staging", "production"):
             run = run_job(workspace, github_api, "pull_request", pr_event(), environment=env)
             assert run.code == 0, run.stdout
@@ -503,3 +524,125 @@ def test_a_config_with_environments_needs_the_input(
     assert run.code == 1
     assert run.outputs["status"] == "invalid"
     assert "choose one with --env NAME" in run.stdout
+
+
+@pytest.mark.parametrize(
+    "event_name", ["issue_comment", "workflow_run", "repository_dispatch", "schedule"]
+)
+def test_deploy_is_refused_on_events_that_can_run_unmerged_code(
+    workspace: Path, github_api: FakeGitHub, event_name: str
+) -> None:
+    """An issue_comment job that checks out a pull request's head still has main's tip as
+    GITHUB_SHA: the event, not the SHA, decides that no deploy belongs here."""
+    github_api.branches["main"] = head(workspace)
+    with pytest.MonkeyPatch.context() as mp:
+        steps = Steps([make_plan([PipelinePlan("github", "acme-github", "create")])]).patch(mp)
+        refused = run_job(
+            workspace, github_api, event_name, push_event(), ref="refs/heads/main", command="deploy"
+        )
+        auto = run_job(workspace, github_api, event_name, push_event(), ref="refs/heads/main")
+    assert refused.code == 1 and refused.outputs["status"] == "failed"
+    assert f"::error title=nami::refusing to deploy on {event_name}" in refused.stdout
+    assert [c[0] for c in steps.calls] == ["plan"]  # auto plans; nothing deployed
+    assert auto.code == 0 and auto.outputs["status"] == "planned"
+
+
+def test_workflow_dispatch_deploys_only_when_opted_in(
+    workspace: Path, github_api: FakeGitHub
+) -> None:
+    github_api.branches["main"] = head(workspace)
+    result = DeployResult("acme", "us-east-1", [])
+    with pytest.MonkeyPatch.context() as mp:
+        steps = Steps([make_plan([])], result=result).patch(mp)
+        refused = run_job(
+            workspace,
+            github_api,
+            "workflow_dispatch",
+            push_event(),
+            ref="refs/heads/main",
+            command="deploy",
+            comment=False,
+        )
+        allowed = run_job(
+            workspace,
+            github_api,
+            "workflow_dispatch",
+            push_event(),
+            ref="refs/heads/main",
+            command="deploy",
+            comment=False,
+            deploy_on_dispatch=True,
+        )
+        other_branch = run_job(
+            workspace,
+            github_api,
+            "workflow_dispatch",
+            push_event(),
+            ref="refs/heads/feature",
+            command="deploy",
+            comment=False,
+            deploy_on_dispatch=True,
+        )
+    assert refused.code == 1 and "deploy-on-dispatch: true" in refused.stdout
+    assert allowed.code == 0 and allowed.outputs["status"] == "deployed"
+    assert other_branch.code == 1 and "only main deploys" in other_branch.stdout
+    assert [c[0] for c in steps.calls] == ["plan", "deploy"]
+
+
+def test_deploy_refuses_a_checkout_that_is_not_the_pushed_commit(
+    workspace: Path, github_api: FakeGitHub
+) -> None:
+    pushed = head(workspace)
+    github_api.branches["main"] = pushed
+    (workspace / "infra" / "nami.yaml").write_text(CONFIG.replace("acme", "evil"))
+    other = commit_all(workspace)  # a step checked out other code (a PR head)
+    with pytest.MonkeyPatch.context() as mp:
+        steps = Steps([make_plan([])], result=DeployResult("acme", "us-east-1", [])).patch(mp)
+        env_sha = {"GITHUB_SHA": pushed}
+        moved = run_job(
+            workspace, github_api, "push", push_event(), ref="refs/heads/main", env=env_sha
+        )
+        subprocess.run(["git", "checkout", "-q", pushed], cwd=workspace, check=True)
+        (workspace / "infra" / "consumers" / "github" / "planted.py").write_text("x = 1\n")
+        dirty = run_job(
+            workspace, github_api, "push", push_event(), ref="refs/heads/main", env=env_sha
+        )
+    assert moved.code == 1
+    assert f"the checkout is at {other[:7]}, not at the commit being deployed" in moved.stdout
+    assert dirty.code == 1 and "1 changed or untracked file(s) (infra/consumers" in dirty.stdout
+    assert steps.calls == []
+
+
+def test_main_moving_during_a_deploy_stops_the_next_change(
+    workspace: Path, github_api: FakeGitHub
+) -> None:
+    """The check runs again right before each ExecuteChangeSet (apply's before_change)."""
+    sha = head(workspace)
+    github_api.branches["main"] = sha
+    seen: list[str] = []
+
+    def deploying(aws: Any, run: PlanRun, options: Any, on_event: Any) -> DeployResult:
+        options.before_change("github")  # main is still this commit: goes ahead
+        github_api.branches["main"] = "f" * 40  # a newer merge lands meanwhile
+        try:
+            options.before_change("stripe")
+        except Exception as exc:
+            seen.append(str(exc))
+        return DeployResult("acme", "us-east-1", [])
+
+    with pytest.MonkeyPatch.context() as mp:
+        Steps([make_plan([])]).patch(mp)
+        mp.setattr(deploy_job, "deploy", deploying)
+        run_job(workspace, github_api, "push", push_event(), ref="refs/heads/main", comment=False)
+    assert seen and "the tip of main is now fffffff" in seen[0]
+
+
+def test_dependabot_pull_requests_validate_only(workspace: Path, github_api: FakeGitHub) -> None:
+    event = pr_event()
+    event["pull_request"]["user"] = {"login": "dependabot[bot]"}
+    with pytest.MonkeyPatch.context() as mp:
+        steps = Steps([make_plan([])]).patch(mp)
+        run = run_job(workspace, github_api, "pull_request", event, credentials=False)
+    assert run.code == 0 and run.outputs["status"] == "validated-only"
+    assert "opened by Dependabot" in run.summary
+    assert steps.calls == []
