@@ -13,6 +13,7 @@ from nami_action.apply import DeployOptions, deploy
 from nami_action.aws.stacks import StackEvent
 from nami_action.cli.aws_options import aws_options, connect
 from nami_action.cli.common import config_argument, handle_errors, read_config
+from nami_action.cli.package import bundle_artifacts, bundle_option
 from nami_action.cli.plan import drift_option, emit, pipelines_option, split_names
 from nami_action.plan.model import DeployResult
 from nami_action.plan.planner import PlanOptions, make_plan
@@ -55,6 +56,7 @@ def print_event(event: StackEvent) -> None:
 )
 @click.option("--poll-seconds", default=2.0, hidden=True, type=float)
 @aws_options
+@bundle_option
 @handle_errors
 def deploy_command(
     config: Path,
@@ -67,6 +69,7 @@ def deploy_command(
     plan_out: Path | None,
     drift: bool,
     poll_seconds: float,
+    bundle: Path | None,
     **aws_kwargs: Any,
 ) -> None:
     """Deploy the pipelines of CONFIG that changed; exit 1 if any failed."""
@@ -78,6 +81,7 @@ def deploy_command(
         max_parallel=max_parallel,
         poll_seconds=poll_seconds,
         drift=drift,
+        artifacts=bundle_artifacts(loaded, bundle),
     )
     run = make_plan(loaded, aws, options)
     click.echo(plan_text(run.plan), err=True, nl=False)

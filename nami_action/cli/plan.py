@@ -12,6 +12,7 @@ import click
 from nami_action.cli.aws_options import aws_options, connect
 from nami_action.cli.common import config_argument, handle_errors, read_config
 from nami_action.cli.cost_options import cost_options
+from nami_action.cli.package import bundle_artifacts, bundle_option
 from nami_action.cost.estimate import CostOptions
 from nami_action.plan.model import Plan
 from nami_action.plan.planner import PlanOptions, make_plan
@@ -82,6 +83,7 @@ def emit(text: str, out: Path | None) -> None:
 @click.option("--poll-seconds", default=2.0, hidden=True, type=float)
 @cost_options
 @aws_options
+@bundle_option
 @handle_errors
 def plan(
     config: Path,
@@ -94,6 +96,7 @@ def plan(
     max_parallel: int,
     poll_seconds: float,
     cost: CostOptions,
+    bundle: Path | None,
     **aws: Any,
 ) -> None:
     """Compile, package and compare CONFIG with what is deployed (change sets, then deleted)."""
@@ -105,6 +108,7 @@ def plan(
         poll_seconds=poll_seconds,
         cost=cost,
         drift=drift,
+        artifacts=bundle_artifacts(loaded, bundle),
     )
     result = make_plan(loaded, connect(loaded, aws), options).plan
     emit(render_plan(result, fmt, show_diff=show_diff), out)

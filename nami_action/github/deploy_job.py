@@ -4,15 +4,20 @@ checked again right before each change set is executed."""
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from nami_action.apply import DeployOptions, deploy
 from nami_action.aws.stacks import StackEvent
 from nami_action.config import Config
 from nami_action.errors import NamiError
 from nami_action.github.api import GitHubError
+from nami_action.github.build_job import job_bundle
 from nami_action.github.checkout import require_commit
 from nami_action.github.comment import COMMENT_LIMIT, report_failure, sticky_comment
 from nami_action.github.job import Failure, Job
 from nami_action.github.plan_job import plan_with_retry
+from nami_action.plan import review
 from nami_action.plan.model import DeployResult
 from nami_action.render.markdown import deploy_markdown
 from nami_action.render.text import deploy_text, event_line, plan_text
@@ -99,16 +104,42 @@ def run_deploy(job: Job, config: Config) -> int:
         return report_failure(job, "deploy", str(exc), pulls=pulls)
 
 
+def unapproved(job: Job, found: dict[str, Any]) -> list[str]:
+    """What differs from the approved plan (the `approved-plan` input); [] when it matches
+    or no approval was given."""
+    if not job.options.approved_plan.strip():
+        return []
+    try:
+        approved = json.loads(job.options.approved_plan)
+    except ValueError:
+        approved = None
+    if not isinstance(approved, dict) or approved.get("format") != review.FORMAT:
+        raise Failure("approved-plan is not a plan fingerprint (the plan job's plan-fingerprint)")
+    if review.digest(approved) == review.digest(found):
+        return []
+    return review.differences(approved, found) or ["the plan digests differ"]
+
+
 def _deploy(job: Job, config: Config, pulls: list[int]) -> int:
     aws = job.aws(config)
-    run = plan_with_retry(job, config, aws, keep=True)
+    bundle = job_bundle(job, config)
+    run = plan_with_retry(job, config, aws, keep=True, bundle=bundle)
     plan_path = job.result_path("plan")
     plan_path.write_text(run.plan.to_json(), encoding="utf-8")
     job.log(plan_text(run.plan))
+    found = review.fingerprint(run, bundle.digest if bundle else None)
+    job.log(f"plan digest {review.digest(found)}")
+    differs = unapproved(job, found)
+    if differs:
+        job.log("not the approved plan, nothing is executed: " + "; ".join(differs))
+
+    def before_change(_pipeline: str) -> None:
+        if differs:
+            raise Failure("not the approved plan: " + "; ".join(differs))
+        verify(job)  # main may have moved while other stacks updated
+
     options = DeployOptions(
-        prune=job.options.prune,
-        force=job.options.force,
-        before_change=lambda _pipeline: verify(job),  # main may move while stacks update
+        prune=job.options.prune, force=job.options.force, before_change=before_change
     )
     result = deploy(aws, run, options, lambda event: _on_event(job, event))
     job.result_path("deploy").write_text(result.to_json(), encoding="utf-8")
@@ -121,6 +152,8 @@ def _deploy(job: Job, config: Config, pulls: list[int]) -> int:
         plan=str(plan_path),
         changed=moved,
         endpoints=result.endpoints(),
+        bundle_digest=bundle.digest if bundle else "",
+        plan_digest=review.digest(found),
     )
     return 0 if result.ok else 1
 

@@ -20,13 +20,13 @@ from typing import TextIO
 
 from nami_action.config import Config, load_config
 from nami_action.errors import ConfigError, NamiError
-from nami_action.github import deploy_job, plan_job, runner
+from nami_action.github import build_job, deploy_job, plan_job, runner
 from nami_action.github.comment import report_failure, report_invalid, report_validated_only
 from nami_action.github.job import Command, Failure, FlowOptions, Job, fit_bytes
 from nami_action.github.plan_job import FAIL_ON_KINDS
 
 __all__ = ["COMMANDS", "FAIL_ON_KINDS", "FlowOptions", "fit_bytes", "run"]
-COMMANDS = ("auto", "plan", "deploy")
+COMMANDS = ("auto", "build", "plan", "deploy")
 DEPENDABOT = "dependabot[bot]"
 FORK_REASON = (
     "This pull request comes from a fork. GitHub gives fork pull requests no secrets and a "
@@ -78,6 +78,8 @@ def run_command(job: Job, command: Command) -> int:
     except ConfigError as exc:
         return report_invalid(job, list(exc.problems))
     try:
+        if command == "build":
+            return build_job.run_build(job, config)
         if command == "deploy":
             return deploy_job.run_deploy(job, config)
         untrusted = untrusted_reason(job)
@@ -112,8 +114,8 @@ def resolve_command(job: Job) -> Command:
         if refused:
             raise NamiError(refused)
         return "deploy"
-    if wanted == "plan":
-        return "plan"
+    if wanted in ("plan", "build"):
+        return "plan" if wanted == "plan" else "build"
     if job.ctx.event_name in ("push", "workflow_dispatch") and deploy_job.refusal(job) is None:
         return "deploy"
     if job.ctx.event_name == "push":

@@ -22,8 +22,8 @@ from nami_action.github import runner
 from nami_action.github.api import GitHubClient, GitHubError
 from nami_action.render.markdown import deploy_marker, plan_marker
 
-Command = Literal["plan", "deploy"]
-Status = Literal["planned", "validated-only", "invalid", "failed", "deployed"]
+Command = Literal["build", "plan", "deploy"]
+Status = Literal["built", "planned", "validated-only", "invalid", "failed", "deployed"]
 # GitHub keeps up to 1 MiB of summary per step, counted in bytes:
 # https://docs.github.com/en/actions/reference/workflows-and-actions/workflow-commands#adding-a-job-summary
 SUMMARY_BYTES = 1024 * 1024 - 4096
@@ -56,6 +56,8 @@ class FlowOptions:
     token: str = ""
     working_directory: str = "."
     deploy_on_dispatch: bool = False  # workflow_dispatch may deploy the default branch
+    bundle: str = ""  # the build step's folder; empty: one under RUNNER_TEMP
+    approved_plan: str = ""  # deploy: the plan job's plan-fingerprint output
 
     @property
     def pipeline_list(self) -> tuple[str, ...]:
@@ -153,8 +155,16 @@ class Job:
         plan: str = "",
         changed: Sequence[str] = (),
         endpoints: Mapping[str, str] | None = None,
+        bundle: str = "",
+        bundle_digest: str = "",
+        plan_digest: str = "",
+        fingerprint: str = "",
     ) -> None:
         values = {
+            "plan-fingerprint": fingerprint,
+            "bundle": bundle,
+            "bundle-digest": bundle_digest,
+            "plan-digest": plan_digest,
             "status": status,
             "has-changes": "true" if has_changes else "false",
             "plan": plan,

@@ -6,8 +6,12 @@ from nami_action.apply import DeployOptions, refusal
 from nami_action.aws.session import Aws
 from nami_action.config import Config
 from nami_action.errors import NamiError
+from nami_action.github.build_job import bundle_artifacts, job_bundle
 from nami_action.github.comment import COMMENT_LIMIT, label, sticky_comment
 from nami_action.github.job import Job
+from nami_action.github.review import caution_markdown, provenance_markdown, workflow_label
+from nami_action.package.bundle import Bundle
+from nami_action.plan import review
 from nami_action.plan.model import Plan
 from nami_action.plan.planner import PlanOptions, PlanRun, make_plan
 from nami_action.render.markdown import plan_errors, plan_markdown
@@ -27,8 +31,12 @@ FAIL_ON_KINDS: dict[str, frozenset[str]] = {
 VANISHED_CHANGE_SET = "ChangeSetNotFound"
 
 
-def plan_with_retry(job: Job, config: Config, aws: Aws, keep: bool) -> PlanRun:
-    options = PlanOptions(job.options.pipeline_list, keep_change_sets=keep)
+def plan_with_retry(
+    job: Job, config: Config, aws: Aws, keep: bool, bundle: Bundle | None
+) -> PlanRun:
+    options = PlanOptions(
+        job.options.pipeline_list, keep_change_sets=keep, artifacts=bundle_artifacts(bundle)
+    )
     run = make_plan(config, aws, options)
     if any(VANISHED_CHANGE_SET in p.error for p in run.plan.pipelines):
         job.log("a change set vanished while planning (a deploy ran meanwhile): planning again")
@@ -37,14 +45,29 @@ def plan_with_retry(job: Job, config: Config, aws: Aws, keep: bool) -> PlanRun:
 
 
 def plan(job: Job, config: Config) -> int:
-    result = plan_with_retry(job, config, job.aws(config), keep=False).plan
+    bundle = job_bundle(job, config)
+    run = plan_with_retry(job, config, job.aws(config), keep=False, bundle=bundle)
+    result = run.plan
+    found = review.fingerprint(run, bundle.digest if bundle else None)
+    digest = review.digest(found)
     path = job.result_path("plan")
     path.write_text(result.to_json(), encoding="utf-8")
     job.log(plan_text(result))
-    sha, run_url = job.ctx.head_sha, job.ctx.run_url
+    job.log(f"plan digest {digest}")
+    caution = caution_markdown(job) if job.ctx.pull_request else ""
+    provenance = provenance_markdown(found, digest)
 
     def render(limit: int) -> str:
-        return plan_markdown(result, sha=sha, run_url=run_url, marker=job.plan_marker, limit=limit)
+        return plan_markdown(
+            result,
+            sha=job.ctx.head_sha,
+            run_url=job.ctx.run_url,
+            marker=job.plan_marker,
+            limit=limit,
+            caution=caution,
+            provenance=provenance,
+            workflow=workflow_label(job),
+        )
 
     job.summary(render)
     annotate_plan(job, result)
@@ -52,6 +75,7 @@ def plan(job: Job, config: Config) -> int:
     failed = bool(plan_errors(result)) or fail_on_hit
     if job.pull_number:
         quiet = not result.has_changes and not failed and not job.options.comment_on_no_changes
+        quiet = quiet and not caution
         sticky_comment(
             job, job.pull_number, render(COMMENT_LIMIT), job.plan_marker, create=not quiet
         )
@@ -63,6 +87,9 @@ def plan(job: Job, config: Config) -> int:
         plan=str(path),
         changed=[p.pipeline for p in result.changed],
         endpoints={p.pipeline: p.endpoint for p in result.pipelines if p.endpoint},
+        bundle_digest=bundle.digest if bundle else "",
+        plan_digest=digest,
+        fingerprint=review.canonical(found),
     )
     return 1 if failed else 0
 
