@@ -35,7 +35,8 @@ def github() -> None:
     default="auto",
     envvar="INPUT_COMMAND",
     show_envvar=True,
-    help="auto: plan on pull requests, deploy on a push to the default branch.",
+    help="auto: plan on pull requests, deploy on a push to the default branch; build: the "
+    "bundle, before any credentials.",
 )
 @click.option("--config", default="nami.yaml", envvar="INPUT_CONFIG", show_envvar=True)
 @click.option(
@@ -94,6 +95,14 @@ def github() -> None:
     show_envvar=True,
     help="Let a workflow_dispatch run on the default branch deploy.",
 )
+@click.option("--bundle", default="", envvar="INPUT_BUNDLE", show_envvar=True)
+@click.option(
+    "--approved-plan",
+    default="",
+    envvar="INPUT_APPROVED_PLAN",
+    show_envvar=True,
+    help="Deploy: the plan job's plan-fingerprint; anything else is not executed.",
+)
 @handle_errors
 def run(
     command: str,
@@ -109,6 +118,8 @@ def run(
     labels: bool,
     working_directory: str,
     deploy_on_dispatch: bool,
+    bundle: str,
+    approved_plan: str,
 ) -> None:
     """Validate, then plan (sticky PR comment) or deploy (comment on the merged PR)."""
     token = os.environ.get("INPUT_GITHUB_TOKEN") or os.environ.get("GITHUB_TOKEN", "")
@@ -127,6 +138,8 @@ def run(
         token=token,
         working_directory=working_directory or ".",
         deploy_on_dispatch=deploy_on_dispatch,
+        bundle=bundle,
+        approved_plan=approved_plan,
     )
     sys.exit(flow.run(options))
 
