@@ -646,3 +646,64 @@ def test_dependabot_pull_requests_validate_only(workspace: Path, github_api: Fak
     assert run.code == 0 and run.outputs["status"] == "validated-only"
     assert "opened by Dependabot" in run.summary
     assert steps.calls == []
+
+
+def test_a_pull_request_that_changes_its_own_check_is_flagged(
+    workspace: Path, github_api: FakeGitHub
+) -> None:
+    """The plan comes from the pull request's own workflow: a reviewer is told when that
+    workflow, an action.yml or nami's inputs changed, and the footer names the workflow."""
+    github_api.pull_files[5] = [".github/workflows/nami.yml", "infra/nami.yaml", "README.md"]
+    nothing = make_plan([PipelinePlan("github", "acme-github", "none")])
+    env = {
+        "GITHUB_WORKFLOW_REF": "acme/webhooks/.github/workflows/nami.yml@refs/pull/5/merge",
+        "GITHUB_WORKFLOW_SHA": "b" * 40,
+    }
+    with pytest.MonkeyPatch.context() as mp:
+        Steps([nothing]).patch(mp)
+        run = run_job(
+            workspace,
+            github_api,
+            "pull_request",
+            pr_event(),
+            env=env,
+            force=True,
+            fail_on="none",
+            pipelines="github",
+            comment_on_no_changes=False,
+        )
+    assert run.code == 0
+    (comment,) = github_api.comments[5]  # even with comment-on-no-changes off
+    body = comment["body"]
+    caution = body[body.index("> [!CAUTION]") : body.index("What was planned")]
+    assert "changes `.github/workflows/nami.yml`" in caution
+    assert "README.md" not in caution and "infra/nami.yaml" not in caution
+    assert "`force: true`" in caution and "`fail-on: none`" in caution
+    assert "`pipelines: github`" in caution
+    assert "workflow `.github/workflows/nami.yml@bbbbbbb`" in body
+
+
+def test_an_unchanged_workflow_gets_no_caution(workspace: Path, github_api: FakeGitHub) -> None:
+    github_api.pull_files[5] = ["infra/nami.yaml", "docs/action.yml.md"]
+    with pytest.MonkeyPatch.context() as mp:
+        Steps([make_plan([PipelinePlan("github", "acme-github", "none")])]).patch(mp)
+        run_job(workspace, github_api, "pull_request", pr_event())
+    (comment,) = github_api.comments[5]
+    assert "[!CAUTION]" not in comment["body"]
+    assert "What was planned: plan" in comment["body"]
+
+
+def test_a_fake_no_changes_comment_is_replaced_by_the_real_plan(
+    workspace: Path, github_api: FakeGitHub
+) -> None:
+    """A pull request's own workflow can post "No changes" under the marker as
+    github-actions[bot]. The run of the protected workflow (ruleset "Require workflows to
+    pass before merging") edits that same comment into the real plan, with its digests."""
+    fake = "<!-- nami:plan:infra/nami.yaml -->\n### ✅ Nami: No changes\n"
+    github_api.add_comment(5, fake, "github-actions[bot]")
+    with pytest.MonkeyPatch.context() as mp:
+        Steps([replacing_plan()]).patch(mp)
+        run = run_job(workspace, github_api, "pull_request", pr_event(), force=True)
+    (comment,) = github_api.comments[5]
+    assert "No changes" not in comment["body"] and "to update" in comment["body"]
+    assert run.outputs["plan-digest"] in comment["body"]
