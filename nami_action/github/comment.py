@@ -79,19 +79,19 @@ def report_validated_only(job: Job, reason: str) -> int:
 
 
 def report_failure(job: Job, what: Command, message: str, *, pulls: Sequence[int] = ()) -> int:
-    """A failed plan replaces the sticky comment (no stale plan beside a red check); a
-    failed deploy is said on the merged pull requests it was deploying."""
+    """A failed build or plan replaces the sticky comment (no stale plan beside a red
+    check); a failed deploy is said on the merged pull requests it was deploying."""
     job.annotations.add("error", message, title=f"nami {what} failed")
     body = notice_markdown(
         f"❌ Nami {what} failed",
         fenced(message[:20_000]),
-        marker=job.plan_marker if what == "plan" else job.deploy_marker,
+        marker=job.deploy_marker if what == "deploy" else job.plan_marker,
         sha=job.ctx.head_sha,
         run_url=job.ctx.run_url,
         kind="CAUTION",
     )
     job.summary(lambda _: body)
-    if what == "plan" and job.pull_number:
+    if what != "deploy" and job.pull_number:
         sticky_comment(job, job.pull_number, body, job.plan_marker)
     for number in pulls if job.options.comment else ():
         sticky_comment(job, number, body, job.deploy_marker)

@@ -137,3 +137,26 @@ def test_a_megabyte_line_is_checked_in_linear_time(text: str) -> None:
 def test_more_than_a_megabyte_is_refused_unread() -> None:
     problems = check_requirements_bytes(b"six\n" * 300_000)
     assert [(p.line, p.message) for p in problems] == [(1, "is larger than 1,048,576 bytes")]
+
+
+@pytest.mark.parametrize("command", ["validate", "compile", "plan", "deploy", "package"])
+def test_no_command_quotes_a_file_a_requirements_line_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    """issue 22 #14: `-r /proc/self/environ` printed the environment; #10: `-e ../../x` was
+    built in place. Every command that reads the config refuses them at the line, before
+    pip (or AWS) is reached, and quotes nothing of the named files."""
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "canary-secret-in-environ-42")
+    outside = tmp_path / "outside-pkg"
+    outside.mkdir()
+    (outside / "setup.py").write_text("raise SystemExit('built')\n")
+    lines = b"-r /proc/self/environ\n-r /etc/passwd\n-e ../../../outside-pkg\n"
+    status, _ = validate(tmp_path / "repo", lines)
+    config = tmp_path / "repo" / "infra" / "nami.yaml"
+    result = CliRunner().invoke(cli, [command, str(config)])
+    assert status == 1 and result.exit_code == 1
+    assert "canary-secret-in-environ-42" not in result.output
+    assert "root:" not in result.output and "Traceback" not in result.output
+    assert "requirements.txt:1:1: requirements.txt: `-r` reads another file" in result.output
+    assert "requirements.txt:3:1: requirements.txt: `-e` builds" in result.output
+    assert sorted(p.name for p in outside.iterdir()) == ["setup.py"]
