@@ -22,6 +22,7 @@ from click.testing import CliRunner
 from nami_action.cli import cli
 
 from .action_runner import ACTION_PATH, ActionRun, run_action
+from .git_checkout import commit_all, head
 from .github_fakes import REPO, TOKEN, FakeGitHub
 
 HEAD_SHA = "c" * 40
@@ -65,21 +66,6 @@ def repo(tmp_path: Path) -> Path:
     (root / ".gitignore").write_text(".nami/\n")
     commit_all(root)
     return root
-
-
-def commit_all(root: Path) -> str:
-    """Commit everything, as the push being deployed; returns its SHA (GITHUB_SHA)."""
-    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid"]
-    if not (root / ".git").exists():
-        subprocess.run([*git, "init", "-q", "-b", "main"], cwd=root, check=True)
-    subprocess.run([*git, "add", "-A"], cwd=root, check=True)
-    subprocess.run([*git, "commit", "-qm", "c", "--allow-empty"], cwd=root, check=True)
-    return head(root)
-
-
-def head(root: Path) -> str:
-    done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True)
-    return done.stdout.strip()
 
 
 def pull_request(number: int = 12, fork: bool = False) -> dict[str, Any]:
@@ -229,6 +215,10 @@ def test_fork_pull_request_validates_only(tmp_path: Path, repo: Path, github_api
         "plan": "",
         "changed-pipelines": "[]",
         "endpoints": "{}",
+        "bundle": "",
+        "bundle-digest": "",
+        "plan-digest": "",
+        "plan-fingerprint": "",
     }
     assert "Nami: validated only" in result.summary
     assert "comes from a fork" in result.summary
@@ -490,7 +480,8 @@ def test_the_deploy_executes_exactly_the_reviewed_plan(
     # 2. someone deployed `github` meanwhile: this run's plan differs, nothing is executed
     github_api.branches["main"] = merge
     result = CliRunner().invoke(
-        cli, ["deploy", str(repo / "nami.yaml"), "--pipelines", "github"],
+        cli,
+        ["deploy", str(repo / "nami.yaml"), "--pipelines", "github"],
         env={"NAMI_ENDPOINT_URL": emulator},
     )
     assert result.exit_code == 0, result.output

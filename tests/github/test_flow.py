@@ -15,6 +15,7 @@ from nami_action.github import deploy_job, flow, plan_job
 from nami_action.plan.model import DeployResult, PipelinePlan, PipelineResult, PlanWarning
 from nami_action.plan.planner import PlanRun
 
+from .git_checkout import commit_all, head
 from .github_fakes import REPO, TOKEN, FakeGitHub, make_plan
 from .test_runner import parse_output_file
 
@@ -68,21 +69,6 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(root)
     commit_all(root)
     return root
-
-
-def commit_all(root: Path) -> str:
-    """Commit the workspace as actions/checkout leaves it; returns the commit (GITHUB_SHA)."""
-    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid"]
-    if not (root / ".git").exists():
-        subprocess.run([*git, "init", "-q", "-b", "main"], cwd=root, check=True)
-    subprocess.run([*git, "add", "-A"], cwd=root, check=True)
-    subprocess.run([*git, "commit", "-qm", "c", "--allow-empty"], cwd=root, check=True)
-    return head(root)
-
-
-def head(root: Path) -> str:
-    done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True)
-    return done.stdout.strip()
 
 
 def pr_event(number: int = 5, fork: bool = False) -> dict[str, Any]:
@@ -552,40 +538,27 @@ def test_workflow_dispatch_deploys_only_when_opted_in(
 ) -> None:
     github_api.branches["main"] = head(workspace)
     result = DeployResult("acme", "us-east-1", [])
+    runs = {}
     with pytest.MonkeyPatch.context() as mp:
         steps = Steps([make_plan([])], result=result).patch(mp)
-        refused = run_job(
-            workspace,
-            github_api,
-            "workflow_dispatch",
-            push_event(),
-            ref="refs/heads/main",
-            command="deploy",
-            comment=False,
-        )
-        allowed = run_job(
-            workspace,
-            github_api,
-            "workflow_dispatch",
-            push_event(),
-            ref="refs/heads/main",
-            command="deploy",
-            comment=False,
-            deploy_on_dispatch=True,
-        )
-        other_branch = run_job(
-            workspace,
-            github_api,
-            "workflow_dispatch",
-            push_event(),
-            ref="refs/heads/feature",
-            command="deploy",
-            comment=False,
-            deploy_on_dispatch=True,
-        )
-    assert refused.code == 1 and "deploy-on-dispatch: true" in refused.stdout
-    assert allowed.code == 0 and allowed.outputs["status"] == "deployed"
-    assert other_branch.code == 1 and "only main deploys" in other_branch.stdout
+        for name, ref, opted_in in [
+            ("refused", "refs/heads/main", False),
+            ("allowed", "refs/heads/main", True),
+            ("other branch", "refs/heads/feature", True),
+        ]:
+            runs[name] = run_job(
+                workspace,
+                github_api,
+                "workflow_dispatch",
+                push_event(),
+                ref=ref,
+                command="deploy",
+                comment=False,
+                deploy_on_dispatch=opted_in,
+            )
+    assert runs["refused"].code == 1 and "deploy-on-dispatch: true" in runs["refused"].stdout
+    assert runs["allowed"].code == 0 and runs["allowed"].outputs["status"] == "deployed"
+    assert runs["other branch"].code == 1 and "only main deploys" in runs["other branch"].stdout
     assert [c[0] for c in steps.calls] == ["plan", "deploy"]
 
 
