@@ -15,6 +15,7 @@ from nami_action.cli.aws_options import aws_options, connect
 from nami_action.cli.common import config_argument, handle_errors, read_config
 from nami_action.cli.package import bundle_artifacts, bundle_option
 from nami_action.cli.plan import drift_option, emit, pipelines_option, split_names
+from nami_action.errors import terminal_safe
 from nami_action.plan.model import DeployResult
 from nami_action.plan.planner import PlanOptions, make_plan
 from nami_action.render.markdown import deploy_markdown
@@ -26,7 +27,7 @@ _print_lock = threading.Lock()
 def print_event(event: StackEvent) -> None:
     """Live progress on stderr, one line per stack event, as they happen."""
     with _print_lock:
-        click.echo(event_line(event), err=True)
+        click.echo(terminal_safe(event_line(event)), err=True)
 
 
 @click.command("deploy")
@@ -84,7 +85,7 @@ def deploy_command(
         artifacts=bundle_artifacts(loaded, bundle),
     )
     run = make_plan(loaded, aws, options)
-    click.echo(plan_text(run.plan), err=True, nl=False)
+    click.echo(terminal_safe(plan_text(run.plan).removesuffix("\n")), err=True)
     if plan_out:
         emit(run.plan.to_json(), plan_out)
     result = deploy(

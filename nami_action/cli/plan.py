@@ -14,6 +14,7 @@ from nami_action.cli.common import config_argument, handle_errors, read_config
 from nami_action.cli.cost_options import cost_options
 from nami_action.cli.package import bundle_artifacts, bundle_option
 from nami_action.cost.estimate import CostOptions
+from nami_action.errors import terminal_safe
 from nami_action.plan.model import Plan
 from nami_action.plan.planner import PlanOptions, make_plan
 from nami_action.render.markdown import plan_markdown
@@ -50,8 +51,11 @@ def render_plan(plan: Plan, fmt: str, *, show_diff: bool = False) -> str:
 
 
 def emit(text: str, out: Path | None) -> None:
+    """To FILE as it is; to the terminal (a CI log) with control characters escaped and no
+    line that reads as a workflow command (AWS reasons and stack events are quoted here)."""
     if out is None:
-        click.echo(text, nl=False)
+        ending = "\n" if text.endswith("\n") else ""
+        click.echo(terminal_safe(text.removesuffix("\n")) + ending, nl=False)
     else:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text)
