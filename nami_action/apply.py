@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from nami_action.aws import stacks as cfn
@@ -42,6 +42,10 @@ class DeployOptions:
     max_parallel: int = 4
     poll_seconds: float = 2.0
     queue_cooldown_seconds: float = QUEUE_NAME_COOLDOWN_SECONDS
+    # Called with the pipeline right before its change set is executed or its stack deleted;
+    # a NamiError it raises fails that pipeline untouched (the Action re-checks there that
+    # the commit is still the branch's tip and the checkout still that commit).
+    before_change: Callable[[str], None] | None = field(default=None, compare=False)
 
 
 def queue_deleted_recently(reasons: list[str]) -> bool:
@@ -250,6 +254,7 @@ class Deployer:
         if change_set is None:
             change_set = self._new_change_set(plan, create=plan.action == "create")
         since = cfn.latest_event_time(self.aws, plan.stack_name)
+        self._before_change(plan)
         cfn.execute_change_set(self.aws, change_set.change_set_id)
         self.run.change_sets.pop(plan.pipeline, None)
         cfn.wait_for_execution(
@@ -295,8 +300,13 @@ class Deployer:
             raise NamiError(f"change set failed: {result.reason}")
         return result
 
+    def _before_change(self, plan: PipelinePlan) -> None:
+        if self.options.before_change is not None:
+            self.options.before_change(plan.pipeline)
+
     def _delete(self, plan: PipelinePlan) -> tuple[Outcome, list[str]]:
         since = cfn.latest_event_time(self.aws, plan.stack_name)
+        self._before_change(plan)
         cfn.delete_stack(self.aws, plan.stack_name)
         status, events = self._wait(plan.stack_name, since, cfn.delete_finished)
         if status in ("GONE", "DELETE_COMPLETE"):

@@ -13,6 +13,14 @@ from nami_action.aws.session import Aws, AwsTarget
 REGION = "us-east-1"
 
 
+@pytest.fixture(autouse=True)
+def _not_in_github_actions(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests say themselves when they play a GitHub runner: nami keeps its caches elsewhere
+    there (package/pipelines.py), which tests of the cache beside nami.yaml must not see when
+    this suite itself runs in GitHub Actions."""
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -17,6 +17,7 @@ COMMANDS = {
     "validate": "nami_action.cli.validate:validate",
     "schema": "nami_action.cli.schema:schema",
     "compile": "nami_action.cli.compile:compile_command",
+    "package": "nami_action.cli.package:package_command",
     "bootstrap": "nami_action.cli.bootstrap:bootstrap",
     "plan": "nami_action.cli.plan:plan",
     "deploy": "nami_action.cli.deploy:deploy_command",

@@ -13,7 +13,9 @@ from nami_action.apply import DeployOptions, deploy
 from nami_action.aws.stacks import StackEvent
 from nami_action.cli.aws_options import aws_options, connect
 from nami_action.cli.common import config_argument, handle_errors, read_config
+from nami_action.cli.package import bundle_artifacts, bundle_option
 from nami_action.cli.plan import drift_option, emit, pipelines_option, split_names
+from nami_action.errors import terminal_safe
 from nami_action.plan.model import DeployResult
 from nami_action.plan.planner import PlanOptions, make_plan
 from nami_action.render.markdown import deploy_markdown
@@ -25,7 +27,7 @@ _print_lock = threading.Lock()
 def print_event(event: StackEvent) -> None:
     """Live progress on stderr, one line per stack event, as they happen."""
     with _print_lock:
-        click.echo(event_line(event), err=True)
+        click.echo(terminal_safe(event_line(event)), err=True)
 
 
 @click.command("deploy")
@@ -55,6 +57,7 @@ def print_event(event: StackEvent) -> None:
 )
 @click.option("--poll-seconds", default=2.0, hidden=True, type=float)
 @aws_options
+@bundle_option
 @handle_errors
 def deploy_command(
     config: Path,
@@ -67,6 +70,7 @@ def deploy_command(
     plan_out: Path | None,
     drift: bool,
     poll_seconds: float,
+    bundle: Path | None,
     **aws_kwargs: Any,
 ) -> None:
     """Deploy the pipelines of CONFIG that changed; exit 1 if any failed."""
@@ -78,9 +82,10 @@ def deploy_command(
         max_parallel=max_parallel,
         poll_seconds=poll_seconds,
         drift=drift,
+        artifacts=bundle_artifacts(loaded, bundle),
     )
     run = make_plan(loaded, aws, options)
-    click.echo(plan_text(run.plan), err=True, nl=False)
+    click.echo(terminal_safe(plan_text(run.plan).removesuffix("\n")), err=True)
     if plan_out:
         emit(run.plan.to_json(), plan_out)
     result = deploy(

@@ -35,7 +35,8 @@ def github() -> None:
     default="auto",
     envvar="INPUT_COMMAND",
     show_envvar=True,
-    help="auto: plan on pull requests, deploy on a push to the default branch.",
+    help="auto: plan on pull requests, deploy on a push to the default branch; build: the "
+    "bundle, before any credentials.",
 )
 @click.option("--config", default="nami.yaml", envvar="INPUT_CONFIG", show_envvar=True)
 @click.option(
@@ -87,6 +88,21 @@ def github() -> None:
 @click.option(
     "--working-directory", default=".", envvar="INPUT_WORKING_DIRECTORY", show_envvar=True
 )
+@click.option(
+    "--deploy-on-dispatch/--no-deploy-on-dispatch",
+    default=False,
+    envvar="INPUT_DEPLOY_ON_DISPATCH",
+    show_envvar=True,
+    help="Let a workflow_dispatch run on the default branch deploy.",
+)
+@click.option("--bundle", default="", envvar="INPUT_BUNDLE", show_envvar=True)
+@click.option(
+    "--approved-plan",
+    default="",
+    envvar="INPUT_APPROVED_PLAN",
+    show_envvar=True,
+    help="Deploy: the plan job's plan-fingerprint; anything else is not executed.",
+)
 @handle_errors
 def run(
     command: str,
@@ -101,6 +117,9 @@ def run(
     environment: str,
     labels: bool,
     working_directory: str,
+    deploy_on_dispatch: bool,
+    bundle: str,
+    approved_plan: str,
 ) -> None:
     """Validate, then plan (sticky PR comment) or deploy (comment on the merged PR)."""
     token = os.environ.get("INPUT_GITHUB_TOKEN") or os.environ.get("GITHUB_TOKEN", "")
@@ -118,6 +137,9 @@ def run(
         labels=labels,
         token=token,
         working_directory=working_directory or ".",
+        deploy_on_dispatch=deploy_on_dispatch,
+        bundle=bundle,
+        approved_plan=approved_plan,
     )
     sys.exit(flow.run(options))
 

@@ -12,7 +12,9 @@ import click
 from nami_action.cli.aws_options import aws_options, connect
 from nami_action.cli.common import config_argument, handle_errors, read_config
 from nami_action.cli.cost_options import cost_options
+from nami_action.cli.package import bundle_artifacts, bundle_option
 from nami_action.cost.estimate import CostOptions
+from nami_action.errors import terminal_safe
 from nami_action.plan.model import Plan
 from nami_action.plan.planner import PlanOptions, make_plan
 from nami_action.render.markdown import plan_markdown
@@ -49,8 +51,11 @@ def render_plan(plan: Plan, fmt: str, *, show_diff: bool = False) -> str:
 
 
 def emit(text: str, out: Path | None) -> None:
+    """To FILE as it is; to the terminal (a CI log) with control characters escaped and no
+    line that reads as a workflow command (AWS reasons and stack events are quoted here)."""
     if out is None:
-        click.echo(text, nl=False)
+        ending = "\n" if text.endswith("\n") else ""
+        click.echo(terminal_safe(text.removesuffix("\n")) + ending, nl=False)
     else:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text)
@@ -82,6 +87,7 @@ def emit(text: str, out: Path | None) -> None:
 @click.option("--poll-seconds", default=2.0, hidden=True, type=float)
 @cost_options
 @aws_options
+@bundle_option
 @handle_errors
 def plan(
     config: Path,
@@ -94,6 +100,7 @@ def plan(
     max_parallel: int,
     poll_seconds: float,
     cost: CostOptions,
+    bundle: Path | None,
     **aws: Any,
 ) -> None:
     """Compile, package and compare CONFIG with what is deployed (change sets, then deleted)."""
@@ -105,6 +112,7 @@ def plan(
         poll_seconds=poll_seconds,
         cost=cost,
         drift=drift,
+        artifacts=bundle_artifacts(loaded, bundle),
     )
     result = make_plan(loaded, connect(loaded, aws), options).plan
     emit(render_plan(result, fmt, show_diff=show_diff), out)

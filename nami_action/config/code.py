@@ -16,6 +16,7 @@ from typing import Protocol
 
 from nami_action.config.loader import Document, PathKey
 from nami_action.config.models import Pipeline
+from nami_action.config.requirements import REQUIREMENTS_FILE, requirements_problems
 from nami_action.errors import Problem
 
 # Linux limits (NAME_MAX, PATH_MAX), in bytes of the UTF-8 encoding.
@@ -48,6 +49,7 @@ def check_code_folders(
     root = repository_root(base_dir)
     problems = []
     checked: dict[str, str | None] = {}  # pipelines often share one folder: look once
+    requirements_checked: set[str] = set()
     for name, pipeline in pipelines.items():
         code = pipeline.spec.consumer.code
         if code not in checked:
@@ -58,7 +60,23 @@ def check_code_folders(
             problems.append(
                 document.problem(code_key(name), f"pipeline `{name}`: consumer.code {message}")
             )
+        elif code not in requirements_checked:
+            requirements_checked.add(code)
+            problems.extend(_requirements(document, base_dir, root, code))
     return problems
+
+
+def _requirements(document: Document, base_dir: Path, root: Path, code: str) -> list[Problem]:
+    """The consumer's requirements.txt, located at its own lines (see config/requirements)."""
+    path = base_dir / code / REQUIREMENTS_FILE
+    if not path.is_file():
+        return []
+    shown = os.path.normpath(os.path.join(os.path.dirname(document.file), code, REQUIREMENTS_FILE))
+    if not path.resolve().is_relative_to(root):
+        # Not read: a link to a file outside the repository is never opened, nor echoed.
+        return [Problem(shown, 1, 1, "is a link to a file outside the repository")]
+    found = requirements_problems(path)
+    return [Problem(shown, p.line, p.column, f"{REQUIREMENTS_FILE}: {p.message}") for p in found]
 
 
 def repository_root(base_dir: Path) -> Path:

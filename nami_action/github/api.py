@@ -17,6 +17,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -105,25 +106,39 @@ class GitHubClient:
     # ------------------------------------------------------------------ comments
 
     def list_comments(self, issue: int) -> list[Comment]:
-        comments: list[Comment] = []
-        url: str | None = self._url(f"/issues/{issue}/comments?per_page={PER_PAGE}")
         doing = f"listing the comments of pull request #{issue}"
+        return [
+            Comment(
+                id=int(item["id"]),
+                body=str(item.get("body") or ""),
+                user=str((item.get("user") or {}).get("login", "")),
+            )
+            for item in self._pages(
+                f"/issues/{issue}/comments?per_page={PER_PAGE}", doing, "pull-requests: read"
+            )
+        ]
+
+    def pull_files(self, number: int) -> list[str]:
+        """The paths a pull request changes (renamed files under both names)."""
+        doing = f"listing the files of pull request #{number}"
+        paths: list[str] = []
+        for item in self._pages(
+            f"/pulls/{number}/files?per_page={PER_PAGE}", doing, "contents: read"
+        ):
+            paths += [str(item[k]) for k in ("filename", "previous_filename") if item.get(k)]
+        return paths
+
+    def _pages(self, path: str, doing: str, need: str) -> Iterator[Any]:
+        """Every item of a paginated list, following `Link: rel="next"` on this API only."""
+        url: str | None = self._url(path)
         for _ in range(MAX_PAGES):
             if url is None:
                 break
-            response = self._request("GET", url, doing=doing, need="pull-requests: read")
-            for item in response.data or []:
-                comments.append(
-                    Comment(
-                        id=int(item["id"]),
-                        body=str(item.get("body") or ""),
-                        user=str((item.get("user") or {}).get("login", "")),
-                    )
-                )
+            response = self._request("GET", url, doing=doing, need=need)
+            yield from response.data or []
             url = next_link(response.headers.get("link", ""))
             if url is not None and not url.startswith(self.api_url + "/"):
                 raise GitHubError(f"refusing to follow a pagination link off {self.api_url}: {url}")
-        return comments
 
     def create_comment(self, issue: int, body: str) -> Comment:
         response = self._request(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import uuid
 from collections.abc import Mapping
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
-from nami_action.errors import NamiError
+from nami_action.errors import NamiError, printable
 
 Level = Literal["error", "warning", "notice"]
 
@@ -30,6 +31,7 @@ class RunnerContext:
     repository: str = ""
     sha: str = ""
     ref: str = ""
+    actor: str = ""
     server_url: str = "https://github.com"
     api_url: str = "https://api.github.com"
     run_id: str = ""
@@ -47,6 +49,7 @@ class RunnerContext:
             repository=env.get("GITHUB_REPOSITORY", ""),
             sha=env.get("GITHUB_SHA", ""),
             ref=env.get("GITHUB_REF", ""),
+            actor=env.get("GITHUB_ACTOR", ""),
             server_url=(env.get("GITHUB_SERVER_URL") or "https://github.com").rstrip("/"),
             api_url=(env.get("GITHUB_API_URL") or "https://api.github.com").rstrip("/"),
             run_id=env.get("GITHUB_RUN_ID", ""),
@@ -76,6 +79,11 @@ class RunnerContext:
     def pull_request(self) -> dict[str, Any] | None:
         pr = self.event.get("pull_request")
         return pr if isinstance(pr, dict) else None
+
+    @property
+    def pull_author(self) -> str:
+        login = _get(self.pull_request, "user", "login")
+        return login if isinstance(login, str) else ""
 
     @property
     def pull_number(self) -> int | None:
@@ -199,8 +207,10 @@ def annotation(
         props.append(("endLine", str(end_line)))
     if column is not None:
         props.append(("col", str(column)))
-    rendered = ",".join(f"{key}={escape_property(value)}" for key, value in props)
-    return f"::{level}{' ' + rendered if rendered else ''}::{escape_data(message)}"
+    rendered = ",".join(f"{key}={escape_property(printable(value))}" for key, value in props)
+    # Line breaks stay breaks (%0D, %0A); any other control character (ESC...) is escaped.
+    text = "".join(p if p in "\r\n" else printable(p) for p in re.split(r"([\r\n])", message))
+    return f"::{level}{' ' + rendered if rendered else ''}::{escape_data(text)}"
 
 
 def emit(command: str, stream: TextIO | None = None) -> None:

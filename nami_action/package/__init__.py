@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from nami_action.config.requirements import REQUIREMENTS_FILE
 from nami_action.package.archive import (
     EXCLUDED_NAMES,
     Entry,
@@ -24,7 +25,12 @@ from nami_action.package.archive import (
     collect_tree,
     write_zip,
 )
-from nami_action.package.deps import PIP_PLATFORMS, has_requirements, install_requirements
+from nami_action.package.deps import (
+    PIP_PLATFORMS,
+    check_requirements_file,
+    has_requirements,
+    install_requirements,
+)
 from nami_action.package.ignore import IGNORE_FILE, IgnoreRules, read_ignore_file
 
 __all__ = [
@@ -40,7 +46,6 @@ __all__ = [
 Architecture = Literal["arm64", "x86_64"]
 ARTIFACT_PREFIX = "nami/artifacts/"
 RUNTIME_PACKAGE = "nami_runtime"
-REQUIREMENTS_FILE = "requirements.txt"
 _PYTHON_VERSION = re.compile(r"3\.\d{1,2}")
 
 
@@ -104,6 +109,8 @@ def build_artifact(
     groups: list[tuple[str, list[Entry]]] = [(str(code_dir), code)]
 
     requirements = code_dir / REQUIREMENTS_FILE
+    if requirements.is_file():
+        check_requirements_file(requirements)  # before reading it as text: it may not be
     if requirements.is_file() and has_requirements(requirements.read_text(encoding="utf-8")):
         installed = install_requirements(
             requirements,

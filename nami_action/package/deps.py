@@ -10,6 +10,13 @@ pip's output is made reproducible before it is cached: the console scripts pip w
 RECORD), and `direct_url.json` records the absolute path of local requirements. Both depend on
 the build machine and are useless in a Lambda, so they are removed together with their RECORD
 rows. The rest (RECORD, INSTALLER, REQUESTED, METADATA, WHEEL) is stable across runs.
+
+requirements.txt is untrusted input (a pull request can change it), so pip never gets more
+than it needs: the file is checked first (names and versions only, see
+config/requirements.py), pip runs isolated from its configuration and environment variables
+(`--isolated`, Python's `-I`), in an empty folder rather than the code folder (a `pip.py`
+there would be imported), with an allow-listed environment: no AWS_*, GITHUB_TOKEN,
+ACTIONS_* or INPUT_* reaches it, whatever the job holds.
 """
 
 from __future__ import annotations
@@ -21,18 +28,59 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from nami_action.config.requirements import requirements_problems
 from nami_action.package.archive import PackageError
 
 CACHE_FORMAT = "nami-deps-v1"
 PIP_PLATFORMS = {"x86_64": "manylinux2014_x86_64", "arm64": "manylinux2014_aarch64"}
 STDERR_TAIL_LINES = 15
+# What pip may see of the environment: finding programs and the network (proxies, the
+# machine's CA bundle), a home and a temp folder; nothing that can hold a credential.
+PIP_ENV_ALLOWED = (
+    "PATH",
+    "HOME",
+    "LANG",
+    "LC_ALL",
+    "LC_CTYPE",
+    "TMPDIR",
+    "TEMP",
+    "TMP",
+    "SYSTEMROOT",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+)
 
 
 def default_pip_command() -> tuple[str, ...]:
-    return (sys.executable, "-m", "pip")
+    # -I: no PYTHON* variables, no user site, and the working folder is not on sys.path.
+    return (sys.executable, "-I", "-m", "pip")
+
+
+def pip_environment(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The allow-listed environment pip runs with (see PIP_ENV_ALLOWED)."""
+    source = os.environ if env is None else env
+    kept = {name: source[name] for name in PIP_ENV_ALLOWED if name in source}
+    return {**kept, "PYTHONDONTWRITEBYTECODE": "1"}
+
+
+def check_requirements_file(requirements: Path) -> None:
+    """Refuse a requirements.txt that is more than a list of packages (before pip sees it)."""
+    problems = requirements_problems(requirements)
+    if problems:
+        first = problems[0]
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise PackageError(
+            f"{requirements.name}:{first.line}:{first.column}: {first.message}{more}"
+        )
 
 
 def deps_cache_key(requirements: bytes, *, architecture: str, python: str) -> str:
@@ -57,6 +105,7 @@ def install_requirements(
     pip_command: Sequence[str] | None = None,
 ) -> Path:
     """The folder holding the installed requirements (cached; pip runs only on a miss)."""
+    check_requirements_file(requirements)
     key = deps_cache_key(requirements.read_bytes(), architecture=architecture, python=python)
     deps_root = cache_dir / "deps"
     target = deps_root / key
@@ -104,6 +153,7 @@ def _run_pip(
         "--python-version",
         python,
         "--only-binary=:all:",
+        "--isolated",
         "--no-compile",
         "--no-input",
         "--disable-pip-version-check",
@@ -111,11 +161,16 @@ def _run_pip(
         "-r",
         str(requirements),
     ]
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     try:
-        # cwd = the code folder, so relative paths inside requirements.txt mean what they say.
+        # cwd = the empty target: nothing of the consumer's folder is importable by pip.
         result = subprocess.run(
-            command, cwd=requirements.parent, env=env, capture_output=True, text=True, check=False
+            command,
+            cwd=target,
+            env=pip_environment(),
+            capture_output=True,
+            text=True,
+            errors="replace",
+            check=False,
         )
     except OSError as exc:
         raise PackageError(f"cannot run pip ({' '.join(pip_command)}): {exc}") from exc

@@ -1,21 +1,70 @@
-"""Package every pipeline of a Config: one zip per distinct (code folder, platform)."""
+"""Package every pipeline of a Config: one zip per distinct (code folder, platform).
+
+Where the caches live (installed requirements, zips, templates): beside nami.yaml in
+`.nami/cache` on a workstation; in GitHub Actions under RUNNER_TEMP, which the runner empties
+at the start and end of every job (https://docs.github.com/en/actions/reference/workflows-and-actions/variables),
+so nothing in the checkout, nor a cache restored into it, is ever read as a build output. A
+`.nami/` committed to the repository is refused everywhere: its cache keys are hashes anyone
+can compute, so a pull request could plant the "installed" packages a zip ships.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+import hashlib
+import os
+import subprocess
+import tempfile
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from nami_action.config import Config
 from nami_action.config.code import code_key, printable
-from nami_action.errors import ConfigError
+from nami_action.errors import ConfigError, NamiError
 from nami_action.package import Artifact, PackageError, build_artifact
 
-CACHE_DIR = Path(".nami") / "cache"
+NAMI_FOLDER = ".nami"
+CACHE_DIR = Path(NAMI_FOLDER) / "cache"
 
 
-def cache_dir_for(config: Config) -> Path:
-    """Build outputs live beside nami.yaml (add `.nami/` to .gitignore)."""
-    return config.base_dir / CACHE_DIR
+def cache_dir_for(config: Config, env: Mapping[str, str] | None = None) -> Path:
+    """The cache folder of this config (see the module docstring)."""
+    env = os.environ if env is None else env
+    refuse_committed_nami_folder(config.base_dir)
+    if env.get("GITHUB_ACTIONS") != "true":
+        return config.base_dir / CACHE_DIR
+    temp = env.get("RUNNER_TEMP")
+    root = Path(temp) / "nami-cache" if temp else _private_temp()  # no RUNNER_TEMP: no reuse
+    return root / hashlib.sha256(str(config.base_dir.resolve()).encode()).hexdigest()[:16]
+
+
+@functools.cache
+def _private_temp() -> Path:
+    return Path(tempfile.mkdtemp(prefix="nami-cache-"))
+
+
+def refuse_committed_nami_folder(base_dir: Path) -> None:
+    """A NamiError when git tracks files under `<base_dir>/.nami` (nothing there is source)."""
+    if not (base_dir / NAMI_FOLDER).exists():
+        return
+    try:
+        found = subprocess.run(
+            ["git", "ls-files", "-z", "--", NAMI_FOLDER],
+            cwd=base_dir,
+            capture_output=True,
+            check=False,
+            timeout=60,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return  # no git: not a checkout, nothing committed to refuse
+    tracked = [name for name in found.stdout.split(b"\0") if name]
+    if found.returncode == 0 and tracked:
+        raise NamiError(
+            f"{len(tracked)} file(s) under {base_dir.name or base_dir}/{NAMI_FOLDER}/ are "
+            "committed to the repository. That folder holds nami's build caches, never "
+            "sources: a committed cache could ship code nobody reviewed. Remove it "
+            f"(git rm -r --cached {NAMI_FOLDER}) and add `{NAMI_FOLDER}/` to .gitignore."
+        )
 
 
 def package_config(

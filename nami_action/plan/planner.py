@@ -54,6 +54,9 @@ class PlanOptions:
     poll_seconds: float = 2.0
     cost: CostOptions | None = field(default_factory=CostOptions)  # None: no cost estimate
     drift: bool = False  # also read live resources: a `drifted` warning (nami_action/drift)
+    # The zips of a bundle built without credentials (package/bundle.py): the plan uses them
+    # and runs no pip. None: package here (a workstation's `nami plan`).
+    artifacts: dict[str, Artifact] | None = field(default=None, compare=False)
 
 
 @dataclass
@@ -123,7 +126,7 @@ def make_plan(config: Config, aws: Aws, options: PlanOptions) -> PlanRun:
     require_environment_account(config, aws)
     selected = _select(config, options.pipelines)
     bucket = resolve_bucket(config, aws)
-    artifacts = package_config(config)
+    artifacts = package_config(config) if options.artifacts is None else options.artifacts
     code = {name: CodeLocation(bucket, artifact.s3_key) for name, artifact in artifacts.items()}
     by_stack = compile_config(config, code)
     templates = {name: by_stack[p.stack_name] for name, p in config.pipelines.items()}

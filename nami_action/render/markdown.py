@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Sequence
 
 from nami_action import __version__
-from nami_action.errors import Problem
+from nami_action.errors import Problem, printable, terminal_safe
 from nami_action.plan.model import DeployResult, PipelinePlan, PipelineResult, Plan, PlanWarning
 from nami_action.render import cost
 
@@ -65,8 +65,15 @@ def plan_markdown(
     run_url: str | None = None,
     marker: str | None = None,
     limit: int = DEFAULT_LIMIT,
+    caution: str = "",
+    provenance: str = "",
+    workflow: str | None = None,
 ) -> str:
     """The PR comment / job summary for a plan, at most `limit` characters when possible.
+
+    `caution` (a pre-rendered alert, e.g. the pull request changes the workflow that makes
+    this comment) goes first; `provenance` (what was planned: digests) before the footer,
+    which names the `workflow` file and the commit. Neither is ever cut.
 
     Only the details are ever cut. If the marker, counts, warnings and footer alone exceed
     the limit (thousands of warnings), they are returned whole: dropping a warning that says
@@ -75,9 +82,10 @@ def plan_markdown(
     head = _plan_head(plan, marker)
     warnings = _errors_block(plan) + _warnings_block(plan.warnings)
     unchanged = _unchanged_line(plan)
-    foot = _footer(sha, run_url)
+    foot = _footer(sha, run_url, workflow)
     sections = [_PlanSection(p) for p in plan.changed]
-    return _fit([head, warnings, _cost_block(plan)], sections, [unchanged, foot], limit)
+    fixed = [head, caution, warnings, _cost_block(plan)]
+    return _fit(fixed, sections, [unchanged, provenance, foot], limit)
 
 
 def _cost_block(plan: Plan) -> str:
@@ -171,8 +179,10 @@ def _unchanged_line(plan: Plan) -> str:
     return f"Unchanged ({len(names)}): {shown}\n"
 
 
-def _footer(sha: str | None, run_url: str | None) -> str:
+def _footer(sha: str | None, run_url: str | None, workflow: str | None = None) -> str:
     parts: list[str] = []
+    if workflow:
+        parts.append(f"workflow `{_cell(workflow)}`")
     if sha:
         parts.append(f"commit {sha[:SHORT_SHA]}")
     if run_url:
@@ -453,6 +463,22 @@ def notice_markdown(
     """A short comment/summary: e.g. a fork pull request that was validated only."""
     quoted = "\n".join(f"> {line}" if line else ">" for line in text.splitlines())
     return f"{as_marker(marker)}\n### {title}\n\n> [!{kind}]\n{quoted}\n\n" + _footer(sha, run_url)
+
+
+def code_span(text: str) -> str:
+    """`text` as inline code whatever backticks it holds (CommonMark: a longer delimiter)."""
+    one_line = _one_line(printable(text))
+    ticks = "`" * (_longest_backtick_run(one_line) + 1)
+    pad = " " if one_line.startswith("`") or one_line.endswith("`") else ""
+    return f"{ticks}{pad}{one_line}{pad}{ticks}"
+
+
+def fenced(text: str, info: str = "") -> str:
+    """`text` in a code block whose fence no line of it can close (CommonMark: a closing
+    fence is at least as long as the opening one), with control characters escaped."""
+    safe = terminal_safe(text)
+    fence = "`" * max(3, _longest_backtick_run(safe) + 1)
+    return f"{fence}{info}\n{safe}\n{fence}"
 
 
 # --------------------------------------------------------------------------- helpers

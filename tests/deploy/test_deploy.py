@@ -14,6 +14,7 @@ from nami_action.aws import stacks as cfn
 from nami_action.aws.session import Aws, AwsTarget
 from nami_action.cli import cli
 from nami_action.config import load_config
+from nami_action.errors import NamiError
 from nami_action.plan.decide import decide
 from nami_action.plan.model import DeployResult
 from nami_action.plan.planner import PlanOptions, PlanRun, make_plan
@@ -297,3 +298,24 @@ def test_leftover_queue_is_reported_before_a_create(
     orders = next(p for p in plan.pipelines if p.pipeline == "orders")
     assert orders.error.startswith("queue shop-orders (1 webhooks) already exists")
     assert all(not p.error for p in plan.pipelines if p.pipeline != "orders")
+
+
+def test_before_change_is_asked_before_each_execution(project: Project, emulator: str) -> None:
+    """The Action's last check (the commit is still main's tip) runs right before each
+    ExecuteChangeSet; a refusal leaves that stack untouched and its change set removed."""
+    asked: list[str] = []
+
+    def guard(pipeline: str) -> None:
+        asked.append(pipeline)
+        if pipeline == "stripe":
+            raise NamiError("the tip of main moved")
+
+    aws = fresh_aws(emulator)
+    run = plan_run(project, aws, keep=True)
+    options = DeployOptions(poll_seconds=FAST, max_parallel=1, before_change=guard)
+    result = deploy(aws, run, options, lambda event: None)
+    assert sorted(asked) == ["github", "orders", "stripe"]
+    assert outcomes(result) == {"github": "created", "stripe": "failed", "orders": "created"}
+    (stripe,) = [p for p in result.pipelines if p.pipeline == "stripe"]
+    assert "the tip of main moved" in stripe.reasons
+    assert cfn.describe_stack(aws, "shop-stripe") is None  # its review stack went too

@@ -36,6 +36,7 @@ class FakeGitHub:
     labels: dict[int, list[str]] = field(default_factory=dict)
     failures: list[tuple[int, dict[str, str]]] = field(default_factory=list)  # next answers
     issues: dict[int, dict[str, Any]] = field(default_factory=dict)  # number -> issue (drift)
+    pull_files: dict[int, list[str]] = field(default_factory=dict)  # number -> changed paths
     next_id: int = 1000
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -135,6 +136,10 @@ def handler(fake: FakeGitHub) -> type[BaseHTTPRequestHandler]:
                                 self._send(200, item)
                                 return
                 self._send(404, {"message": "Not Found"})
+                return
+            if (m := re.fullmatch(r"/pulls/(\d+)/files", path)) and method == "GET":
+                files = fake.pull_files.get(int(m.group(1)), [])
+                self._send(200, [{"filename": name, "status": "modified"} for name in files])
                 return
             if (m := re.fullmatch(r"/commits/([0-9a-f]+)/pulls", path)) and method == "GET":
                 self._send(200, fake.pulls_by_sha.get(m.group(1), []))

@@ -17,11 +17,14 @@ from typing import Any
 
 import boto3
 import pytest
+from click.testing import CliRunner
+
+from nami_action.cli import cli
 
 from .action_runner import ACTION_PATH, ActionRun, run_action
+from .git_checkout import commit_all, head
 from .github_fakes import REPO, TOKEN, FakeGitHub
 
-MERGE_SHA = "e" * 40
 HEAD_SHA = "c" * 40
 BUCKET = "nami-harness-artifacts"
 
@@ -60,6 +63,8 @@ def repo(tmp_path: Path) -> Path:
         code.mkdir(parents=True)
         (code / "handler.py").write_text("def handle(webhook):\n    return None\n")
     (root / "nami.yaml").write_text(config())
+    (root / ".gitignore").write_text(".nami/\n")
+    commit_all(root)
     return root
 
 
@@ -77,10 +82,10 @@ def pull_request(number: int = 12, fork: bool = False) -> dict[str, Any]:
     }
 
 
-def push() -> dict[str, Any]:
+def push(sha: str) -> dict[str, Any]:
     return {
         "ref": "refs/heads/main",
-        "after": MERGE_SHA,
+        "after": sha,
         "repository": {"full_name": REPO, "default_branch": "main"},
     }
 
@@ -139,7 +144,7 @@ def run(
         "CI": "true",
         "GITHUB_ACTIONS": "true",
         "GITHUB_REPOSITORY": REPO,
-        "GITHUB_SHA": MERGE_SHA,
+        "GITHUB_SHA": head(repo),
         "GITHUB_REF": "refs/heads/main" if event_name == "push" else "refs/pull/12/merge",
         "GITHUB_SERVER_URL": "https://github.com",
         "GITHUB_API_URL": fake.url,
@@ -247,6 +252,10 @@ def test_fork_pull_request_validates_only(tmp_path: Path, repo: Path, github_api
         "plan": "",
         "changed-pipelines": "[]",
         "endpoints": "{}",
+        "bundle": "",
+        "bundle-digest": "",
+        "plan-digest": "",
+        "plan-fingerprint": "",
     }
     assert "Nami: validated only" in result.summary
     assert "comes from a fork" in result.summary
@@ -346,18 +355,19 @@ def test_pull_request_plan_push_deploy_and_fail_on_replacement(
 
     # 3. merged: an old commit is refused, the tip deploys and comments on every merged PR
     # it brings out (#11 merged while the run of its push waited and was coalesced).
+    merge = head(repo)
     github_api.branches["main"] = "f" * 40
-    stale = run(tmp_path, repo, github_api, "push", push())
+    stale = run(tmp_path, repo, github_api, "push", push(merge))
     assert stale.returncode == 1, explain(stale)
-    assert "refusing to deploy eeeeeee: the tip of main is now fffffff" in stale.stdout
+    assert f"refusing to deploy {merge[:7]}: the tip of main is now fffffff" in stale.stdout
     assert stale.outputs["status"] == "failed"
-    github_api.branches["main"] = MERGE_SHA
+    github_api.branches["main"] = merge
     github_api.successful_runs["nami.yml"] = "a" * 40
-    github_api.compare[f"{'a' * 40}...{MERGE_SHA}"] = ["b" * 40, MERGE_SHA]
+    github_api.compare[f"{'a' * 40}...{merge}"] = ["b" * 40, merge]
     github_api.pulls_by_sha["b" * 40] = [{"number": 11, "merged_at": "2024-05-01T09:00:00Z"}]
-    github_api.pulls_by_sha[MERGE_SHA] = [{"number": 12, "merged_at": "2024-05-01T10:00:00Z"}]
+    github_api.pulls_by_sha[merge] = [{"number": 12, "merged_at": "2024-05-01T10:00:00Z"}]
     github_api.pulls_by_sha["d" * 40] = [{"number": 10, "merged_at": None}]
-    deployed = run(tmp_path, repo, github_api, "push", push())
+    deployed = run(tmp_path, repo, github_api, "push", push(merge))
     assert deployed.returncode == 0, explain(deployed)
     assert deployed.outputs["status"] == "deployed"
     assert "Deploys #11, #12" in github_api.comments[11][0]["body"]
@@ -422,6 +432,7 @@ def test_environment_input_plans_each_environment_and_guards_the_account(
 ):
     boto3.client("s3", endpoint_url=emulator, region_name="us-east-1").create_bucket(Bucket=BUCKET)
     (repo / "nami.yaml").write_text(config() + ENVIRONMENTS)
+    merge = commit_all(repo)
 
     staging = run(tmp_path, repo, github_api, "pull_request", pull_request(), environment="staging")
     assert staging.returncode == 0, explain(staging)
@@ -442,11 +453,90 @@ def test_environment_input_plans_each_environment_and_guards_the_account(
         "<!-- nami:plan:nami.yaml#production -->",
     ]
 
-    github_api.branches["main"] = MERGE_SHA
-    deployed = run(tmp_path, repo, github_api, "push", push(), environment="staging")
+    github_api.branches["main"] = merge
+    deployed = run(tmp_path, repo, github_api, "push", push(merge), environment="staging")
     assert deployed.returncode == 0, explain(deployed)
     assert sorted(json.loads(deployed.outputs["changed-pipelines"])) == ["github", "orders"]
     cfn = boto3.client("cloudformation", endpoint_url=emulator, region_name="us-east-1")
     stacks = {s["StackName"] for s in cfn.describe_stacks()["Stacks"]}
     assert stacks >= {"harness-staging-github", "harness-staging-orders"}
     assert not any(name.startswith("harness-production-") for name in stacks)
+
+
+def test_the_deploy_executes_exactly_the_reviewed_plan(
+    tmp_path: Path, repo: Path, github_api: FakeGitHub, emulator: str
+):
+    """The example workflow's steps in order: build (no credentials), plan, merge plan,
+    deploy. The deploy refuses when main moved or someone deployed between the merge plan
+    and the deploy, and executes when nothing changed, the reviewed zips and templates."""
+    s3 = boto3.client("s3", endpoint_url=emulator, region_name="us-east-1")
+    s3.create_bucket(Bucket=BUCKET)
+    bundle = str(tmp_path / "bundle")  # the folder the job's steps share
+
+    def step(event: str, payload: dict[str, Any], aws: bool = True, **inputs: str) -> ActionRun:
+        return run(tmp_path, repo, github_api, event, payload, aws=aws, bundle=bundle, **inputs)
+
+    # The pull request: the build refuses credentials, runs without; the plan reads it.
+    refused = step("pull_request", pull_request(), command="build")
+    assert refused.returncode == 1 and "refusing to build with AWS credentials" in refused.stdout
+    built = step("pull_request", pull_request(), aws=False, command="build")
+    assert built.returncode == 0, explain(built)
+    assert built.outputs["status"] == "built"
+    planned = step("pull_request", pull_request(), command="plan")
+    assert planned.returncode == 0, explain(planned)
+    (comment,) = github_api.comments[12]
+    assert f"bundle <code>{built.outputs['bundle-digest'][:12]}</code>" in comment["body"]
+    assert planned.outputs["plan-digest"] in comment["body"]
+    assert "workflow `.github/workflows/nami.yml`" in comment["body"]
+
+    # Merged: the merge plan job publishes the fingerprint the deploy must match.
+    merge = head(repo)
+    github_api.branches["main"] = merge
+
+    def merge_plan() -> str:
+        assert step("push", push(merge), aws=False, command="build").returncode == 0
+        result = step("push", push(merge), command="plan", comment="false")
+        assert result.returncode == 0, explain(result)
+        return result.outputs["plan-fingerprint"]
+
+    approved = merge_plan()
+    cfn = boto3.client("cloudformation", endpoint_url=emulator, region_name="us-east-1")
+
+    def stacks() -> set[str]:
+        """Deployed stacks (a plan's CREATE change set leaves an empty REVIEW_IN_PROGRESS one)."""
+        found = cfn.describe_stacks()["Stacks"]
+        return {s["StackName"] for s in found if s["StackStatus"] != "REVIEW_IN_PROGRESS"}
+
+    # 1. main moved between the plan and the deploy: refused, nothing deployed
+    github_api.branches["main"] = "f" * 40
+    moved = step("push", push(merge), command="deploy", **{"approved-plan": approved})
+    assert moved.returncode == 1
+    assert "the tip of main is now fffffff" in moved.stdout
+    assert not stacks() & {"harness-github", "harness-orders"}
+
+    # 2. someone deployed `github` meanwhile: this run's plan differs, nothing is executed
+    github_api.branches["main"] = merge
+    result = CliRunner().invoke(
+        cli,
+        ["deploy", str(repo / "nami.yaml"), "--pipelines", "github"],
+        env={"NAMI_ENDPOINT_URL": emulator},
+    )
+    assert result.exit_code == 0, result.output
+    raced = step("push", push(merge), command="deploy", **{"approved-plan": approved})
+    assert raced.returncode == 1, explain(raced)
+    assert "not the approved plan" in raced.stdout
+    assert "github: action, changes, diff_sha256 differ" in raced.stdout
+    assert "harness-orders" not in stacks()
+
+    # 3. planned again and approved: the deploy executes that plan, its zips as reviewed
+    approved = merge_plan()
+    deployed = step("push", push(merge), command="deploy", **{"approved-plan": approved})
+    assert deployed.returncode == 0, explain(deployed)
+    reviewed = json.loads(approved)
+    assert deployed.outputs["plan-digest"] == hashlib.sha256(approved.encode()).hexdigest()
+    assert "harness-orders" in stacks()
+    for entry in reviewed["pipelines"].values():
+        if entry["zip_sha256"]:
+            key = f"nami/artifacts/{entry['zip_sha256']}.zip"
+            body = s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+            assert hashlib.sha256(body).hexdigest() == entry["zip_sha256"]

@@ -127,9 +127,37 @@ def role_of(job: dict[str, Any]) -> str:
     return str(step["with"]["role-to-assume"])
 
 
+def nami_steps(job: dict[str, Any]) -> list[dict[str, Any]]:
+    return [s for s in job["steps"] if s.get("uses", "").startswith("nami-dev/nami@")]
+
+
 def nami_step(job: dict[str, Any]) -> dict[str, Any]:
-    (step,) = [s for s in job["steps"] if s.get("uses", "").startswith("nami-dev/nami@")]
+    (step,) = [s for s in nami_steps(job) if s["with"]["command"] != "build"]
     return step
+
+
+def test_every_job_builds_before_its_credentials() -> None:
+    """pip (the consumers' requirements) runs in the build step only, before any role."""
+    jobs = YAML(typ="safe").load(WORKFLOW.read_text())["jobs"]
+    for name, job in jobs.items():
+        steps = job["steps"]
+        build = [i for i, s in enumerate(steps) if s.get("with", {}).get("command") == "build"]
+        credentials = [
+            i for i, s in enumerate(steps) if "configure-aws-credentials" in s.get("uses", "")
+        ]
+        assert len(build) == 1 and credentials and build[0] < min(credentials), name
+
+
+def test_deploys_execute_only_the_merge_plan() -> None:
+    jobs = YAML(typ="safe").load(WORKFLOW.read_text())["jobs"]
+    for env in ("staging", "production"):
+        merge_plan, deploy = jobs[f"merge-plan-{env}"], jobs[f"deploy-{env}"]
+        assert role_of(merge_plan).endswith(":role/nami-plan")
+        assert "environment" not in merge_plan
+        assert merge_plan["outputs"]["fingerprint"] == "${{ steps.nami.outputs.plan-fingerprint }}"
+        assert f"merge-plan-{env}" in deploy["needs"]
+        approved = nami_step(deploy)["with"]["approved-plan"]
+        assert approved == f"${{{{ needs.merge-plan-{env}.outputs.fingerprint }}}}"
 
 
 def test_plan_and_deploy_use_their_own_roles() -> None:
@@ -155,7 +183,7 @@ def test_every_environment_is_planned_and_production_promotes_staging() -> None:
     assert "comment-key" not in nami_step(jobs["plan"])["with"]  # the environment keys it
     assert nami_step(jobs["deploy-staging"])["with"]["environment"] == "staging"
     assert nami_step(jobs["deploy-production"])["with"]["environment"] == "production"
-    assert jobs["deploy-production"]["needs"] == "deploy-staging"
+    assert jobs["deploy-production"]["needs"] == ["merge-plan-production", "deploy-staging"]
     assert "if" not in jobs["deploy-production"]  # only ever after the staging deploy
     for env in ("staging", "production"):
         assert accounts[env] in role_of(jobs[f"deploy-{env}"])

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from nami_action.aws.session import AwsError
-from nami_action.github import flow
+from nami_action.github import deploy_job, flow, plan_job
 from nami_action.plan.model import DeployResult, PipelinePlan, PipelineResult, PlanWarning
 from nami_action.plan.planner import PlanRun
 
+from .git_checkout import commit_all, head
 from .github_fakes import REPO, TOKEN, FakeGitHub, make_plan
 from .test_runner import parse_output_file
 
@@ -65,6 +67,7 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     monkeypatch.chdir(root)
+    commit_all(root)
     return root
 
 
@@ -93,6 +96,7 @@ def run_job(
     *,
     credentials: bool = True,
     ref: str = "refs/pull/5/merge",
+    env: dict[str, str] | None = None,
     **options: Any,
 ) -> Run:
     tmp = workspace.parent
@@ -102,10 +106,11 @@ def run_job(
     output.write_text("")
     summary.write_text("")
     env = {
+        **(env or {}),
         "GITHUB_EVENT_NAME": event_name,
         "GITHUB_EVENT_PATH": str(event_path),
         "GITHUB_REPOSITORY": REPO,
-        "GITHUB_SHA": "a" * 40,
+        "GITHUB_SHA": (env or {}).get("GITHUB_SHA") or head(workspace),
         "GITHUB_REF": ref,
         "GITHUB_SERVER_URL": "https://github.com",
         "GITHUB_API_URL": fake.url,
@@ -148,8 +153,8 @@ class Steps:
         return self.result
 
     def patch(self, mp: pytest.MonkeyPatch) -> Steps:
-        mp.setattr(flow, "make_plan", self.make_plan)
-        mp.setattr(flow, "deploy", self.deploy)
+        mp.setattr(plan_job, "make_plan", self.make_plan)
+        mp.setattr(deploy_job, "deploy", self.deploy)
         return self
 
 
@@ -276,6 +281,22 @@ def test_plan_failure_replaces_the_sticky_comment(workspace: Path, github_api: F
     assert run.outputs["status"] == "failed"
 
 
+def test_failure_text_cannot_close_its_fence_or_forge_a_command(
+    workspace: Path, github_api: FakeGitHub
+) -> None:
+    error = "boom\n```\n## Fake heading outside the block\n::error::forged\n\x1b[2Jcleared"
+    with pytest.MonkeyPatch.context() as mp:
+        Steps(error=error).patch(mp)
+        run = run_job(workspace, github_api, "pull_request", pr_event())
+    (comment,) = github_api.comments[5]
+    body = comment["body"]
+    fence = "> ````"  # one backtick longer than the longest run in the text
+    assert fence in body and body.index(fence) < body.index("Fake heading") < body.rindex(fence)
+    assert "\x1b" not in body and "\\x1b[2J" in body
+    assert "\n::error::forged" not in run.stdout
+    assert "\x1b" not in run.stdout
+
+
 def test_no_comment_when_nothing_changes(workspace: Path, github_api: FakeGitHub) -> None:
     nothing = make_plan([PipelinePlan("github", "acme-github", "none")])
     with pytest.MonkeyPatch.context() as mp:
@@ -325,8 +346,9 @@ def test_summary_budget_is_counted_in_bytes() -> None:
 def test_push_to_default_branch_deploys_and_comments_on_the_merged_pr(
     workspace: Path, github_api: FakeGitHub
 ) -> None:
-    github_api.branches["main"] = "a" * 40
-    github_api.pulls_by_sha["a" * 40] = [{"number": 8, "merged_at": "2024-01-01T00:00:00Z"}]
+    sha = head(workspace)
+    github_api.branches["main"] = sha
+    github_api.pulls_by_sha[sha] = [{"number": 8, "merged_at": "2024-01-01T00:00:00Z"}]
     result = DeployResult(
         "acme",
         "us-east-1",
@@ -349,8 +371,9 @@ def test_push_to_default_branch_deploys_and_comments_on_the_merged_pr(
 
 
 def test_failed_deploy_comments_on_the_merged_pr(workspace: Path, github_api: FakeGitHub) -> None:
-    github_api.branches["main"] = "a" * 40
-    github_api.pulls_by_sha["a" * 40] = [
+    sha = head(workspace)
+    github_api.branches["main"] = sha
+    github_api.pulls_by_sha[sha] = [
         {"number": 8, "merged_at": "2024-01-01T00:00:00Z"},
         {"number": 9, "merged_at": None},  # open: never commented on
     ]
@@ -442,7 +465,7 @@ def test_environment_input_reaches_the_config_and_keys_the_comment(
             seen.append(config)
             return steps.make_plan(config, aws, options)
 
-        mp.setattr(flow, "make_plan", recording)
+        mp.setattr(plan_job, "make_plan", recording)
         for env in ("staging", "production"):
             run = run_job(workspace, github_api, "pull_request", pr_event(), environment=env)
             assert run.code == 0, run.stdout
@@ -487,3 +510,173 @@ def test_a_config_with_environments_needs_the_input(
     assert run.code == 1
     assert run.outputs["status"] == "invalid"
     assert "choose one with --env NAME" in run.stdout
+
+
+@pytest.mark.parametrize(
+    "event_name", ["issue_comment", "workflow_run", "repository_dispatch", "schedule"]
+)
+def test_deploy_is_refused_on_events_that_can_run_unmerged_code(
+    workspace: Path, github_api: FakeGitHub, event_name: str
+) -> None:
+    """An issue_comment job that checks out a pull request's head still has main's tip as
+    GITHUB_SHA: the event, not the SHA, decides that no deploy belongs here."""
+    github_api.branches["main"] = head(workspace)
+    with pytest.MonkeyPatch.context() as mp:
+        steps = Steps([make_plan([PipelinePlan("github", "acme-github", "create")])]).patch(mp)
+        refused = run_job(
+            workspace, github_api, event_name, push_event(), ref="refs/heads/main", command="deploy"
+        )
+        auto = run_job(workspace, github_api, event_name, push_event(), ref="refs/heads/main")
+    assert refused.code == 1 and refused.outputs["status"] == "failed"
+    assert f"::error title=nami::refusing to deploy on {event_name}" in refused.stdout
+    assert [c[0] for c in steps.calls] == ["plan"]  # auto plans; nothing deployed
+    assert auto.code == 0 and auto.outputs["status"] == "planned"
+
+
+def test_workflow_dispatch_deploys_only_when_opted_in(
+    workspace: Path, github_api: FakeGitHub
+) -> None:
+    github_api.branches["main"] = head(workspace)
+    result = DeployResult("acme", "us-east-1", [])
+    runs = {}
+    with pytest.MonkeyPatch.context() as mp:
+        steps = Steps([make_plan([])], result=result).patch(mp)
+        for name, ref, opted_in in [
+            ("refused", "refs/heads/main", False),
+            ("allowed", "refs/heads/main", True),
+            ("other branch", "refs/heads/feature", True),
+        ]:
+            runs[name] = run_job(
+                workspace,
+                github_api,
+                "workflow_dispatch",
+                push_event(),
+                ref=ref,
+                command="deploy",
+                comment=False,
+                deploy_on_dispatch=opted_in,
+            )
+    assert runs["refused"].code == 1 and "deploy-on-dispatch: true" in runs["refused"].stdout
+    assert runs["allowed"].code == 0 and runs["allowed"].outputs["status"] == "deployed"
+    assert runs["other branch"].code == 1 and "only main deploys" in runs["other branch"].stdout
+    assert [c[0] for c in steps.calls] == ["plan", "deploy"]
+
+
+def test_deploy_refuses_a_checkout_that_is_not_the_pushed_commit(
+    workspace: Path, github_api: FakeGitHub
+) -> None:
+    pushed = head(workspace)
+    github_api.branches["main"] = pushed
+    (workspace / "infra" / "nami.yaml").write_text(CONFIG.replace("acme", "evil"))
+    other = commit_all(workspace)  # a step checked out other code (a PR head)
+    with pytest.MonkeyPatch.context() as mp:
+        steps = Steps([make_plan([])], result=DeployResult("acme", "us-east-1", [])).patch(mp)
+        env_sha = {"GITHUB_SHA": pushed}
+        moved = run_job(
+            workspace, github_api, "push", push_event(), ref="refs/heads/main", env=env_sha
+        )
+        subprocess.run(["git", "checkout", "-q", pushed], cwd=workspace, check=True)
+        (workspace / "infra" / "consumers" / "github" / "planted.py").write_text("x = 1\n")
+        dirty = run_job(
+            workspace, github_api, "push", push_event(), ref="refs/heads/main", env=env_sha
+        )
+    assert moved.code == 1
+    assert f"the checkout is at {other[:7]}, not at the commit being deployed" in moved.stdout
+    assert dirty.code == 1 and "1 changed or untracked file(s) (infra/consumers" in dirty.stdout
+    assert steps.calls == []
+
+
+def test_main_moving_during_a_deploy_stops_the_next_change(
+    workspace: Path, github_api: FakeGitHub
+) -> None:
+    """The check runs again right before each ExecuteChangeSet (apply's before_change)."""
+    sha = head(workspace)
+    github_api.branches["main"] = sha
+    seen: list[str] = []
+
+    def deploying(aws: Any, run: PlanRun, options: Any, on_event: Any) -> DeployResult:
+        options.before_change("github")  # main is still this commit: goes ahead
+        github_api.branches["main"] = "f" * 40  # a newer merge lands meanwhile
+        try:
+            options.before_change("stripe")
+        except Exception as exc:
+            seen.append(str(exc))
+        return DeployResult("acme", "us-east-1", [])
+
+    with pytest.MonkeyPatch.context() as mp:
+        Steps([make_plan([])]).patch(mp)
+        mp.setattr(deploy_job, "deploy", deploying)
+        run_job(workspace, github_api, "push", push_event(), ref="refs/heads/main", comment=False)
+    assert seen and "the tip of main is now fffffff" in seen[0]
+
+
+def test_dependabot_pull_requests_validate_only(workspace: Path, github_api: FakeGitHub) -> None:
+    event = pr_event()
+    event["pull_request"]["user"] = {"login": "dependabot[bot]"}
+    with pytest.MonkeyPatch.context() as mp:
+        steps = Steps([make_plan([])]).patch(mp)
+        run = run_job(workspace, github_api, "pull_request", event, credentials=False)
+    assert run.code == 0 and run.outputs["status"] == "validated-only"
+    assert "opened by Dependabot" in run.summary
+    assert steps.calls == []
+
+
+def test_a_pull_request_that_changes_its_own_check_is_flagged(
+    workspace: Path, github_api: FakeGitHub
+) -> None:
+    """The plan comes from the pull request's own workflow: a reviewer is told when that
+    workflow, an action.yml or nami's inputs changed, and the footer names the workflow."""
+    github_api.pull_files[5] = [".github/workflows/nami.yml", "infra/nami.yaml", "README.md"]
+    nothing = make_plan([PipelinePlan("github", "acme-github", "none")])
+    env = {
+        "GITHUB_WORKFLOW_REF": "acme/webhooks/.github/workflows/nami.yml@refs/pull/5/merge",
+        "GITHUB_WORKFLOW_SHA": "b" * 40,
+    }
+    with pytest.MonkeyPatch.context() as mp:
+        Steps([nothing]).patch(mp)
+        run = run_job(
+            workspace,
+            github_api,
+            "pull_request",
+            pr_event(),
+            env=env,
+            force=True,
+            fail_on="none",
+            pipelines="github",
+            comment_on_no_changes=False,
+        )
+    assert run.code == 0
+    (comment,) = github_api.comments[5]  # even with comment-on-no-changes off
+    body = comment["body"]
+    caution = body[body.index("> [!CAUTION]") : body.index("What was planned")]
+    assert "changes `.github/workflows/nami.yml`" in caution
+    assert "README.md" not in caution and "infra/nami.yaml" not in caution
+    assert "`force: true`" in caution and "`fail-on: none`" in caution
+    assert "`pipelines: github`" in caution
+    assert "workflow `.github/workflows/nami.yml@bbbbbbb`" in body
+
+
+def test_an_unchanged_workflow_gets_no_caution(workspace: Path, github_api: FakeGitHub) -> None:
+    github_api.pull_files[5] = ["infra/nami.yaml", "docs/action.yml.md"]
+    with pytest.MonkeyPatch.context() as mp:
+        Steps([make_plan([PipelinePlan("github", "acme-github", "none")])]).patch(mp)
+        run_job(workspace, github_api, "pull_request", pr_event())
+    (comment,) = github_api.comments[5]
+    assert "[!CAUTION]" not in comment["body"]
+    assert "What was planned: plan" in comment["body"]
+
+
+def test_a_fake_no_changes_comment_is_replaced_by_the_real_plan(
+    workspace: Path, github_api: FakeGitHub
+) -> None:
+    """A pull request's own workflow can post "No changes" under the marker as
+    github-actions[bot]. The run of the protected workflow (ruleset "Require workflows to
+    pass before merging") edits that same comment into the real plan, with its digests."""
+    fake = "<!-- nami:plan:infra/nami.yaml -->\n### ✅ Nami: No changes\n"
+    github_api.add_comment(5, fake, "github-actions[bot]")
+    with pytest.MonkeyPatch.context() as mp:
+        Steps([replacing_plan()]).patch(mp)
+        run = run_job(workspace, github_api, "pull_request", pr_event(), force=True)
+    (comment,) = github_api.comments[5]
+    assert "No changes" not in comment["body"] and "to update" in comment["body"]
+    assert run.outputs["plan-digest"] in comment["body"]

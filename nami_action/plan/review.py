@@ -1,0 +1,85 @@
+"""The reviewed plan, as a digest: what a merge's deploy must match before it executes.
+
+A plan's fingerprint holds, per pipeline, what the deploy would do and exactly with what:
+the action, the SHA-256 of the template and of the consumer zip, the SHA-256 of the diff
+against the deployed template (someone deploying in between changes it) and the change set's
+rows. Change set names, costs and queue depths are left out: they differ between two runs that
+would do the same thing. The digest is the SHA-256 of the fingerprint's canonical JSON.
+
+A deploy computes the fingerprint of its own plan and refuses to execute unless its digest is
+the approved one (Atlantis's saved plans, Terraform Cloud's "apply exactly this plan"), and
+names what differs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from nami_action.plan.planner import PlanRun
+
+FORMAT = "nami-plan-v1"
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def fingerprint(run: PlanRun, bundle_digest: str | None) -> dict[str, Any]:
+    pipelines: dict[str, Any] = {}
+    for plan in run.plan.pipelines:
+        template = run.templates.get(plan.pipeline) if plan.action != "delete" else None
+        artifact = run.artifacts.get(plan.pipeline) if plan.action != "delete" else None
+        pipelines[plan.pipeline] = {
+            "stack": plan.stack_name,
+            "action": plan.action,
+            "template_sha256": _sha(template) if template is not None else None,
+            "zip_sha256": artifact.sha256 if artifact is not None else None,
+            "diff_sha256": _sha(plan.diff) if plan.diff else None,
+            "changes": sorted(
+                [c.action, c.logical_id, c.resource_type, c.replacement] for c in plan.changes
+            ),
+            "error": bool(plan.error),
+        }
+    return {"format": FORMAT, "bundle": bundle_digest, "pipelines": pipelines}
+
+
+def canonical(found: dict[str, Any]) -> str:
+    return json.dumps(found, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
+def digest(found: dict[str, Any]) -> str:
+    return hashlib.sha256(canonical(found).encode()).hexdigest()
+
+
+def differences(approved: dict[str, Any], actual: dict[str, Any]) -> list[str]:
+    """What differs between the approved fingerprint and this run's, in words."""
+    found = []
+    if approved.get("bundle") != actual.get("bundle"):
+        found.append(
+            f"bundle {_short(actual.get('bundle'))} is not the approved "
+            f"{_short(approved.get('bundle'))} (main moved, or the build differs)"
+        )
+    before: dict[str, Any] = approved.get("pipelines") or {}
+    now: dict[str, Any] = actual.get("pipelines") or {}
+    for name in sorted(set(before) | set(now)):
+        if name not in now:
+            found.append(f"{name}: in the approved plan, not in this one")
+        elif name not in before:
+            found.append(f"{name}: not in the approved plan")
+        else:
+            changed = [key for key in sorted(now[name]) if now[name][key] != before[name].get(key)]
+            if changed:
+                found.append(f"{name}: {', '.join(changed)} differ" + _hint(changed))
+    return found
+
+
+def _hint(keys: list[str]) -> str:
+    if "diff_sha256" in keys and "template_sha256" not in keys:
+        return " (the deployed stack changed since the plan: someone deployed or it drifted)"
+    return ""
+
+
+def _short(value: Any) -> str:
+    return str(value)[:12] if value else "none"
