@@ -13,7 +13,7 @@ from nami_action.dev.app import DevApp
 
 SECRET = "inspector-test-secret"
 PIPELINES = """
-signed:
+github:
   verify:
     scheme: github
     secret: ssm:/devtest/github

@@ -38,15 +38,15 @@ def by_outcome(app: DevApp, *wanted: str) -> dict[str, dict[str, Any]]:
 
 def send_three(app: DevApp) -> None:
     good, bad = b'{"n": 1}', b'{"n": 2}'
-    assert post(app.url, "/signed", good, github_signature(good))[0] == 202
-    assert post(app.url, "/signed", bad, github_signature(bad, "wrong"))[0] == 202
+    assert post(app.url, "/github", good, github_signature(good))[0] == 202
+    assert post(app.url, "/github", bad, github_signature(bad, "wrong"))[0] == 202
     assert post(app.url, "/orders", b'{"n": 3, "fail": true}')[0] == 202
 
 
 def test_accepted_rejected_and_dead_lettered_webhooks_show_what_happened(
     make_project: Callable[..., Project], start_app: Callable[..., DevApp]
 ) -> None:
-    app = start_app(make_project(PIPELINES), secrets={"signed": SECRET})
+    app = start_app(make_project(PIPELINES), secrets={"github": SECRET})
     send_three(app)
     found = by_outcome(app, "handled", "rejected", "dead-lettered")
     handled, rejected, dead = found["handled"], found["rejected"], found["dead-lettered"]
@@ -59,14 +59,14 @@ def test_accepted_rejected_and_dead_lettered_webhooks_show_what_happened(
     assert (rejected["reason"], rejected["dead"], rejected["pipeline"]) == (
         "signature mismatch",
         True,
-        "signed",
+        "github",
     )
     assert dead["attempts"] == 2 and dead["dead"] and dead["verification"] == "off"
     assert dead["reason"] == (
         "received 2 times, never handled; last error: RuntimeError: asked to fail"
     )
     status, state = api(app, "GET", "webhooks")
-    assert {p["name"]: p["dead"] for p in state["pipelines"]} == {"signed": 1, "orders": 1}
+    assert {p["name"]: p["dead"] for p in state["pipelines"]} == {"github": 1, "orders": 1}
     # Only what changed since a version comes back: nothing, until something happens.
     status, later = api(
         app, "GET", f"webhooks?after={state['version']}&instance={state['instance']}"
@@ -88,12 +88,12 @@ def test_replay_stores_the_same_envelope_again_and_redrive_empties_the_dead_lett
     make_project: Callable[..., Project], start_app: Callable[..., DevApp]
 ) -> None:
     project = make_project(PIPELINES)
-    app = start_app(project, secrets={"signed": SECRET})
+    app = start_app(project, secrets={"github": SECRET})
     send_three(app)
     found = by_outcome(app, "handled", "dead-lettered")
 
     status, answer = api(app, "POST", "replay", {"key": found["handled"]["key"]})
-    assert (status, answer["pipeline"]) == (202, "signed")
+    assert (status, answer["pipeline"]) == (202, "github")
     wait_for(lambda: project.numbers().count(1) == 2, what="the replay handled")
     replay = next(r for r in rows(app) if r["messageId"] == answer["messageId"])
     assert replay["origin"] == f"replay of #{found['handled']['key']}"
