@@ -4,8 +4,8 @@ Fed by the app: `stored` when the group commit wrote messages, `attempted` for e
 line (one per delivery attempt), `reconcile` from the dead-letter table (the workers move
 exhausted messages there without a callback, and `nami dlq redrive --dev` may empty it).
 Every change bumps a version, so a page polling with `?after=V` gets only what changed.
-Kept in memory (the last HISTORY webhooks); the dead letters come from the database, so they
-show after a restart too.
+Kept in memory (the last HISTORY webhooks, at most BUDGET characters of envelopes); the dead
+letters come from the database, so they show after a restart too.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from nami_action.runtime.consumer import MALFORMED, REJECTED
 from nami_action.runtime.webhook import MalformedEnvelope, decode_envelope
 
 HISTORY = 500  # webhooks kept; the oldest is forgotten first
-RECONCILE_EVERY = 2.0  # seconds: re-read the dead letters even when their count is unchanged
+BUDGET = 64 * 1024 * 1024  # envelope characters kept at most (a queue takes up to 1 MiB each)
 QUEUED = "queued"
 DEAD_LETTERED = "dead-lettered"  # its receives ran out
 REDRIVEN = "redriven"  # moved back from the dead letters (the copy is a new row)
@@ -63,7 +63,7 @@ class History:
         self._next_key = 1
         self.version = 0
         self._dead_counts: dict[str, int] = {}
-        self._reconciled_at = 0.0
+        self._kept = 0  # envelope characters held
 
     # --- feeding -------------------------------------------------------------------------
     def stored(self, messages: Iterable[Outgoing]) -> None:
@@ -91,19 +91,17 @@ class History:
                 entry.webhook_id = _opt(record.get("id"))
             self._touch(entry)
 
-    def reconcile(self, now: float | None = None, force: bool = False) -> None:
-        """Mark what is in the dead letters (and what left them) from the database."""
-        now = time.time() if now is None else now
-        stale = force or now - self._reconciled_at >= RECONCILE_EVERY
+    def reconcile(self, force: bool = False) -> None:
+        """Mark what is in the dead letters (and what left them), read from the database
+        when a pipeline's count of dead letters changed (or when asked to)."""
+        now = time.time()
         for pipeline in self._pipelines:
             count = self._store.depth(pipeline, now).dead
-            if stale or count != self._dead_counts.get(pipeline):
+            if force or count != self._dead_counts.get(pipeline):
                 letters = self._store.dead_letters_sent(pipeline)
                 with self._lock:
                     self._mark_dead(pipeline, letters)
                 self._dead_counts[pipeline] = count
-        if stale:
-            self._reconciled_at = now
 
     # --- reading -------------------------------------------------------------------------
     def changed_since(self, version: int) -> list[Entry]:
@@ -123,9 +121,11 @@ class History:
         self._next_key += 1
         self._entries[entry.key] = entry
         self._by_message[message_id] = entry.key
-        while len(self._entries) > self._size:
+        self._kept += len(envelope or "")
+        while len(self._entries) > self._size or (self._kept > BUDGET and len(self._entries) > 1):
             _, old = self._entries.popitem(last=False)
             self._by_message.pop(old.message_id, None)
+            self._kept -= len(old.envelope or "")
         self._touch(entry)
         return entry
 
