@@ -160,7 +160,7 @@ class DevApp:
         self._lock_fd = None
         self.workers = {}
 
-    def _inspect(self, consumers: list[DevConsumer], server: DevServer) -> None:
+    def _inspect(self, consumers: list[DevConsumer], server: KindsDevServer) -> None:
         """The inspector page on the same port (dev/inspector.py)."""
         assert self._committer is not None
         self._history = History(self.store, self.config.pipelines)
@@ -175,6 +175,7 @@ class DevApp:
         )
         self.inspector.bind(server.address, self.options.host)
         server.inspector = self.inspector.answer
+        server.on_refused = self._history.refused
 
     def _consumer(self, name: str) -> DevConsumer:
         pipeline = self.config.pipelines[name]

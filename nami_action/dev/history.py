@@ -10,15 +10,17 @@ letters come from the database, so they show after a restart too.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
+import uuid
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from nami_action.dev.queue import DeadLetter, Outgoing, Store
-from nami_action.runtime.consumer import MALFORMED, REJECTED
+from nami_action.runtime.consumer import REJECTED
 from nami_action.runtime.webhook import MalformedEnvelope, decode_envelope
 
 HISTORY = 500  # webhooks kept; the oldest is forgotten first
@@ -46,6 +48,7 @@ class Entry:
     dead: bool = False
     origin: str | None = None  # "replay of #3", "redrive of #5"
     envelope_malformed: bool = False
+    at_endpoint: bool = False  # refused by the endpoint (not stored, so not replayable)
     version: int = 0
 
 
@@ -76,6 +79,16 @@ class History:
         """The next stored message with this id is a copy (replay) of another."""
         with self._lock:
             self._origins[message_id] = origin
+
+    def refused(self, pipeline: str, envelope: str, answer: str) -> None:
+        """A webhook the endpoint itself refused (a function URL's 401): never stored."""
+        try:
+            reason = str(json.loads(answer)["message"])
+        except (ValueError, KeyError, TypeError):
+            reason = answer
+        with self._lock:
+            entry = self._add(pipeline, f"refused-{uuid.uuid4()}", envelope, time.time())
+            entry.outcome, entry.reason, entry.at_endpoint = REJECTED, reason, True
 
     def attempted(self, pipeline: str, record: Mapping[str, Any]) -> None:
         """One runtime log line: the outcome of one delivery attempt."""
@@ -175,7 +188,7 @@ class History:
 
 def _die(entry: Entry, letter: DeadLetter) -> None:
     entry.dead = True
-    if letter.outcome in (REJECTED, MALFORMED):
+    if letter.outcome:  # moved by the runtime (rejected, malformed, refused...), with why
         entry.outcome, entry.reason = letter.outcome, letter.reason
         return
     entry.outcome = DEAD_LETTERED

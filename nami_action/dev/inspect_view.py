@@ -45,7 +45,8 @@ def decoded(entry: Entry) -> Webhook | None:
 def verification(entry: Entry, pipeline: PipelineInfo) -> str:
     """What the signature check said, in the words of the outcome."""
     if entry.outcome == REJECTED:
-        return f"failed: {entry.reason}" if entry.reason else "failed"
+        where = " (at the endpoint, not stored)" if entry.at_endpoint else ""
+        return (f"failed: {entry.reason}" if entry.reason else "failed") + where
     if entry.outcome == MALFORMED:
         return "not checked (malformed envelope)"
     if not pipeline.checks:
@@ -74,7 +75,7 @@ def row(entry: Entry, pipeline: PipelineInfo) -> dict[str, Any]:
         "dead": entry.dead,
         "origin": entry.origin,
         "size": len(webhook.body) if webhook else None,
-        "replayable": entry.envelope is not None,
+        "replayable": entry.envelope is not None and not entry.at_endpoint,
         "version": entry.version,
     }
 

@@ -225,8 +225,8 @@ class Inspector:
         entry = self.history.get(key) if isinstance(key, int) else None
         if entry is None:
             raise Refused(HTTPStatus.NOT_FOUND, "no such webhook (forgotten or never seen)")
-        if entry.envelope is None:
-            raise Refused(HTTPStatus.CONFLICT, "this webhook's envelope is not known here")
+        if entry.envelope is None or entry.at_endpoint:
+            raise Refused(HTTPStatus.CONFLICT, "this webhook was never stored; send it again")
         message_id = str(uuid.uuid4())
         self.history.expect(message_id, f"replay of #{entry.key}")
         try:

@@ -211,3 +211,24 @@ def test_a_pipeline_path_under_the_inspector_is_refused(
     project = make_project(PIPELINES.replace("orders:\n", "orders:\n  path: /_nami/orders\n"))
     with pytest.raises(DevError, match="taken by the nami dev inspector"):
         start_app(project)
+
+
+def test_a_webhook_the_function_url_refused_is_shown_but_not_replayable(
+    make_project: Callable[..., Project], start_app: Callable[..., DevApp]
+) -> None:
+    edge = "edge:\n  ingress: function-url\n  verify: {scheme: github, secret: ssm:/x/y}\n"
+    edge += "  consumer: {code: consumer, handler: HANDLER}\n"
+    app = start_app(make_project(PIPELINES + edge), secrets={"edge": SECRET})
+    body = b'{"n": 5}'
+    assert post(app.url, "/edge?a=1", body, github_signature(body, "forged"))[0] == 401
+    assert post(app.url, "/edge", body, github_signature(body))[0] == 202
+    found = by_outcome(app, "rejected", "handled")
+    refused = found["rejected"]
+    assert refused["verification"] == (
+        "failed: signature rejected: signature mismatch (at the endpoint, not stored)"
+    )
+    assert (refused["pipeline"], refused["attempts"], refused["dead"]) == ("edge", 0, False)
+    assert refused["replayable"] is False and found["handled"]["replayable"] is True
+    _, detail = api(app, "GET", f"webhook?key={refused['key']}")
+    assert detail["body"]["text"] == '{\n  "n": 5\n}' and detail["query"] == {"a": "1"}
+    assert api(app, "POST", "replay", {"key": refused["key"]})[0] == 409
