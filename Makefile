@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install test lint typecheck audit unit demo bench clean schema aws-smoke lock browser
+.PHONY: install test lint typecheck audit unit demo bench clean schema aws-smoke lock
 
 install: $(STAMP)
 
@@ -42,6 +42,7 @@ unit: install
 # The `nami dev` inspector's browser test drives a system Chromium (NAMI_CHROMIUM, or one on
 # PATH); without one, on Debian/Ubuntu as root, this installs the distribution's package.
 BROWSERS := chromium chromium-browser google-chrome google-chrome-stable
+.PHONY: browser
 browser:
 	@if [ -n "$$NAMI_CHROMIUM" ]; then exit 0; fi; \
 	for b in $(BROWSERS); do command -v $$b >/dev/null && exit 0; done; \
