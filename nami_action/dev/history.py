@@ -24,6 +24,7 @@ from nami_action.runtime.consumer import REJECTED
 from nami_action.runtime.webhook import MalformedEnvelope, decode_envelope
 
 HISTORY = 500  # webhooks kept; the oldest is forgotten first
+FORGOTTEN = 100_000  # ids of forgotten webhooks remembered (their retries are not new rows)
 BUDGET = 64 * 1024 * 1024  # envelope characters kept at most (a queue takes up to 1 MiB each)
 QUEUED = "queued"
 DEAD_LETTERED = "dead-lettered"  # its receives ran out
@@ -62,6 +63,8 @@ class History:
         self._lock = threading.Lock()
         self._entries: OrderedDict[int, Entry] = OrderedDict()
         self._by_message: dict[str, int] = {}
+        # Ids pushed out of the history: their later log lines are not new webhooks.
+        self._forgotten: OrderedDict[str, None] = OrderedDict()
         self._origins: dict[str, str] = {}  # message id of a replay -> "replay of #N"
         self._next_key = 1
         self.version = 0
@@ -94,6 +97,8 @@ class History:
         """One runtime log line: the outcome of one delivery attempt."""
         message_id = str(record.get("messageId", ""))
         with self._lock:
+            if message_id in self._forgotten:
+                return
             entry = self._entry_for(pipeline, message_id, record.get("id"))
             entry.attempts += 1
             entry.outcome = str(record.get("outcome"))
@@ -139,6 +144,9 @@ class History:
             _, old = self._entries.popitem(last=False)
             self._by_message.pop(old.message_id, None)
             self._kept -= len(old.envelope or "")
+            self._forgotten[old.message_id] = None
+            if len(self._forgotten) > FORGOTTEN:
+                self._forgotten.popitem(last=False)
         self._touch(entry)
         return entry
 

@@ -19,6 +19,9 @@ def test_the_oldest_webhooks_are_forgotten_first(
         kept = History(store, ["p"], size=3)
         kept.stored([Outgoing("p", f"m{i}", "x" * 10, float(i)) for i in range(5)])
         assert [e.message_id for e in kept.changed_since(0)] == ["m2", "m3", "m4"]
+        # A later attempt of a forgotten webhook is not shown as a new one.
+        kept.attempted("p", {"messageId": "m0", "outcome": "handled"})
+        assert [e.message_id for e in kept.changed_since(0)] == ["m2", "m3", "m4"]
 
         monkeypatch.setattr(history, "BUDGET", 25)
         small = History(store, ["p"], size=100)
