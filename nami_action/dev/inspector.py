@@ -34,10 +34,10 @@ from nami_action.dev.history import History
 from nami_action.dev.http11 import Head, json_response
 from nami_action.dev.inspect_view import PipelineInfo, detail, row
 from nami_action.dev.queue import Outgoing, Store, StoreError
+from nami_action.dev.server import INSPECTOR_PREFIX
 
-PREFIX = "/_nami"
+PREFIX = INSPECTOR_PREFIX  # the server sends everything under it here
 API_HEADER = "X-Nami-Inspector"
-BODY_LIMIT = 64 * 1024  # an API request body (a key or a pipeline name)
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 WILDCARD = frozenset({"", "0.0.0.0", "::"})
 
