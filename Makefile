@@ -52,7 +52,19 @@ lock: install
 unit: install
 	$(BIN)/pytest -n 2 --dist loadfile
 
-test: lint typecheck audit unit
+# The `nami dev` inspector's browser test drives a system Chromium (NAMI_CHROMIUM, or one on
+# PATH); without one, on Debian/Ubuntu as root, this installs the distribution's package.
+BROWSERS := chromium chromium-browser google-chrome google-chrome-stable
+.PHONY: browser
+browser:
+	@if [ -n "$$NAMI_CHROMIUM" ]; then exit 0; fi; \
+	for b in $(BROWSERS); do command -v $$b >/dev/null && exit 0; done; \
+	{ apt-get -o DPkg::Lock::Timeout=300 update && \
+	  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y chromium; } || \
+	{ echo "make browser: no Chromium, and apt-get could not install one (root needed);" \
+	       "install Chromium, or set NAMI_CHROMIUM=/path/to/chrome" >&2; exit 1; }
+
+test: lint typecheck audit browser unit
 
 demo: install
 	$(BIN)/python examples/demo.py

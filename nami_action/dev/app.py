@@ -26,7 +26,10 @@ from nami_action.dev.commit import Committer
 from nami_action.dev.console import Counters, Dashboard
 from nami_action.dev.consumers import DevConsumer, DevError, build_consumer, dev_secret
 from nami_action.dev.dedupe import SqliteMarkers, release_unfinished
+from nami_action.dev.history import History
 from nami_action.dev.ingress_kinds import KindsDevServer, kind_routes
+from nami_action.dev.inspect_view import PipelineInfo
+from nami_action.dev.inspector import Inspector, check_paths
 from nami_action.dev.queue import Depth, Outgoing, Store
 from nami_action.dev.server import DevServer, Route
 from nami_action.dev.workers import PipelineWorkers, Settings
@@ -66,6 +69,8 @@ class DevApp:
         self._store: Store | None = None
         self._committer: Committer | None = None
         self._server: DevServer | None = None
+        self._history: History | None = None
+        self.inspector: Inspector | None = None
         self._started = False
 
     @property
@@ -106,6 +111,7 @@ class DevApp:
             lambda pipeline: self.counters[pipeline].add(received=1),
             kind_routes([(c.pipeline, c.consumer.verify_settings) for c in consumers]),
         )
+        self._inspect(consumers, self._server)
         self._announce(consumers, released)
         self._committer.start()
         for workers in self.workers.values():
@@ -148,10 +154,28 @@ class DevApp:
         if self._lock_fd is not None:
             os.close(self._lock_fd)
         self._server = self._committer = self._store = None
+        self._history = self.inspector = None
         self._started = False
         self._log = None
         self._lock_fd = None
         self.workers = {}
+
+    def _inspect(self, consumers: list[DevConsumer], server: KindsDevServer) -> None:
+        """The inspector page on the same port (dev/inspector.py)."""
+        assert self._committer is not None
+        self._history = History(self.store, self.config.pipelines)
+        pipelines = {c.pipeline.name: _info(c) for c in consumers}
+        self.inspector = Inspector(
+            self._history,
+            pipelines,
+            self.store,
+            self._committer.submit,
+            lambda name, count: self.workers[name].notify(count),
+            self.config.file,
+        )
+        self.inspector.bind(server.address, self.options.host)
+        server.inspector = self.inspector.answer
+        server.on_refused = self._history.refused
 
     def _consumer(self, name: str) -> DevConsumer:
         pipeline = self.config.pipelines[name]
@@ -180,9 +204,12 @@ class DevApp:
                     f"{p.path}; nami dev serves every pipeline on one host"
                 )
             routes[p.path] = Route(p.name, p.spec.queue.max_message_size)
+        check_paths(list(routes))
         return routes
 
     def _committed(self, messages: Sequence[Outgoing]) -> None:
+        if self._history is not None:
+            self._history.stored(messages)
         for name, count in Counter(m.pipeline for m in messages).items():
             self.workers[name].notify(count)
 
@@ -196,6 +223,8 @@ class DevApp:
         if "outcome" not in record:
             return  # the batch's metrics (EMF) line: the counters come from the records
         outcome = str(record["outcome"])
+        if self._history is not None:
+            self._history.attempted(pipeline, record)
         self.workers[pipeline].record_outcome(str(record.get("messageId")), outcome)
         if outcome != HANDLED:
             self.dashboard.say(line)
@@ -212,6 +241,8 @@ class DevApp:
     def _announce(self, consumers: list[DevConsumer], released: int) -> None:
         say = self.dashboard.say
         say(f"nami dev: listening on {self.url}  (queue: {self.store.path})")
+        if self.inspector is not None:
+            say(f"  inspector: {self.inspector.url}")
         for built in consumers:
             p, spec = built.pipeline, built.pipeline.spec
             verify = spec.verify.scheme if built.consumer.verify_settings else "off"
@@ -226,6 +257,13 @@ class DevApp:
         if released:
             say(f"{released} message(s) in flight when the last run stopped are visible again")
         say("Ctrl-C stops: accepting ends, in-flight batches finish.")
+
+
+def _info(built: DevConsumer) -> PipelineInfo:
+    p, checks = built.pipeline, built.consumer.verify_settings is not None
+    scheme = p.spec.verify.scheme
+    verify = scheme if checks or scheme == "none" else f"{scheme}, not checked (no dev secret)"
+    return PipelineInfo(p.name, p.path, p.spec.ingress, verify, checks)
 
 
 def _lock(data_dir: Path) -> int:

@@ -35,6 +35,7 @@ from nami_action.dev.server import (
     _early,
     request_target,
 )
+from nami_action.envelope import IncomingRequest, encode_envelope
 from nami_action.runtime.ingest import Ingest
 from nami_action.runtime.textenvelope import format_text_envelope
 from nami_action.runtime.verify import VerifySettings
@@ -111,6 +112,23 @@ def function_url_event(
     }
 
 
+def refused_envelope(event: dict[str, Any]) -> str:
+    """The envelope of a request the function URL refused (for the inspector only)."""
+    context = event["requestContext"]
+    return encode_envelope(
+        IncomingRequest(
+            method=context["http"]["method"],
+            path=event["rawPath"],
+            query=dict(urllib.parse.parse_qsl(event["rawQueryString"], keep_blank_values=True)),
+            headers=dict(event["headers"]),
+            body=base64.b64decode(event["body"]),
+            source_ip=context["http"]["sourceIp"],
+            request_id=context["requestId"],
+            received_at_ms=context["timeEpoch"],
+        )
+    )
+
+
 class KindsDevServer(DevServer):
     """DevServer plus the `http` and `function-url` paths."""
 
@@ -124,6 +142,9 @@ class KindsDevServer(DevServer):
     ) -> None:
         super().__init__(address, routes, submit, on_received)
         self.kinds = kinds
+        # A function URL refuses some webhooks itself (401 for a bad signature): nothing is
+        # stored, but the inspector shows them: (pipeline, envelope, answer body).
+        self.on_refused: Callable[[str, str, str], None] | None = None
 
     async def _answer(
         self,
@@ -184,6 +205,8 @@ class KindsDevServer(DevServer):
         prepared = ingest.prepare(event)
         if not isinstance(prepared, tuple):
             status = HTTPStatus(prepared.status)
+            if status >= HTTPStatus.BAD_REQUEST and self.on_refused is not None:
+                self.on_refused(kind.pipeline.name, refused_envelope(event), prepared.body)
             if prepared.content_type == "text/plain":
                 return Answer(status, {}, text=prepared.body)
             return Answer(status, json_object(prepared.body))

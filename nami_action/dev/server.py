@@ -70,6 +70,13 @@ class Answer:
     body: dict[str, str]
     keep_alive: bool = True
     text: str | None = None  # a plain-text answer instead (provider handshakes, dev/ingress_kinds)
+    raw: bytes | None = None  # a whole response instead (the inspector, dev/inspector.py)
+
+
+# The inspector (dev/inspector.py): (head, path, query, body) -> a whole HTTP response.
+Inspect = Callable[[Head, str, str, bytes], bytes]
+INSPECTOR_PREFIX = "/_nami"
+INSPECTOR_BODY_LIMIT = 64 * 1024
 
 
 class DevServer:
@@ -106,6 +113,7 @@ class DevServer:
         self._results_lock = threading.Lock()
         self._wake_pending = False
         self._thread = threading.Thread(target=self._loop.run_forever, name="nami-dev-http")
+        self.inspector: Inspect | None = None  # set by the app before start
 
     def start(self) -> None:
         self._thread.start()
@@ -168,7 +176,7 @@ class DevServer:
                 return True
             self._busy += 1
             try:
-                answer = await self._answer(head, reader, writer, source_ip)
+                answer = await self._dispatch(head, reader, writer, source_ip)
             finally:
                 self._busy -= 1
         except asyncio.IncompleteReadError as exc:
@@ -183,6 +191,10 @@ class DevServer:
         except TimeoutError:
             answer = Answer(HTTPStatus.REQUEST_TIMEOUT, _msg("Request Timeout"), keep_alive=False)
         keep = answer.keep_alive and head is not None and head.keep_alive and not self._closing
+        if answer.raw is not None:
+            writer.write(answer.raw)
+            await writer.drain()
+            return keep
         if answer.text is not None:
             writer.write(plain_response(answer.status, answer.text, close=not keep))
             await writer.drain()
@@ -200,6 +212,24 @@ class DevServer:
         )
         await writer.drain()
         return keep
+
+    async def _dispatch(
+        self,
+        head: Head,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        source_ip: str,
+    ) -> Answer:
+        """/_nami goes to the inspector; everything else is a webhook."""
+        target = request_target(head)
+        inspect = self.inspector
+        if inspect is None or target.path.split("/", 2)[1:2] != [INSPECTOR_PREFIX[1:]]:
+            return await self._answer(head, reader, writer, source_ip)
+        async with asyncio.timeout(BODY_TIMEOUT):
+            body = await _body(head, reader, writer, INSPECTOR_BODY_LIMIT)
+        if body is None:
+            return Answer(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, _msg("Request too large"), False)
+        return Answer(HTTPStatus.OK, {}, raw=inspect(head, target.path, target.query, body))
 
     async def _answer(
         self,
