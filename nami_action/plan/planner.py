@@ -124,7 +124,10 @@ def make_plan(config: Config, aws: Aws, options: PlanOptions) -> PlanRun:
     selected = _select(config, options.pipelines)
     bucket = resolve_bucket(config, aws)
     artifacts = package_config(config)
-    code = {name: CodeLocation(bucket, artifact.s3_key) for name, artifact in artifacts.items()}
+    code = {
+        name: CodeLocation(bucket, artifact.s3_key, artifact.manifest)
+        for name, artifact in artifacts.items()
+    }
     by_stack = compile_config(config, code)
     templates = {name: by_stack[p.stack_name] for name, p in config.pipelines.items()}
     stacks = cfn.list_stacks(aws)
