@@ -78,6 +78,7 @@ def deploy_command(
         max_parallel=max_parallel,
         poll_seconds=poll_seconds,
         drift=drift,
+        prune=prune,
     )
     run = make_plan(loaded, aws, options)
     click.echo(plan_text(run.plan), err=True, nl=False)

@@ -63,8 +63,13 @@ def _pipeline_cost(
     webhooks_per_month: float | None,
 ) -> PipelineCost:
     compiled = run.templates.get(plan.pipeline)
+    deployed = _deployed(aws, run, plan, compiled)
+    if plan.action == "delete" and not run.plan.prune:
+        # Without --prune the deploy leaves it running: it goes on costing what it costs.
+        kept = pipeline_cost(deployed, deployed, prices, options.assumptions, webhooks_per_month)
+        return replace(kept, kept=True)
     return pipeline_cost(
-        _deployed(aws, run, plan, compiled),
+        deployed,
         _json(compiled) if plan.action != "delete" else None,
         prices,
         options.assumptions,
@@ -103,7 +108,8 @@ def _traffic(aws: Aws, run: PlanRun, options: CostOptions) -> tuple[dict[str, fl
     try:
         counted = webhooks_last_30_days(aws, sorted(queues.values()))
     except NamiError as exc:
-        return {}, "", f"traffic not read from CloudWatch: {exc}"
+        unread = f"no monthly figures: traffic not readable from CloudWatch ({exc})"
+        return {}, "", f"{unread}; pass --traffic"
     measured = {name: counted[queue] or 0.0 for name, queue in queues.items() if queue in counted}
     return measured, f"{MEASURED}: last 30 days", ""
 

@@ -36,10 +36,9 @@ def _cost_lines(plan: Plan) -> list[str]:
     heading = cost.heading(plan)
     lines = [heading] if heading else []
     for row in cost.rows(plan, "->"):
+        rate = f"{row.per_million} {cost.PHRASE}, " if row.per_million else ""
         monthly = f", {row.monthly} a month at that traffic" if row.monthly else ""
-        lines.append(
-            f"  {row.name}: {row.per_million} {cost.PHRASE}, {row.fixed} a month fixed{monthly}"
-        )
+        lines.append(f"  {row.name}: {rate}{row.fixed} a month fixed{monthly}")
     return lines
 
 
