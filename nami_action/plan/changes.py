@@ -8,11 +8,14 @@ import json
 from dataclasses import replace
 from typing import Any
 
+from pydantic import BaseModel
+
 from nami_action.compile.record import CODE, SETTINGS
+from nami_action.config.models import Pipeline
 from nami_action.cost.model import METADATA_KEY
 from nami_action.plan.decide import unified_diff
 from nami_action.plan.model import CodeChange, PackageChange, PipelinePlan, SettingChange
-from nami_action.plan.review import review_text
+from nami_action.plan.review import review_texts
 
 NOT_RECORDED = (
     "the deployed template records no settings (deployed by an older nami): see the template diff"
@@ -26,7 +29,7 @@ def with_changes(
     settings, note = setting_changes(deployed, compiled)
     return replace(
         plan,
-        diff=unified_diff(plan.stack_name, review_text(deployed), review_text(compiled)),
+        diff=unified_diff(plan.stack_name, *review_texts(deployed, compiled)),
         settings=settings,
         settings_note=note,
         code=code_change(deployed, compiled),
@@ -42,11 +45,19 @@ def setting_changes(
     if before is None or after is None:
         return [], NOT_RECORDED if deployed is not None and after is not None else ""
     changes = [
-        SettingChange(key, _text(before.get(key)), _text(after.get(key)))
+        SettingChange(key, _written(before, key), _written(after, key))
         for key in sorted(set(before) | set(after))
         if before.get(key) != after.get(key)
     ]
     return changes, ""
+
+
+def _written(settings: dict[str, Any], key: str) -> str | None:
+    """The value as written; where it is not written, the default that applies."""
+    if key in settings:
+        return _text(settings[key])
+    default = default_value(key)
+    return None if default is None else f"{_text(default)} (default)"
 
 
 def code_change(
@@ -87,6 +98,19 @@ def _file_changes(
     if (before.get("files_digest"), old) == (after.get("files_digest"), new):
         return [], [], []
     return [], [f"({after.get('file_count', 'many')} files, too many to list)"], []
+
+
+def default_value(key: str) -> Any:
+    """The schema's default of a dotted setting (`ingress` -> "rest"), None if it has none."""
+    model: Any = Pipeline
+    found: Any = None
+    for step in key.split("."):
+        field = getattr(model, "model_fields", {}).get(step)
+        if field is None:
+            return None
+        found = None if field.is_required() else field.get_default(call_default_factory=True)
+        model = type(found) if isinstance(found, BaseModel) else field.annotation
+    return None if isinstance(found, BaseModel | dict | list) else found
 
 
 def _recorded(template: dict[str, Any] | None, part: str) -> dict[str, Any] | None:

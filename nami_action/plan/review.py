@@ -19,6 +19,35 @@ def _escape(match: re.Match[str]) -> str:
     return json.dumps(match.group())[1:-1]
 
 
+class Folded(str):
+    """Written as it is, unquoted: a stand-in for a part the diff leaves out."""
+
+
+def review_texts(
+    deployed: dict[str, Any] | None, compiled: dict[str, Any] | None
+) -> tuple[str, str]:
+    """Both templates in review form. The Metadata is left out (the plan lists the settings
+    and code it records above the diff), and so is the body of a resource the change removes
+    (the change table lists it; what goes away needs no review line by line)."""
+    if deployed is None:
+        return "", review_text(_without_metadata(compiled))
+    kept = (compiled or {}).get("Resources") or {}
+    resources = {
+        logical_id: resource
+        if logical_id in kept or not isinstance(resource, dict)
+        else Folded(f"({resource.get('Type', 'resource')} removed)")
+        for logical_id, resource in (deployed.get("Resources") or {}).items()
+    }
+    before = {**(_without_metadata(deployed) or {}), "Resources": resources}
+    return review_text(before), review_text(_without_metadata(compiled))
+
+
+def _without_metadata(template: dict[str, Any] | None) -> dict[str, Any] | None:
+    if template is None or "Metadata" not in template:
+        return template
+    return {**template, "Metadata": Folded("(the settings and code listed above)")}
+
+
 def review_text(template: dict[str, Any] | None) -> str:
     if template is None:
         return ""
@@ -47,6 +76,8 @@ class _Writer:
                 comma = "," if index < len(value) - 1 else ""
                 self.value(item, depth + 1, "", f"{path}[{index}]", comma)
             self.lines.append(f"{pad}]{tail}")
+        elif isinstance(value, Folded):
+            self.lines.append(f"{pad}{lead}{value}{tail}")
         elif isinstance(value, str) and len(value) > LONG:
             self.long_string(value, pad, lead, path, tail)
         else:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from nami_action.aws.stacks import StackEvent
 from nami_action.plan.model import DeployResult, PipelinePlan, Plan, ResourceChange
-from nami_action.render import cost
+from nami_action.render import changes, cost
 
 SYMBOLS = {"create": "+", "update": "~", "delete": "-", "none": " "}
 
@@ -46,6 +46,8 @@ def _pipeline_lines(pipeline: PipelinePlan, show_diff: bool) -> list[str]:
     why = f" ({pipeline.reason})" if pipeline.reason else ""
     paused = " [paused: stays paused after deploy]" if pipeline.paused else ""
     lines = [f"{SYMBOLS[pipeline.action]} {pipeline.action} {pipeline.stack_name}{why}{paused}"]
+    lines += [f"    {changes.setting_line(c, '->')}" for c in pipeline.settings]
+    lines += [f"    {line}" for line in changes.code_lines(pipeline.code, "->")]
     if pipeline.retries and pipeline.action != "delete":
         lines.append(f"    retries: {pipeline.retries}")
     if pipeline.error:
