@@ -41,8 +41,14 @@ def flat_settings(written: dict[str, Any]) -> dict[str, Any]:
 
 
 def _json_ready(value: Any) -> Any:
-    if value is None or isinstance(value, bool | int | float | str):
+    """Template Metadata takes strings, integers, booleans, objects and arrays (cfn-lint
+    E4002 refuses a float or a null): a number like 0.5 and a null are recorded as text."""
+    if isinstance(value, bool | int | str):
         return value
+    if value is None:
+        return "null"
+    if isinstance(value, float):
+        return repr(value)
     if isinstance(value, list | tuple):
         return [_json_ready(item) for item in value]
     if isinstance(value, dict):
