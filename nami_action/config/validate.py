@@ -170,7 +170,8 @@ def _resolve(
             continue
         findings = check(spec)
         for where, message in findings:
-            problems.append(_locate_rule(doc, sources, where, message))
+            if not _refused_below(errors, sources, where):
+                problems.append(_locate_rule(doc, sources, where, message))
         pipelines[name] = _pipeline_config(doc, prefix, name, spec, merged)
         if not findings and name not in broken:
             compilable.append(name)  # what the compiler would be given: limits apply
@@ -179,6 +180,13 @@ def _resolve(
     problems.extend(_name_lengths(doc, env, [pipelines[name] for name in compilable]))
     problems.extend(limit_problems(config, compilable))
     return config, problems
+
+
+def _refused_below(errors: list[ErrorDetails], sources: _Sources, where: tuple[str, ...]) -> bool:
+    """The schema refused a key under `where` (e.g. a bad `dedupe.json_path`): the rule saw
+    the section without it, so its finding (`set one of header or json_path`) would be wrong."""
+    prefixes = [(*base, *where) for base in sources.bases]
+    return any(tuple(e["loc"][: len(p)]) == p for e in errors for p in prefixes)
 
 
 def _mapping(value: Any) -> dict[str, Any]:
