@@ -20,6 +20,7 @@ class CostRow:
     per_million: str  # "" for the total
     fixed: str
     monthly: str  # "" without traffic
+    note: str = ""  # e.g. kept: removed from nami.yaml, but a deploy without --prune keeps it
 
 
 def money(value: float) -> str:
@@ -68,9 +69,7 @@ def _row(name: str, cost: PipelineCost, arrow: str) -> CostRow:
         fixed=_change(before, after, lambda c: c.fixed_monthly, arrow),
         monthly=_change(before, after, lambda c: c.monthly, arrow),
     )
-    if cost.kept:
-        return replace(row, per_million=f"{row.per_million} · {KEPT}")
-    return row
+    return replace(row, note=KEPT) if cost.kept else row
 
 
 def _change(

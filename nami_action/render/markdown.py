@@ -96,6 +96,7 @@ def _cost_block(plan: Plan) -> str:
         ]
         for row in found:
             name = "**total**" if row is found[-1] and len(found) > 1 else f"`{_cell(row.name)}`"
+            name += f" · {row.note}" if row.note else ""
             cells = [row.per_million or "—", row.fixed] + ([row.monthly] if monthly else [])
             lines.append(f"| {name} | " + " | ".join(_dollars(c) for c in cells) + " |")
     return "\n".join(lines) + "\n"

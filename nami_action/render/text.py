@@ -38,7 +38,8 @@ def _cost_lines(plan: Plan) -> list[str]:
     for row in cost.rows(plan, "->"):
         rate = f"{row.per_million} {cost.PHRASE}, " if row.per_million else ""
         monthly = f", {row.monthly} a month at that traffic" if row.monthly else ""
-        lines.append(f"  {row.name}: {rate}{row.fixed} a month fixed{monthly}")
+        note = f"; {row.note}" if row.note else ""
+        lines.append(f"  {row.name}: {rate}{row.fixed} a month fixed{monthly}{note}")
     return lines
 
 

@@ -131,7 +131,8 @@ def test_a_removed_pipeline_is_kept_without_prune_and_costs_nothing_after_with_i
     deployed.write_text(config)
     text = plan_cli(deployed)
     # A deploy without --prune leaves github running: it goes on costing (256 MiB deployed).
-    assert "  github: $4.57 · kept (run with --prune to delete) per million webhooks" in text
+    assert "  github: $4.57 per million webhooks, $5.76 a month fixed" in text
+    assert "$5.76 a month at that traffic; kept (run with --prune to delete)" in text, text
     assert "-> none" not in text
     pruned = plan_cli(deployed, "--prune")
     assert "  github: $4.57 -> none per million webhooks, $5.76 -> none a month fixed" in pruned

@@ -151,10 +151,13 @@ def test_created_deleted_and_kept_pipelines() -> None:
     plans[1] = PipelinePlan("old", "shop-old", "delete", cost=kept)
     plan = Plan("shop", "nami.yaml", "us-east-1", plans, about)
     text = plan_text(plan)
-    assert "  old: $4.57 · kept (run with --prune to delete) per million webhooks" in text
+    assert (
+        "  old: $4.57 per million webhooks, $2.16 a month fixed; kept (run with --prune to delete)"
+        in text
+    )
     assert "-> none" not in text
     body = plan_markdown(plan)
-    assert "| `old` | \\$4.57 · kept (run with --prune to delete) | \\$2.16 |" in body
+    assert "| `old` · kept (run with --prune to delete) | \\$4.57 | \\$2.16 |" in body
     assert "**`old`** · delete · kept (run with --prune to delete)" in body
     assert Plan.from_dict(json.loads(plan.to_json())) == plan
 
