@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from nami_action.plan.model import CodeChange, PipelinePlan, SettingChange
+from nami_action.plan.model import CodeChange, PackageChange, PipelinePlan, SettingChange
 
 NOT_SET = "(not set)"
 VALUE_CHARS = 80  # a longer value (a description) is cut: the template diff has it whole
@@ -30,18 +30,18 @@ def code_lines(code: CodeChange | None, arrow: str) -> list[str]:
     if files:
         lines.append("code: " + "; ".join(files))
     if code.packages:
-        moved = [
-            f"{p.name} {p.before or NOT_SET} {arrow} {p.after or 'removed'}" for p in code.packages
-        ]
-        lines.append("packages: " + ", ".join(moved))
+        lines.append("packages: " + ", ".join(_package(p, arrow) for p in code.packages))
     if code.runtime:
         lines.append("the nami runtime in the zip changed (another nami version)")
     return lines
 
 
-def change_count(pipeline: PipelinePlan) -> int:
-    """How many lines `setting_line` and `code_lines` give."""
-    return len(pipeline.settings) + len(code_lines(pipeline.code, "->"))
+def _package(package: PackageChange, arrow: str) -> str:
+    if not package.before:
+        return f"{package.name} {package.after} (added)"
+    if not package.after:
+        return f"{package.name} {package.before} (removed)"
+    return f"{package.name} {package.before} {arrow} {package.after}"
 
 
 def kept(pipeline: PipelinePlan, prune: bool) -> bool:
