@@ -1,10 +1,12 @@
 """Markdown views of a Plan and a DeployResult: the sticky PR comment and the job summary.
 
 tfcmt / Atlantis style: a hidden marker first (so the comment can be found and edited in
-place), the counts, a prominent alert for anything that can lose queued messages, then one
-folded section per changed pipeline. GitHub refuses comments over 65,536 characters, so the
-body is fitted under `limit` by truncating the details - diffs first, then change tables,
-then whole sections - and never the marker, the counts, the warnings or the footer.
+place), the counts, a prominent alert for anything that can lose queued messages, then per
+changed pipeline a summary line, what changed in nami.yaml's terms (settings as written, the
+consumer's code) and the CloudFormation details folded. GitHub refuses comments over 65,536
+characters, so the body is fitted under `limit` by truncating the details - diffs first, then
+change tables, then the settings lists, then sections down to their summary line - and never
+the marker, the counts, the warnings or the footer.
 """
 
 from __future__ import annotations
@@ -192,14 +194,14 @@ class _PlanSection:
         self.prune = prune
         self.diff_lines = pipeline.diff.splitlines()
         self.fence = "`" * max(3, _longest_backtick_run(pipeline.diff) + 1)
-        self.changes = [
+        self.what_changed = [
             *(changes.setting_line(c, "→") for c in pipeline.settings),
             *changes.code_lines(pipeline.code, "→"),
         ]
 
     @property
     def size(self) -> tuple[int, int, int]:
-        return len(self.diff_lines), len(self.pipeline.changes), len(self.changes)
+        return len(self.diff_lines), len(self.pipeline.changes), len(self.what_changed)
 
     def summary(self) -> str:
         p = self.pipeline
@@ -223,13 +225,13 @@ class _PlanSection:
 
     def render(self, diff_limit: int, row_limit: int, change_limit: int) -> str:
         out = [self.summary(), ""]
-        shown = self.changes[:change_limit]
+        shown = self.what_changed[:change_limit]
         out += [f"- `{_cell(line)}`" for line in shown]
-        if len(self.changes) > len(shown):
-            out.append(f"- _{len(self.changes) - len(shown)} more, {SEE_ELSEWHERE}_")
+        if len(self.what_changed) > len(shown):
+            out.append(f"- _{len(self.what_changed) - len(shown)} more, {SEE_ELSEWHERE}_")
         if self.pipeline.settings_note:
             out.append(f"_{_md_escape(self.pipeline.settings_note)}_")
-        if shown or self.pipeline.settings_note or len(self.changes) > len(shown):
+        if shown or self.pipeline.settings_note or len(self.what_changed) > len(shown):
             out.append("")
         out += self._details(diff_limit, row_limit)
         return "\n".join(out)
