@@ -109,7 +109,7 @@ def test_settings_as_written_with_defaults_named() -> None:
 
 
 def test_a_template_of_an_older_nami_says_it_records_no_settings() -> None:
-    older = {"Metadata": {"Nami": {"cost": {}}}, "Resources": {}}
+    older: dict[str, Any] = {"Metadata": {"Nami": {"cost": {}}}, "Resources": {}}
     changes, note = setting_changes(older, template({"consumer.memory": 512}))
     assert changes == [] and note == NOT_RECORDED
     plan = PipelinePlan("a", "p-a", "update", settings_note=note)

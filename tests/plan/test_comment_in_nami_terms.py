@@ -8,14 +8,21 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from nami_action.compile import CodeLocation, compile_config
 from nami_action.config import load_config
+from nami_action.config.rules import retry_horizon
+from nami_action.cost.estimate import pipeline_cost
+from nami_action.cost.model import Assumptions
+from nami_action.cost.prices import prices_for
 from nami_action.package.pipelines import package_config
 from nami_action.plan.changes import with_changes
-from nami_action.plan.model import PipelinePlan, Plan, ResourceChange, SettingChange
+from nami_action.plan.decide import queue_warnings
+from nami_action.plan.endpoints import endpoint_warnings
+from nami_action.plan.model import PipelinePlan, Plan, PlanCost, ResourceChange, SettingChange
 from nami_action.plan.review import review_text
 from nami_action.render.markdown import GITHUB_LIMIT, plan_markdown
 
@@ -47,19 +54,31 @@ def resource_changes(before: dict[str, Any], after: dict[str, Any]) -> list[Reso
     return rows
 
 
-def plan_of(
-    before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]], project: str
-) -> Plan:
+def plan_of(before: dict[str, dict[str, Any]], config_path: Path) -> Plan:
+    """The plan as the planner makes it from these templates: what changed, the warnings,
+    the cost at a stated traffic (all pure steps; only the change set is stood in for)."""
+    prices = prices_for("eu-west-1")
+    assert prices is not None
+    after, config = compiled(config_path), load_config(config_path)
+    project = config.project
     pipelines = []
     for name in after:
         plan = PipelinePlan(name, f"{project}-{name}", "update", "template changed")
         plan = with_changes(plan, before[name], after[name])
-        pipelines.append(
-            PipelinePlan(
-                **{**plan.__dict__, "changes": resource_changes(before[name], after[name])}
-            )
+        changes = resource_changes(before[name], after[name])
+        touched = queue_warnings(name, before[name], after[name], changes)
+        warnings = [w for _, w in touched] + endpoint_warnings(name, before[name], after[name])
+        cost = pipeline_cost(before[name], after[name], prices, Assumptions(), 2e6)
+        plan = replace(
+            plan,
+            changes=changes,
+            warnings=warnings,
+            cost=cost,
+            retries=retry_horizon(config.pipelines[name].spec),
         )
-    return Plan(project, "nami.yaml", "eu-west-1", pipelines)
+        pipelines.append(plan)
+    about = PlanCost("eu-west-1", "2026-11-28", Assumptions().describe(), "2M/month per pipeline")
+    return Plan(project, "nami.yaml", "eu-west-1", pipelines, about)
 
 
 def edit(path: Path, old: str, new: str) -> None:
@@ -82,7 +101,7 @@ def newcomer_change(tmp_path: Path) -> Plan:
     slack = tmp_path / "examples" / "consumers" / "slack_events"
     (slack / "handler.py").write_text((slack / "handler.py").read_text() + "\n# reviewed\n")
     (slack / "blocks.py").write_text("HEADER = {'type': 'header'}\n")
-    return plan_of(before, compiled(config), "acme-webhooks")
+    return plan_of(before, config)
 
 
 def section(text: str, pipeline: str) -> list[str]:
@@ -159,7 +178,7 @@ def test_thirty_changed_pipelines_fit_with_every_summary_line(tmp_path: Path) ->
         f"{head}defaults:\n  ingress: http\n  consumer: {{memory: 512}}\npipelines:\n{pipelines}"
     )
     (tmp_path / "consumer" / "handler.py").write_text("def handle(webhook):\n    pass\n")
-    plan = plan_of(before, compiled(config), "shop")
+    plan = plan_of(before, config)
     full = plan_markdown(plan, limit=10**9)
     assert len(full) > GITHUB_LIMIT  # the test is meaningful: it must cut
 
