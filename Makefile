@@ -85,3 +85,7 @@ schema: install
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+
+# The examples on this machine until Ctrl-C: the AWS emulator with them deployed, and `nami dev`.
+dev: install
+	$(BIN)/python examples/dev.py

@@ -45,7 +45,10 @@ def compile_command(
     bucket = artifact_bucket or loaded.artifacts_bucket
     # The output folder may be inside a consumer's code folder (`code: .`): never package it.
     artifacts = package_config(loaded, exclude=[out_dir])
-    code = {name: CodeLocation(bucket, artifact.s3_key) for name, artifact in artifacts.items()}
+    code = {
+        name: CodeLocation(bucket, artifact.s3_key, artifact.manifest)
+        for name, artifact in artifacts.items()
+    }
     templates = compile_config(loaded, code, use_cache=not no_cache)
     for path in write_templates(templates, out_dir, fmt):
         click.echo(str(path))

@@ -43,8 +43,8 @@ def cost_options(command: F) -> F:
             flag_value=MEASURED,
             default=None,
             callback=_parsed(parse_traffic),
-            help="Webhooks a month per pipeline for a monthly figure (`2M/month`, `50k/day`); "
-            "alone (after CONFIG), read the last 30 days from CloudWatch.",
+            help="Webhooks a month per pipeline for the monthly figures (`2M/month`, `50k/day`); "
+            "default: each pipeline's last 30 days, read from CloudWatch where readable.",
         ),
         click.option(
             "--assume-duration",
@@ -82,7 +82,7 @@ def cost_options(command: F) -> F:
         kwargs["cost"] = CostOptions(
             assumptions=assumptions,
             traffic=None if traffic in (None, MEASURED) else float(traffic),
-            measure_traffic=traffic == MEASURED,
+            measure_traffic=traffic in (None, MEASURED),
         )
         return command(*args, **kwargs)
 

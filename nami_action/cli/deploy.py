@@ -83,6 +83,7 @@ def deploy_command(
         poll_seconds=poll_seconds,
         drift=drift,
         artifacts=bundle_artifacts(loaded, bundle),
+        prune=prune,
     )
     run = make_plan(loaded, aws, options)
     click.echo(terminal_safe(plan_text(run.plan).removesuffix("\n")), err=True)

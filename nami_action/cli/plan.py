@@ -83,6 +83,12 @@ def emit(text: str, out: Path | None) -> None:
     help="Exit 0 when nothing changes, 2 when something does, 1 on error.",
 )
 @drift_option()
+@click.option(
+    "--prune",
+    is_flag=True,
+    help="Plan as `nami deploy --prune` would: pipelines removed from nami.yaml are deleted "
+    "(else the plan shows them as kept).",
+)
 @click.option("--max-parallel", default=4, show_default=True, type=click.IntRange(1, 32))
 @click.option("--poll-seconds", default=2.0, hidden=True, type=float)
 @cost_options
@@ -97,6 +103,7 @@ def plan(
     show_diff: bool,
     detailed_exitcode: bool,
     drift: bool,
+    prune: bool,
     max_parallel: int,
     poll_seconds: float,
     cost: CostOptions,
@@ -113,6 +120,7 @@ def plan(
         cost=cost,
         drift=drift,
         artifacts=bundle_artifacts(loaded, bundle),
+        prune=prune,
     )
     result = make_plan(loaded, connect(loaded, aws), options).plan
     emit(render_plan(result, fmt, show_diff=show_diff), out)

@@ -23,6 +23,7 @@ from nami_action.operate.send import (
     post,
     read_body,
     signed_headers,
+    target_url,
 )
 
 
@@ -40,9 +41,15 @@ from nami_action.operate.send import (
 @click.option(
     "--secret",
     default=None,
-    help=f"Signing secret (else env {SECRET_ENV}, else the pipeline's reference, read from AWS).",
+    help=f"Signing secret (else env {SECRET_ENV}; with --url, else NAMI_DEV_SECRET_<PIPELINE> "
+    "as `nami dev` reads it; else the pipeline's reference, read from AWS).",
 )
-@click.option("--url", default=None, help="POST here instead, e.g. the URL `nami dev` prints.")
+@click.option(
+    "--url",
+    default=None,
+    help="POST here instead, e.g. the URL `nami dev` prints (without a path, the pipeline's "
+    "path is added).",
+)
 @config_option
 @aws_options
 @handle_errors
@@ -63,7 +70,10 @@ def send(
     body = read_body(body_file)
     extra = parse_headers(headers)
     aws = None
-    if url is None:
+    local = url is not None
+    if url is not None:
+        url = target_url(url, chosen)
+    else:
         aws = connect(loaded, aws_kwargs)
         url = locate(aws, chosen).endpoint
         if url is None:
@@ -78,7 +88,9 @@ def send(
         def resolve(reference: str) -> str:
             return read_secret(aws or connect(loaded, aws_kwargs), reference)
 
-        signature = signed_headers(chosen, choose_secret(chosen, secret, resolve), body)
+        signature = signed_headers(
+            chosen, choose_secret(chosen, secret, resolve, local=local), body
+        )
         request_headers.update(signature)
         click.echo(f"signed with {chosen.spec.verify.scheme}: {', '.join(signature)}", err=True)
     answer = post(url, body, request_headers)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from troposphere import GetAtt, Parameter, Ref, Template
 from troposphere.awslambda import (
@@ -31,6 +31,9 @@ from nami_action.config import Config, PipelineConfig
 from nami_action.config.models import NoVerify, is_secret_reference
 from nami_action.config.rules import retry_schedule
 
+if TYPE_CHECKING:
+    from nami_action.package.manifest import CodeManifest
+
 RUNTIME_HANDLER = "nami_runtime.entry.handler"
 
 
@@ -52,6 +55,7 @@ class CodeLocation:
 
     bucket: str | None  # None: left to the template's ArtifactBucket parameter
     key: str
+    manifest: CodeManifest | None = None  # what the zip holds, recorded in the Metadata
 
 
 def runtime_settings(pipeline: PipelineConfig) -> dict[str, Any]:

@@ -18,8 +18,8 @@ from nami_action.compile.ingress import add_ingress
 from nami_action.compile.ingress_function_url import URL, add_function_url_ingress
 from nami_action.compile.ingress_http import add_http_ingress
 from nami_action.compile.queues import add_queues
+from nami_action.compile.record import pipeline_metadata
 from nami_action.config import Config, PipelineConfig
-from nami_action.cost.model import inputs_from_pipeline, metadata
 
 AddIngress = Callable[[Template, Config, PipelineConfig, CodeLocation], None]
 INGRESS_KINDS: dict[str, AddIngress] = {
@@ -42,8 +42,8 @@ def build_template(config: Config, pipeline: PipelineConfig, code: CodeLocation)
     add_alarms(template, config, pipeline)
     add_dashboard(template, pipeline)
     _add_outputs(template, pipeline)
-    # The settings that move the cost, so `nami plan` can price what is deployed.
-    template.set_metadata(metadata(inputs_from_pipeline(pipeline.spec)))
+    # What is deployed, in nami.yaml's terms: `nami plan` prices it and names what changed.
+    template.set_metadata(pipeline_metadata(pipeline, code))
     return template
 
 

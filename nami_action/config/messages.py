@@ -15,6 +15,17 @@ from nami_action.config.credentials import credential_kind
 from nami_action.config.loader import Document, PathKey
 from nami_action.errors import Problem
 
+# Bounds that come from AWS, with AWS's word for them (a bare "at least 2" reads like nami's whim).
+BOUND_REASONS = {
+    # "MaximumConcurrency ... Minimum value of 2. Maximum value of 1000."
+    # https://docs.aws.amazon.com/lambda/latest/api/API_ScalingConfig.html
+    "max_concurrency": (
+        ": Lambda's maximum concurrency for an SQS queue (ScalingConfig.MaximumConcurrency) "
+        "is 2 to 1000. For one batch at a time, in order, set `queue.fifo: true` without "
+        "`group_by` (one message group)"
+    ),
+}
+
 PATTERN_HINTS = {
     "path": "must start with `/` and use letters, digits, `.`, `_`, `-` (e.g. /github)",
     "header": "must be an HTTP header name (letters, digits, hyphens)",
@@ -162,7 +173,8 @@ def _describe(error: ErrorDetails, key: int | str, *, secret: bool = False) -> s
     }
     if kind in bounds:
         words, name = bounds[kind]
-        return f"must be {words} {ctx.get(name)} (got {_show(given)})"
+        reason = BOUND_REASONS.get(str(key), "")
+        return f"must be {words} {ctx.get(name)} (got {_show(given)}){reason}"
     if kind == "too_short":
         return f"must not be empty (at least {ctx.get('min_length')} item)"
     if kind in ("too_long", "string_too_long"):

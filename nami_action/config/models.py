@@ -114,11 +114,32 @@ class Bytes(_Bounded):
 
 def _secret_reference(value: str) -> str:
     if not _SECRET_REF.match(value):
-        raise ValueError(
-            "must be a reference to where the secret is stored (`ssm:/path/to/parameter` or "
-            "`secretsmanager:secret-name`), never the secret itself"
-        )
+        raise ValueError(_secret_reference_problem(value))
     return value
+
+
+def _secret_reference_problem(value: str) -> str:
+    """What is wrong with a reference that does not match; a value that is no reference at
+    all may be the secret itself. (The value is never repeated: it may be a secret.)"""
+    if value.startswith("ssm:") and not value.startswith("ssm:/"):
+        return (
+            "an SSM reference names the parameter by its full path, which starts with `/`: "
+            "write `ssm:/` then the path (e.g. `ssm:/shop/github-secret`)"
+        )
+    if value.startswith("ssm:/"):
+        return (
+            "an SSM parameter path holds only letters, digits and `_ . - /` "
+            "(e.g. `ssm:/shop/github-secret`)"
+        )
+    if value.startswith("secretsmanager:"):
+        return (
+            "a Secrets Manager name holds only letters, digits and `/ _ + = . @ -` "
+            "(e.g. `secretsmanager:shop/stripe-signing`)"
+        )
+    return (
+        "must be a reference to where the secret is stored (`ssm:/path/to/parameter` or "
+        "`secretsmanager:secret-name`), never the secret itself"
+    )
 
 
 SecretRef = Annotated[

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,9 @@ class PipelineConfig:
     visibility_timeout: int
     spec: Pipeline
     line: int
+    # The pipeline's keys as written, `defaults` (and an environment's overrides) merged in:
+    # the compiled template records them, so a plan can say what changed in nami.yaml terms.
+    written: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -158,16 +161,18 @@ def _resolve(
             continue
         sources = _Sources(name, env)
         own = deep_merge(raw, _mapping(pipeline_overrides.get(name)))
+        merged = deep_merge(defaults, own)
         try:
-            spec = Pipeline.model_validate(deep_merge(defaults, own))
+            spec = Pipeline.model_validate(merged)
         except ValidationError as exc:
             if name not in broken:  # only inherited or overridden values can fail here
                 problems.extend(_merged_problems(doc, exc.errors(include_url=False), sources))
             continue
         findings = check(spec)
         for where, message in findings:
-            problems.append(_locate_rule(doc, sources, where, message))
-        pipelines[name] = _pipeline_config(doc, prefix, name, spec)
+            if not _refused_below(errors, sources, where):
+                problems.append(_locate_rule(doc, sources, where, message))
+        pipelines[name] = _pipeline_config(doc, prefix, name, spec, merged)
         if not findings and name not in broken:
             compilable.append(name)  # what the compiler would be given: limits apply
     config = _config(doc, base_dir, written, usable, pipelines, env)
@@ -175,6 +180,13 @@ def _resolve(
     problems.extend(_name_lengths(doc, env, [pipelines[name] for name in compilable]))
     problems.extend(limit_problems(config, compilable))
     return config, problems
+
+
+def _refused_below(errors: list[ErrorDetails], sources: _Sources, where: tuple[str, ...]) -> bool:
+    """The schema refused a key under `where` (e.g. a bad `dedupe.json_path`): the rule saw
+    the section without it, so its finding (`set one of header or json_path`) would be wrong."""
+    prefixes = [(*base, *where) for base in sources.bases]
+    return any(tuple(e["loc"][: len(p)]) == p for e in errors for p in prefixes)
 
 
 def _mapping(value: Any) -> dict[str, Any]:
@@ -245,7 +257,9 @@ def _name_lengths(doc: Document, env: str | None, pipelines: list[PipelineConfig
     return problems
 
 
-def _pipeline_config(doc: Document, prefix: str, name: str, spec: Pipeline) -> PipelineConfig:
+def _pipeline_config(
+    doc: Document, prefix: str, name: str, spec: Pipeline, written: dict[str, Any]
+) -> PipelineConfig:
     return PipelineConfig(
         name=name,
         stack_name=f"{prefix}-{name}",
@@ -253,6 +267,7 @@ def _pipeline_config(doc: Document, prefix: str, name: str, spec: Pipeline) -> P
         visibility_timeout=visibility_timeout(spec),
         spec=spec,
         line=doc.locate(("pipelines", name), at_key=True)[0],
+        written=written,
     )
 
 

@@ -25,7 +25,7 @@ MEASURED = "cloudwatch"  # `--traffic` without a value: read the last 30 days
 class CostOptions:
     assumptions: Assumptions = field(default_factory=Assumptions)
     traffic: float | None = None  # webhooks a month, per pipeline
-    measure_traffic: bool = False  # read the last 30 days from CloudWatch
+    measure_traffic: bool = True  # without `traffic`: read the last 30 days from CloudWatch
 
 
 def unknown_region_note(region: str) -> str:
@@ -69,8 +69,9 @@ def pipeline_cost(
 
 
 def totals(plan: Plan) -> tuple[CostLine | None, CostLine | None]:
-    """(before, after) over every pipeline: fixed and monthly costs add up; the cost per
-    million webhooks is that of a million spread evenly over the pipelines."""
+    """(before, after) over every pipeline: fixed and monthly costs add up. There is no total
+    per million webhooks: pipelines see different traffic, so an average of their rates
+    would move when a cheap pipeline is removed though nothing got dearer."""
     costs = [p.cost for p in plan.pipelines if p.cost is not None]
     return (
         _total([c.before for c in costs if c.before is not None]),
@@ -83,7 +84,7 @@ def _total(lines: list[CostLine]) -> CostLine | None:
         return None
     monthly = [line.monthly for line in lines]
     return CostLine(
-        per_million=sum(line.per_million for line in lines) / len(lines),
+        per_million=0.0,  # not shown (see totals)
         fixed_monthly=sum(line.fixed_monthly for line in lines),
         monthly=None if None in monthly else sum(m for m in monthly if m is not None),
     )

@@ -35,7 +35,10 @@ def plan_with_retry(
     job: Job, config: Config, aws: Aws, keep: bool, bundle: Bundle | None
 ) -> PlanRun:
     options = PlanOptions(
-        job.options.pipeline_list, keep_change_sets=keep, artifacts=bundle_artifacts(bundle)
+        job.options.pipeline_list,
+        keep_change_sets=keep,
+        artifacts=bundle_artifacts(bundle),
+        prune=job.options.prune,
     )
     run = make_plan(config, aws, options)
     if any(VANISHED_CHANGE_SET in p.error for p in run.plan.pipelines):

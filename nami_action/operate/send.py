@@ -7,11 +7,12 @@ import json
 import os
 import time
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from nami_action.config import PipelineConfig
+from nami_action.dev.consumers import secret_env_name
 from nami_action.errors import NamiError
 from nami_action.operate.signing import SigningError, sign
 from nami_action.runtime.verify import VerifySettings
@@ -71,12 +72,20 @@ def verify_settings(pipeline: PipelineConfig, secret: str) -> VerifySettings:
 
 
 def choose_secret(
-    pipeline: PipelineConfig, given: str | None, resolve: Callable[[str], str]
+    pipeline: PipelineConfig,
+    given: str | None,
+    resolve: Callable[[str], str],
+    env: Mapping[str, str] | None = None,
+    *,
+    local: bool = False,
 ) -> str:
-    """--secret, else NAMI_SEND_SECRET, else the pipeline's reference read from AWS."""
+    """--secret, else NAMI_SEND_SECRET, else (sending to --url, e.g. `nami dev`) the
+    NAMI_DEV_SECRET_<PIPELINE> that `nami dev` verifies with, else the pipeline's reference
+    read from AWS."""
+    env = os.environ if env is None else env
     if given:
         return given
-    from_env = os.environ.get(SECRET_ENV)
+    from_env = env.get(SECRET_ENV) or (env.get(secret_env_name(pipeline.name)) if local else None)
     if from_env:
         return from_env
     reference = getattr(pipeline.spec.verify, "secret", None)
@@ -85,6 +94,15 @@ def choose_secret(
     if not reference:
         raise NamiError(f"pipeline `{pipeline.name}` has no signing secret reference")
     return resolve(str(reference))
+
+
+def target_url(url: str, pipeline: PipelineConfig) -> str:
+    """A URL without a path (the base URL `nami dev` prints) gets the pipeline's path, so one
+    base URL serves every pipeline; a URL with a path is used as given."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.path not in ("", "/"):
+        return url
+    return urllib.parse.urlunsplit(parts._replace(path=pipeline.path))
 
 
 def check_signable(pipeline: PipelineConfig) -> None:

@@ -12,7 +12,7 @@ import os
 import re
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -32,6 +32,7 @@ from nami_action.package.deps import (
     install_requirements,
 )
 from nami_action.package.ignore import IGNORE_FILE, IgnoreRules, read_ignore_file
+from nami_action.package.manifest import CodeManifest, build_manifest
 
 __all__ = [
     "ARTIFACT_PREFIX",
@@ -56,6 +57,8 @@ class Artifact:
     path: Path
     sha256: str
     size: int
+    # What the zip holds, for the template's Metadata (package/manifest.py).
+    manifest: CodeManifest | None = field(default=None, compare=False)
 
     @property
     def s3_key(self) -> str:
@@ -107,6 +110,7 @@ def build_artifact(
             "rename it"
         )
     groups: list[tuple[str, list[Entry]]] = [(str(code_dir), code)]
+    deps: list[Entry] = []
 
     requirements = code_dir / REQUIREMENTS_FILE
     if requirements.is_file():
@@ -122,9 +126,11 @@ def build_artifact(
         deps = collect_tree(installed, label=str(installed))
         groups.append((f"{REQUIREMENTS_FILE} packages", deps))
 
-    groups.append(("the nami runtime", _runtime_entries()))
+    runtime = _runtime_entries()
+    groups.append(("the nami runtime", runtime))
     check_unique(groups)
-    return _write_artifact([e for _, entries in groups for e in entries], cache_dir)
+    artifact = _write_artifact([e for _, entries in groups for e in entries], cache_dir)
+    return replace(artifact, manifest=build_manifest(code, deps, runtime))
 
 
 def _check_code_dir(code_dir: Path) -> Path:

@@ -30,6 +30,7 @@ from nami_action.compile import CodeLocation, compile_config
 from nami_action.config import Config
 from nami_action.errors import NamiError
 from nami_action.package import Artifact
+from nami_action.package.manifest import CodeManifest
 from nami_action.package.pipelines import package_config
 
 FORMAT = "nami-bundle-v1"
@@ -73,7 +74,10 @@ def build_bundle(config: Config, folder: Path) -> Bundle:
     (folder / "templates").mkdir()
     artifacts = package_config(config, exclude=[folder])
     bucket = config.artifacts_bucket  # None: the templates take an ArtifactBucket parameter
-    code = {name: CodeLocation(bucket, artifact.s3_key) for name, artifact in artifacts.items()}
+    code = {
+        name: CodeLocation(bucket, artifact.s3_key, artifact.manifest)
+        for name, artifact in artifacts.items()
+    }
     templates = compile_config(config, code)
     pipelines: dict[str, Any] = {}
     for name, artifact in sorted(artifacts.items()):
@@ -86,6 +90,8 @@ def build_bundle(config: Config, folder: Path) -> Bundle:
         pipelines[name] = {
             "stack": stack,
             "zip": {"path": zip_name, "sha256": artifact.sha256, "size": artifact.size},
+            # What the zip holds, for the templates' Metadata when plan compiles them again.
+            "code": artifact.manifest.to_json() if artifact.manifest else None,
             "template": {
                 "path": template_name,
                 "sha256": hashlib.sha256(templates[stack].encode("utf-8")).hexdigest(),
@@ -118,6 +124,7 @@ def read_bundle(folder: Path, config: Config) -> Bundle:
             path=folder / entry["zip"]["path"],
             sha256=entry["zip"]["sha256"],
             size=entry["zip"]["size"],
+            manifest=CodeManifest.from_json(entry["code"]) if entry.get("code") else None,
         )
         for name, entry in manifest["pipelines"].items()
     }

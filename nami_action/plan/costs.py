@@ -63,8 +63,13 @@ def _pipeline_cost(
     webhooks_per_month: float | None,
 ) -> PipelineCost:
     compiled = run.templates.get(plan.pipeline)
+    deployed = _deployed(aws, run, plan, compiled)
+    if plan.action == "delete" and not run.plan.prune:
+        # Without --prune the deploy leaves it running: it goes on costing what it costs.
+        kept = pipeline_cost(deployed, deployed, prices, options.assumptions, webhooks_per_month)
+        return replace(kept, kept=True)
     return pipeline_cost(
-        _deployed(aws, run, plan, compiled),
+        deployed,
         _json(compiled) if plan.action != "delete" else None,
         prices,
         options.assumptions,
@@ -89,23 +94,30 @@ def _deployed(
 
 
 def _traffic(aws: Aws, run: PlanRun, options: CostOptions) -> tuple[dict[str, float], str, str]:
-    every = [p.pipeline for p in run.plan.pipelines]
     if options.traffic is not None:
         label = f"{describe_traffic(options.traffic)} per pipeline"
-        return dict.fromkeys(every, options.traffic), label, ""
+        return dict.fromkeys([p.pipeline for p in run.plan.pipelines], options.traffic), label, ""
     if not options.measure_traffic:
         return {}, "", ""
-    queues = {
-        name: names.queue_name(pipeline)
-        for name, pipeline in run.config.pipelines.items()
-        if name in every
-    }
+    queues = {p.pipeline: _queue_names(run, p) for p in run.plan.pipelines}
     try:
-        counted = webhooks_last_30_days(aws, sorted(queues.values()))
+        counted = webhooks_last_30_days(aws, sorted({q for qs in queues.values() for q in qs}))
     except NamiError as exc:
-        return {}, "", f"traffic not read from CloudWatch: {exc}"
-    measured = {name: counted[queue] or 0.0 for name, queue in queues.items() if queue in counted}
+        unread = f"no monthly figures: traffic not readable from CloudWatch ({exc})"
+        return {}, "", f"{unread}; pass --traffic"
+    measured = {
+        name: sum(counted.get(queue) or 0.0 for queue in found) for name, found in queues.items()
+    }
     return measured, f"{MEASURED}: last 30 days", ""
+
+
+def _queue_names(run: PlanRun, plan: PipelinePlan) -> tuple[str, ...]:
+    """The pipeline's queue; for one that left nami.yaml (kept running without --prune), the
+    queue its stack holds, standard or FIFO."""
+    pipeline = run.config.pipelines.get(plan.pipeline)
+    if pipeline is not None:
+        return (names.queue_name(pipeline),)
+    return (plan.stack_name, plan.stack_name + ".fifo")
 
 
 def _json(template: str | None) -> dict[str, Any] | None:

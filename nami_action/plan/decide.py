@@ -76,12 +76,6 @@ def compact(template: str) -> str:
     return json.dumps(json.loads(template), sort_keys=True, separators=(",", ":"))
 
 
-def pretty(template: dict[str, Any] | None) -> str:
-    if template is None:
-        return ""
-    return json.dumps(template, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-
-
 def unified_diff(stack_name: str, deployed: str, compiled: str) -> str:
     lines = difflib.unified_diff(
         deployed.splitlines(keepends=True),

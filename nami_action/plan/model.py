@@ -38,6 +38,37 @@ class ResourceChange:
 
 
 @dataclass(frozen=True)
+class SettingChange:
+    """One setting of nami.yaml as written (defaults merged), deployed -> compiled."""
+
+    key: str  # dotted, e.g. `consumer.memory`
+    before: str | None  # None: not set (the default applies)
+    after: str | None
+
+
+@dataclass(frozen=True)
+class PackageChange:
+    name: str
+    before: str  # "": not installed before
+    after: str  # "": no longer installed
+
+
+@dataclass(frozen=True)
+class CodeChange:
+    """The consumer zip, deployed -> compiled (package/manifest.py records what it holds)."""
+
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    packages: list[PackageChange] = field(default_factory=list)
+    runtime: bool = False  # the nami runtime in the zip changed (a nami upgrade)
+
+    @property
+    def any(self) -> bool:
+        return bool(self.added or self.changed or self.removed or self.packages or self.runtime)
+
+
+@dataclass(frozen=True)
 class PlanWarning:
     pipeline: str
     kind: WarningKind
@@ -61,6 +92,9 @@ class PipelinePlan:
     cost: PipelineCost | None = None  # estimated cost, deployed -> compiled
     retries: str = ""  # the retry horizon, e.g. "8 attempts over about 4 h 15 m"
     paused: bool = False  # `nami pause`: the consumer takes nothing; deploy keeps it so
+    settings: list[SettingChange] = field(default_factory=list)  # as written in nami.yaml
+    settings_note: str = ""  # why no settings can be listed (e.g. an older deployed template)
+    code: CodeChange | None = None  # the consumer's code, when it changed
 
     @property
     def changed(self) -> bool:
@@ -78,6 +112,7 @@ class Plan:
     region: str
     pipelines: list[PipelinePlan]
     cost: PlanCost | None = None
+    prune: bool = False  # planned for a deploy that deletes pipelines removed from nami.yaml
 
     @property
     def changed(self) -> list[PipelinePlan]:
@@ -124,12 +159,21 @@ class Plan:
                     "changes": [ResourceChange(**c) for c in p.get("changes", [])],
                     "warnings": [PlanWarning(**w) for w in p.get("warnings", [])],
                     "cost": _cost_from_dict(p.get("cost")),
+                    "settings": [SettingChange(**c) for c in p.get("settings", [])],
+                    "code": _code_from_dict(p.get("code")),
                 }
             )
             for p in data["pipelines"]
         ]
         cost = PlanCost(**data["cost"]) if data.get("cost") else None
-        return cls(data["project"], data["config_file"], data["region"], pipelines, cost)
+        return cls(
+            data["project"],
+            data["config_file"],
+            data["region"],
+            pipelines,
+            cost,
+            prune=bool(data.get("prune", False)),
+        )
 
 
 @dataclass(frozen=True)
@@ -195,6 +239,7 @@ class PipelineCost:
     before: CostLine | None  # what is deployed (None: nothing, or unknown)
     after: CostLine | None  # what nami.yaml compiles to (None: deleted)
     webhooks_per_month: float | None = None
+    kept: bool = False  # removed from nami.yaml, but stays deployed (no --prune): after = before
 
     @property
     def moved(self) -> bool:
@@ -221,8 +266,19 @@ def _cents(value: float) -> int:
     return round(value * 100)
 
 
+def _code_from_dict(data: dict[str, Any] | None) -> CodeChange | None:
+    if not data:
+        return None
+    packages = [PackageChange(**p) for p in data.get("packages", [])]
+    return CodeChange(**{**data, "packages": packages})
+
+
 def _cost_from_dict(data: dict[str, Any] | None) -> PipelineCost | None:
     if not data:
         return None
     sides = {k: CostLine(**data[k]) if data.get(k) else None for k in ("before", "after")}
-    return PipelineCost(**sides, webhooks_per_month=data.get("webhooks_per_month"))
+    return PipelineCost(
+        **sides,
+        webhooks_per_month=data.get("webhooks_per_month"),
+        kept=bool(data.get("kept", False)),
+    )

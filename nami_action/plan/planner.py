@@ -36,6 +36,7 @@ from nami_action.operate.pause import paused_queues
 from nami_action.package import Artifact
 from nami_action.package.pipelines import package_config
 from nami_action.plan import decide
+from nami_action.plan.changes import with_changes
 from nami_action.plan.costs import add_costs
 from nami_action.plan.endpoints import endpoint_warnings
 from nami_action.plan.model import PipelinePlan, Plan, PlanWarning, ResourceChange
@@ -57,6 +58,7 @@ class PlanOptions:
     # The zips of a bundle built without credentials (package/bundle.py): the plan uses them
     # and runs no pip. None: package here (a workstation's `nami plan`).
     artifacts: dict[str, Artifact] | None = field(default=None, compare=False)
+    prune: bool = False  # the deploy deletes pipelines removed from nami.yaml (else kept)
 
 
 @dataclass
@@ -127,12 +129,15 @@ def make_plan(config: Config, aws: Aws, options: PlanOptions) -> PlanRun:
     selected = _select(config, options.pipelines)
     bucket = resolve_bucket(config, aws)
     artifacts = package_config(config) if options.artifacts is None else options.artifacts
-    code = {name: CodeLocation(bucket, artifact.s3_key) for name, artifact in artifacts.items()}
+    code = {
+        name: CodeLocation(bucket, artifact.s3_key, artifact.manifest)
+        for name, artifact in artifacts.items()
+    }
     by_stack = compile_config(config, code)
     templates = {name: by_stack[p.stack_name] for name, p in config.pipelines.items()}
     stacks = cfn.list_stacks(aws)
     run = PlanRun(
-        plan=Plan(config.project, config.file, aws.region, []),
+        plan=Plan(config.project, config.file, aws.region, [], prune=options.prune),
         config=config,
         bucket=bucket,
         artifacts=artifacts,
@@ -315,7 +320,8 @@ class _Previewer:
         deployed = None
         if stack is not None and plan.action == "update":
             deployed = self.run.deployed_template(self.aws, plan.stack_name)
-        diff = decide.unified_diff(plan.stack_name, decide.pretty(deployed), template)
+        plan = with_changes(plan, deployed, compiled)
+        diff = plan.diff
         if stack is not None and stack.busy:
             return replace(plan, diff=diff)  # no change set beside a running operation
         if plan.action == "create":
@@ -434,7 +440,16 @@ class _Previewer:
             url = resources.get(logical_id)
             depth = queue_depth(self.aws, url) if url else None
             waiting += depth.total if depth else 0
-        changes = [ResourceChange("Remove", logical_id, "", "") for logical_id in sorted(resources)]
+        # The deployed template names each resource's type (the cost estimate reads it too).
+        deployed = self.run.deployed_template(self.aws, plan.stack_name) or {}
+        types = {
+            logical_id: str(resource.get("Type", ""))
+            for logical_id, resource in (deployed.get("Resources") or {}).items()
+        }
+        changes = [
+            ResourceChange("Remove", logical_id, types.get(logical_id, ""), "")
+            for logical_id in sorted(resources)
+        ]
         return replace(
             plan,
             changes=changes,
@@ -463,7 +478,7 @@ def plan_destroy(
         )
     chosen = sorted(wanted or owned)
     run = PlanRun(
-        plan=Plan(config.project, config.file, aws.region, []),
+        plan=Plan(config.project, config.file, aws.region, [], prune=True),
         config=config,
         bucket="",
         artifacts={},

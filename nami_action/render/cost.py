@@ -5,10 +5,11 @@ change moves it."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from nami_action.cost.estimate import totals
 from nami_action.plan.model import CostLine, PipelineCost, Plan
+from nami_action.render.changes import KEPT
 
 PHRASE = "per million webhooks"
 
@@ -16,9 +17,10 @@ PHRASE = "per million webhooks"
 @dataclass(frozen=True)
 class CostRow:
     name: str
-    per_million: str
+    per_million: str  # "" for the total
     fixed: str
     monthly: str  # "" without traffic
+    note: str = ""  # e.g. kept: removed from nami.yaml, but a deploy without --prune keeps it
 
 
 def money(value: float) -> str:
@@ -41,15 +43,17 @@ def heading(plan: Plan) -> str:
 
 
 def rows(plan: Plan, arrow: str) -> list[CostRow]:
-    """One row per priced pipeline, then the total (when there is more than one)."""
+    """One row per priced pipeline, then the total (when there is more than one): fixed and
+    monthly add up; a total per million webhooks would be an average, so it has none."""
     found = [
-        _row(p.pipeline, p.cost.before, p.cost.after, arrow)
+        _row(p.pipeline, p.cost, arrow)
         for p in plan.pipelines
         if p.cost is not None and (p.cost.before or p.cost.after)
     ]
     if len(found) > 1:
         before, after = totals(plan)
-        found.append(_row("total", before, after, arrow))
+        total = _row("total", PipelineCost(before, after), arrow)
+        found.append(replace(total, per_million=""))
     return found
 
 
@@ -57,13 +61,15 @@ def moved(cost: PipelineCost | None) -> bool:
     return cost is not None and cost.moved
 
 
-def _row(name: str, before: CostLine | None, after: CostLine | None, arrow: str) -> CostRow:
-    return CostRow(
+def _row(name: str, cost: PipelineCost, arrow: str) -> CostRow:
+    before, after = cost.before, cost.after
+    row = CostRow(
         name=name,
         per_million=_change(before, after, lambda c: c.per_million, arrow),
         fixed=_change(before, after, lambda c: c.fixed_monthly, arrow),
         monthly=_change(before, after, lambda c: c.monthly, arrow),
     )
+    return replace(row, note=KEPT) if cost.kept else row
 
 
 def _change(

@@ -1,10 +1,12 @@
 """Markdown views of a Plan and a DeployResult: the sticky PR comment and the job summary.
 
 tfcmt / Atlantis style: a hidden marker first (so the comment can be found and edited in
-place), the counts, a prominent alert for anything that can lose queued messages, then one
-folded section per changed pipeline. GitHub refuses comments over 65,536 characters, so the
-body is fitted under `limit` by truncating the details - diffs first, then change tables,
-then whole sections - and never the marker, the counts, the warnings or the footer.
+place), the counts, a prominent alert for anything that can lose queued messages, then per
+changed pipeline a summary line, what changed in nami.yaml's terms (settings as written, the
+consumer's code) and the CloudFormation details folded. GitHub refuses comments over 65,536
+characters, so the body is fitted under `limit` by truncating the details - diffs first, then
+change tables, then the settings lists, then sections down to their summary line - and never
+the marker, the counts, the warnings or the footer.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from collections.abc import Callable, Sequence
 from nami_action import __version__
 from nami_action.errors import Problem, printable, terminal_safe
 from nami_action.plan.model import DeployResult, PipelinePlan, PipelineResult, Plan, PlanWarning
-from nami_action.render import cost
+from nami_action.render import changes, cost
 
 GITHUB_LIMIT = 65_536
 DEFAULT_LIMIT = 65_000  # a little room below GitHub's limit
@@ -83,7 +85,7 @@ def plan_markdown(
     warnings = _errors_block(plan) + _warnings_block(plan.warnings)
     unchanged = _unchanged_line(plan)
     foot = _footer(sha, run_url, workflow)
-    sections = [_PlanSection(p) for p in plan.changed]
+    sections = [_PlanSection(p, plan.prune) for p in plan.changed]
     fixed = [head, caution, warnings, _cost_block(plan)]
     return _fit(fixed, sections, [unchanged, provenance, foot], limit)
 
@@ -104,7 +106,8 @@ def _cost_block(plan: Plan) -> str:
         ]
         for row in found:
             name = "**total**" if row is found[-1] and len(found) > 1 else f"`{_cell(row.name)}`"
-            cells = [row.per_million, row.fixed] + ([row.monthly] if monthly else [])
+            name += f" · {row.note}" if row.note else ""
+            cells = [row.per_million or "—", row.fixed] + ([row.monthly] if monthly else [])
             lines.append(f"| {name} | " + " | ".join(_dollars(c) for c in cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -192,30 +195,66 @@ def _footer(sha: str | None, run_url: str | None, workflow: str | None = None) -
 
 
 class _PlanSection:
-    """One changed pipeline's folded section, renderable at any level of truncation."""
+    """One changed pipeline: a summary line that is always shown, then what changed in
+    nami.yaml (settings as written, the consumer's code), then the CloudFormation details
+    folded. Renderable at any level of truncation."""
 
-    def __init__(self, pipeline: PipelinePlan) -> None:
+    def __init__(self, pipeline: PipelinePlan, prune: bool) -> None:
         self.pipeline = pipeline
+        self.prune = prune
         self.diff_lines = pipeline.diff.splitlines()
         self.fence = "`" * max(3, _longest_backtick_run(pipeline.diff) + 1)
+        self.what_changed = [
+            *(changes.setting_line(c, "→") for c in pipeline.settings),
+            *changes.code_lines(pipeline.code, "→"),
+        ]
 
     @property
-    def size(self) -> tuple[int, int]:
-        return len(self.diff_lines), len(self.pipeline.changes)
+    def size(self) -> tuple[int, int, int]:
+        return len(self.diff_lines), len(self.pipeline.changes), len(self.what_changed)
 
-    def render(self, diff_limit: int, row_limit: int) -> str:
+    def summary(self) -> str:
         p = self.pipeline
         replacements = sum(1 for c in p.changes if c.replacement == "True")
-        summary = [f"<b>{html.escape(p.pipeline)}</b>", p.action]
+        parts = [f"**`{_cell(p.pipeline)}`**", p.action]
+        if changes.kept(p, self.prune):
+            parts.append(changes.KEPT)
+        if p.settings:
+            parts.append(f"{len(p.settings)} setting{_s(len(p.settings))} changed")
+        if p.code is not None:
+            parts.append("code changed")
         if p.changes:
-            summary.append(f"{len(p.changes)} resource change{_s(len(p.changes))}")
+            parts.append(f"{len(p.changes)} resource change{_s(len(p.changes))}")
         if replacements:
-            summary.append(f"⚠️ {replacements} replacement{_s(replacements)}")
+            parts.append(f"⚠️ {replacements} replacement{_s(replacements)}")
         if any(w.loses_messages for w in p.warnings):
-            summary.append("🛑 can lose messages")
+            parts.append("🛑 can lose messages")
         if p.paused:
-            summary.append("⏸️ paused")
-        out = [f"<details><summary>{' · '.join(summary)}</summary>", ""]
+            parts.append("⏸️ paused")
+        return " · ".join(parts)
+
+    def render(self, diff_limit: int, row_limit: int, change_limit: int) -> str:
+        out = [self.summary(), ""]
+        shown = self.what_changed[:change_limit]
+        out += [f"- `{_cell(line)}`" for line in shown]
+        if len(self.what_changed) > len(shown):
+            out.append(f"- _{len(self.what_changed) - len(shown)} more, {SEE_ELSEWHERE}_")
+        if self.pipeline.settings_note:
+            out.append(f"_{_md_escape(self.pipeline.settings_note)}_")
+        if shown or self.pipeline.settings_note or len(self.what_changed) > len(shown):
+            out.append("")
+        out += self._details(diff_limit, row_limit)
+        return "\n".join(out)
+
+    def _details(self, diff_limit: int, row_limit: int) -> list[str]:
+        p = self.pipeline
+        folded = []
+        if p.changes:
+            folded.append(f"{len(p.changes)} resource change{_s(len(p.changes))}")
+        if self.diff_lines:
+            folded.append(f"template diff, {len(self.diff_lines)} lines")
+        title = "CloudFormation" + (f": {', '.join(folded)}" if folded else "")
+        out = [f"<details><summary>{html.escape(title)}</summary>", ""]
         about = [f"Stack `{p.stack_name}`"]
         if p.reason:
             about.append(_md_escape(_one_line(p.reason)))
@@ -231,7 +270,7 @@ class _PlanSection:
         if self.diff_lines:
             out += self._diff(diff_limit)
         out += ["</details>", ""]
-        return "\n".join(out)
+        return out
 
     def _diff(self, limit: int) -> list[str]:
         lines = self.diff_lines
@@ -253,9 +292,9 @@ def _change_table(p: PipelinePlan, row_limit: int) -> list[str]:
         replacement = change.replacement or "—"
         if change.replacement == "True":
             replacement = "**True**"
+        kind = f"`{_cell(change.resource_type)}`" if change.resource_type.strip() else "—"
         out.append(
-            f"| {_cell(change.action)} | `{_cell(change.logical_id)}` | "
-            f"`{_cell(change.resource_type)}` | {replacement} |"
+            f"| {_cell(change.action)} | `{_cell(change.logical_id)}` | {kind} | {replacement} |"
         )
     out.append("")
     if len(rows) > row_limit:
@@ -269,13 +308,21 @@ def _fit(
     fixed_tail: Sequence[str],
     limit: int,
 ) -> str:
+    """Cut, in order, until the text fits: template diffs, change tables, the lists of
+    changed settings and files, then whole sections (down to their summary line, which
+    every changed pipeline keeps while any room is left), and last the summary lines
+    themselves (their names stay listed)."""
     head = "\n".join(part for part in fixed_head if part)
     tail = "\n".join(part for part in fixed_tail if part)
 
-    def build(diff_limit: int, row_limit: int, keep: int) -> str:
+    def build(diff_limit: int, row_limit: int, change_limit: int, full: int, shown: int) -> str:
         body = [head]
-        body += [s.render(diff_limit, row_limit) for s in sections[:keep]]
-        dropped = sections[keep:]
+        for index, section in enumerate(sections[:shown]):
+            if index < full:
+                body.append(section.render(diff_limit, row_limit, change_limit))
+            else:
+                body.append(section.summary() + "\n")
+        dropped = sections[shown:]
         if dropped:
             names = ", ".join(f"`{s.pipeline.pipeline}`" for s in dropped)
             body.append(
@@ -286,23 +333,34 @@ def _fit(
             body.append(tail)
         return "\n".join(body)
 
-    everything = len(sections)
-    text = build(UNLIMITED, UNLIMITED, everything)
+    every = len(sections)
+    text = build(UNLIMITED, UNLIMITED, UNLIMITED, every, every)
     if len(text) <= limit:
         return text
+
+    def fits(text: str) -> bool:
+        return len(text) <= limit
+
     # 1. diffs: the largest per-diff line count that fits (0 = diffs omitted).
-    max_diff = max((s.size[0] for s in sections), default=0)
-    diff_limit = _largest(0, max_diff, lambda n: len(build(n, UNLIMITED, everything)) <= limit)
-    if diff_limit is not None:
-        return build(diff_limit, UNLIMITED, everything)
+    most = [max((s.size[i] for s in sections), default=0) for i in range(3)]
+    n = _largest(0, most[0], lambda n: fits(build(n, UNLIMITED, UNLIMITED, every, every)))
+    if n is not None:
+        return build(n, UNLIMITED, UNLIMITED, every, every)
     # 2. change tables, with every diff omitted.
-    max_rows = max((s.size[1] for s in sections), default=0)
-    row_limit = _largest(0, max_rows, lambda n: len(build(0, n, everything)) <= limit)
-    if row_limit is not None:
-        return build(0, row_limit, everything)
-    # 3. whole sections, from the end; their names stay listed.
-    keep = _largest(0, everything, lambda n: len(build(0, 0, n)) <= limit)
-    return build(0, 0, keep or 0)
+    n = _largest(0, most[1], lambda n: fits(build(0, n, UNLIMITED, every, every)))
+    if n is not None:
+        return build(0, n, UNLIMITED, every, every)
+    # 3. the lists of changed settings and files.
+    n = _largest(0, most[2], lambda n: fits(build(0, 0, n, every, every)))
+    if n is not None:
+        return build(0, 0, n, every, every)
+    # 4. sections from the end down to their summary line.
+    n = _largest(0, every, lambda n: fits(build(0, 0, 0, n, every)))
+    if n is not None:
+        return build(0, 0, 0, n, every)
+    # 5. summary lines from the end; their names stay listed.
+    n = _largest(0, every, lambda n: fits(build(0, 0, 0, 0, n)))
+    return build(0, 0, 0, 0, n or 0)
 
 
 def _largest(low: int, high: int, fits: Callable[[int], bool]) -> int | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from nami_action.aws.stacks import StackEvent
 from nami_action.plan.model import DeployResult, PipelinePlan, Plan, ResourceChange
-from nami_action.render import cost
+from nami_action.render import changes, cost
 
 SYMBOLS = {"create": "+", "update": "~", "delete": "-", "none": " "}
 
@@ -36,10 +36,10 @@ def _cost_lines(plan: Plan) -> list[str]:
     heading = cost.heading(plan)
     lines = [heading] if heading else []
     for row in cost.rows(plan, "->"):
+        rate = f"{row.per_million} {cost.PHRASE}, " if row.per_million else ""
         monthly = f", {row.monthly} a month at that traffic" if row.monthly else ""
-        lines.append(
-            f"  {row.name}: {row.per_million} {cost.PHRASE}, {row.fixed} a month fixed{monthly}"
-        )
+        note = f"; {row.note}" if row.note else ""
+        lines.append(f"  {row.name}: {rate}{row.fixed} a month fixed{monthly}{note}")
     return lines
 
 
@@ -47,6 +47,8 @@ def _pipeline_lines(pipeline: PipelinePlan, show_diff: bool) -> list[str]:
     why = f" ({pipeline.reason})" if pipeline.reason else ""
     paused = " [paused: stays paused after deploy]" if pipeline.paused else ""
     lines = [f"{SYMBOLS[pipeline.action]} {pipeline.action} {pipeline.stack_name}{why}{paused}"]
+    lines += [f"    {changes.setting_line(c, '->')}" for c in pipeline.settings]
+    lines += [f"    {line}" for line in changes.code_lines(pipeline.code, "->")]
     if pipeline.retries and pipeline.action != "delete":
         lines.append(f"    retries: {pipeline.retries}")
     if pipeline.error:

@@ -214,19 +214,15 @@ def test_compiled_template_records_the_inputs_and_counts_its_alarms() -> None:
     assert count_alarm_metrics(templates["acme-webhooks-github"]["Resources"]) == 10
     assert stripe is not None and (stripe.batch_size, stripe.dedupe) == (50, True)
     assert orders is not None and (orders.fifo, orders.timeout_seconds) == (True, 60)
-    assert templates["acme-webhooks-github"]["Metadata"] == {
-        "Nami": {
-            "cost": {
-                "architecture": "arm64",
-                "batch_size": 10,
-                "dedupe": True,
-                "fifo": False,
-                "ingress": "rest",
-                "memory_mib": 256,
-                "mode": "webhook",
-                "timeout_seconds": 30,
-            }
-        }
+    assert templates["acme-webhooks-github"]["Metadata"]["Nami"]["cost"] == {
+        "architecture": "arm64",
+        "batch_size": 10,
+        "dedupe": True,
+        "fifo": False,
+        "ingress": "rest",
+        "memory_mib": 256,
+        "mode": "webhook",
+        "timeout_seconds": 30,
     }
 
 

@@ -124,13 +124,37 @@ def test_a_bad_assumption_is_one_clear_error(deployed: Path) -> None:
     assert "Traceback" not in result.output
 
 
-def test_a_removed_pipeline_costs_nothing_after(deployed: Path) -> None:
+def test_a_removed_pipeline_is_kept_without_prune_and_costs_nothing_after_with_it(
+    deployed: Path,
+) -> None:
     config = deployed.read_text().replace("  github:", "  stripe:")
     deployed.write_text(config)
     text = plan_cli(deployed)
-    # github's deployed template is priced (1024 MiB is only in nami.yaml: 256 MiB deployed)
-    assert "  github: $4.57 -> none per million webhooks, $5.76 -> none a month fixed" in text
-    assert "  stripe: $5.57 per million webhooks, $5.76 a month fixed" in text
+    # A deploy without --prune leaves github running: it goes on costing (256 MiB deployed).
+    assert "  github: $4.57 per million webhooks, $5.76 a month fixed" in text
+    assert "$5.76 a month at that traffic; kept (run with --prune to delete)" in text, text
+    assert "-> none" not in text
+    pruned = plan_cli(deployed, "--prune")
+    assert "  github: $4.57 -> none per million webhooks, $5.76 -> none a month fixed" in pruned
+    assert "  stripe: $5.57 per million webhooks, $5.76 a month fixed" in pruned
+
+
+def test_the_plan_names_the_changed_settings_and_files(deployed: Path) -> None:
+    (deployed.parent / "consumer" / "handler.py").write_text("def handle(webhook):\n    pass\n")
+    (deployed.parent / "consumer" / "util.py").write_text("X = 1\n")
+    data = json.loads(plan_cli(deployed, "--format", "json"))
+    (github,) = data["pipelines"]
+    assert github["settings"] == [{"key": "consumer.memory", "before": "256", "after": "1024"}]
+    assert github["code"]["changed"] == ["handler.py"]
+    assert github["code"]["added"] == ["util.py"]
+    body = plan_cli(deployed, "--format", "markdown")
+    section = body[body.index("**`github`** · update") :]
+    assert section.splitlines()[2:5] == [
+        "- `consumer.memory: 256 → 1024`",
+        "- `code: changed handler.py; added util.py`",
+        "",
+    ]
+    assert section.index("consumer.memory") < section.index("<details><summary>CloudFormation")
 
 
 def test_an_unknown_region_is_said_without_any_aws_call(tmp_path: Path) -> None:
@@ -174,7 +198,7 @@ def test_a_missing_price_is_said_and_that_pipeline_left_unpriced(
     # Every listed region has every price today: take the dashboard's away.
     monkeypatch.setattr(nami_action.plan.costs, "prices_for", lacking_dashboard_price)
     aws = Aws(AwsTarget(region="eu-west-1", endpoint_url="http://127.0.0.1:9"))
-    priced = add_costs(aws, run, CostOptions())
+    priced = add_costs(aws, run, CostOptions(measure_traffic=False))
     assert priced.cost is not None
     assert priced.cost.note == (
         "no price for cloudwatch_dashboard_month in region eu-west-1 in nami's price file"

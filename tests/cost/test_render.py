@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -70,15 +71,15 @@ def test_text_shows_per_million_webhooks_and_before_after() -> None:
     assert "  github: $4.57 per million webhooks, $2.16 a month fixed" in text
     # dedupe adds 2 writes x $0.625/M = $1.25
     assert "  stripe: $4.57 -> $5.82 per million webhooks, $2.16 a month fixed" in text
-    # total: a million spread evenly over two pipelines; fixed costs add up
-    assert "  total: $4.57 -> $5.20 per million webhooks, $4.32 a month fixed" in text
+    # total: fixed costs add up; no total per million (an average of rates says nothing)
+    assert "  total: $4.32 a month fixed\n" in text
 
 
 def test_markdown_shows_a_cost_table() -> None:
     body = plan_markdown(cost_plan())
     assert "| Pipeline | Cost per million webhooks | Fixed per month |" in body
     assert "| `stripe` | \\$4.57 → \\$5.82 | \\$2.16 |" in body
-    assert "| **total** | \\$4.57 → \\$5.20 | \\$4.32 |" in body
+    assert "| **total** | — | \\$4.32 |" in body
 
 
 def test_traffic_gives_a_monthly_figure() -> None:
@@ -91,6 +92,8 @@ def test_traffic_gives_a_monthly_figure() -> None:
     assert "Per month at that traffic |" in body
     # stripe after: 2 x $5.8205 + $2.1592 = $13.80
     assert "\\$11.30 → \\$13.80" in body
+    # the total is monthly at that traffic: $11.30 + ($11.30 -> $13.80)
+    assert "| **total** | — | \\$4.32 | \\$22.60 → \\$25.10 |" in body
 
 
 def test_json_carries_the_figures_and_reads_back() -> None:
@@ -130,24 +133,33 @@ def test_unknown_region_says_so_and_shows_no_figure() -> None:
     assert "no prices for region eu-central-1" in plan_markdown(plan)
 
 
-def test_created_and_deleted_pipelines() -> None:
+def test_created_deleted_and_kept_pipelines() -> None:
     assert PRICES is not None
     plain = template(CostInputs())
     created = pipeline_cost(None, plain, PRICES, Assumptions())
     deleted = pipeline_cost(plain, None, PRICES, Assumptions())
-    plan = Plan(
-        "shop",
-        "nami.yaml",
-        "us-east-1",
-        [
-            PipelinePlan("new", "shop-new", "create", cost=created),
-            PipelinePlan("old", "shop-old", "delete", cost=deleted),
-        ],
-        PlanCost(region="us-east-1", prices_read="2026-11-28", assumptions="x"),
-    )
-    text = plan_text(plan)
+    kept = dataclasses.replace(pipeline_cost(plain, plain, PRICES, Assumptions()), kept=True)
+    about = PlanCost(region="us-east-1", prices_read="2026-11-28", assumptions="x")
+    plans = [
+        PipelinePlan("new", "shop-new", "create", cost=created),
+        PipelinePlan("old", "shop-old", "delete", cost=deleted),
+    ]
+    text = plan_text(Plan("shop", "nami.yaml", "us-east-1", plans, about, prune=True))
     assert "  new: $4.57 per million webhooks" in text
     assert "  old: $4.57 -> none per million webhooks, $2.16 -> none a month fixed" in text
+    # Without --prune a deploy leaves the removed pipeline running: it still costs.
+    plans[1] = PipelinePlan("old", "shop-old", "delete", cost=kept)
+    plan = Plan("shop", "nami.yaml", "us-east-1", plans, about)
+    text = plan_text(plan)
+    assert (
+        "  old: $4.57 per million webhooks, $2.16 a month fixed; kept (run with --prune to delete)"
+        in text
+    )
+    assert "-> none" not in text
+    body = plan_markdown(plan)
+    assert "| `old` · kept (run with --prune to delete) | \\$4.57 | \\$2.16 |" in body
+    assert "**`old`** · delete · kept (run with --prune to delete)" in body
+    assert Plan.from_dict(json.loads(plan.to_json())) == plan
 
 
 def test_flag_spellings() -> None:

@@ -75,14 +75,21 @@ def test_tables_are_cut_when_diffs_are_not_enough() -> None:
     assert len(plan.warnings) == text.count("> - **")
 
 
-def test_sections_are_dropped_last_and_listed_by_name() -> None:
+def test_sections_shrink_to_their_summary_line_then_are_listed_by_name() -> None:
     quiet = [changed_pipeline(f"p{i:03d}", diff_lines=1, changes=1) for i in range(40)]
     plan = make_plan([PipelinePlan(**{**p.__dict__, "warnings": []}) for p in quiet])
     text = plan_markdown(plan, limit=8_000)
     assert len(text) <= 8_000
-    assert "<b>p000</b>" in text  # the first sections stay
-    assert "more changed pipelines not shown" in text
-    assert "`p039`" in text
+    assert "<details>" in text.split("**`p001`**")[0]  # the first sections stay whole
+    for pipeline in quiet:  # every summary line stays
+        assert f"**`{pipeline.pipeline}`** · update · 1 resource change" in text
+    assert "not shown" not in text
+
+    tight = plan_markdown(plan, limit=2_000)
+    assert len(tight) <= 2_000
+    assert "**`p000`** · update" in tight
+    assert "more changed pipelines not shown" in tight
+    assert "`p039`" in tight
 
 
 def test_warnings_are_never_cut_even_over_the_limit() -> None:

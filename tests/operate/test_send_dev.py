@@ -8,6 +8,7 @@ import os
 import time
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from nami_action.cli.send import send
@@ -70,3 +71,43 @@ def _lines(path: Path) -> list[dict[str, str]]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_the_base_url_nami_dev_prints_and_its_secrets_are_enough(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`nami send --url <what nami dev printed first> --sign`, with the secrets in
+    NAMI_DEV_SECRET_<PIPELINE> as `nami dev` reads them: no --secret, no AWS credentials."""
+    seen = tmp_path / "seen.jsonl"
+    (tmp_path / "consumer").mkdir()
+    (tmp_path / "consumer" / "handler.py").write_text(HANDLER.format(seen=str(seen)))
+    config_path = tmp_path / "nami.yaml"
+    config_path.write_text(CONFIG)
+    env = {"NAMI_DEV_SECRET_GITHUB": "gh-secret", "NAMI_DEV_SECRET_SLACK": "slack-secret"}
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE", "NAMI_SEND_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    app = DevApp(
+        load_config(config_path),
+        DevOptions(port=0, data_dir=tmp_path / "data", env=env),
+        out=open(os.devnull, "w"),  # noqa: SIM115 - closed with the process
+    )
+    app.start()
+    try:
+        for pipeline in ("github", "slack"):
+            body = tmp_path / f"{pipeline}.json"
+            body.write_text(json.dumps({"hello": pipeline}))
+            for base in (app.url, app.url + "/"):
+                args = [pipeline, "--body", str(body), "--sign", "--url", base]
+                result = CliRunner().invoke(send, [*args, "--config", str(config_path)])
+                assert result.exit_code == 0, result.output
+                assert result.stdout.startswith("HTTP 202")
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and len(_lines(seen)) < 4:
+            time.sleep(0.05)
+    finally:
+        app.stop()
+    assert sorted(item["path"] for item in _lines(seen)) == ["/github"] * 2 + ["/slack"] * 2
