@@ -50,6 +50,8 @@ def check_code_folders(
     checked: dict[str, str | None] = {}  # pipelines often share one folder: look once
     for name, pipeline in pipelines.items():
         code = pipeline.spec.consumer.code
+        if code is None:
+            continue  # a `forward` pipeline has no code folder (rules.py says when one lacks it)
         if code not in checked:
             checked[code] = code_problem(code, base_dir, root)
         message = checked[code]

@@ -34,6 +34,7 @@ __all__ = [
     "Artifact",
     "PackageError",
     "build_artifact",
+    "build_runtime_artifact",
     "runtime_dir",
 ]
 
@@ -118,6 +119,11 @@ def build_artifact(
     groups.append(("the nami runtime", _runtime_entries()))
     check_unique(groups)
     return _write_artifact([e for _, entries in groups for e in entries], cache_dir)
+
+
+def build_runtime_artifact(cache_dir: Path) -> Artifact:
+    """The nami runtime alone: the delivery function of a `forward` pipeline (no user code)."""
+    return _write_artifact(_runtime_entries(), cache_dir)
 
 
 def _check_code_dir(code_dir: Path) -> Path:
