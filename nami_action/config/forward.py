@@ -69,6 +69,22 @@ def drain_sentence(pipeline: Pipeline, backlog: int, latency: float) -> str:
     return f"a backlog of {backlog:,} drains in about {format_about(round(seconds))} at {pace}"
 
 
+# The plan's example: how long a backlog this size takes to reach the destination.
+PLAN_BACKLOG = 100_000
+PLAN_LATENCY = 0.1  # seconds per request when no rate bounds it (the cost estimate's default)
+
+
+def forward_summary(pipeline: Pipeline) -> str:
+    """For the plan: "at most 50/s, 10 in flight; a backlog of 100,000 drains in about 33 m
+    at 50/s" (empty without `forward`)."""
+    forward = pipeline.forward
+    if forward is None:
+        return ""
+    bound = f"at most {forward.rate:g}/s, " if forward.rate is not None else "no rate bound, "
+    drain = drain_sentence(pipeline, PLAN_BACKLOG, PLAN_LATENCY)
+    return f"{bound}{forward.concurrency} in flight; {drain}"
+
+
 def forward_rules(pipeline: Pipeline) -> Iterator[Finding]:
     forward = pipeline.forward
     code = pipeline.consumer.code
@@ -94,5 +110,5 @@ def forward_rules(pipeline: Pipeline) -> Iterator[Finding]:
             f"a batch of {pipeline.consumer.batch_size} (consumer.batch_size) requests of up to "
             f"{forward.timeout}s, paced {spacing(forward):g}s apart (concurrency / rate), needs "
             f"about {format_about(needed)} per invocation; Lambda allows 15 m: lower "
-            "consumer.batch_size or forward.timeout, or raise forward.rate",
+            "consumer.batch_size, forward.timeout or forward.concurrency, or raise forward.rate",
         )

@@ -745,10 +745,7 @@ Rate = Annotated[
             "anyOf": [
                 {"type": "string", "pattern": RATE_PATTERN},
                 {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_RATE},
-            ],
-            "description": "Most requests a second to the destination, across all concurrent "
-            "deliveries: `50/s`, `300/m`, `1000/h`, or a number (per second). Unset: no rate "
-            "bound (only `concurrency`).",
+            ]
         }
     ),
 ]
@@ -785,7 +782,12 @@ class Forward(Strict):
         "where it is stored (resolved at cold start). `http://localhost` and "
         "`http://127.0.0.1` are for `nami dev` only."
     )
-    rate: Rate | None = None
+    rate: Rate | None = Field(
+        default=None,
+        description="Most requests a second to the destination, across all concurrent "
+        "deliveries: `50/s`, `300/m`, `1000/h`, or a number (per second). Unset: no rate "
+        "bound (only `concurrency`).",
+    )
     concurrency: int = Field(
         default=10,
         ge=2,

@@ -60,6 +60,7 @@ class PipelinePlan:
     error: str = ""  # the change set could not be made (e.g. failed validation): why
     cost: PipelineCost | None = None  # estimated cost, deployed -> compiled
     retries: str = ""  # the retry horizon, e.g. "8 attempts over about 4 h 15 m"
+    forward: str = ""  # `forward:` bounds and the drain time of a backlog
     paused: bool = False  # `nami pause`: the consumer takes nothing; deploy keeps it so
 
     @property

@@ -42,6 +42,7 @@ OUTCOMES = (HANDLED, FAILED, REJECTED, MALFORMED, DUPLICATE)
 # `forward:` pipelines: the destination answered 2xx, or refused it for good (dead-lettered).
 FORWARDED, REFUSED = "forwarded", "refused"
 FORWARD_OUTCOMES = (FORWARDED, FAILED, REJECTED, MALFORMED, DUPLICATE, REFUSED)
+ALL_OUTCOMES = (*OUTCOMES, FORWARDED, REFUSED)  # what a log line's `outcome` can be
 METRICS_NAMESPACE = "Nami"
 
 
