@@ -763,7 +763,7 @@ def _forward_url(value: str) -> str:
 
 def _forward_header(name: str) -> str:
     if name.lower() in RESERVED_FORWARD_HEADERS:
-        raise ValueError(f"`{name}` is set by nami on every delivery")
+        raise ValueError("is set by nami on every delivery")
     return name
 
 

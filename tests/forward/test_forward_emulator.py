@@ -175,7 +175,7 @@ def test_an_outage_is_retried_and_each_event_delivered_once(
         send(aws, queues["queue"], event_id, n)
 
     drain(aws, queues["queue"], lambda: len(destination.delivered()) >= len(ids), 60)
-    drain(aws, queues["queue"], lambda: False if _visible(aws, queues["queue"]) else True, 20)
+    drain(aws, queues["queue"], lambda: not _visible(aws, queues["queue"]), 20)
 
     delivered = [json.loads(r.body)["id"] for r in destination.delivered()]
     assert sorted(delivered) == sorted(ids)
