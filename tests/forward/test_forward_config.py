@@ -169,7 +169,8 @@ def test_the_delivery_function_is_bounded_and_reads_only_its_secrets(
         "Action": ["ssm:GetParameter"],
         "Resource": [
             {
-                "Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/acme/crm-url"
+                "Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:"
+                "parameter/acme/crm-url"
             }
         ],
     } in statements
