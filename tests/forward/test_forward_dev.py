@@ -11,7 +11,10 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from nami_action.dev.app import DevApp
+from nami_action.dev.consumers import DevError
 from nami_action.dev.queue import Outgoing
 
 from .destination import Answer, Destination, Received, max_in_window, post, wait_until
@@ -142,3 +145,19 @@ def test_the_dev_signing_secret_is_made_once_and_kept(
     send(app, "evt_1")
     wait_until(lambda: len(destination.delivered()) == 1, 20, "the delivery")
     assert destination.received[0].verified
+
+
+def test_nami_dev_forwards_only_to_this_machine(
+    destination: Destination,
+    forward_project: Callable[..., Path],
+    start_dev: Callable[..., DevApp],
+) -> None:
+    config = forward_project("https://api.acme.com/webhooks/stripe")
+    with pytest.raises(DevError, match="nami dev forwards only to this machine: pass"):
+        start_dev(config)
+    with pytest.raises(DevError, match="--forward-to names pipeline"):
+        start_dev(config, forward_to={"nope": destination.url})
+    app = start_dev(config, forward_to={"stripe": destination.url + "/local"})
+    send(app, "evt_local")
+    wait_until(lambda: len(destination.delivered()) == 1, 20, "the local delivery")
+    assert destination.received[0].path == "/local?source=test"
