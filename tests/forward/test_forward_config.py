@@ -209,3 +209,29 @@ def test_the_plan_states_the_bounds_the_drain_time_and_the_cost(config_path: Pat
         1_000_000
         * (prices["lambda_request"].each + 0.125 * 0.1 * prices["lambda_arm64_gb_second"].each)
     )
+
+
+def test_credentials_in_forward_headers_must_be_references(tmp_path: Path) -> None:
+    found = problems(
+        tmp_path,
+        """\
+version: 1
+project: acme
+pipelines:
+  a:
+    verify: {scheme: none}
+    forward:
+      url: https://api.acme.com/hooks
+      headers:
+        Authorization: Basic dXNlcjpwYXNz
+        X-Api-Token: abc
+        X-Source: nami
+        X-Token-Ref: "secretsmanager:acme/token"
+""",
+    )
+    assert found == [
+        "9:24 `Authorization` looks like a secret but holds a literal value: store it in SSM "
+        "or Secrets Manager and write `ssm:/path` or `secretsmanager:name`",
+        "10:22 `X-Api-Token` looks like a secret but holds a literal value: store it in SSM "
+        "or Secrets Manager and write `ssm:/path` or `secretsmanager:name`",
+    ]
