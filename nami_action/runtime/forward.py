@@ -54,6 +54,8 @@ DROPPED_HEADERS = frozenset(
         "expect",
         "proxy-authorization",
         "proxy-connection",
+        # The reason of a refusal quotes the answer: it must come uncompressed.
+        "accept-encoding",
     }
 )
 SIGNATURE_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")

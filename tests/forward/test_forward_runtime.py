@@ -125,6 +125,7 @@ def test_the_sender_s_request_is_passed_on_byte_exact(destination: Destination) 
             "Connection": "keep-alive",
             "webhook-signature": "v1,sender",
             "X-Source": "sender",
+            "Accept-Encoding": "gzip",
         },
     )
     forward = ForwardConfig(
@@ -142,6 +143,7 @@ def test_the_sender_s_request_is_passed_on_byte_exact(destination: Destination) 
     assert got.headers["authorization"] == "Bearer resolved"
     assert got.headers["nami-original-webhook-signature"] == "v1,sender"
     assert "x-amzn-trace-id" not in got.headers
+    assert got.headers["accept-encoding"] == "identity"  # so a refusal's reason is readable
     assert got.headers["webhook-id"] == "req-1"
     assert got.verified
 
