@@ -54,6 +54,10 @@ def add_forward_secret(template: Template, config: Config, pipeline: PipelineCon
         names.disposable(
             Secret(
                 FORWARD_SECRET,
+                # A fixed name lets the deploy role be scoped to `secret:nami/<project>-*`;
+                # CloudFormation deletes a secret without a recovery window, so a stack made
+                # again can take the name at once.
+                Name=secret_name(pipeline),
                 Description=f"Nami {pipeline.stack_name}: Standard Webhooks signing key (base64) "
                 "of forwarded webhooks; give it to the destination's verifier",
                 GenerateSecretString=GenerateSecretString(
@@ -66,6 +70,10 @@ def add_forward_secret(template: Template, config: Config, pipeline: PipelineCon
         )
     )
     template.add_output(Output("ForwardSecretArn", Value=Ref(FORWARD_SECRET)))
+
+
+def secret_name(pipeline: PipelineConfig) -> str:
+    return f"nami/{pipeline.stack_name}/forward-signing-key"
 
 
 def forward_statements(pipeline: PipelineConfig) -> list[dict[str, Any]]:
