@@ -2,8 +2,9 @@
 
 Every record ends in exactly one outcome (README, "Where a webhook can end up"):
 handled, failed (retried), rejected or malformed (moved to the DLQ with the reason, then
-done), duplicate (an earlier copy was handled). One JSON log line per record, and one
-CloudWatch Embedded Metric Format line per batch with the counts.
+done), duplicate (an earlier copy was handled); with `forward:`, forwarded instead of handled,
+or refused (the destination's 4xx: moved to the DLQ with its answer). One JSON log line per
+record, and one CloudWatch Embedded Metric Format line per batch with the counts.
 """
 
 from __future__ import annotations
