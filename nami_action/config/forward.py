@@ -103,6 +103,12 @@ def forward_rules(pipeline: Pipeline) -> Iterator[Finding]:
         )
     if pipeline.consumer.mode != "webhook":
         yield (("consumer", "mode"), "`forward` is done by the Nami runtime: use mode `webhook`")
+    if pipeline.consumer.environment:
+        yield (
+            ("consumer", "environment"),
+            "a `forward` pipeline runs no code of yours to read it: put what the destination "
+            "needs in forward.headers",
+        )
     needed = forward_function_timeout(pipeline)
     if needed > MAX_FUNCTION_TIMEOUT:
         yield (

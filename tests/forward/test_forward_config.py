@@ -236,3 +236,23 @@ pipelines:
         "10:22 `X-Api-Token` looks like a secret but holds a literal value: store it in SSM "
         "or Secrets Manager and write `ssm:/path` or `secretsmanager:name`",
     ]
+
+
+def test_a_forward_pipeline_has_no_code_to_configure(tmp_path: Path) -> None:
+    found = problems(
+        tmp_path,
+        """\
+version: 1
+project: acme
+pipelines:
+  a:
+    verify: {scheme: none}
+    forward: {url: "https://api.acme.com/hooks"}
+    consumer: {mode: sqs, environment: {REGION_NAME: eu}}
+""",
+    )
+    assert found == [
+        "7:22 pipeline `a`: `forward` is done by the Nami runtime: use mode `webhook`",
+        "7:40 pipeline `a`: a `forward` pipeline runs no code of yours to read it: put what "
+        "the destination needs in forward.headers",
+    ]

@@ -5,6 +5,9 @@ destination is fixed, and nami's signature verified with the `standardwebhooks` 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 import uuid
 from collections import Counter
@@ -161,3 +164,34 @@ def test_nami_dev_forwards_only_to_this_machine(
     send(app, "evt_local")
     wait_until(lambda: len(destination.delivered()) == 1, 20, "the local delivery")
     assert destination.received[0].path == "/local?source=test"
+
+
+def test_the_command_says_where_it_forwards(
+    destination: Destination, forward_project: Callable[..., Path], tmp_path: Path
+) -> None:
+    config = forward_project("https://api.acme.com/webhooks/stripe", "rate: 5/s")
+    command = [sys.executable, "-m", "nami_action", "dev", str(config), "--port", "0"]
+    target = f"stripe={destination.url}/local"
+    process = subprocess.Popen(
+        [*command, "--data", str(tmp_path / "data"), "--forward-to", target],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={k: v for k, v in os.environ.items() if not k.startswith("NAMI_DEV_")},
+    )
+    try:
+        assert process.stdout is not None
+        lines = []
+        for line in process.stdout:
+            lines.append(line)
+            if "Ctrl-C stops" in line:
+                break
+    finally:
+        process.terminate()
+        process.wait(30)
+    secret_file = tmp_path / "data" / "forward-secrets" / "stripe"
+    assert (
+        f"  stripe: forwarding to {destination.url}/local (at most 10 at once, 5/s), signed "
+        f"(Standard Webhooks) with the secret in {secret_file}\n"
+    ) in lines, "".join(lines)
+    assert secret_file.read_text().startswith("whsec_")
