@@ -11,16 +11,14 @@ from nami_action.cli.common import config_argument, handle_errors, read_config
 from nami_action.dev.app import DEFAULT_DATA_DIR, DEFAULT_PORT, DevApp, DevOptions, stop_on_signals
 
 
-def _secrets(values: tuple[str, ...]) -> dict[str, str]:
-    secrets: dict[str, str] = {}
+def _pairs(values: tuple[str, ...], option: str = "--secret") -> dict[str, str]:
+    pairs: dict[str, str] = {}
     for value in values:
         name, found, secret = value.partition("=")
         if not found or not name or not secret:
-            raise click.BadParameter(
-                f"expected PIPELINE=VALUE, got {value!r}", param_hint="--secret"
-            )
-        secrets[name] = secret
-    return secrets
+            raise click.BadParameter(f"expected PIPELINE=VALUE, got {value!r}", param_hint=option)
+        pairs[name] = secret
+    return pairs
 
 
 @click.command()
@@ -41,8 +39,23 @@ def _secrets(values: tuple[str, ...]) -> dict[str, str]:
     metavar="PIPELINE=VALUE",
     help="Signing secret of a pipeline (else env NAMI_DEV_SECRET_<PIPELINE>).",
 )
+@click.option(
+    "--forward-to",
+    "forward_to",
+    multiple=True,
+    metavar="PIPELINE=URL",
+    help="Where a `forward` pipeline delivers locally, e.g. stripe=http://localhost:3000/hooks "
+    "(default: forward.url when it is on this machine).",
+)
 @handle_errors
-def dev(config: Path, port: int, host: str, data: Path, secrets: tuple[str, ...]) -> None:
+def dev(
+    config: Path,
+    port: int,
+    host: str,
+    data: Path,
+    secrets: tuple[str, ...],
+    forward_to: tuple[str, ...],
+) -> None:
     """Run the pipelines of CONFIG on this machine, for trying handlers before deploying.
 
     POST webhooks to http://HOST:PORT/<pipeline path>; they are stored in a local queue and
@@ -50,7 +63,14 @@ def dev(config: Path, port: int, host: str, data: Path, secrets: tuple[str, ...]
     concurrency, visibility timeout, retries and dead-letter queue. Ctrl-C stops gracefully.
     """
     loaded = read_config(config)
-    app = DevApp(loaded, DevOptions(host=host, port=port, data_dir=data, secrets=_secrets(secrets)))
+    options = DevOptions(
+        host=host,
+        port=port,
+        data_dir=data,
+        secrets=_pairs(secrets),
+        forward_to=_pairs(forward_to, "--forward-to"),
+    )
+    app = DevApp(loaded, options)
     stop = threading.Event()
     stop_on_signals(stop)
     app.start()

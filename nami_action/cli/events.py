@@ -23,7 +23,7 @@ from nami_action.operate.events import (
     table_row,
 )
 from nami_action.operate.pipelines import select_pipeline
-from nami_action.runtime.consumer import OUTCOMES
+from nami_action.runtime.consumer import ALL_OUTCOMES
 
 
 def _seconds(ctx: click.Context, param: click.Parameter, value: str) -> int:
@@ -45,7 +45,7 @@ def _seconds(ctx: click.Context, param: click.Parameter, value: str) -> int:
     callback=_seconds,
     help="How far back to look: 30s, 15m, 12h, 4d.",
 )
-@click.option("--outcome", type=click.Choice(OUTCOMES), default=None, help="Only this outcome.")
+@click.option("--outcome", type=click.Choice(ALL_OUTCOMES), default=None, help="Only this outcome.")
 @click.option(
     "--id", "webhook_id", default=None, help="Only this webhook (id, message id or event id)."
 )

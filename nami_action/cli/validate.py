@@ -10,6 +10,7 @@ import click
 
 from nami_action.cli.common import config_argument, display_path, handle_errors, read_config
 from nami_action.config import Config
+from nami_action.config.forward import concurrency
 from nami_action.config.units import format_duration
 from nami_action.errors import ConfigError, printable, terminal_safe
 
@@ -62,8 +63,8 @@ def summary_rows(config: Config) -> list[dict[str, object]]:
                 "path": pipeline.path,
                 "verify": spec.verify.scheme,
                 "queue": "fifo" if spec.queue.fifo else "standard",
-                "mode": spec.consumer.mode,
-                "max_concurrency": spec.consumer.max_concurrency,
+                "mode": "forward" if spec.forward else spec.consumer.mode,
+                "max_concurrency": concurrency(spec),
                 "batch_size": spec.consumer.batch_size,
                 "visibility_timeout": format_duration(pipeline.visibility_timeout),
             }

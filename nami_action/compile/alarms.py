@@ -20,6 +20,7 @@ from nami_action.config import Config, PipelineConfig
 
 TOPIC = "AlarmTopic"
 REJECTED_ALARM = "RejectedAlarm"
+REFUSED_ALARM = "RefusedAlarm"
 # The runtime's Embedded Metric Format line: one per batch, counts per outcome.
 METRIC_NAMESPACE = "Nami"
 PIPELINE_DIMENSION = "Pipeline"
@@ -72,6 +73,8 @@ def add_alarms(template: Template, config: Config, pipeline: PipelineConfig) -> 
         )
     )
     template.add_resource(_rejected_alarm(stack, alarms.rejected, targets))
+    if spec.forward is not None:
+        template.add_resource(_refused_alarm(stack, alarms.rejected, targets))
     if alarms.errors is not False:
         template.add_resource(
             _function_alarm(
@@ -199,6 +202,19 @@ def _rejected_alarm(stack_name: str, threshold: int, targets: list[Any]) -> Alar
                 ReturnData=True,
             ),
         ],
+    )
+
+
+def _refused_alarm(stack_name: str, threshold: int, targets: list[Any]) -> Alarm:
+    """`forward:` webhooks the destination refused for good (a 4xx but 408/429), moved to
+    the DLQ with its answer: someone fixes the destination, then redrives them."""
+    return _notifying_alarm(
+        REFUSED_ALARM,
+        f"{stack_name}: the forward destination refused webhooks (4xx); they are in the "
+        "dead-letter queue with its answer",
+        threshold,
+        targets,
+        **_single_metric(METRIC_NAMESPACE, "Refused", (PIPELINE_DIMENSION, stack_name), "Sum"),
     )
 
 

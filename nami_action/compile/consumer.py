@@ -27,7 +27,15 @@ from troposphere.logs import LogGroup
 from troposphere.validators import integer
 
 from nami_action.compile import iam, names
+from nami_action.compile.forward import (
+    add_forward_secret,
+    forward_config,
+    forward_references,
+    forward_statements,
+    forward_variables,
+)
 from nami_action.config import Config, PipelineConfig
+from nami_action.config.forward import concurrency, function_timeout
 from nami_action.config.models import NoVerify, is_secret_reference
 from nami_action.config.rules import retry_schedule
 
@@ -77,6 +85,8 @@ def runtime_settings(pipeline: PipelineConfig) -> dict[str, Any]:
     if schedule is not None:
         # Only when set: pipelines without a schedule keep byte-identical templates.
         settings["retry"] = schedule.to_json()
+    if spec.forward is not None:
+        settings["forward"] = forward_config(pipeline).to_json()
     return settings
 
 
@@ -86,7 +96,7 @@ def secret_references(pipeline: PipelineConfig) -> list[str]:
     verify_secret = (settings["verify"] or {}).get("secret")
     # One reference, or a list: current and previous during a rotation.
     references += [verify_secret] if isinstance(verify_secret, str) else verify_secret or []
-    return references
+    return references + forward_references(pipeline)
 
 
 def add_consumer(
@@ -99,6 +109,8 @@ def add_consumer(
     )
     if spec.dedupe:
         _add_dedupe_table(template, config, pipeline)
+    if spec.forward:
+        add_forward_secret(template, config, pipeline)
     if code.bucket is None:
         template.add_parameter(
             Parameter(
@@ -128,6 +140,7 @@ def _role(pipeline: PipelineConfig, tags: Any) -> Role:
         # Rejected and malformed webhooks are moved to the DLQ by the runtime, with the reason.
         iam.statement(["sqs:SendMessage"], [GetAtt(names.DEAD_LETTER_QUEUE, "Arn")]),
         *iam.secret_statements(secret_references(pipeline)),
+        *forward_statements(pipeline),
     ]
     if pipeline.spec.dedupe:
         statements.append(
@@ -153,6 +166,7 @@ def _function(pipeline: PipelineConfig, code: CodeLocation, tags: Any) -> Functi
     variables["NAMI_DEAD_LETTER_QUEUE_URL"] = Ref(names.DEAD_LETTER_QUEUE)
     if pipeline.spec.dedupe:
         variables["NAMI_DEDUPE_TABLE"] = Ref(DEDUPE_TABLE)
+    variables.update(forward_variables(pipeline))
     return Function(
         names.FUNCTION,
         Description=f"Nami consumer for {pipeline.stack_name}",
@@ -161,7 +175,7 @@ def _function(pipeline: PipelineConfig, code: CodeLocation, tags: Any) -> Functi
         Handler=RUNTIME_HANDLER,
         Code=Code(S3Bucket=code.bucket or Ref(ARTIFACT_BUCKET_PARAMETER), S3Key=code.key),
         MemorySize=consumer.memory,
-        Timeout=consumer.timeout,
+        Timeout=function_timeout(pipeline.spec),
         Role=GetAtt("ConsumerRole", "Arn"),
         Environment=Environment(Variables=variables),
         LoggingConfig=LoggingConfig(LogGroup=Ref(LOG_GROUP)),
@@ -185,7 +199,7 @@ def _event_source(pipeline: PipelineConfig) -> EventSourceMapping:
         Enabled=True,
         BatchSize=consumer.batch_size,
         # The knob that protects the downstream: never more invocations than this at once.
-        ScalingConfig=SqsScalingConfig(MaximumConcurrency=consumer.max_concurrency),
+        ScalingConfig=SqsScalingConfig(MaximumConcurrency=concurrency(pipeline.spec)),
         # Only the records whose call failed go back to the queue; the others are deleted.
         FunctionResponseTypes=["ReportBatchItemFailures"],
         **window,

@@ -21,9 +21,12 @@ from nami_action.compile import names
 from nami_action.compile.alarms import METRIC_NAMESPACE, PIPELINE_DIMENSION
 from nami_action.compile.ingress_http import api_metric
 from nami_action.config import PipelineConfig
+from nami_action.runtime.consumer import FORWARD_OUTCOMES
 
 DASHBOARD = "Dashboard"
 OUTCOME_METRICS = ("Handled", "Failed", "Rejected", "Malformed", "Duplicate")
+# A `forward:` pipeline's runtime counts Forwarded instead of Handled, and Refused.
+FORWARD_METRICS = tuple(outcome.capitalize() for outcome in FORWARD_OUTCOMES)
 WIDTH, HEIGHT = 12, 6  # two widgets a row on the console's 24-column grid
 PERIOD_SECONDS = 60
 
@@ -111,7 +114,9 @@ def _widgets(pipeline: PipelineConfig) -> list[dict[str, Any]]:
                 "Outcomes a minute (Nami runtime)",
                 [
                     [METRIC_NAMESPACE, metric, PIPELINE_DIMENSION, stack, {"stat": "Sum"}]
-                    for metric in OUTCOME_METRICS
+                    for metric in (
+                        OUTCOME_METRICS if pipeline.spec.forward is None else FORWARD_METRICS
+                    )
                 ],
             )
         )

@@ -52,6 +52,8 @@ def check_code_folders(
     requirements_checked: set[str] = set()
     for name, pipeline in pipelines.items():
         code = pipeline.spec.consumer.code
+        if code is None:
+            continue  # a `forward` pipeline has no code folder (rules.py says when one lacks it)
         if code not in checked:
             checked[code] = code_problem(code, base_dir, root)
         message = checked[code]

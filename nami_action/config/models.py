@@ -484,8 +484,11 @@ class ConsumerSettings(Strict):
 class Consumer(ConsumerSettings):
     """The Lambda function that drains the queue."""
 
-    code: str = Field(
-        min_length=1, description="Folder with the handler code, relative to nami.yaml."
+    code: str | None = Field(
+        default=None,
+        min_length=1,
+        description="Folder with the handler code, relative to nami.yaml; required unless "
+        "the pipeline has `forward`.",
     )
 
 
@@ -715,6 +718,122 @@ Tags = dict[
 ]
 
 
+# --- forward: deliver to an existing HTTP endpoint ------------------------------------------
+
+RATE_PATTERN = r"^[0-9]+(\.[0-9]+)?/(s|m|h)$"
+_RATE = re.compile(RATE_PATTERN)
+_PER = {"s": 1.0, "m": 60.0, "h": 3600.0}
+MIN_RATE, MAX_RATE = 1 / 3600, 10_000.0
+FORWARD_URL_PATTERN = (
+    r"^(https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^\s#]*)?"
+    r"|http://(localhost|127\.0\.0\.1)(:[0-9]{1,5})?(/[^\s#]*)?)$"
+)
+_FORWARD_URL = re.compile(FORWARD_URL_PATTERN)
+FORWARD_HEADER_PATTERN = r"^[A-Za-z0-9-]{1,128}$"
+# Set by nami on every delivery (Standard Webhooks) or by HTTP itself.
+RESERVED_FORWARD_HEADERS = frozenset(
+    {
+        "webhook-id",
+        "webhook-timestamp",
+        "webhook-signature",
+        "host",
+        "content-length",
+        "transfer-encoding",
+        "connection",
+    }
+)
+
+
+def _rate(value: object) -> float:
+    """`50/s`, `300/m`, `1000/h` (or a number: per second) -> requests per second."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        per_second = float(value)
+    elif isinstance(value, str) and _RATE.match(value.strip()):
+        number, _, unit = value.strip().partition("/")
+        per_second = float(number) / _PER[unit]
+    else:
+        raise ValueError("must be a rate like `50/s`, `300/m` or `1000/h`")
+    if not MIN_RATE <= per_second <= MAX_RATE:
+        raise ValueError("must be between 1/h and 10000/s")
+    return per_second
+
+
+Rate = Annotated[
+    float,
+    PlainValidator(_rate),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": RATE_PATTERN},
+                {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_RATE},
+            ]
+        }
+    ),
+]
+
+
+def _forward_url(value: str) -> str:
+    if is_secret_reference(value) or _FORWARD_URL.match(value):
+        return value
+    raise ValueError(
+        "must be an `https://` URL, `http://localhost...` or `http://127.0.0.1...` (reachable "
+        "from `nami dev` only), or a reference (`ssm:/path`, `secretsmanager:name`) to where "
+        "the URL is stored"
+    )
+
+
+def _forward_header(name: str) -> str:
+    if name.lower() in RESERVED_FORWARD_HEADERS:
+        raise ValueError("is set by nami on every delivery")
+    return name
+
+
+class Forward(Strict):
+    """Deliver each verified webhook to an existing HTTP endpoint at a bounded rate, signed by
+    nami (Standard Webhooks), instead of calling a handler."""
+
+    url: Annotated[
+        str,
+        AfterValidator(_forward_url),
+        WithJsonSchema(
+            {"type": "string", "pattern": FORWARD_URL_PATTERN + "|" + SECRET_REF_PATTERN}
+        ),
+    ] = Field(
+        description="The destination: an `https://` URL, or `ssm:/path` / `secretsmanager:name` "
+        "where it is stored (resolved at cold start). `http://localhost` and "
+        "`http://127.0.0.1` are for `nami dev` only."
+    )
+    rate: Rate | None = Field(
+        default=None,
+        description="Most requests a second to the destination, across all concurrent "
+        "deliveries: `50/s`, `300/m`, `1000/h`, or a number (per second). Unset: no rate "
+        "bound (only `concurrency`).",
+    )
+    concurrency: int = Field(
+        default=10,
+        ge=2,
+        le=1000,
+        description="Most requests in flight at once (the event source mapping's maximum "
+        "concurrency, at least 2; each invocation sends one request at a time).",
+    )
+    timeout: Annotated[
+        int, Seconds(1, 300, "How long one request may take before it is retried.")
+    ] = 30
+    headers: dict[
+        Annotated[str, Field(pattern=FORWARD_HEADER_PATTERN), AfterValidator(_forward_header)],
+        Annotated[str, Field(max_length=1024, pattern=r"^[^\r\n]*$")],
+    ] = Field(
+        default_factory=dict,
+        description="Headers added to every delivery (over the sender's); a value "
+        "`ssm:/...` or `secretsmanager:...` is resolved at cold start, e.g. a bearer token.",
+    )
+    path: Literal["append", "none"] = Field(
+        default="append",
+        description="`append`: the request path after the pipeline's path, and the query "
+        "string, are appended to `url`; `none`: always `url` as written.",
+    )
+
+
 class Pipeline(Strict):
     """One webhook source: an endpoint, a queue, a consumer and its dead-letter queue."""
 
@@ -727,7 +846,12 @@ class Pipeline(Strict):
     )
     dedupe: Dedupe | None = None
     queue: Queue = Queue()
-    consumer: Consumer
+    consumer: Consumer = Consumer()
+    forward: Forward | None = Field(
+        default=None,
+        description="Deliver to an existing HTTP endpoint instead of a handler in "
+        "`consumer.code` (the consumer's batch, memory and retry settings still apply).",
+    )
     dead_letter: DeadLetter = DeadLetter()
     alarms: Alarms = Alarms()
     dashboard: bool = Field(
@@ -844,6 +968,21 @@ class VerifyOverride(Strict):
     prefix: str | None = Field(default=None, max_length=32)
 
 
+class ForwardOverride(Forward):
+    """Keys of `forward` for one environment (usually `url`); merged over the pipeline's."""
+
+    url: (
+        Annotated[
+            str,
+            AfterValidator(_forward_url),
+            WithJsonSchema(
+                {"type": "string", "pattern": FORWARD_URL_PATTERN + "|" + SECRET_REF_PATTERN}
+            ),
+        ]
+        | None
+    ) = None  # type: ignore[assignment]
+
+
 class ConsumerOverride(ConsumerSettings):
     """Keys of `consumer` for one environment; merged over the pipeline's."""
 
@@ -858,6 +997,7 @@ class PipelineOverride(Pipeline):
 
     verify: VerifyOverride | None = None  # type: ignore[assignment]
     consumer: ConsumerOverride | None = None  # type: ignore[assignment]
+    forward: ForwardOverride | None = None
 
 
 class EnvironmentOverrides(Strict):

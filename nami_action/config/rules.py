@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
+from nami_action.config.forward import forward_rules, function_timeout
 from nami_action.config.models import (
     HOUR,
     RESERVED_ENV,
@@ -38,7 +39,8 @@ def visibility_timeout(pipeline: Pipeline) -> int:
         return chosen
     consumer = pipeline.consumer
     return min(
-        VISIBILITY_FACTOR * int(consumer.timeout) + int(consumer.batching_window), MAX_VISIBILITY
+        VISIBILITY_FACTOR * function_timeout(pipeline) + int(consumer.batching_window),
+        MAX_VISIBILITY,
     )
 
 
@@ -96,9 +98,9 @@ def timeout_rules(pipeline: Pipeline) -> Iterator[Finding]:
     # function runs (timeout); hidden for less, it is delivered again while still in work.
     chosen = pipeline.queue.visibility_timeout
     consumer = pipeline.consumer
-    needed = consumer.timeout + consumer.batching_window
+    needed = function_timeout(pipeline) + consumer.batching_window
     if chosen is not None and chosen < needed:
-        what = "consumer.timeout"
+        what = "consumer.timeout" if pipeline.forward is None else "the delivery timeout"
         if consumer.batching_window:
             what += " + consumer.batching_window"
         yield (
@@ -160,7 +162,7 @@ def retry_rules(pipeline: Pipeline) -> Iterator[Finding]:
     # webhook to the DLQ. Each attempt may also hold it for a batching window and a timeout.
     # A webhook that reaches the retention first is deleted by SQS: lost, not an allowed fate.
     attempts = queue.max_receive_count
-    held = attempts * (consumer.timeout + consumer.batching_window)
+    held = attempts * (function_timeout(pipeline) + consumer.batching_window)
     needed = horizon(attempt_delay(pipeline), attempts + 1) + held
     if needed >= queue.retention:
         yield (
@@ -245,6 +247,7 @@ RULES: tuple[Callable[[Pipeline], Iterator[Finding]], ...] = (
     environment_rules,
     http_ingress_rules,
     function_url_rules,
+    forward_rules,
 )
 
 

@@ -31,6 +31,7 @@ def written_problems(doc: Document) -> list[Problem]:
     for section in sections:
         problems.extend(_duplicate_emails(doc, section))
         problems.extend(_literal_secrets(doc, section))
+        problems.extend(_forward_literals(doc, section))
     for tags_path in ((*s, "tags") for s in tag_sections):
         problems.extend(_reserved_tag_keys(doc, tags_path))
     return problems
@@ -100,4 +101,24 @@ def _literal_secrets(doc: Document, section: PathKey) -> list[Problem]:
             problem = literal_secret_problem(name, value, is_secret_reference(value))
             if problem:
                 problems.append(doc.problem((*path, name), problem))
+    return problems
+
+
+def _forward_literals(doc: Document, section: PathKey) -> list[Problem]:
+    """A credential written as a `forward.headers` value would end up in the template and the
+    logs: it must be a reference. (`forward.url` cannot hold a user name and password.)"""
+    headers = _at(doc.data, (*section, "forward", "headers"))
+    problems = []
+    for name, value in headers.items() if isinstance(headers, dict) else ():
+        if not isinstance(name, str) or not isinstance(value, str):
+            continue
+        # Authorization carries credentials by definition, whatever its value looks like.
+        problem = literal_secret_problem(
+            "AUTHORIZATION_TOKEN" if name.lower() == "authorization" else name,
+            value,
+            is_secret_reference(value),
+        )
+        if problem:
+            problem = problem.replace("`AUTHORIZATION_TOKEN`", f"`{name}`")
+            problems.append(doc.problem((*section, "forward", "headers", name), problem))
     return problems

@@ -12,6 +12,7 @@ import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from nami_action.config.forward import function_timeout, spacing
 from nami_action.cost.prices import RegionPrices
 
 MILLION = 1_000_000
@@ -35,6 +36,8 @@ ACCESS_LOG_LINE_BYTES = 230 + LOG_EVENT_OVERHEAD_BYTES  # API Gateway access log
 
 # The runtime's EMF line publishes these custom metrics (dimension Pipeline), webhook mode only.
 EMF_METRICS = ("Handled", "Failed", "Rejected", "Malformed", "Duplicate")
+# A `forward:` pipeline's line names Forwarded instead of Handled, and adds Refused.
+FORWARD_EMF_METRICS = ("Refused",)
 
 # Idle polling. Lambda long-polls a standard queue until messages arrive and, with
 # MaximumConcurrency set (nami always sets it), keeps five concurrent pollers at low traffic:
@@ -94,6 +97,9 @@ class CostInputs:
     ingest_memory_mib: int = 128  # function-url only: the ingest function
     alarm_metrics: int = 0  # counted from the template's alarms
     dashboards: int = 0  # counted from the template's dashboards
+    # `forward:` only: each delivery holds its invocation at least this long (concurrency /
+    # rate), the pacing that bounds the rate; the destination's answer time is duration_ms.
+    forward_hold_ms: float | None = None
 
     def metadata(self) -> dict[str, Any]:
         """What the compiled template records (the counts are read from its resources)."""
@@ -101,6 +107,8 @@ class CostInputs:
         del data["alarm_metrics"], data["dashboards"]
         if self.ingress != "function-url":
             del data["ingest_memory_mib"]
+        if self.forward_hold_ms is None:
+            del data["forward_hold_ms"]
         return data
 
 
@@ -143,7 +151,8 @@ def sqs_requests_per_batch(inputs: CostInputs, assumptions: Assumptions, chunk: 
 
 def billed_seconds_per_batch(inputs: CostInputs, assumptions: Assumptions) -> float:
     """Lambda bills each invocation by the millisecond, and never beyond the timeout."""
-    ms = assumptions.duration_ms * webhooks_per_batch(inputs, assumptions)
+    per_webhook = max(assumptions.duration_ms, inputs.forward_hold_ms or 0.0)
+    ms = per_webhook * webhooks_per_batch(inputs, assumptions)
     return min(math.ceil(ms), inputs.timeout_seconds * 1000) / 1000
 
 
@@ -170,12 +179,16 @@ def estimate(inputs: CostInputs, prices: RegionPrices, assumptions: Assumptions)
         "logs": _log_bytes(inputs, n) / GIB * prices["cloudwatch_logs_ingest_gb"].each,
     }
     custom_metrics = len(EMF_METRICS) if inputs.mode == "webhook" else 0
+    forwarding = inputs.forward_hold_ms is not None
+    custom_metrics += len(FORWARD_EMF_METRICS) * forwarding
     fixed = {
         "alarms": _times(inputs.alarm_metrics, prices, "cloudwatch_alarm_metric_month"),
         "metrics": _times(custom_metrics, prices, "cloudwatch_custom_metric_month"),
         "idle polling": IDLE_RECEIVES_PER_MONTH * sqs.each,
         "dashboards": _times(inputs.dashboards, prices, "cloudwatch_dashboard_month"),
     }
+    if forwarding:  # the pipeline's Standard Webhooks signing secret
+        fixed["signing secret"] = prices["secretsmanager_secret_month"].each
     return CostFigures(
         per_million=sum(per_million.values()),
         fixed_monthly=sum(fixed.values()),
@@ -245,16 +258,18 @@ def metadata(inputs: CostInputs) -> dict[str, Any]:
 def inputs_from_pipeline(spec: Any) -> CostInputs:
     """The cost inputs of one pipeline's merged settings (config.models.Pipeline)."""
     consumer = spec.consumer
+    forward = getattr(spec, "forward", None)
     return CostInputs(
         ingress=str(getattr(spec, "ingress", "rest")),
         fifo=spec.queue.fifo,
         architecture=consumer.architecture,
         memory_mib=consumer.memory,
-        timeout_seconds=consumer.timeout,
+        timeout_seconds=function_timeout(spec),
         batch_size=consumer.batch_size,
         dedupe=spec.dedupe is not None,
         mode=consumer.mode,
         ingest_memory_mib=getattr(getattr(spec, "ingress_function", None), "memory", 128),
+        forward_hold_ms=None if forward is None else round(spacing(forward) * 1000, 3),
     )
 
 

@@ -21,11 +21,13 @@ from types import FrameType
 from typing import IO, Any
 
 from nami_action.config import Config
+from nami_action.config.forward import concurrency
 from nami_action.config.rules import retry_horizon
 from nami_action.dev.commit import Committer
 from nami_action.dev.console import Counters, Dashboard
 from nami_action.dev.consumers import DevConsumer, DevError, build_consumer, dev_secret
 from nami_action.dev.dedupe import SqliteMarkers, release_unfinished
+from nami_action.dev.forward import build_forwarder, destination, signing_secret
 from nami_action.dev.history import History
 from nami_action.dev.ingress_kinds import KindsDevServer, kind_routes
 from nami_action.dev.inspect_view import PipelineInfo
@@ -33,7 +35,8 @@ from nami_action.dev.inspector import Inspector, check_paths
 from nami_action.dev.queue import Depth, Outgoing, Store
 from nami_action.dev.server import DevServer, Route
 from nami_action.dev.workers import PipelineWorkers, Settings
-from nami_action.runtime.consumer import HANDLED
+from nami_action.runtime.consumer import FORWARDED, HANDLED
+from nami_action.runtime.forward import Forwarder
 
 DEFAULT_DATA_DIR = Path(".nami/dev")
 DEFAULT_PORT = 8787
@@ -49,6 +52,7 @@ class DevOptions:
     data_dir: Path = DEFAULT_DATA_DIR
     secrets: Mapping[str, str] = field(default_factory=dict)
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    forward_to: Mapping[str, str] = field(default_factory=dict)  # pipeline -> local URL
 
 
 class DevApp:
@@ -58,6 +62,12 @@ class DevApp:
         unknown = sorted(set(options.secrets) - set(config.pipelines))
         if unknown:
             raise DevError(f"--secret names unknown pipeline(s): {', '.join(unknown)}")
+        forwarding = {n for n, p in config.pipelines.items() if p.spec.forward is not None}
+        unknown = sorted(set(options.forward_to) - forwarding)
+        if unknown:
+            raise DevError(
+                f"--forward-to names pipeline(s) without `forward`: {', '.join(unknown)}"
+            )
         self.config = config
         self.options = options
         self.counters = {name: Counters() for name in config.pipelines}
@@ -180,6 +190,19 @@ class DevApp:
     def _consumer(self, name: str) -> DevConsumer:
         pipeline = self.config.pipelines[name]
         secret = dev_secret(name, self.options.secrets, self.options.env)
+        forwarder: Forwarder | None = None
+        notes: list[str] = []
+        if pipeline.spec.forward is not None:
+            url = destination(pipeline, self.options.forward_to)
+            key, kept = signing_secret(name, self.options.data_dir, self.options.env)
+            forwarder = build_forwarder(pipeline, url, key, notes)
+            rate = pipeline.spec.forward.rate
+            notes.insert(
+                0,
+                f"  {name}: forwarding to {url} (at most {pipeline.spec.forward.concurrency} at "
+                f"once{f', {rate:g}/s' if rate else ''}), signed (Standard Webhooks) with the "
+                f"secret in {kept or 'NAMI_DEV_FORWARD_SECRET_' + name.upper()}",
+            )
         built = build_consumer(
             pipeline,
             self.config.base_dir,
@@ -187,7 +210,10 @@ class DevApp:
             SqliteMarkers(self.store),
             lambda line: self._emitted(name, line),
             self.store,
+            forwarder,
         )
+        if notes:
+            built = DevConsumer(built.pipeline, built.consumer, (*built.warnings, *notes))
         settings = Settings.of(pipeline, self.config.region or DEFAULT_REGION)
         self.workers[name] = PipelineWorkers(
             settings, self.store, built.consumer, self.counters[name], self.dashboard.say
@@ -225,8 +251,13 @@ class DevApp:
         outcome = str(record["outcome"])
         if self._history is not None:
             self._history.attempted(pipeline, record)
-        self.workers[pipeline].record_outcome(str(record.get("messageId")), outcome)
-        if outcome != HANDLED:
+        retry_after = record.get("retryAfter")
+        self.workers[pipeline].record_outcome(
+            str(record.get("messageId")),
+            outcome,
+            retry_after if isinstance(retry_after, int) else None,
+        )
+        if outcome not in (HANDLED, FORWARDED):
             self.dashboard.say(line)
 
     def _depth(self, pipeline: str) -> Depth:
@@ -249,7 +280,7 @@ class DevApp:
             say(
                 f"  POST {self.url}{p.path} -> {p.name} (mode={spec.consumer.mode}, "
                 f"verify={verify}, dedupe={'on' if spec.dedupe else 'off'}, "
-                f"batch={spec.consumer.batch_size}, concurrency<={spec.consumer.max_concurrency}, "
+                f"batch={spec.consumer.batch_size}, concurrency<={concurrency(spec)}, "
                 f"visibility={p.visibility_timeout}s, retries: {retry_horizon(spec)})"
             )
             for warning in built.warnings:

@@ -27,6 +27,8 @@ class Snapshot:
     malformed: int = 0
     duplicate: int = 0
     dead_lettered: int = 0
+    forwarded: int = 0  # `forward:` pipelines: the destination answered 2xx
+    refused: int = 0  # `forward:` pipelines: a 4xx (not 408/429) moved it to the dead letters
 
     def line(self, pipeline: str) -> str:
         values = " ".join(f"{f.name}={getattr(self, f.name)}" for f in fields(self))

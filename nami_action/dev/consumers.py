@@ -24,6 +24,7 @@ from nami_action.errors import NamiError
 from nami_action.runtime.config import DedupeConfig, RuntimeConfig, VerifyConfig
 from nami_action.runtime.consumer import Consumer
 from nami_action.runtime.dedupe import Markers
+from nami_action.runtime.forward import Forwarder
 from nami_action.runtime.verify import DEFAULT_TOLERANCE, VerifySettings, secret_problem
 
 SECRET_ENV_PREFIX = "NAMI_DEV_SECRET_"
@@ -88,7 +89,9 @@ def build_consumer(
     markers: Markers | None,
     emit: Callable[[str], None],
     store: Store,
+    forwarder: Forwarder | None = None,
 ) -> DevConsumer:
+    """The pipeline's Consumer: its handler, or with `forward:` the given Forwarder."""
     spec = pipeline.spec
     warnings: list[str] = []
     settings = verify_settings(pipeline, secret, warnings)
@@ -104,9 +107,15 @@ def build_consumer(
         verify=_verify_config(settings),
         dedupe=dedupe,
         stack=pipeline.stack_name,
+        forward=forwarder.config if forwarder else None,
     )
     warnings += export_environment(pipeline.name, spec.consumer.environment)
-    function = load_handler(pipeline.name, base_dir / spec.consumer.code, spec.consumer.handler)
+    function: Callable[..., Any]
+    if forwarder is not None:
+        function = forwarder
+    else:
+        code = base_dir / (spec.consumer.code or ".")
+        function = load_handler(pipeline.name, code, spec.consumer.handler)
     consumer = Consumer(
         config=config,
         function=function,

@@ -17,17 +17,25 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nami_action.config import PipelineConfig
+from nami_action.config.forward import concurrency, function_timeout
 from nami_action.config.rules import retry_schedule
 from nami_action.dev.console import Counters
 from nami_action.dev.queue import Message, Store
-from nami_action.runtime.consumer import DUPLICATE, HANDLED, MALFORMED, REJECTED
-from nami_action.runtime.retry import RetrySchedule
+from nami_action.runtime.consumer import (
+    DUPLICATE,
+    FORWARDED,
+    HANDLED,
+    MALFORMED,
+    REFUSED,
+    REJECTED,
+)
+from nami_action.runtime.retry import RetrySchedule, retry_delay
 
 ACCOUNT = "000000000000"
 SENDER_ID = "AROADEVNAMI:apigateway"
 MAX_IDLE_WAIT = 1.0  # seconds between checks for messages whose visibility timeout ended
 SWEEP_EVERY = 0.25  # seconds: how late an exhausted message may reach the dead letters
-DONE_OUTCOMES = frozenset({HANDLED, REJECTED, MALFORMED, DUPLICATE})
+DONE_OUTCOMES = frozenset({HANDLED, REJECTED, MALFORMED, DUPLICATE, FORWARDED, REFUSED})
 
 Invoke = Callable[[Mapping[str, Any], Any], Any]
 
@@ -62,10 +70,10 @@ class Settings:
             batch_size=spec.consumer.batch_size,
             batching_window=float(spec.consumer.batching_window),
             # One ordered stream per FIFO queue (group "nami"): one batch at a time.
-            concurrency=1 if spec.queue.fifo else spec.consumer.max_concurrency,
+            concurrency=1 if spec.queue.fifo else concurrency(spec),
             visibility_timeout=float(pipeline.visibility_timeout),
             max_receive_count=spec.queue.max_receive_count,
-            timeout=float(spec.consumer.timeout),
+            timeout=float(function_timeout(spec)),
             memory=spec.consumer.memory,
             fifo=spec.queue.fifo,
             retry=retry_schedule(spec),
@@ -159,6 +167,7 @@ class PipelineWorkers:
         self._generation = 0  # bumped on every notify, so no wake-up is lost
         self._stopping = threading.Event()
         self._outcomes: dict[str, str] = {}
+        self._retry_after: dict[str, int] = {}  # a forward destination's Retry-After
         self._outcomes_lock = threading.Lock()
         self._sweep_lock = threading.Lock()
         self._next_sweep = 0.0
@@ -195,10 +204,12 @@ class PipelineWorkers:
             if thread.ident is not None:  # started (a failed start stops before that)
                 thread.join()
 
-    def record_outcome(self, message_id: str, outcome: str) -> None:
+    def record_outcome(self, message_id: str, outcome: str, retry_after: int | None = None) -> None:
         """The runtime's per-record outcome (from its log line), for the counters."""
         with self._outcomes_lock:
             self._outcomes[message_id] = outcome
+            if retry_after is not None:
+                self._retry_after[message_id] = retry_after
 
     def _loop(self) -> None:
         while not self._stopping.is_set():
@@ -267,24 +278,26 @@ class PipelineWorkers:
         keep = self._invoke_batch(messages)
         done = [m for m in messages if m.message_id not in keep]
         self._store.delete([m.receipt for m in done])
-        self._postpone([m for m in messages if m.message_id in keep])
         with self._outcomes_lock:
             outcomes = [self._outcomes.pop(m.message_id, HANDLED) for m in messages]
+            after = {m.message_id: self._retry_after.pop(m.message_id, None) for m in messages}
+        self._postpone([m for m in messages if m.message_id in keep], after)
         counts = Counter(
             o if o in DONE_OUTCOMES and m.message_id not in keep else "failed"
             for m, o in zip(messages, outcomes, strict=True)
         )
         self._counters.add(in_flight=-len(messages), **counts)
 
-    def _postpone(self, failed: list[Message]) -> None:
+    def _postpone(self, failed: list[Message], retry_after: Mapping[str, int | None]) -> None:
         """consumer.retry, as the Lambda runtime applies it: each failed message is hidden for
-        the delay of its attempt instead of the visibility timeout."""
-        schedule = self.settings.retry
-        if schedule is None or not failed:
-            return
+        the delay of its attempt (no sooner than a forward destination's Retry-After) instead
+        of the visibility timeout."""
         now = time.time()
         for message in failed:
-            self._store.postpone(message.receipt, now + schedule.delay(message.receive_count))
+            after = retry_after.get(message.message_id)
+            delay = retry_delay(self.settings.retry, message.receive_count, after)
+            if delay is not None:
+                self._store.postpone(message.receipt, now + delay)
 
     def _invoke_batch(self, messages: list[Message]) -> set[str]:
         """Call the consumer; return the message ids to keep for a retry."""

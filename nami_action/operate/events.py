@@ -22,7 +22,7 @@ from nami_action.aws.session import Aws
 from nami_action.compile.consumer import LOG_GROUP
 from nami_action.config import PipelineConfig
 from nami_action.errors import NamiError
-from nami_action.runtime.consumer import OUTCOMES
+from nami_action.runtime.consumer import ALL_OUTCOMES
 
 # Values put into a CloudWatch filter pattern verbatim; anything else is matched here only.
 _PLAIN_VALUE = re.compile(r"^[A-Za-z0-9._:=+/@-]{1,256}$")
@@ -76,7 +76,7 @@ def parse_event(event: LogEvent) -> WebhookEvent | None:
         line = json.loads(event.message.strip())
     except ValueError:
         return None
-    if not isinstance(line, dict) or line.get("outcome") not in OUTCOMES or "_aws" in line:
+    if not isinstance(line, dict) or line.get("outcome") not in ALL_OUTCOMES or "_aws" in line:
         return None
     duration = line.get("durationMs")
     return WebhookEvent(

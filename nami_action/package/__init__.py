@@ -41,6 +41,7 @@ __all__ = [
     "Artifact",
     "PackageError",
     "build_artifact",
+    "build_runtime_artifact",
     "runtime_dir",
 ]
 
@@ -131,6 +132,11 @@ def build_artifact(
     check_unique(groups)
     artifact = _write_artifact([e for _, entries in groups for e in entries], cache_dir)
     return replace(artifact, manifest=build_manifest(code, deps, runtime))
+
+
+def build_runtime_artifact(cache_dir: Path) -> Artifact:
+    """The nami runtime alone: the delivery function of a `forward` pipeline (no user code)."""
+    return _write_artifact(_runtime_entries(), cache_dir)
 
 
 def _check_code_dir(code_dir: Path) -> Path:

@@ -21,7 +21,7 @@ from pathlib import Path
 from nami_action.config import Config
 from nami_action.config.code import code_key, printable
 from nami_action.errors import ConfigError, NamiError
-from nami_action.package import Artifact, PackageError, build_artifact
+from nami_action.package import Artifact, PackageError, build_artifact, build_runtime_artifact
 
 NAMI_FOLDER = ".nami"
 CACHE_DIR = Path(NAMI_FOLDER) / "cache"
@@ -80,6 +80,9 @@ def package_config(
     artifacts: dict[str, Artifact] = {}
     for name, pipeline in config.pipelines.items():
         consumer = pipeline.spec.consumer
+        if consumer.code is None:  # `forward`: the runtime alone is the delivery function
+            artifacts[name] = build_runtime_artifact(cache)
+            continue
         code_dir = (config.base_dir / consumer.code).resolve()
         python = consumer.runtime.removeprefix("python")
         key = (code_dir, consumer.architecture, python)

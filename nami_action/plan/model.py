@@ -91,6 +91,7 @@ class PipelinePlan:
     error: str = ""  # the change set could not be made (e.g. failed validation): why
     cost: PipelineCost | None = None  # estimated cost, deployed -> compiled
     retries: str = ""  # the retry horizon, e.g. "8 attempts over about 4 h 15 m"
+    forward: str = ""  # `forward:` bounds and the drain time of a backlog
     paused: bool = False  # `nami pause`: the consumer takes nothing; deploy keeps it so
     settings: list[SettingChange] = field(default_factory=list)  # as written in nami.yaml
     settings_note: str = ""  # why no settings can be listed (e.g. an older deployed template)

@@ -28,6 +28,7 @@ from nami_action.aws.session import Aws
 from nami_action.compile import CodeLocation, compile_config, names
 from nami_action.compile.bootstrap import DEFAULT_STACK_NAME
 from nami_action.config import Config, PipelineConfig
+from nami_action.config.forward import forward_summary
 from nami_action.config.rules import retry_horizon
 from nami_action.cost.estimate import CostOptions
 from nami_action.drift.mark import mark_drift
@@ -275,6 +276,7 @@ def _first_look(
         warnings=warnings,
         line=pipeline.line,
         retries=retry_horizon(pipeline.spec),
+        forward=forward_summary(pipeline.spec),
     )
 
 

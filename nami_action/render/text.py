@@ -51,6 +51,8 @@ def _pipeline_lines(pipeline: PipelinePlan, show_diff: bool) -> list[str]:
     lines += [f"    {line}" for line in changes.code_lines(pipeline.code, "->")]
     if pipeline.retries and pipeline.action != "delete":
         lines.append(f"    retries: {pipeline.retries}")
+    if pipeline.forward and pipeline.action != "delete":
+        lines.append(f"    forward: {pipeline.forward}")
     if pipeline.error:
         lines.append(f"    error: {pipeline.error}")
     lines += ["    " + row for row in change_table(pipeline.changes)]

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .dedupe import JsonPathError, parse_json_path
+from .forward import ForwardConfig
 from .retry import RetrySchedule
 from .verify import DEFAULT_TOLERANCE, SCHEMES
 
@@ -54,6 +55,7 @@ class RuntimeConfig:
     stack: str = ""  # the metrics' Pipeline dimension (the alarm watches it)
     dead_letter_queue_url: str | None = None
     retry: RetrySchedule | None = None  # None: retries come after the visibility timeout
+    forward: ForwardConfig | None = None  # `forward:`: deliver instead of calling a handler
 
 
 def load_config(env: Mapping[str, str]) -> RuntimeConfig:
@@ -97,7 +99,17 @@ def parse_config(
         stack=_get(data, "stack", str),
         dead_letter_queue_url=dead_letter_queue_url,
         retry=_retry(data.get("retry")),
+        forward=_forward(data.get("forward")),
     )
+
+
+def _forward(value: Any) -> ForwardConfig | None:
+    if value is None:
+        return None
+    try:
+        return ForwardConfig.from_json(_obj(value, "forward"))
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
 
 
 def _retry(value: Any) -> RetrySchedule | None:

@@ -2,8 +2,9 @@
 
 Every record ends in exactly one outcome (README, "Where a webhook can end up"):
 handled, failed (retried), rejected or malformed (moved to the DLQ with the reason, then
-done), duplicate (an earlier copy was handled). One JSON log line per record, and one
-CloudWatch Embedded Metric Format line per batch with the counts.
+done), duplicate (an earlier copy was handled); with `forward:`, forwarded instead of handled,
+or refused (the destination's 4xx: moved to the DLQ with its answer). One JSON log line per
+record, and one CloudWatch Embedded Metric Format line per batch with the counts.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any, Protocol
 from .config import DedupeConfig, RuntimeConfig
 from .deadletters import DeadLetters
 from .dedupe import Markers, event_id
+from .forward import Refused, RetryLater
 from .verify import MISMATCH, VerifySettings, verify
 from .webhook import MalformedEnvelope, Webhook, decode_envelope
 
@@ -38,14 +40,19 @@ HANDLED, FAILED, REJECTED, MALFORMED, DUPLICATE = (
     "duplicate",
 )
 OUTCOMES = (HANDLED, FAILED, REJECTED, MALFORMED, DUPLICATE)
+# `forward:` pipelines: the destination answered 2xx, or refused it for good (dead-lettered).
+FORWARDED, REFUSED = "forwarded", "refused"
+FORWARD_OUTCOMES = (FORWARDED, FAILED, REJECTED, MALFORMED, DUPLICATE, REFUSED)
+ALL_OUTCOMES = (*OUTCOMES, FORWARDED, REFUSED)  # what a log line's `outcome` can be
 METRICS_NAMESPACE = "Nami"
 
 
 class Retries(Protocol):
     """Delays a failed record's next attempt (SqsRetries in Lambda)."""
 
-    def postpone(self, record: Mapping[str, Any]) -> int:
-        """Hide the record for its scheduled delay; return it. Raises when that failed."""
+    def postpone(self, record: Mapping[str, Any], retry_after: int | None = None) -> int | None:
+        """Hide the record for its scheduled delay (no sooner than `retry_after`); return it
+        (None: left to the visibility timeout). Raises when that failed."""
         ...
 
 
@@ -71,6 +78,7 @@ class Outcome:
     duration_ms: float = 0.0
     retry_in: int | None = None  # seconds until the next attempt, when a schedule set it
     retry_error: str | None = None  # why the schedule could not be applied
+    retry_after: int | None = None  # a `forward` destination's Retry-After, in seconds
 
     @property
     def failed(self) -> bool:
@@ -117,7 +125,8 @@ class Consumer:
             self.emit(self.log_line(outcome))
             if outcome.failed:
                 failures.append({"itemIdentifier": outcome.message_id})
-        self.emit(metrics_line(self.config.stack, counts, int(self.clock() * 1000)))
+        outcomes = OUTCOMES if self.config.forward is None else FORWARD_OUTCOMES
+        self.emit(metrics_line(self.config.stack, counts, int(self.clock() * 1000), outcomes))
         return {"batchItemFailures": failures}
 
     def _postpone(self, record: Mapping[str, Any], outcome: Outcome) -> None:
@@ -127,7 +136,7 @@ class Consumer:
         if self.retries is None:
             return
         try:
-            outcome.retry_in = self.retries.postpone(record)
+            outcome.retry_in = self.retries.postpone(record, outcome.retry_after)
         except Exception as exc:
             outcome.retry_error = _describe(exc)
 
@@ -152,8 +161,14 @@ class Consumer:
         if reason is not None:
             return self._dead_letter(record, Outcome(REJECTED, message_id, webhook.id, reason))
         if self.config.dedupe is None or self.markers is None:
-            return self._call(webhook, message_id)
-        return self._call_once(webhook, message_id, self.config.dedupe, self.markers, lease_until)
+            outcome = self._call(webhook, message_id)
+        else:
+            outcome = self._call_once(
+                webhook, message_id, self.config.dedupe, self.markers, lease_until
+            )
+        if outcome.outcome == REFUSED:
+            return self._dead_letter(record, outcome)
+        return outcome
 
     def _verify(self, webhook: Webhook) -> str | None:
         """None when accepted, else the reason. A mismatch re-reads the secret once first:
@@ -224,8 +239,9 @@ class Consumer:
         outcome = self._call(webhook, message_id)
         outcome.event_id = eid
         try:
-            if outcome.failed:
-                markers.release(key, claim.owner)  # so the retry is processed, not skipped
+            if outcome.failed or outcome.outcome == REFUSED:
+                # So the retry (or a redrive of a refused one) is processed, not skipped.
+                markers.release(key, claim.owner)
             else:
                 markers.complete(key, claim.owner)
         except Exception as exc:
@@ -236,6 +252,12 @@ class Consumer:
     def _call(self, webhook: Webhook, message_id: str) -> Outcome:
         try:
             self.function(webhook)
+        except Refused as exc:
+            return Outcome(REFUSED, message_id, webhook.id, reason=str(exc))
+        except RetryLater as exc:
+            failed = Outcome(FAILED, message_id, webhook.id, reason=str(exc))
+            failed.retry_after = exc.retry_after
+            return failed
         except BaseException as exc:
             # BaseException too: a handler's sys.exit() must fail its record, not the batch
             # (or, in `nami dev`, the worker thread). KeyboardInterrupt is no exception to
@@ -243,7 +265,9 @@ class Consumer:
             # (Python delivers Ctrl-C to the main thread, where nami dev stops gracefully),
             # so here it can only come from the handler's own code.
             return Outcome(FAILED, message_id, webhook.id, error=_describe(exc))
-        return Outcome(HANDLED, message_id, webhook.id)
+        return Outcome(
+            HANDLED if self.config.forward is None else FORWARDED, message_id, webhook.id
+        )
 
     def log_line(self, outcome: Outcome) -> str:
         line: dict[str, Any] = {
@@ -259,18 +283,24 @@ class Consumer:
             "error": outcome.error,
             "retryIn": outcome.retry_in,
             "retryError": outcome.retry_error,
+            "retryAfter": outcome.retry_after,
         }
         line.update({k: v for k, v in optional.items() if v is not None})
         return json.dumps(line, ensure_ascii=False, separators=(",", ":"))
 
 
-def metrics_line(stack: str, counts: Mapping[str, int], timestamp_ms: int) -> str:
+def metrics_line(
+    stack: str,
+    counts: Mapping[str, int],
+    timestamp_ms: int,
+    outcomes: tuple[str, ...] = OUTCOMES,
+) -> str:
     """One CloudWatch Embedded Metric Format line: the batch's count per outcome.
 
     CloudWatch Logs turns it into metrics without any API call from the function.
     https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html
     """
-    names = [outcome.capitalize() for outcome in OUTCOMES]
+    names = [outcome.capitalize() for outcome in outcomes]
     document: dict[str, Any] = {
         "_aws": {
             "Timestamp": timestamp_ms,
@@ -284,7 +314,7 @@ def metrics_line(stack: str, counts: Mapping[str, int], timestamp_ms: int) -> st
         },
         "Pipeline": stack,
     }
-    document.update({name: counts.get(o, 0) for name, o in zip(names, OUTCOMES, strict=True)})
+    document.update({name: counts.get(o, 0) for name, o in zip(names, outcomes, strict=True)})
     return json.dumps(document, separators=(",", ":"))
 
 

@@ -18,9 +18,12 @@ from .config import ConfigError, RuntimeConfig, VerifyConfig, load_config
 from .consumer import Consumer
 from .deadletters import SqsDeadLetters
 from .dedupe import DynamoMarkers
+from .forward import Forwarder
 from .retry import SqsRetries
 from .secrets import refresh, resolve
 from .verify import VerifySettings, secret_problem
+
+FORWARD_SECRET_ENV = "NAMI_FORWARD_SECRET"  # the ARN of the pipeline's signing secret
 
 # One per container: secrets, clients and the user's module are loaded on the first event.
 _CONSUMER: Consumer | None = None
@@ -50,7 +53,9 @@ def build_consumer(env: Mapping[str, str]) -> Consumer:
     settings = verify_settings(config)
     return Consumer(
         config=config,
-        function=load_function(config.handler),
+        function=load_function(config.handler)
+        if config.forward is None
+        else forwarder(config, env),
         verify_settings=settings,
         markers=DynamoMarkers(config.dedupe_table)
         if config.dedupe and config.dedupe_table
@@ -58,9 +63,32 @@ def build_consumer(env: Mapping[str, str]) -> Consumer:
         dead_letters=SqsDeadLetters(config.dead_letter_queue_url)
         if config.dead_letter_queue_url
         else None,
-        retries=SqsRetries(config.retry) if config.retry else None,
+        # A forward pipeline always has one: a destination's Retry-After is applied by it.
+        retries=SqsRetries(config.retry) if config.retry or config.forward else None,
         reread_secrets=partial(read_verify, config.verify, refresh) if config.verify else None,
     )
+
+
+def forwarder(config: RuntimeConfig, env: Mapping[str, str]) -> Forwarder:
+    """The delivery function: URL, header values and signing secret read at cold start."""
+    forward = config.forward
+    assert forward is not None
+    arn = env.get(FORWARD_SECRET_ENV)
+    if not arn:
+        raise ConfigError(f"forward is configured but {FORWARD_SECRET_ENV} is not set")
+
+    def value(text: str) -> str:
+        return resolve(text) if text.startswith(("ssm:", "secretsmanager:")) else text
+
+    try:
+        return Forwarder(
+            forward,
+            value(forward.url),
+            resolve(f"secretsmanager:{arn}"),
+            {name: value(v) for name, v in forward.headers.items()},
+        )
+    except ValueError as exc:
+        raise ConfigError(f"forward: {exc}") from exc
 
 
 def export_secrets(secrets: Mapping[str, str]) -> None:

@@ -22,6 +22,9 @@ from typing import Any
 MAX_VISIBILITY = 12 * 3600
 MAX_DELAY = MAX_VISIBILITY - 300 - 900
 BACKOFFS = ("exponential", "fixed")
+# Without a schedule, a destination's Retry-After is honoured up to an hour (with one, up to
+# its `max`): a destination must not be able to park webhooks until they expire.
+RETRY_AFTER_CAP = 3600
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,18 @@ class RetrySchedule:
         return cls(str(backoff), int(str(initial)), int(str(maximum)))
 
 
+def retry_delay(
+    schedule: RetrySchedule | None, attempt: int, retry_after: int | None = None
+) -> int | None:
+    """Seconds until the next attempt: the schedule's delay, no sooner than a destination's
+    Retry-After (capped); None: nothing to change (the queue's visibility timeout applies)."""
+    if retry_after is None:
+        return None if schedule is None else schedule.delay(attempt)
+    cap = RETRY_AFTER_CAP if schedule is None else schedule.maximum
+    wanted = min(max(retry_after, 0), cap, MAX_DELAY)
+    return wanted if schedule is None else max(schedule.delay(attempt), wanted)
+
+
 def horizon(delays: Callable[[int], int], attempts: int) -> int:
     """Seconds from the first delivery to the last of `attempts` (the waits between them)."""
     return sum(delays(attempt) for attempt in range(1, attempts))
@@ -74,7 +89,9 @@ def queue_url(event_source_arn: str) -> str | None:
 class SqsRetries:
     """Hides each failed record for its scheduled delay (ChangeMessageVisibility)."""
 
-    def __init__(self, schedule: RetrySchedule, client: Callable[[], Any] | None = None) -> None:
+    def __init__(
+        self, schedule: RetrySchedule | None, client: Callable[[], Any] | None = None
+    ) -> None:
         self.schedule = schedule
         self._client_factory = client or _boto3_sqs
 
@@ -82,12 +99,15 @@ class SqsRetries:
     def client(self) -> Any:  # made on the first failure: most batches never need it
         return self._client_factory()
 
-    def postpone(self, record: Mapping[str, Any]) -> int:
-        """Hide the record for its delay; return the delay. Raises when SQS refused it: the
-        record is then still reported failed and retries after the queue's visibility timeout."""
+    def postpone(self, record: Mapping[str, Any], retry_after: int | None = None) -> int | None:
+        """Hide the record for its delay; return the delay (None: left to the visibility
+        timeout). Raises when SQS refused it: the record is then still reported failed and
+        retries after the queue's visibility timeout."""
         attributes = record.get("attributes") or {}
         count = str(attributes.get("ApproximateReceiveCount", "1"))
-        delay = self.schedule.delay(int(count) if count.isdigit() else 1)
+        delay = retry_delay(self.schedule, int(count) if count.isdigit() else 1, retry_after)
+        if delay is None:
+            return None
         url = queue_url(str(record.get("eventSourceARN", "")))
         handle = record.get("receiptHandle")
         if url is None or not isinstance(handle, str) or not handle:
