@@ -330,6 +330,12 @@ INGRESS_DESCRIPTION = (
 )
 
 
+# The public URL invokes the function for any request, forged ones too: without a cap, a flood
+# takes the account's whole concurrency (the consumers' included). 10 concurrent ingests of
+# ~50 ms each are ~200 requests/s. https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html
+DEFAULT_INGEST_CONCURRENCY = 10
+
+
 class IngressFunction(Strict):
     """The ingest function of `ingress: function-url`."""
 
@@ -337,11 +343,13 @@ class IngressFunction(Strict):
         default=128, ge=128, le=10240, description="MiB; more memory is also more CPU."
     )
     reserved_concurrency: int | None = Field(
-        default=None,
+        default=DEFAULT_INGEST_CONCURRENCY,
         ge=1,
         le=1000,
         description="Requests handled at once, at most, reserved from the account's pool "
-        "(1,000 by default); above it the URL answers 429 and senders retry. Unset: no cap.",
+        f"(1,000 by default); above it the URL answers 429. Default "
+        f"{DEFAULT_INGEST_CONCURRENCY}, so forged requests cannot take the account's "
+        "concurrency; `null`: no cap.",
     )
 
 

@@ -61,6 +61,7 @@ class PipelinePlan:
     cost: PipelineCost | None = None  # estimated cost, deployed -> compiled
     retries: str = ""  # the retry horizon, e.g. "8 attempts over about 4 h 15 m"
     paused: bool = False  # `nami pause`: the consumer takes nothing; deploy keeps it so
+    ingress: str = ""  # what to know about the endpoint (plan/endpoints.py, ingress_note)
 
     @property
     def changed(self) -> bool:

@@ -213,6 +213,8 @@ class _PlanSection:
             about.append(f"{p.messages_waiting} message{_s(p.messages_waiting)} waiting")
         if p.retries and p.action != "delete":
             about.append(f"retries: {p.retries}")
+        if p.ingress and p.action != "delete":
+            about.append(f"ingress: {p.ingress}")
         if p.paused:
             about.append("paused (`nami resume` to restart it; a deploy keeps it paused)")
         out += [" · ".join(about), ""]

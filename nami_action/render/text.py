@@ -49,6 +49,8 @@ def _pipeline_lines(pipeline: PipelinePlan, show_diff: bool) -> list[str]:
     lines = [f"{SYMBOLS[pipeline.action]} {pipeline.action} {pipeline.stack_name}{why}{paused}"]
     if pipeline.retries and pipeline.action != "delete":
         lines.append(f"    retries: {pipeline.retries}")
+    if pipeline.ingress and pipeline.action != "delete":
+        lines.append(f"    ingress: {pipeline.ingress}")
     if pipeline.error:
         lines.append(f"    error: {pipeline.error}")
     lines += ["    " + row for row in change_table(pipeline.changes)]
