@@ -53,7 +53,7 @@ def ingress_note(pipeline: PipelineConfig) -> str:
     if spec.ingress == "function-url":
         cap = (spec.ingress_function or IngressFunction()).reserved_concurrency
         if cap is None:
-            return "function URL, no concurrency cap (`ingress_function.reserved_concurrency: null`)"
+            return "function URL, uncapped (`ingress_function.reserved_concurrency: null`)"
         return (
             f"function URL, at most {cap} request{'s' if cap != 1 else ''} at once "
             "(`ingress_function.reserved_concurrency`; above it Lambda answers 429)"
