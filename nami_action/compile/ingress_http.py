@@ -61,6 +61,7 @@ SCHEME_HEADERS: dict[str, tuple[str, ...]] = {
     "shopify": ("x-shopify-hmac-sha256", "x-shopify-topic", "x-shopify-webhook-id"),
     "slack": ("x-slack-signature", "x-slack-request-timestamp"),
     "standard-webhooks": ("webhook-id", "webhook-timestamp", "webhook-signature"),
+    "sns": (),  # the signature and the topic are in the body
 }
 # The context variables of an HTTP API. The id is $context.extendedRequestId: the REST API's
 # $context.requestId can be set by the client (x-amzn-RequestId), and the HTTP API's page does

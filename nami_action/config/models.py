@@ -280,6 +280,24 @@ class HmacVerify(_SignedBy):
     )
 
 
+SNS_TOPIC_PATTERN = (
+    r"^arn:aws(-cn|-us-gov)?:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$"
+)
+
+
+class SnsVerify(Strict):
+    """Amazon SNS: the message's RSA signature (SignatureVersion 1 or 2, the certificate from
+    SNS's own host) and its TopicArn; subscriptions are confirmed for these topics only."""
+
+    scheme: Literal["sns"]
+    topics: list[Annotated[str, Field(pattern=SNS_TOPIC_PATTERN)]] = Field(
+        min_length=1,
+        max_length=100,
+        description="The TopicArns accepted; any other topic's message is rejected and its "
+        "subscription is not confirmed.",
+    )
+
+
 class NoVerify(Strict):
     """Accept every request unsigned. Only for senders that cannot sign."""
 
@@ -293,10 +311,20 @@ Verify = Annotated[
     | SlackVerify
     | StandardWebhooksVerify
     | HmacVerify
+    | SnsVerify
     | NoVerify,
     Field(discriminator="scheme"),
 ]
-SCHEMES = ("github", "stripe", "shopify", "slack", "standard-webhooks", "hmac-sha256", "none")
+SCHEMES = (
+    "github",
+    "stripe",
+    "shopify",
+    "slack",
+    "standard-webhooks",
+    "hmac-sha256",
+    "sns",
+    "none",
+)
 
 
 # --- the other sections --------------------------------------------------------------------
@@ -829,6 +857,9 @@ class VerifyOverride(Strict):
     )
     encoding: Literal["hex", "base64"] | None = None
     prefix: str | None = Field(default=None, max_length=32)
+    topics: list[Annotated[str, Field(pattern=SNS_TOPIC_PATTERN)]] | None = Field(
+        default=None, min_length=1, max_length=100
+    )
 
 
 class ConsumerOverride(ConsumerSettings):
