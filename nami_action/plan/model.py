@@ -43,6 +43,7 @@ class PlanWarning:
     kind: WarningKind
     message: str
     loses_messages: bool = False
+    resource: str = ""  # the logical id it is about, where one (a replaced queue)
 
 
 @dataclass(frozen=True)
