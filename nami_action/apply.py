@@ -8,6 +8,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 from nami_action.aws import stacks as cfn
 from nami_action.aws.artifacts import upload_artifact
@@ -18,6 +19,7 @@ from nami_action.compile import names
 from nami_action.compile.dashboard import dashboard_url
 from nami_action.drift.restore import restore_drift
 from nami_action.errors import NamiError
+from nami_action.operate.carry_over import MOVE_FOLDER, carry_over, record_intent, replaced_urls
 from nami_action.operate.pause import consumer_mapping, keep_paused
 from nami_action.plan import decide
 from nami_action.plan.model import DeployResult, Outcome, PipelinePlan, PipelineResult
@@ -46,6 +48,7 @@ class DeployOptions:
     # a NamiError it raises fails that pipeline untouched (the Action re-checks there that
     # the commit is still the branch's tip and the checkout still that commit).
     before_change: Callable[[str], None] | None = field(default=None, compare=False)
+    move_folder: Path | None = None  # replaced queues' moves; default .nami/moves by nami.yaml
 
 
 def queue_deleted_recently(reasons: list[str]) -> bool:
@@ -159,6 +162,8 @@ class Deployer:
         if artifact is not None and artifact.s3_key in self.notes:
             reasons.insert(0, self.notes[artifact.s3_key])
         reasons += self._after(plan)
+        if outcome in ("created", "updated", "unchanged", "restored"):
+            reasons += self._carry_over(plan)
         if paused:  # a failed update rolls back, which may re-send Enabled too
             reasons.append(self._keep_paused(plan))
         endpoint = None
@@ -205,6 +210,31 @@ class Deployer:
         except NamiError as exc:
             return [f"could not remove the unused change set: {exc}"]
         return []
+
+    @property
+    def move_folder(self) -> Path:
+        return self.options.move_folder or self.run.config.base_dir / MOVE_FOLDER
+
+    def _record_moves(self, plan: PipelinePlan) -> None:
+        """Before the change set runs: the URLs of the queues it replaces, kept on disk."""
+        replaced = [w.resource for w in plan.warnings if w.kind == "queue-replaced"]
+        if plan.action == "update" and replaced:
+            urls = replaced_urls(self.aws, plan.stack_name, replaced)
+            record_intent(self.move_folder, plan.stack_name, urls)
+
+    def _carry_over(self, plan: PipelinePlan) -> list[str]:
+        """Move what replaced queues hold into their replacements (also what an interrupted
+        deploy left); trouble is reported and the move stays pending for the next deploy."""
+        pipeline = self.run.config.pipelines.get(plan.pipeline)
+        if pipeline is None:
+            return []
+        try:
+            return carry_over(self.aws, pipeline, self.move_folder).notes
+        except NamiError as exc:
+            return [
+                f"WARNING: webhooks of a replaced queue are not moved yet: {exc}; "
+                "deploy again to finish the move"
+            ]
 
     def _dashboard(self, plan: PipelinePlan) -> str | None:
         pipeline = self.run.config.pipelines[plan.pipeline]
@@ -253,6 +283,7 @@ class Deployer:
             change_set = None
         if change_set is None:
             change_set = self._new_change_set(plan, create=plan.action == "create")
+        self._record_moves(plan)
         since = cfn.latest_event_time(self.aws, plan.stack_name)
         self._before_change(plan)
         cfn.execute_change_set(self.aws, change_set.change_set_id)

@@ -32,6 +32,7 @@ COMMANDS = {
     "pause": "nami_action.cli.pause:pause",
     "resume": "nami_action.cli.pause:resume",
     "replay": "nami_action.cli.replay:replay_command",
+    "redeliver": "nami_action.cli.redeliver:redeliver_command",
 }
 
 

@@ -33,17 +33,27 @@ from nami_action.config.models import Pipeline
 from nami_action.config.rules import throttle_limits
 from nami_action.runtime.textenvelope import format_text_envelope
 
+# What this kind relies on is partly undocumented (a missing header in a mapping, newlines in a
+# mapping value, `${request.body}` of a binary body): until `make aws-smoke` has passed against a
+# real account with an http pipeline, the plan and the README say so. Set True in the commit
+# that records that run (docs/aws-smoke.md).
+VERIFIED_ON_AWS = False
+
 INTEGRATION = "HttpApiQueueIntegration"
 ROUTE = "HttpApiPostRoute"
 ROLE = "HttpApiRole"
 STAGE = "HttpApiStage"
 ACCESS_LOGS = "HttpApiAccessLogs"
 
-# Headers worth carrying whatever the scheme: handlers branch on them.
-COMMON_HEADERS = ("content-type", "user-agent")
-# The headers each scheme's verifier reads (runtime/verify.py) and the provider's event and
-# delivery ids a handler or `dedupe` needs. tests/compile/test_ingress_http.py proves, with the
-# runtime's own verify(), that every scheme still verifies from these alone.
+# The headers each scheme's verifier reads (runtime/verify.py) and the provider's own event and
+# delivery ids, which that provider sends with every delivery; nothing else. What API Gateway
+# does with a mapped header the request lacks is not documented (the parameter-mapping page
+# says nothing; a public report shows "Unable to resolve property ... from source" failures),
+# so no header a sender may leave out (Content-Type, User-Agent) is mapped: each one more is
+# one more way to answer 500 to a webhook forever. `dedupe.header` is the one the user chose.
+# tests/compile/test_ingress_http.py proves, with the runtime's own verify(), that every scheme
+# still verifies from these alone; `make aws-smoke` sends a request without a mapped header.
+# https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-parameter-mapping.html
 SCHEME_HEADERS: dict[str, tuple[str, ...]] = {
     "none": (),
     "github": ("x-hub-signature-256", "x-github-event", "x-github-delivery"),
@@ -51,12 +61,16 @@ SCHEME_HEADERS: dict[str, tuple[str, ...]] = {
     "shopify": ("x-shopify-hmac-sha256", "x-shopify-topic", "x-shopify-webhook-id"),
     "slack": ("x-slack-signature", "x-slack-request-timestamp"),
     "standard-webhooks": ("webhook-id", "webhook-timestamp", "webhook-signature"),
+    "sns": (),  # the signature and the topic are in the body
 }
-# The context variables of an HTTP API: $context.requestId is API Gateway's own id for HTTP
-# APIs (no client header sets it), requestTimeEpoch is in milliseconds.
+# The context variables of an HTTP API. The id is $context.extendedRequestId: the REST API's
+# $context.requestId can be set by the client (x-amzn-RequestId), and the HTTP API's page does
+# not say whether its own can; the extended id is API Gateway's alone. It is also the FIFO
+# deduplication id, so two requests are never merged into one message by a chosen header.
+# requestTimeEpoch is in milliseconds.
 # https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-logging-variables.html
 ENVELOPE_FIELDS = {
-    "id": "${context.requestId}",
+    "id": "${context.extendedRequestId}",
     "receivedAt": "${context.requestTimeEpoch}",
     "sourceIp": "${context.identity.sourceIp}",
     "method": "${context.httpMethod}",
@@ -67,6 +81,9 @@ BODY = "${request.body}"
 # large, characters SQS does not allow, queue gone), 403 (access denied) or 404; each becomes
 # 500 so the sender retries instead of believing a webhook that was never stored. SQS's own
 # 5xx pass through as 5xx. A stored message answers 202, as the REST kind does.
+# Response parameter mapping changes the status code and headers only, never the body: SQS's
+# error text (an access-denied one names the role's ARN, so the account id) reaches the sender,
+# unlike the REST kind's static answers. The README says so; `make aws-smoke` reports it.
 # https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-parameter-mapping.html#http-api-mapping-response-parameters
 STORED_STATUS = "202"
 REFUSED_STATUS = "500"
@@ -74,6 +91,7 @@ SQS_REFUSALS = ("400", "403", "404")
 ACCESS_LOG_FORMAT = json.dumps(
     {
         "requestId": "$context.requestId",
+        "extendedRequestId": "$context.extendedRequestId",
         "ip": "$context.identity.sourceIp",
         "time": "$context.requestTimeEpoch",
         "method": "$context.httpMethod",
@@ -89,7 +107,7 @@ ACCESS_LOG_FORMAT = json.dumps(
 
 def carried_headers(spec: Pipeline) -> tuple[str, ...]:
     """The request headers the envelope carries, lower-case, in a stable order."""
-    wanted = [*COMMON_HEADERS, *SCHEME_HEADERS.get(spec.verify.scheme, ())]
+    wanted = list(SCHEME_HEADERS.get(spec.verify.scheme, ()))
     if spec.dedupe is not None and spec.dedupe.header:
         wanted.append(spec.dedupe.header.lower())
     return tuple(dict.fromkeys(wanted))
@@ -107,8 +125,8 @@ def request_parameters(spec: Pipeline) -> dict[str, object]:
         "MessageBody": message_body(spec),
     }
     if spec.queue.fifo:
-        # One group per pipeline (rules.py refuses group_by with `http`); the request id makes
-        # every request its own message.
+        # One group per pipeline (rules.py refuses group_by with `http`); the extended request
+        # id (no client header sets it) makes every request its own message.
         parameters["MessageGroupId"] = "nami"
         parameters["MessageDeduplicationId"] = ENVELOPE_FIELDS["id"]
     return parameters

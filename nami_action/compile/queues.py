@@ -8,6 +8,12 @@ from troposphere.sqs import Queue, RedrivePolicy
 from nami_action.compile import names
 from nami_action.config import Config, PipelineConfig
 
+# SQS's largest message, for the DLQ whatever the queue's size: the runtime moves a rejected
+# webhook there with its reason as message attributes (runtime/deadletters.py), and SQS counts
+# attributes in the message size, so a near-limit webhook would not fit a DLQ of the queue's size.
+# https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/quotas-messages.html
+DEAD_LETTER_MAX_MESSAGE_SIZE = 1024 * 1024
+
 
 def add_queues(template: Template, config: Config, pipeline: PipelineConfig) -> None:
     spec = pipeline.spec
@@ -19,7 +25,7 @@ def add_queues(template: Template, config: Config, pipeline: PipelineConfig) -> 
         names.DEAD_LETTER_QUEUE,
         QueueName=names.dead_letter_queue_name(pipeline),
         MessageRetentionPeriod=spec.dead_letter.retention,
-        MaximumMessageSize=spec.queue.max_message_size,
+        MaximumMessageSize=DEAD_LETTER_MAX_MESSAGE_SIZE,
         SqsManagedSseEnabled=True,
         RedriveAllowPolicy={"redrivePermission": "byQueue", "sourceQueueArns": [source_arn]},
         Tags=names.cfn_tags(config, pipeline),

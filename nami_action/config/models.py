@@ -301,6 +301,24 @@ class HmacVerify(_SignedBy):
     )
 
 
+SNS_TOPIC_PATTERN = (
+    r"^arn:aws(-cn|-us-gov)?:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$"
+)
+
+
+class SnsVerify(Strict):
+    """Amazon SNS: the message's RSA signature (SignatureVersion 1 or 2, the certificate from
+    SNS's own host) and its TopicArn; subscriptions are confirmed for these topics only."""
+
+    scheme: Literal["sns"]
+    topics: list[Annotated[str, Field(pattern=SNS_TOPIC_PATTERN)]] = Field(
+        min_length=1,
+        max_length=100,
+        description="The TopicArns accepted; any other topic's message is rejected and its "
+        "subscription is not confirmed.",
+    )
+
+
 class NoVerify(Strict):
     """Accept every request unsigned. Only for senders that cannot sign."""
 
@@ -314,10 +332,20 @@ Verify = Annotated[
     | SlackVerify
     | StandardWebhooksVerify
     | HmacVerify
+    | SnsVerify
     | NoVerify,
     Field(discriminator="scheme"),
 ]
-SCHEMES = ("github", "stripe", "shopify", "slack", "standard-webhooks", "hmac-sha256", "none")
+SCHEMES = (
+    "github",
+    "stripe",
+    "shopify",
+    "slack",
+    "standard-webhooks",
+    "hmac-sha256",
+    "sns",
+    "none",
+)
 
 
 # --- the other sections --------------------------------------------------------------------
@@ -351,6 +379,12 @@ INGRESS_DESCRIPTION = (
 )
 
 
+# The public URL invokes the function for any request, forged ones too: without a cap, a flood
+# takes the account's whole concurrency (the consumers' included). 10 concurrent ingests of
+# ~50 ms each are ~200 requests/s. https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html
+DEFAULT_INGEST_CONCURRENCY = 10
+
+
 class IngressFunction(Strict):
     """The ingest function of `ingress: function-url`."""
 
@@ -358,11 +392,13 @@ class IngressFunction(Strict):
         default=128, ge=128, le=10240, description="MiB; more memory is also more CPU."
     )
     reserved_concurrency: int | None = Field(
-        default=None,
+        default=DEFAULT_INGEST_CONCURRENCY,
         ge=1,
         le=1000,
         description="Requests handled at once, at most, reserved from the account's pool "
-        "(1,000 by default); above it the URL answers 429 and senders retry. Unset: no cap.",
+        f"(1,000 by default); above it the URL answers 429. Default "
+        f"{DEFAULT_INGEST_CONCURRENCY}, so forged requests cannot take the account's "
+        "concurrency; `null`: no cap.",
     )
 
 
@@ -966,6 +1002,9 @@ class VerifyOverride(Strict):
     )
     encoding: Literal["hex", "base64"] | None = None
     prefix: str | None = Field(default=None, max_length=32)
+    topics: list[Annotated[str, Field(pattern=SNS_TOPIC_PATTERN)]] | None = Field(
+        default=None, min_length=1, max_length=100
+    )
 
 
 class ForwardOverride(Forward):

@@ -35,6 +35,9 @@ LONGEST_WAIT_SECONDS = 60.0  # a longer wait than this fails the call instead
 # finds its own comments: author == the token's viewer login).
 ACTIONS_BOT = "github-actions[bot]"
 UpsertResult = Literal["created", "updated", "unchanged"]
+# Listing and redelivering a repository webhook's deliveries: the repository permission
+# "Webhooks" (read and write), or a classic token's admin:repo_hook scope.
+HOOKS_PERMISSION = "webhooks: write (classic token: admin:repo_hook)"
 
 
 class GitHubError(NamiError):
@@ -258,6 +261,32 @@ class GitHubClient:
         except GitHubError as exc:
             if exc.status != 404:  # the label was not there
                 raise
+
+    # ------------------------------------------------------------------ webhook deliveries
+
+    def hook_deliveries(self, hook_id: int) -> Iterator[list[dict[str, Any]]]:
+        """Pages of a repository webhook's deliveries, newest first (cursor pagination).
+        https://docs.github.com/en/rest/repos/webhooks#list-deliveries-for-a-repository-webhook"""
+        url: str | None = self._url(f"/hooks/{hook_id}/deliveries?per_page={PER_PAGE}")
+        doing = f"listing the deliveries of webhook {hook_id}"
+        for _ in range(MAX_PAGES):
+            if url is None:
+                return
+            response = self._request("GET", url, doing=doing, need=HOOKS_PERMISSION)
+            yield [d for d in response.data or [] if isinstance(d, dict)]
+            url = next_link(response.headers.get("link", ""))
+            if url is not None and not url.startswith(self.api_url + "/"):
+                raise GitHubError(f"refusing to follow a pagination link off {self.api_url}: {url}")
+
+    def redeliver(self, hook_id: int, delivery_id: int) -> None:
+        """Ask GitHub to send a delivery again (it answers 202 and sends it soon after).
+        https://docs.github.com/en/rest/repos/webhooks#redeliver-a-delivery-for-a-repository-webhook"""
+        self._request(
+            "POST",
+            self._url(f"/hooks/{hook_id}/deliveries/{delivery_id}/attempts"),
+            doing=f"redelivering delivery {delivery_id} of webhook {hook_id}",
+            need=HOOKS_PERMISSION,
+        )
 
     # ------------------------------------------------------------------ transport
 

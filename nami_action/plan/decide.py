@@ -142,9 +142,11 @@ def _replaced(pipeline: str, logical_id: str, how: str) -> PlanWarning:
     return PlanWarning(
         pipeline,
         "queue-replaced",
-        f"the {_label(logical_id)} of `{pipeline}` {maybe} replaced: webhooks stored in the "
-        "old queue stay there (it is retained) but are no longer consumed",
+        f"the {_label(logical_id)} of `{pipeline}` {maybe} replaced: deploy --force moves the "
+        "webhooks stored in the old queue into the new one after the update (journaled, "
+        "operate/carry_over.py); the old queue is kept, empty",
         loses_messages=True,
+        resource=logical_id,
     )
 
 

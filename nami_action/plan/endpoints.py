@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from nami_action.compile.ingress_http import VERIFIED_ON_AWS
+from nami_action.config import PipelineConfig
+from nami_action.config.models import IngressFunction
 from nami_action.plan.model import PlanWarning
 
 # The resource type that tells a compiled or deployed template's ingress kind.
@@ -42,3 +45,19 @@ def endpoint_warnings(
             loses_messages=True,
         )
     ]
+
+
+def ingress_note(pipeline: PipelineConfig) -> str:
+    """What the plan says about a pipeline's endpoint, beyond its kind's defaults."""
+    spec = pipeline.spec
+    if spec.ingress == "function-url":
+        cap = (spec.ingress_function or IngressFunction()).reserved_concurrency
+        if cap is None:
+            return "function URL, uncapped (`ingress_function.reserved_concurrency: null`)"
+        return (
+            f"function URL, at most {cap} request{'s' if cap != 1 else ''} at once "
+            "(`ingress_function.reserved_concurrency`; above it Lambda answers 429)"
+        )
+    if spec.ingress == "http" and not VERIFIED_ON_AWS:
+        return "HTTP API, not yet verified on AWS (`make aws-smoke`, docs/aws-smoke.md)"
+    return ""

@@ -74,6 +74,7 @@ class PlanWarning:
     kind: WarningKind
     message: str
     loses_messages: bool = False
+    resource: str = ""  # the logical id it is about, where one (a replaced queue)
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,7 @@ class PipelinePlan:
     settings: list[SettingChange] = field(default_factory=list)  # as written in nami.yaml
     settings_note: str = ""  # why no settings can be listed (e.g. an older deployed template)
     code: CodeChange | None = None  # the consumer's code, when it changed
+    ingress: str = ""  # what to know about the endpoint (plan/endpoints.py, ingress_note)
 
     @property
     def changed(self) -> bool:

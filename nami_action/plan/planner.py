@@ -39,7 +39,7 @@ from nami_action.package.pipelines import package_config
 from nami_action.plan import decide
 from nami_action.plan.changes import with_changes
 from nami_action.plan.costs import add_costs
-from nami_action.plan.endpoints import endpoint_warnings
+from nami_action.plan.endpoints import endpoint_warnings, ingress_note
 from nami_action.plan.model import PipelinePlan, Plan, PlanWarning, ResourceChange
 
 # Who made a change set shows in its name; the IAM documents build on it (a plan role may
@@ -277,6 +277,7 @@ def _first_look(
         line=pipeline.line,
         retries=retry_horizon(pipeline.spec),
         forward=forward_summary(pipeline.spec),
+        ingress=ingress_note(pipeline),
     )
 
 

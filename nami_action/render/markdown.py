@@ -264,6 +264,8 @@ class _PlanSection:
             about.append(f"retries: {p.retries}")
         if p.forward and p.action != "delete":
             about.append(f"forward: {p.forward}")
+        if p.ingress and p.action != "delete":
+            about.append(f"ingress: {p.ingress}")
         if p.paused:
             about.append("paused (`nami resume` to restart it; a deploy keeps it paused)")
         out += [" · ".join(about), ""]

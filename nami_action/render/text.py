@@ -53,6 +53,8 @@ def _pipeline_lines(pipeline: PipelinePlan, show_diff: bool) -> list[str]:
         lines.append(f"    retries: {pipeline.retries}")
     if pipeline.forward and pipeline.action != "delete":
         lines.append(f"    forward: {pipeline.forward}")
+    if pipeline.ingress and pipeline.action != "delete":
+        lines.append(f"    ingress: {pipeline.ingress}")
     if pipeline.error:
         lines.append(f"    error: {pipeline.error}")
     lines += ["    " + row for row in change_table(pipeline.changes)]

@@ -10,7 +10,7 @@ from typing import Any
 from .dedupe import JsonPathError, parse_json_path
 from .forward import ForwardConfig
 from .retry import RetrySchedule
-from .verify import DEFAULT_TOLERANCE, SCHEMES
+from .verify import DEFAULT_TOLERANCE, SCHEMES, UNSIGNED_BY_SECRET
 
 CONFIG_ENV = "NAMI_CONFIG"
 DEDUPE_TABLE_ENV = "NAMI_DEDUPE_TABLE"
@@ -31,6 +31,7 @@ class VerifyConfig:
     prefix: str = ""
     tolerance: int = DEFAULT_TOLERANCE
     previous_ref: str | None = None  # the secret being rotated out, still accepted
+    topics: tuple[str, ...] = ()  # `sns`: the TopicArns accepted
 
     def secret_refs(self) -> list[str]:
         return [r for r in (self.secret_ref, self.previous_ref) if r]
@@ -137,13 +138,24 @@ def _verify(value: Any) -> VerifyConfig | None:
         prefix=_get(data, "prefix", str, ""),
         tolerance=_get(data, "tolerance", int, DEFAULT_TOLERANCE),
         previous_ref=previous,
+        topics=_topics(data.get("topics")),
     )
     if config.scheme not in SCHEMES:
         raise ConfigError(f"verify.scheme must be one of {sorted(SCHEMES)}, got {config.scheme!r}")
-    if config.scheme != "none" and not config.secret_ref:
+    if config.scheme not in UNSIGNED_BY_SECRET and not config.secret_ref:
         # Refuse to start rather than reject (and drop) every webhook.
         raise ConfigError(f"verify scheme {config.scheme!r} needs a secret")
+    if config.scheme == "sns" and not config.topics:
+        raise ConfigError("verify scheme 'sns' needs topics (the TopicArns accepted)")
     return config
+
+
+def _topics(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ConfigError("verify.topics must be a list of TopicArns")
+    return tuple(value)
 
 
 def _secret_refs(value: Any) -> tuple[str | None, str | None]:

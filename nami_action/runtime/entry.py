@@ -110,7 +110,14 @@ def read_verify(v: VerifyConfig, read: Callable[[str], str]) -> VerifySettings:
         if problem:
             raise ConfigError(f"verify secret {ref or '(none)'} {problem}")
     return VerifySettings(
-        v.scheme, secret, v.header, v.encoding, v.prefix, v.tolerance, previous=previous
+        v.scheme,
+        secret,
+        v.header,
+        v.encoding,
+        v.prefix,
+        v.tolerance,
+        previous=previous,
+        topics=v.topics,
     )
 
 

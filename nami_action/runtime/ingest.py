@@ -42,8 +42,9 @@ GROUP_ID = re.compile(r"^[!-~]{1,128}$")  # what SQS accepts as a MessageGroupId
 # holds no "." or ":". Under github, shopify (which sign the bare body) it is refused.
 ZOOM_SAFE_SCHEMES = ("stripe", "slack", "standard-webhooks")
 ZOOM_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
-# SNS confirms a subscription through SubscribeURL: fetched only on SNS's own HTTPS host.
-SNS_HOST = re.compile(r"^sns\.[a-z0-9-]+\.amazonaws\.com$")
+# SNS confirms a subscription through SubscribeURL: fetched only on SNS's own HTTPS host, and
+# only for a `verify.scheme: sns` pipeline once the message's signature and topic checked out.
+SNS_HOST = re.compile(r"^sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$")
 
 
 @dataclass(frozen=True)
@@ -99,12 +100,12 @@ class Ingest:
         body = _body(event)
         received_ms = int(event.get("requestContext", {}).get("timeEpoch", 0))
         data = _json_object(body)
-        # Zoom and SNS sign these with keys no nami scheme checks: answered before verify(),
-        # each guarded so the answer gives a forger nothing (see zoom, sns_confirm).
+        # Zoom signs this with a key no nami scheme checks: answered before verify(), guarded
+        # so the answer gives a forger nothing (see zoom).
         if data.get("event") == "endpoint.url_validation":
             return self.zoom(data)
-        if headers.get("x-amz-sns-message-type") == "SubscriptionConfirmation":
-            return self.sns_confirm(data)
+        if "SubscriptionConfirmation" in (headers.get("x-amz-sns-message-type"), data.get("Type")):
+            return self.sns_confirm(headers, body, received_ms, data)
         if self.settings is not None:
             result = verify(self.settings, headers, body, received_ms / 1000)
             if not result.ok:
@@ -139,7 +140,17 @@ class Ingest:
         digest = hmac.new(settings.secret.encode(), token.encode(), hashlib.sha256).hexdigest()
         return json_answer(200, {"plainToken": token, "encryptedToken": digest})
 
-    def sns_confirm(self, data: Mapping[str, Any]) -> Answer:
+    def sns_confirm(
+        self, headers: Headers, body: bytes, received_ms: int, data: Mapping[str, Any]
+    ) -> Answer:
+        """Subscribe only where the pipeline verifies SNS (signature, allowed TopicArn)."""
+        if self.settings is None or self.settings.scheme != "sns":
+            return json_answer(
+                400, {"message": "SNS subscriptions are confirmed only with verify.scheme sns"}
+            )
+        result = verify(self.settings, headers, body, received_ms / 1000)
+        if not result.ok:
+            return json_answer(401, {"message": f"signature rejected: {result.reason}"})
         url = data.get("SubscribeURL")
         parts = urllib.parse.urlsplit(url) if isinstance(url, str) else None
         if parts is None or parts.scheme != "https" or not SNS_HOST.match(parts.hostname or ""):

@@ -11,10 +11,15 @@ import base64
 import binascii
 import hashlib
 import hmac
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
+from .sns import STORE, Certificates, SnsError, check_message
+
 DEFAULT_TOLERANCE = 300  # seconds; what Stripe, Slack and Standard Webhooks recommend.
+# Schemes without a shared secret: `sns` checks an RSA signature with SNS's public key.
+UNSIGNED_BY_SECRET = ("none", "sns")
 
 
 @dataclass(frozen=True)
@@ -28,6 +33,8 @@ class VerifySettings:
     prefix: str = ""
     tolerance: int = DEFAULT_TOLERANCE
     previous: str | None = None  # the secret being rotated out; also accepted
+    topics: tuple[str, ...] = ()  # `sns`: the TopicArns accepted
+    certificates: Certificates | None = None  # `sns`: where keys come from (None: SNS's hosts)
 
     def secrets(self) -> list[str | None]:
         return [self.secret] + ([self.previous] if self.previous else [])
@@ -55,7 +62,7 @@ def verify(
     verifier = SCHEMES.get(settings.scheme)
     if verifier is None:
         return VerifyResult(False, f"unknown scheme {settings.scheme!r}")
-    if settings.scheme != "none" and not settings.secret:
+    if settings.scheme not in UNSIGNED_BY_SECRET and not settings.secret:
         return VerifyResult(False, "no secret configured")
     # The current secret first; during a rotation the previous one may still sign.
     first = verifier(settings, headers, body, received_at)
@@ -68,13 +75,29 @@ def verify(
 def secret_problem(scheme: str, secret: str | None) -> str | None:
     """Why `secret` cannot verify `scheme` (None when it can). Checked at cold start, so a
     broken secret stops the function instead of rejecting every webhook."""
-    if scheme == "none":
+    if scheme in UNSIGNED_BY_SECRET:
         return None
     if not secret or not secret.strip():
         return "is empty"
     if scheme == "standard-webhooks" and not _standard_key(secret):
         return "is not a base64 key (whsec_...) as standard-webhooks needs"
     return None
+
+
+def _sns(
+    settings: VerifySettings, headers: Mapping[str, str], body: bytes, received_at: float
+) -> VerifyResult:
+    try:
+        message = json.loads(body)
+    except ValueError:
+        return VerifyResult(False, "not an SNS message (body is not JSON)")
+    if not isinstance(message, dict):
+        return VerifyResult(False, "not an SNS message (body is not a JSON object)")
+    try:
+        check_message(message, settings.topics, settings.certificates or STORE)
+    except SnsError as exc:
+        return VerifyResult(False, str(exc))
+    return ACCEPTED
 
 
 def _none(
@@ -262,4 +285,5 @@ SCHEMES: dict[str, Verifier] = {
     "slack": _slack,
     "standard-webhooks": _standard_webhooks,
     "hmac-sha256": _hmac_sha256,
+    "sns": _sns,
 }

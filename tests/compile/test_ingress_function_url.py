@@ -109,7 +109,8 @@ def test_defaults_for_the_ingest_function_and_the_queue_size(
 ) -> None:
     function = templates["orders"]["Resources"]["IngestFunction"]["Properties"]
     assert function["MemorySize"] == 128
-    assert "ReservedConcurrentExecutions" not in function
+    # Capped by default: the public URL invokes the function for forged requests too.
+    assert function["ReservedConcurrentExecutions"] == 10
     assert function["Environment"]["Variables"]["NAMI_MAX_MESSAGE_SIZE"] == str(256 * 1024)
 
 

@@ -126,9 +126,11 @@ def test_integration_is_sqs_send_message_with_a_role_for_this_queue_only(
     params = integration["RequestParameters"]
     assert params["QueueUrl"] == {"Ref": "Queue"}
     assert params["MessageBody"].startswith("nami-envelope 2\n")
-    # FIFO: one group, and the request id deduplicates (never the client-set header).
+    # FIFO: one group, and API Gateway's extended request id deduplicates: no client header
+    # sets it (REST's requestId takes x-amzn-RequestId; the HTTP API's page does not say).
     assert params["MessageGroupId"] == "nami"
-    assert params["MessageDeduplicationId"] == "${context.requestId}"
+    assert params["MessageDeduplicationId"] == "${context.extendedRequestId}"
+    assert "context.requestId" not in json.dumps(integration)
     assert (
         "MessageGroupId"
         not in templates["github"]["Resources"][INTEGRATION]["Properties"]["RequestParameters"]
@@ -196,7 +198,7 @@ def fill(mapping: str, headers: dict[str, str], body: str, context: dict[str, st
 
 
 CONTEXT = {
-    "requestId": "Zp8vNhw3iAMEVfQ=",
+    "extendedRequestId": "Zp8vNhw3iAMEVfQ=",
     "requestTimeEpoch": str(NOW * 1000 + 123),
     "identity.sourceIp": "203.0.113.9",
     "httpMethod": "POST",
@@ -227,7 +229,7 @@ def test_mapping_carries_a_text_body_byte_exact(project: Path, body: str) -> Non
     )
     webhook = decode_envelope(text)
     assert webhook.body == body.encode("utf-8")
-    assert webhook.id == CONTEXT["requestId"]
+    assert webhook.id == CONTEXT["extendedRequestId"]
     assert webhook.received_at.timestamp() == NOW + 0.123
     assert webhook.raw["receivedAt"] == NOW * 1000 + 123
     assert (webhook.method, webhook.path, webhook.source_ip) == (
@@ -242,12 +244,38 @@ def test_mapping_carries_a_text_body_byte_exact(project: Path, body: str) -> Non
 def test_headers_not_sent_are_absent_and_others_are_not_carried(project: Path) -> None:
     text = fill(
         message_body(spec_of(project, "github")),
-        {"X-Hub-Signature-256": "sha256=ab", "Cookie": "not for the queue"},
+        {
+            "X-Hub-Signature-256": "sha256=ab",
+            "Cookie": "not for the queue",
+            "Content-Type": "application/json",
+            "User-Agent": "GitHub-Hookshot/1",
+        },
         "{}",
         CONTEXT,
     )
     headers = decode_envelope(text).headers
     assert dict(headers.items()) == {"x-hub-signature-256": "sha256=ab"}
+
+
+@pytest.mark.parametrize(
+    ("pipeline", "mapped"),
+    [
+        ("github", {"x-hub-signature-256", "x-github-event", "x-github-delivery"}),
+        ("stripe", {"stripe-signature"}),
+        ("slack", {"x-slack-signature", "x-slack-request-timestamp"}),
+        ("std", {"webhook-id", "webhook-timestamp", "webhook-signature"}),
+    ],
+)
+def test_only_the_headers_the_scheme_needs_are_mapped(
+    project: Path, pipeline: str, mapped: set[str]
+) -> None:
+    """What API Gateway does with a mapped header the request lacks is undocumented: map
+    nothing a sender may leave out (no Content-Type, no User-Agent), only what its scheme's
+    provider always sends (and the dedupe header the user chose)."""
+    referenced = set(
+        re.findall(r"\$\{request\.header\.([a-z0-9-]+)\}", message_body(spec_of(project, pipeline)))
+    )
+    assert referenced == mapped
 
 
 def sign(scheme: str, body: bytes) -> dict[str, str]:
@@ -374,4 +402,4 @@ def test_the_cli_reads_a_v2_envelope_back_as_it_reads_v1(project: Path) -> None:
     assert request.body == body.encode()
     assert request.headers == {"webhook-id": "m1"}
     assert request.received_at_ms == NOW * 1000 + 123
-    assert request.request_id == CONTEXT["requestId"]
+    assert request.request_id == CONTEXT["extendedRequestId"]

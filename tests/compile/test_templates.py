@@ -134,6 +134,9 @@ def test_queues_are_retained_encrypted_and_redriven(all_templates: dict[str, Any
     assert props["VisibilityTimeout"] == 900
     assert props["MessageRetentionPeriod"] == 3 * 86400
     assert props["MaximumMessageSize"] == 256 * 1024
+    # The DLQ takes SQS's largest message whatever the queue's: a rejected near-limit webhook
+    # moves there with its reason attributes on top.
+    assert dlq["Properties"]["MaximumMessageSize"] == 1024 * 1024
     allow = dlq["Properties"]["RedriveAllowPolicy"]
     assert allow["redrivePermission"] == "byQueue"
     assert "every-gh" in json.dumps(allow["sourceQueueArns"])

@@ -3,9 +3,13 @@ asks for --force, and the endpoint is derived from whichever API the stack holds
 
 from __future__ import annotations
 
+import json
+
 from nami_action.apply import endpoint_url
 from nami_action.aws import stacks as cfn
 from nami_action.aws.session import Aws
+from nami_action.render.markdown import plan_markdown
+from nami_action.render.text import plan_text
 
 from .support import Project
 from .test_deploy import deploy_project, fresh_aws, outcomes, plan_run
@@ -71,8 +75,8 @@ def test_a_function_url_endpoint_is_read_from_lambda(aws: Aws) -> None:
     assert function_url(aws, "shop-slack-ingest") == made["FunctionUrl"]
 
 
-def test_the_logging_role_warning_is_for_rest_stages_only(project: Project, aws: Aws) -> None:
-    """HTTP APIs and function URLs do not use API Gateway's account CloudWatch role."""
+def three_kinds(project: Project) -> None:
+    """github stays REST, stripe becomes `http`, orders `function-url`."""
     project.config.write_text(
         project.config.read_text()
         .replace("      max_concurrency: 20\n", "      max_concurrency: 20\n    ingress: http\n")
@@ -80,6 +84,11 @@ def test_the_logging_role_warning_is_for_rest_stages_only(project: Project, aws:
             "      max_concurrency: 2\n", "      max_concurrency: 2\n    ingress: function-url\n"
         )
     )
+
+
+def test_the_logging_role_warning_is_for_rest_stages_only(project: Project, aws: Aws) -> None:
+    """HTTP APIs and function URLs do not use API Gateway's account CloudWatch role."""
+    three_kinds(project)
     plan = plan_run(project, fresh_aws(emulator_of(aws))).plan
     warned = {p.pipeline: [w.kind for w in p.warnings] for p in plan.pipelines}
     assert warned == {"github": ["logging-role-missing"], "stripe": [], "orders": []}
@@ -88,3 +97,20 @@ def test_the_logging_role_warning_is_for_rest_stages_only(project: Project, aws:
 def emulator_of(aws: Aws) -> str:
     assert aws.target.endpoint_url is not None
     return aws.target.endpoint_url
+
+
+def test_the_plan_states_the_ingest_cap_and_the_unverified_kind(project: Project, aws: Aws) -> None:
+    """A function URL is capped by default (forged requests invoke Lambda too); `http` is
+    marked unverified until `make aws-smoke` passed on AWS. Both in every rendering."""
+    three_kinds(project)
+    plan = plan_run(project, fresh_aws(emulator_of(aws))).plan
+    said = {p.pipeline: p.ingress for p in plan.pipelines}
+    assert said["github"] == ""
+    assert "not yet verified on AWS" in said["stripe"]
+    assert "at most 10 requests at once" in said["orders"]
+    text, markdown = plan_text(plan), plan_markdown(plan)
+    for note in (said["stripe"], said["orders"]):
+        assert note in text and note in markdown
+    template = plan_run(project, fresh_aws(emulator_of(aws))).templates["orders"]
+    ingest = json.loads(template)["Resources"]["IngestFunction"]["Properties"]
+    assert ingest["ReservedConcurrentExecutions"] == 10

@@ -109,7 +109,9 @@ def targets(config: Config, wanted: dict[str, str]) -> list[Target]:
             encoding=getattr(verify, "encoding", "hex"),
             prefix=getattr(verify, "prefix", ""),
         )
-        found.append(Target(name, settings, fifo=pipeline.spec.queue.fifo))
+        found.append(
+            Target(name, settings, fifo=pipeline.spec.queue.fifo, ingress=pipeline.spec.ingress)
+        )
     return found
 
 
@@ -242,9 +244,18 @@ def deploy_send_check(
     endpoints: dict[str, str] = json.loads(done.stdout)["endpoints"]
     corpus = build_corpus(targets(config, wanted), config.project, time.time())
     since_ms = int(time.time() * 1000) - 60_000
-    answers = {probe.name: sender(endpoints[probe.pipeline], probe) for probe in corpus}
+    answers = {
+        probe.name: sender(endpoints[probe.pipeline], probe)
+        if probe.pipeline in endpoints
+        else Answer(probe.name, 0, b"deploy gave no endpoint for this pipeline")
+        for probe in corpus
+    }
     seen = wait_for_handlers(aws, config, corpus, since_ms, options.timeout, options.settle)
-    problems = check(corpus, answers, seen, dead_letters(aws, config))
+    # An HTTP API passes SQS's error text on (its response mapping cannot replace a body):
+    # a refusal must still not show the account or the queue.
+    hidden = {"the account id": aws.account_id()}
+    hidden |= {f"the queue {p.stack_name}": p.stack_name for p in config.pipelines.values()}
+    problems = check(corpus, answers, seen, dead_letters(aws, config), hidden)
     for probe in corpus:
         answer = answers[probe.name]
         log(f"{probe.name}: sent {len(probe.body)} bytes, got {answer.status}")

@@ -115,14 +115,33 @@ def _json_body(answer: Answer) -> dict[str, Any] | None:
     return body if isinstance(body, dict) else None
 
 
+def refused(probe: Probe, answer: Answer | None) -> bool:
+    """An `either` probe the endpoint refused: then it must never be handled."""
+    return probe.either and answer is not None and not 200 <= answer.status < 300
+
+
+def leaks(probe: Probe, answer: Answer, hidden: dict[str, str]) -> list[str]:
+    """What a refusal shows the sender that it must not (the account id, the queue's name)."""
+    if 200 <= answer.status < 300:
+        return []
+    text = answer.body.decode("utf-8", "replace")
+    return [
+        f"{probe.name}: the {answer.status} answer shows {what}"
+        for what, word in hidden.items()
+        if word and word in text
+    ]
+
+
 def check_answer(probe: Probe, answer: Answer | None) -> list[str]:
     if answer is None:
         return [f"{probe.name}: no answer"]
+    if refused(probe, answer) and answer.status != 0:
+        return []
     if answer.status != probe.status:
         return [f"{probe.name}: the sender got {answer.status}, expected {probe.status}"]
     body = _json_body(answer)
-    if probe.status == 415:
-        return []  # API Gateway's own answer, not ours
+    if probe.status == 415 or probe.ingress == "http":
+        return []  # API Gateway's own answer (an HTTP API passes SQS's answer on), not ours
     if body is None:
         return [f"{probe.name}: the answer is not a JSON object: {answer.body[:80]!r}"]
     problems = []
@@ -137,7 +156,7 @@ def check_answer(probe: Probe, answer: Answer | None) -> list[str]:
 
 def check_seen(probe: Probe, answer: Answer | None, seen: list[Seen]) -> list[str]:
     mine = [s for s in seen if s.probe == probe.name]
-    if not probe.handled:
+    if not probe.handled or refused(probe, answer):
         return [f"{probe.name}: the handler saw it, but it must not"] if mine else []
     if not mine:
         return [f"{probe.name}: the handler never saw it"]
@@ -145,12 +164,14 @@ def check_seen(probe: Probe, answer: Answer | None, seen: list[Seen]) -> list[st
     digest = hashlib.sha256(probe.body).hexdigest()
     if any(s.sha256 != digest or s.length != len(probe.body) for s in mine):
         problems.append(f"{probe.name}: the handler saw other bytes than were sent")
-    if any(s.content_type != probe.content_type for s in mine):
+    # `ingress: http` carries no Content-Type (compile/ingress_http.py): the handler sees none.
+    sent_type = None if probe.ingress == "http" else probe.content_type
+    if any(s.content_type != sent_type for s in mine):
         problems.append(
             f"{probe.name}: the handler saw Content-Type {mine[0].content_type!r}, "
-            f"sent {probe.content_type!r}"
+            f"expected {sent_type!r}"
         )
-    body = _json_body(answer) if answer else None
+    body = _json_body(answer) if answer and probe.ingress != "http" else None
     if body and any(s.id != body.get("id") for s in mine):
         problems.append(f"{probe.name}: the envelope id is not the id the sender was given")
     return problems
@@ -161,14 +182,17 @@ def check(
     answers: dict[str, Answer],
     seen: list[Seen],
     dead: list[DeadLetter] | None = None,
+    hidden: dict[str, str] | None = None,
 ) -> list[str]:
     """Every problem found; an empty list means the release check passed. `dead`: what the
-    dead-letter queues held (None: not looked at)."""
+    dead-letter queues held (None: not looked at); `hidden`: what no refusal may show the
+    sender (what it is -> the text, e.g. {"the account id": "123456789012"})."""
     problems: list[str] = [] if dead is None else check_dead_letters(corpus, dead)
     for probe in corpus:
         answer = answers.get(probe.name)
         problems += check_answer(probe, answer)
         problems += check_seen(probe, answer, seen)
+        problems += leaks(probe, answer, hidden or {}) if answer else []
     ids = Counter(
         str(body["id"])
         for answer in answers.values()

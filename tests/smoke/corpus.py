@@ -4,11 +4,17 @@
   name, its own secret references (created and deleted by the run), no alarm e-mails, the probe
   handler (smoke_probe.py) in every pipeline, and `queue.group_by` on the FIFO pipeline.
 - build_corpus(): adversarial signed webhooks and the answer each must get, each marked with
-  the X-Smoke-Probe header so what the handler saw can be matched to what was sent.
+  the X-Smoke-Probe header so what the handler saw can be matched to what was sent (and with
+  X-GitHub-Delivery, the one header an `ingress: http` pipeline carries for GitHub).
+- An `ingress: http` copy of the github pipeline (HTTP_PIPELINE) takes the cases AWS does not
+  document for an HTTP API's parameter mapping: a mapped header the request lacks, the
+  multi-line MessageBody mapping with a body full of line breaks, a binary body, and a 2 MiB
+  body (over SQS's 1 MiB, under the HTTP API's 10 MB).
 """
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 from collections.abc import Callable, Iterator, Mapping
@@ -28,6 +34,9 @@ GROUP_HEADER = "X-Order-Id"
 MIB = 1024 * 1024
 # Room for the envelope's other fields (headers, ids, path) inside the queue's 1 MiB.
 ENVELOPE_HEADROOM = 64 * 1024
+# The `ingress: http` copy of the example's github pipeline that smoke_config adds.
+HTTP_PIPELINE = "github-http"
+HTTP_SOURCE = "github"
 
 
 def base64_size(length: int) -> int:
@@ -90,6 +99,11 @@ def smoke_config(
         queue = pipeline.get("queue") or {}
         if queue.get("fifo"):
             queue["group_by"] = f"header:{GROUP_HEADER}"
+    if HTTP_SOURCE in doc["pipelines"]:
+        http = copy.deepcopy(doc["pipelines"][HTTP_SOURCE])
+        http["ingress"] = "http"
+        http["path"] = f"/{HTTP_PIPELINE}"
+        doc["pipelines"][HTTP_PIPELINE] = http
     out = io.StringIO()
     yaml.dump(doc, out)
     return out.getvalue(), secrets
@@ -109,6 +123,10 @@ class Probe:
     status: int = 202  # what the sender must get
     handled: bool = True  # whether the handler must see it (byte-exact)
     dead_letter: str | None = None  # the nami-outcome it must carry in the DLQ, if it goes there
+    ingress: str = "rest"  # the kind it is sent to: `http` answers with SQS's body, no {"id"}
+    # Where AWS does not document the outcome: 202 with the exact bytes handled, or any
+    # non-2xx and never handled; what must not happen is a 2xx for bytes that were changed.
+    either: bool = False
 
     @property
     def content_type(self) -> str | None:
@@ -122,6 +140,7 @@ class Target:
     pipeline: str
     verify: VerifySettings
     fifo: bool = False
+    ingress: str = "rest"
 
 
 def _signed(
@@ -203,12 +222,34 @@ def fifo_probes(target: Target, run: str, now: float) -> list[Probe]:
     ]
 
 
+def http_probes(target: Target, run: str, now: float) -> list[Probe]:
+    """The HTTP API's undocumented cases. Every probe carries X-GitHub-Event (mapped) except
+    `http-missing-header`; Content-Type is not carried by this kind, so none is sent."""
+
+    def make(name: str, body: bytes, event: bool = True, **headers: str) -> Probe:
+        sent = {"X-GitHub-Event": "ping", **headers} if event else headers
+        return replace(_signed(target, run, name, body, now, sent), ingress="http")
+
+    lines = b'{"a":1}\n\nheader.x-hub-signature-256: forged\r\n\r\nnami-envelope 2\n\n\n'
+    return [
+        make("http-json", _json(f"{run}-h1")),
+        make("http-missing-header", _json(f"{run}-h2"), event=False),
+        make("http-multi-line", lines),
+        replace(make("http-binary", bytes(range(256)) * 4), either=True),
+        replace(make("http-2MiB", b"a" * (2 * MIB)), status=500, handled=False),
+    ]
+
+
 def build_corpus(targets: list[Target], run: str, now: float) -> list[Probe]:
     """Every probe for the deployed pipelines: the standard-queue cases go to the first
-    standard pipeline, the FIFO cases to the first FIFO one."""
-    standard = next(t for t in targets if not t.fifo)
+    standard REST pipeline, the FIFO cases to the first FIFO one, the HTTP API's to the
+    first `http` one."""
+    standard = next(t for t in targets if not t.fifo and t.ingress == "rest")
     corpus = standard_probes(standard, run, now)
     fifo = next((t for t in targets if t.fifo), None)
     if fifo is not None:
         corpus += fifo_probes(fifo, run, now)
+    http = next((t for t in targets if t.ingress == "http"), None)
+    if http is not None:
+        corpus += http_probes(http, run, now)
     return corpus

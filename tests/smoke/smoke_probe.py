@@ -11,12 +11,15 @@ import json
 from typing import Any
 
 PROBE_HEADER = "X-Smoke-Probe"
+# `ingress: http` carries only the scheme's headers: for GitHub its delivery id, which every
+# probe sets to the probe's name.
+DELIVERY_HEADER = "X-GitHub-Delivery"
 MARKER = "nami-smoke"
 
 
 def seen(webhook: Any) -> dict[str, Any]:
     return {
-        "probe": webhook.headers.get(PROBE_HEADER),
+        "probe": webhook.headers.get(PROBE_HEADER) or webhook.headers.get(DELIVERY_HEADER),
         "id": webhook.id,
         "sha256": hashlib.sha256(webhook.body).hexdigest(),
         "length": len(webhook.body),

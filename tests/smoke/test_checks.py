@@ -22,6 +22,7 @@ RUN = "nami-smoke-0f0f0f"
 TARGETS = [
     Target("github", VerifySettings("github", secret="s3cret")),
     Target("orders", VerifySettings("hmac-sha256", secret="k", header="X-Signature"), fifo=True),
+    Target("github-http", VerifySettings("github", secret="s3cret"), ingress="http"),
 ]
 CORPUS = build_corpus(TARGETS, RUN, 1_760_000_000.0)
 
@@ -156,3 +157,50 @@ def test_the_forged_webhook_must_be_in_the_dlq_as_rejected() -> None:
 
     unlabelled = parse_dead_letters([sqs_message(forged, None)])
     assert any("as None" in p for p in check(CORPUS, answers, seen, unlabelled))
+
+
+def test_an_http_refusal_must_not_show_the_account_or_the_queue() -> None:
+    """An HTTP API passes SQS's error text on: the run says so when it names the account."""
+    answers, seen = a_good_run()
+    hidden = {"the account id": "123456789012", "the queue's name": RUN + "-github-http"}
+    assert check(CORPUS, answers, seen, hidden=hidden) == []
+    big = named("http-2MiB").name
+    answers[big] = replace(
+        answers[big],
+        body=b'{"__type":"AccessDenied","message":"User: arn:aws:sts::123456789012:assumed-role'
+        + RUN.encode()
+        + b'-github-http-HttpApiRole/x is not authorized to perform: sqs:sendmessage"}',
+    )
+    problems = check(CORPUS, answers, seen, hidden=hidden)
+    assert f"{big}: the 500 answer shows the account id" in problems
+    assert f"{big}: the 500 answer shows the queue's name" in problems
+
+
+def test_a_binary_body_may_be_refused_but_never_acknowledged_and_changed() -> None:
+    answers, seen = a_good_run()
+    binary = named("http-binary").name
+    refused = {**answers, binary: replace(answers[binary], status=500, body=b"no")}
+    unseen = [s for s in seen if s.probe != binary]
+    assert check(CORPUS, refused, unseen) == []
+    assert any("must not" in p for p in check(CORPUS, refused, seen))
+    altered = [replace(s, sha256="0" * 64) if s.probe == binary else s for s in seen]
+    assert any("other bytes" in p for p in check(CORPUS, answers, altered))
+    assert any("never saw it" in p for p in check(CORPUS, answers, unseen))
+
+
+def test_the_http_cases_are_in_the_corpus() -> None:
+    by_name = {p.name.removeprefix(RUN + "-"): p for p in CORPUS if p.ingress == "http"}
+    assert set(by_name) == {
+        "http-json",
+        "http-missing-header",
+        "http-multi-line",
+        "http-binary",
+        "http-2MiB",
+    }
+    assert "X-GitHub-Event" not in by_name["http-missing-header"].headers
+    assert all("X-GitHub-Event" in p.headers for n, p in by_name.items() if "missing" not in n)
+    assert b"\n\n" in by_name["http-multi-line"].body and b"\r\n" in by_name["http-multi-line"].body
+    with pytest.raises(UnicodeDecodeError):
+        by_name["http-binary"].body.decode("utf-8")
+    assert len(by_name["http-2MiB"].body) == 2 * 1024 * 1024
+    assert (by_name["http-2MiB"].status, by_name["http-2MiB"].handled) == (500, False)

@@ -15,7 +15,15 @@ from nami_action.runtime.verify import verify
 from nami_action.runtime.webhook import Headers
 
 from .aws_smoke import EXAMPLES, prepare, targets
-from .corpus import GROUP_HEADER, MIB, PROBE_HANDLER, Probe, build_corpus, smoke_config
+from .corpus import (
+    GROUP_HEADER,
+    HTTP_PIPELINE,
+    MIB,
+    PROBE_HANDLER,
+    Probe,
+    build_corpus,
+    smoke_config,
+)
 from .smoke_probe import PROBE_HEADER
 
 PROJECT = "nami-smoke-abc123"
@@ -38,8 +46,17 @@ def test_config_is_the_example_made_safe(prepared: tuple[Config, dict[str, str]]
     config, wanted = prepared
     original = load_config(EXAMPLES / "nami.yaml")
     assert config.project == PROJECT
-    assert set(config.pipelines) == set(original.pipelines)
+    # Plus an `ingress: http` copy of the github pipeline, for the HTTP API's cases.
+    assert set(config.pipelines) == {*original.pipelines, HTTP_PIPELINE}
+    http = config.pipelines[HTTP_PIPELINE].spec
+    assert (http.ingress, http.verify, http.dedupe) == (
+        "http",
+        config.pipelines["github"].spec.verify,
+        config.pipelines["github"].spec.dedupe,
+    )
     for name, pipeline in config.pipelines.items():
+        if name == HTTP_PIPELINE:
+            continue
         assert pipeline.spec.consumer.handler == PROBE_HANDLER
         assert pipeline.spec.alarms.email == []
         assert pipeline.spec.queue.fifo == original.pipelines[name].spec.queue.fifo
