@@ -46,6 +46,7 @@ class DevOptions:
     data_dir: Path = DEFAULT_DATA_DIR
     secrets: Mapping[str, str] = field(default_factory=dict)
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    purge_every: float = PURGE_EVERY  # seconds between retention sweeps (tests shorten it)
 
 
 class DevApp:
@@ -67,6 +68,7 @@ class DevApp:
         self._committer: Committer | None = None
         self._server: DevServer | None = None
         self._started = False
+        self.purges = 0  # retention sweeps run so far (what a test checks ran)
 
     @property
     def store(self) -> Store:
@@ -116,13 +118,14 @@ class DevApp:
 
     def run(self, stop: threading.Event) -> None:
         """Refresh the counters about once a second until `stop` is set, then stop."""
-        next_purge = time.monotonic() + PURGE_EVERY
+        every = self.options.purge_every
+        next_purge = time.monotonic() + every
         try:
-            while not stop.wait(1.0):
+            while not stop.wait(min(1.0, every)):
                 self.dashboard.refresh()
                 if time.monotonic() >= next_purge:
                     self._purge()
-                    next_purge = time.monotonic() + PURGE_EVERY
+                    next_purge = time.monotonic() + every
             self.dashboard.say("stopping: no new webhooks; waiting for in-flight batches")
         finally:
             self.stop()
@@ -204,10 +207,17 @@ class DevApp:
         return self.store.depth(pipeline, time.time())
 
     def _purge(self) -> None:
+        """Drop what SQS would have: messages past queue.retention, dead letters past
+        dead_letter.retention, both counted from when the webhook was first stored."""
         now = time.time()
         for p in self.config.pipelines.values():
             spec = p.spec
-            self.store.purge_expired(p.name, spec.queue.retention, spec.dead_letter.retention, now)
+            gone = self.store.purge_expired(
+                p.name, spec.queue.retention, spec.dead_letter.retention, now
+            )
+            if gone:
+                self.dashboard.say(f"{p.name}: {gone} message(s) past their retention dropped")
+        self.purges += 1
 
     def _announce(self, consumers: list[DevConsumer], released: int) -> None:
         say = self.dashboard.say

@@ -220,11 +220,22 @@ class Store:
         self, pipeline: str, letter: DeadLetter, sent_at: float, now: float
     ) -> None:
         """Store one message the runtime moved to the dead letters (durably: FULL sync)."""
+        # Named, not sliced from the tuple: a positional slice once put the receive count in
+        # sent_at, and the retention purge then deleted the row within a minute.
         with self._write_lock:
             self._ingest.execute(
                 "INSERT INTO dead_letters (pipeline, message_id, body, sent_at, receive_count,"
                 " dead_at, outcome, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (pipeline, *letter[:3], sent_at, now, *letter[3:]),
+                (
+                    pipeline,
+                    letter.message_id,
+                    letter.body,
+                    sent_at,
+                    letter.receive_count,
+                    now,
+                    letter.outcome,
+                    letter.reason,
+                ),
             )
 
     def delete(self, receipts: Sequence[str]) -> int:
@@ -287,22 +298,56 @@ class Store:
         ((dead,),) = self._read("SELECT count(*) FROM dead_letters WHERE pipeline = ?", (pipeline,))
         return Depth(visible=total - hidden, in_flight=hidden, dead=dead)
 
-    def dead_letters(self, pipeline: str) -> list[DeadLetter]:
-        """Every dead letter of a pipeline, oldest first."""
+    def dead_letters(self, pipeline: str, limit: int | None = None) -> list[DeadLetter]:
+        """The dead letters of a pipeline (the first `limit`, else all), oldest first."""
+        return [letter for letter, _ in self.dead_letters_sent(pipeline, limit)]
+
+    def dead_letters_sent(
+        self, pipeline: str, limit: int | None = None
+    ) -> list[tuple[DeadLetter, float]]:
+        """The dead letters with the time each was first stored (SQS's SentTimestamp)."""
         rows = self._read(
-            "SELECT message_id, body, receive_count, outcome, reason FROM dead_letters"
-            " WHERE pipeline = ? ORDER BY seq",
-            (pipeline,),
+            "SELECT message_id, body, receive_count, outcome, reason, sent_at FROM dead_letters"
+            " WHERE pipeline = ? ORDER BY seq LIMIT ?",
+            (pipeline, -1 if limit is None else limit),
         )
-        return [DeadLetter(str(m), str(b), int(c), o, r) for m, b, c, o, r in rows]
+        return [(DeadLetter(str(m), str(b), int(c), o, r), float(t)) for m, b, c, o, r, t in rows]
+
+    def redrive(self, pipeline: str, now: float) -> int:
+        """Move every dead letter of a pipeline back to its queue, in one transaction (so
+        exactly once, whatever interrupts it), each as a new message (a new id, received
+        never), as SQS's redrive does. What dead-letters again later is not moved again."""
+        with self.transaction() as conn:
+            (last,) = conn.execute(
+                "SELECT coalesce(max(seq), 0) FROM dead_letters WHERE pipeline = ?", (pipeline,)
+            ).fetchone()
+            rows = conn.execute(
+                "SELECT seq, body FROM dead_letters WHERE pipeline = ? AND seq <= ? ORDER BY seq",
+                (pipeline, last),
+            ).fetchall()
+            conn.executemany(
+                "INSERT INTO messages (pipeline, message_id, body, sent_at, visible_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                [(pipeline, str(uuid.uuid4()), body, now, now) for _, body in rows],
+            )
+            conn.execute(
+                "DELETE FROM dead_letters WHERE pipeline = ? AND seq <= ?", (pipeline, last)
+            )
+            return len(rows)
 
 
 def _add_missing_columns(conn: sqlite3.Connection) -> None:
-    """A database made by an older nami dev lacks the dead letters' outcome and reason."""
+    """A database made by an older nami dev lacks the dead letters' outcome and reason, and
+    may hold rows whose sent_at and receive_count were swapped (a receive count is never a
+    Unix time, a time never a receive count): put those right before any purge reads them."""
     have = {row[1] for row in conn.execute("PRAGMA table_info(dead_letters)")}
     for column in ("outcome", "reason"):
         if column not in have:
             conn.execute(f"ALTER TABLE dead_letters ADD COLUMN {column} TEXT")
+    conn.execute(
+        "UPDATE dead_letters SET sent_at = receive_count, receive_count = CAST(sent_at AS INTEGER)"
+        " WHERE sent_at < 1000000 AND receive_count > 1000000000"
+    )
 
 
 def _marks(count: int) -> str:
