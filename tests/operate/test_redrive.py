@@ -257,7 +257,7 @@ class RefailingConsumer:
 def test_redrive_moves_at_most_what_was_there_while_the_consumer_keeps_failing(
     emulator: str, aws: Aws, config: Config, tmp_path: Path
 ) -> None:
-    target, sent = filled(aws, config, "github", 30)
+    target, _ = filled(aws, config, "github", 30)
     # Six held by another reader: counted at the start, so the run's budget is 30 and it goes
     # on receiving after its 24 moves, meeting the copies that came back.
     held = aws.client("sqs").receive_message(
