@@ -11,16 +11,24 @@ from nami_action.cli.common import config_argument, handle_errors, read_config
 from nami_action.dev.app import DEFAULT_DATA_DIR, DEFAULT_PORT, DevApp, DevOptions, stop_on_signals
 
 
-def _secrets(values: tuple[str, ...]) -> dict[str, str]:
-    secrets: dict[str, str] = {}
+def _secrets(values: tuple[str, ...]) -> tuple[dict[str, str], dict[str, str]]:
+    """--secret PIPELINE=VALUE, once, or twice during a rotation: (current, previous)."""
+    current: dict[str, str] = {}
+    previous: dict[str, str] = {}
     for value in values:
         name, found, secret = value.partition("=")
         if not found or not name or not secret:
             raise click.BadParameter(
                 f"expected PIPELINE=VALUE, got {value!r}", param_hint="--secret"
             )
-        secrets[name] = secret
-    return secrets
+        if name in previous:
+            raise click.BadParameter(
+                f"pipeline {name!r} has more than two secrets (the current one, then the "
+                "previous one during a rotation)",
+                param_hint="--secret",
+            )
+        (previous if name in current else current)[name] = secret
+    return current, previous
 
 
 @click.command()
@@ -39,7 +47,9 @@ def _secrets(values: tuple[str, ...]) -> dict[str, str]:
     "secrets",
     multiple=True,
     metavar="PIPELINE=VALUE",
-    help="Signing secret of a pipeline (else env NAMI_DEV_SECRET_<PIPELINE>).",
+    help="Signing secret of a pipeline (else env NAMI_DEV_SECRET_<PIPELINE>). Twice for one "
+    "pipeline during a rotation: the current one, then the previous one (else env "
+    "NAMI_DEV_PREVIOUS_SECRET_<PIPELINE>); both are accepted.",
 )
 @handle_errors
 def dev(config: Path, port: int, host: str, data: Path, secrets: tuple[str, ...]) -> None:
@@ -50,7 +60,11 @@ def dev(config: Path, port: int, host: str, data: Path, secrets: tuple[str, ...]
     concurrency, visibility timeout, retries and dead-letter queue. Ctrl-C stops gracefully.
     """
     loaded = read_config(config)
-    app = DevApp(loaded, DevOptions(host=host, port=port, data_dir=data, secrets=_secrets(secrets)))
+    current, previous = _secrets(secrets)
+    options = DevOptions(
+        host=host, port=port, data_dir=data, secrets=current, previous_secrets=previous
+    )
+    app = DevApp(loaded, options)
     stop = threading.Event()
     stop_on_signals(stop)
     app.start()

@@ -22,9 +22,18 @@ from typing import IO, Any
 
 from nami_action.config import Config
 from nami_action.config.rules import retry_horizon
+from nami_action.dev import environ
 from nami_action.dev.commit import Committer
 from nami_action.dev.console import Counters, Dashboard
-from nami_action.dev.consumers import DevConsumer, DevError, build_consumer, dev_secret
+from nami_action.dev.consumers import (
+    PREVIOUS_ENV_PREFIX,
+    DevConsumer,
+    DevError,
+    DevSecrets,
+    DevSinks,
+    build_consumer,
+    dev_secret,
+)
 from nami_action.dev.dedupe import SqliteMarkers, release_unfinished
 from nami_action.dev.ingress_kinds import KindsDevServer, kind_routes
 from nami_action.dev.queue import Depth, Outgoing, Store
@@ -45,6 +54,7 @@ class DevOptions:
     port: int = DEFAULT_PORT
     data_dir: Path = DEFAULT_DATA_DIR
     secrets: Mapping[str, str] = field(default_factory=dict)
+    previous_secrets: Mapping[str, str] = field(default_factory=dict)  # during a rotation
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     purge_every: float = PURGE_EVERY  # seconds between retention sweeps (tests shorten it)
 
@@ -53,7 +63,7 @@ class DevApp:
     """Every pipeline of one config, running locally until `stop`."""
 
     def __init__(self, config: Config, options: DevOptions, out: IO[str] | None = None) -> None:
-        unknown = sorted(set(options.secrets) - set(config.pipelines))
+        unknown = sorted({*options.secrets, *options.previous_secrets} - set(config.pipelines))
         if unknown:
             raise DevError(f"--secret names unknown pipeline(s): {', '.join(unknown)}")
         self.config = config
@@ -67,6 +77,7 @@ class DevApp:
         self._store: Store | None = None
         self._committer: Committer | None = None
         self._server: DevServer | None = None
+        self._environ: environ.PipelineEnviron | None = None
         self._started = False
         self.purges = 0  # retention sweeps run so far (what a test checks ran)
 
@@ -93,7 +104,9 @@ class DevApp:
         data_dir.mkdir(parents=True, exist_ok=True)
         self._lock_fd = _lock(data_dir)
         self._store = Store.open(data_dir)
-        self._log = (data_dir / LOG_NAME).open("a", encoding="utf-8")
+        # Line-buffered: `tail -f consumer.log` shows each line as it happens.
+        self._log = (data_dir / LOG_NAME).open("a", encoding="utf-8", buffering=1)
+        self._environ = environ.install()
         released = self.store.release_all(time.time())
         # Claims left `processing` by a killed run would turn those redeliveries into retries
         # until their lease ends; nothing can be processing now, so they go at once.
@@ -150,6 +163,9 @@ class DevApp:
             self._log.close()
         if self._lock_fd is not None:
             os.close(self._lock_fd)
+        if self._environ is not None:
+            environ.uninstall()
+            self._environ = None
         self._server = self._committer = self._store = None
         self._started = False
         self._log = None
@@ -158,14 +174,20 @@ class DevApp:
 
     def _consumer(self, name: str) -> DevConsumer:
         pipeline = self.config.pipelines[name]
-        secret = dev_secret(name, self.options.secrets, self.options.env)
+        options = self.options
+        secrets = DevSecrets(
+            dev_secret(name, options.secrets, options.env),
+            dev_secret(name, options.previous_secrets, options.env, PREVIOUS_ENV_PREFIX),
+        )
+        assert self._environ is not None, "not started"
         built = build_consumer(
             pipeline,
             self.config.base_dir,
-            secret,
+            secrets,
             SqliteMarkers(self.store),
-            lambda line: self._emitted(name, line),
+            DevSinks(lambda line: self._emitted(name, line), self._raised),
             self.store,
+            self._environ,
         )
         settings = Settings.of(pipeline, self.config.region or DEFAULT_REGION)
         self.workers[name] = PipelineWorkers(
@@ -202,6 +224,13 @@ class DevApp:
         self.workers[pipeline].record_outcome(str(record.get("messageId")), outcome)
         if outcome != HANDLED:
             self.dashboard.say(line)
+
+    def _raised(self, text: str) -> None:
+        """A handler's traceback: to the terminal and the log (the log line has no stack)."""
+        with self._log_lock:
+            if self._log is not None:
+                self._log.write(text + "\n")
+        self.dashboard.say(text)
 
     def _depth(self, pipeline: str) -> Depth:
         return self.store.depth(pipeline, time.time())
