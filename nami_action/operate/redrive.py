@@ -44,6 +44,7 @@ from nami_action.aws.queues import (
     OutgoingMessage,
     QueueDepth,
     QueueMessage,
+    cancel_message_move_task,
     delete_messages,
     message_move_tasks,
     queue_attributes,
@@ -152,12 +153,19 @@ def _move_task(
             return None
         handle = started
     try:
-        current = _follow(aws, source, handle, options.poll_seconds, progress, estimate)
+        current, stopped = _follow(aws, source, handle, options.poll_seconds, progress, estimate)
     except KeyboardInterrupt:
         raise Interrupted(
             "interrupted: the move task keeps running inside SQS; run `nami dlq redrive` "
             "again to follow it"
         ) from None
+    if stopped is not None and current.status in ("CANCELLED", "COMPLETED"):
+        notes.append(
+            f"the move task had moved more than the {stopped} message(s) the dead-letter queue "
+            "held at its start (copies that failed again came back): nami cancelled it; fix "
+            "the consumer, then run redrive again for the rest"
+        )
+        return RedriveResult("move-task", current.moved, notes=notes)
     if current.status != "COMPLETED":
         why = f": {current.failure}" if current.failure else ""
         raise NamiError(
@@ -169,15 +177,26 @@ def _move_task(
 
 def _follow(
     aws: Aws, source: str, handle: str, poll_seconds: float, progress: Progress, estimate: int
-) -> MoveTask:
-    """Poll ListMessageMoveTasks until the task is over, reporting its progress."""
+) -> tuple[MoveTask, int | None]:
+    """Poll ListMessageMoveTasks until the task is over, reporting its progress.
+
+    A task that moved more than the queue held at its start (ApproximateNumberOfMessagesToMove,
+    "obtained at the time of starting", else nami's own count) is moving copies that came
+    back: it is cancelled, which keeps what it moved (SQS API reference,
+    ListMessageMoveTasksResultEntry, CancelMessageMoveTask). Returns the task and, if nami
+    cancelled it, that count (else None)."""
+    stopped: int | None = None
     while True:
         tasks = message_move_tasks(aws, source) or []
         current = next((t for t in tasks if t.handle == handle), None)
         if current is not None:
-            progress(current.moved, estimate if current.to_move is None else current.to_move)
+            limit = estimate if current.to_move is None else current.to_move
+            progress(current.moved, limit)
             if current.status in FINAL_TASK_STATES:
-                return current
+                return current, stopped
+            if current.status == "RUNNING" and current.moved > limit and stopped is None:
+                cancel_message_move_task(aws, handle)
+                stopped = limit
         time.sleep(poll_seconds)
 
 
