@@ -182,10 +182,13 @@ class Deployer:
         )
 
     def _paused(self, plan: PipelinePlan) -> bool:
-        """Whether `nami pause` stopped this pipeline's consumer, read right before its update
-        (it may have been paused since the plan)."""
-        if plan.action != "update" or plan.error:
+        """Whether `nami pause` stopped this pipeline's consumer, read right before anything
+        touches its stack: an update, or a drift repair of an unchanged one (it may have been
+        paused since the plan). An unchanged pipeline without drift keeps the plan's answer."""
+        if plan.action in ("create", "delete") or plan.error:
             return False
+        if plan.action == "none" and not plan.drifted:
+            return plan.paused
         try:
             uuid = consumer_mapping(self.aws, plan.stack_name)
             return uuid is not None and get_mapping(self.aws, uuid).paused

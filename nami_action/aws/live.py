@@ -43,8 +43,6 @@ NOT_FOUND_CODES = {
     "ResourceNotFoundException",
     "NotFoundException",
 }
-# Lambda answers these while a mapping is switched off (or being switched off).
-DISABLED_STATES = ("Disabled", "Disabling")
 
 
 class DetectionUnavailable(Exception):
@@ -81,7 +79,6 @@ def _mapping(aws: Aws, resource: Declared) -> dict[str, Any]:
     return {
         "BatchSize": mapping.get("BatchSize"),
         "MaximumBatchingWindowInSeconds": mapping.get("MaximumBatchingWindowInSeconds", 0),
-        "Enabled": mapping.get("State") not in DISABLED_STATES,
         "ScalingConfig.MaximumConcurrency": (mapping.get("ScalingConfig") or {}).get(
             "MaximumConcurrency"
         ),
@@ -232,7 +229,7 @@ def _restore_mapping(aws: Aws, resource: Declared, paths: list[str]) -> None:
         UUID=resource.physical_id,
         BatchSize=int(_want(resource, "BatchSize")),
         MaximumBatchingWindowInSeconds=int(_want(resource, "MaximumBatchingWindowInSeconds")),
-        Enabled=bool(_want(resource, "Enabled")),
+        # No Enabled: a restore must not resume a paused consumer (drift/declared.NOT_DRIFT).
         # An empty ScalingConfig removes the limit (Lambda UpdateEventSourceMapping).
         ScalingConfig={"MaximumConcurrency": int(concurrency)} if concurrency else {},
     )

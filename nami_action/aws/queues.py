@@ -255,6 +255,13 @@ def start_message_move_task(
     return str(answer["TaskHandle"])
 
 
+def cancel_message_move_task(aws: Aws, handle: str) -> None:
+    """Stop a running move task; what it moved stays moved (SQS API reference,
+    CancelMessageMoveTask)."""
+    with translate_errors("cancelling the message move task"):
+        aws.client("sqs").cancel_message_move_task(TaskHandle=handle)
+
+
 def message_move_tasks(aws: Aws, source_arn: str) -> list[MoveTask] | None:
     """The most recent move tasks of a queue, newest first; None if the endpoint has none."""
     with translate_errors(f"listing the message move tasks of {source_arn}"):

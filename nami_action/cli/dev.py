@@ -21,6 +21,26 @@ def _pairs(values: tuple[str, ...], option: str = "--secret") -> dict[str, str]:
     return pairs
 
 
+def _secrets(values: tuple[str, ...]) -> tuple[dict[str, str], dict[str, str]]:
+    """--secret PIPELINE=VALUE, once, or twice during a rotation: (current, previous)."""
+    current: dict[str, str] = {}
+    previous: dict[str, str] = {}
+    for value in values:
+        name, found, secret = value.partition("=")
+        if not found or not name or not secret:
+            raise click.BadParameter(
+                f"expected PIPELINE=VALUE, got {value!r}", param_hint="--secret"
+            )
+        if name in previous:
+            raise click.BadParameter(
+                f"pipeline {name!r} has more than two secrets (the current one, then the "
+                "previous one during a rotation)",
+                param_hint="--secret",
+            )
+        (previous if name in current else current)[name] = secret
+    return current, previous
+
+
 @click.command()
 @config_argument
 @click.option("--port", type=int, default=DEFAULT_PORT, show_default=True, help="0: any free port.")
@@ -37,7 +57,9 @@ def _pairs(values: tuple[str, ...], option: str = "--secret") -> dict[str, str]:
     "secrets",
     multiple=True,
     metavar="PIPELINE=VALUE",
-    help="Signing secret of a pipeline (else env NAMI_DEV_SECRET_<PIPELINE>).",
+    help="Signing secret of a pipeline (else env NAMI_DEV_SECRET_<PIPELINE>). Twice for one "
+    "pipeline during a rotation: the current one, then the previous one (else env "
+    "NAMI_DEV_PREVIOUS_SECRET_<PIPELINE>); both are accepted.",
 )
 @click.option(
     "--forward-to",
@@ -63,11 +85,13 @@ def dev(
     concurrency, visibility timeout, retries and dead-letter queue. Ctrl-C stops gracefully.
     """
     loaded = read_config(config)
+    current, previous = _secrets(secrets)
     options = DevOptions(
         host=host,
         port=port,
         data_dir=data,
-        secrets=_pairs(secrets),
+        secrets=current,
+        previous_secrets=previous,
         forward_to=_pairs(forward_to, "--forward-to"),
     )
     app = DevApp(loaded, options)

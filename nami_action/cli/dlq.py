@@ -11,7 +11,9 @@ import click
 from nami_action.aws.session import Aws
 from nami_action.cli.aws_options import aws_options, connect
 from nami_action.cli.common import config_option, handle_errors, read_config
-from nami_action.operate.dlq import export, letters_text, peek
+from nami_action.dev.app import DEFAULT_DATA_DIR
+from nami_action.dev.dlq import dev_letters, dev_redrive
+from nami_action.operate.dlq import export, letters_text, peek, write_letters
 from nami_action.operate.pipelines import DeployedPipeline, locate, select_pipeline
 from nami_action.operate.redrive import JOURNAL_FOLDER, RedriveOptions, redrive
 
@@ -25,6 +27,25 @@ def _target(
     return aws, locate(aws, chosen)
 
 
+def _dev_target(config: Path, pipeline: str, data: Path) -> tuple[Path, str]:
+    """`--dev`: the data folder of `nami dev --data DATA`, and the pipeline's name in it."""
+    return data, select_pipeline(read_config(config), pipeline).name
+
+
+def dev_options(command: Any) -> Any:
+    """--dev and --data: read `nami dev`'s local dead letters instead of the deployed DLQ."""
+    command = click.option(
+        "--data",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=DEFAULT_DATA_DIR,
+        show_default=True,
+        help="With --dev: the data folder `nami dev` was started with.",
+    )(command)
+    return click.option(
+        "--dev", "local", is_flag=True, help="The dead letters of `nami dev`, not of AWS."
+    )(command)
+
+
 @click.group()
 def dlq() -> None:
     """Dead-lettered webhooks: peek at them, export them, move them back to the queue."""
@@ -36,20 +57,32 @@ def dlq() -> None:
 @click.option(
     "--format", "output", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
+@dev_options
 @config_option
 @aws_options
 @handle_errors
-def peek_command(pipeline: str, limit: int, output: str, config: Path, **aws_kwargs: Any) -> None:
+def peek_command(
+    pipeline: str,
+    limit: int,
+    output: str,
+    local: bool,
+    data: Path,
+    config: Path,
+    **aws_kwargs: Any,
+) -> None:
     """Show up to N dead-lettered webhooks of PIPELINE without consuming them.
 
     Each is received hidden for a moment and made visible again right after; its receive
-    count grows by one."""
-    aws, target = _target(config, pipeline, aws_kwargs)
-    letters = peek(aws, target.dead_letter_url, limit)
+    count grows by one (not with --dev: the local queue can be read without receiving)."""
+    if local:
+        letters = dev_letters(*_dev_target(config, pipeline, data), limit)
+    else:
+        aws, target = _target(config, pipeline, aws_kwargs)
+        letters = peek(aws, target.dead_letter_url, limit)
     if output == "json":
         click.echo(json.dumps([letter.as_dict() for letter in letters], indent=2))
     else:
-        click.echo(letters_text(letters), nl=False)
+        click.echo(letters_text(letters, peek_counted=not local), nl=False)
 
 
 @dlq.command("export")
@@ -60,12 +93,20 @@ def peek_command(pipeline: str, limit: int, output: str, config: Path, **aws_kwa
     type=click.Path(dir_okay=False, path_type=Path),
     help="JSON Lines file to write.",
 )
+@dev_options
 @config_option
 @aws_options
 @handle_errors
-def export_command(pipeline: str, out: Path, config: Path, **aws_kwargs: Any) -> None:
+def export_command(
+    pipeline: str, out: Path, local: bool, data: Path, config: Path, **aws_kwargs: Any
+) -> None:
     """Archive every dead-lettered webhook of PIPELINE to a JSON Lines file, one object per
     message (SQS id and attributes, envelope with the body in base64), without consuming."""
+    if local:
+        letters = dev_letters(*_dev_target(config, pipeline, data))
+        write_letters(letters, out)
+        click.echo(f"exported {len(letters)} dead letter(s) to {out}")
+        return
     aws, target = _target(config, pipeline, aws_kwargs)
     result = export(
         aws,
@@ -90,6 +131,7 @@ def export_command(pipeline: str, out: Path, config: Path, **aws_kwargs: Any) ->
 )
 @click.option("--dry-run", is_flag=True, help="Count what would move; move nothing.")
 @click.option("--poll-seconds", default=2.0, hidden=True, type=float)
+@dev_options
 @config_option
 @aws_options
 @handle_errors
@@ -98,13 +140,25 @@ def redrive_command(
     rate: float | None,
     dry_run: bool,
     poll_seconds: float,
+    local: bool,
+    data: Path,
     config: Path,
     **aws_kwargs: Any,
 ) -> None:
     """Move PIPELINE's dead-lettered webhooks back to its queue, to be consumed again.
 
     Uses SQS's message move task where available, else copies each message and deletes the
-    original only once the copy is stored. Safe to interrupt and run again."""
+    original only once the copy is stored. Safe to interrupt and run again. Moves at most
+    what the dead-letter queue held when it started: what fails again and returns during
+    the run stays for the next one. With --dev: `nami dev`'s queue, in one transaction."""
+    if local:
+        local_target = _dev_target(config, pipeline, data)
+        if dry_run:
+            count = len(dev_letters(*local_target))
+            click.echo(f"dry run: would move {count} message(s) back to the nami dev queue")
+            return
+        click.echo(f"moved {dev_redrive(*local_target)} message(s) back to the nami dev queue")
+        return
     aws, target = _target(config, pipeline, aws_kwargs)
     options = RedriveOptions(
         rate=rate,

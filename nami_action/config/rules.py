@@ -234,6 +234,15 @@ def function_url_rules(pipeline: Pipeline) -> Iterator[Finding]:
                 "ingress_function sets the ingest function of `ingress: function-url`",
             )
         return
+    # A function URL has no stage, so no request rate to set: refused rather than ignored.
+    throttle = pipeline.throttle
+    if throttle.rate is not None or throttle.burst is not None:
+        yield (
+            ("throttle",),
+            "`ingress: function-url` has no request-rate throttling (that is API Gateway's "
+            "stage); limit concurrent requests with ingress_function.reserved_concurrency, "
+            "or use `ingress: rest`",
+        )
 
 
 RULES: tuple[Callable[[Pipeline], Iterator[Finding]], ...] = (

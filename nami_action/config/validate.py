@@ -10,7 +10,8 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from nami_action.config.code import check_code_folders
+from nami_action.config.code import check_code_folders, code_problem, repository_root
+from nami_action.config.handler import handler_problem
 from nami_action.config.limits import limit_problems
 from nami_action.config.loader import Document, PathKey, load_document
 from nami_action.config.messages import data_path, did_you_mean, to_problems
@@ -177,6 +178,8 @@ def _resolve(
             compilable.append(name)  # what the compiler would be given: limits apply
     config = _config(doc, base_dir, written, usable, pipelines, env)
     problems.extend(check_code_folders(doc, base_dir, pipelines))
+    problems.extend(_handler_problems(doc, base_dir, pipelines, env))
+    problems.extend(_shared_paths(doc, pipelines))
     problems.extend(_name_lengths(doc, env, [pipelines[name] for name in compilable]))
     problems.extend(limit_problems(config, compilable))
     return config, problems
@@ -191,6 +194,46 @@ def _refused_below(errors: list[ErrorDetails], sources: _Sources, where: tuple[s
 
 def _mapping(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
+
+
+def _handler_problems(
+    doc: Document, base_dir: Path, pipelines: dict[str, PipelineConfig], env: str | None
+) -> list[Problem]:
+    """consumer.handler must be defined in the code folder (a usable folder: check_code_folders
+    reports the others), at the key that wrote it."""
+    root = repository_root(base_dir)
+    problems = []
+    for name, pipeline in pipelines.items():
+        consumer = pipeline.spec.consumer
+        if consumer.code is None or code_problem(consumer.code, base_dir, root) is not None:
+            continue  # a forward pipeline runs no handler of its own
+        message = handler_problem(base_dir / consumer.code, consumer.handler)
+        if message:
+            where = ("consumer", "handler")
+            problems.append(
+                _locate_rule(doc, _Sources(name, env), where, f"consumer.handler {message}")
+            )
+    return problems
+
+
+def _shared_paths(doc: Document, pipelines: dict[str, PipelineConfig]) -> list[Problem]:
+    """Two pipelines on one path: each has its own API on AWS, but a sender configured for
+    one URL path, `nami send` and `nami dev` (one host for every pipeline) cannot tell them
+    apart. Reported at the second pipeline."""
+    first: dict[str, str] = {}
+    problems = []
+    for name, pipeline in pipelines.items():
+        other = first.setdefault(pipeline.path, name)
+        if other != name:
+            problems.append(
+                doc.problem(
+                    ("pipelines", name, "path"),
+                    f"pipeline `{name}`: path {pipeline.path} is already the path of pipeline "
+                    f"`{other}`; give each pipeline its own `path`",
+                    at_key=True,
+                )
+            )
+    return problems
 
 
 def _broken_pipeline(loc: tuple[int | str, ...], env: str | None) -> str | None:

@@ -23,9 +23,18 @@ from typing import IO, Any
 from nami_action.config import Config
 from nami_action.config.forward import concurrency
 from nami_action.config.rules import retry_horizon
+from nami_action.dev import environ
 from nami_action.dev.commit import Committer
 from nami_action.dev.console import Counters, Dashboard
-from nami_action.dev.consumers import DevConsumer, DevError, build_consumer, dev_secret
+from nami_action.dev.consumers import (
+    PREVIOUS_ENV_PREFIX,
+    DevConsumer,
+    DevError,
+    DevSecrets,
+    DevSinks,
+    build_consumer,
+    dev_secret,
+)
 from nami_action.dev.dedupe import SqliteMarkers, release_unfinished
 from nami_action.dev.forward import build_forwarder, destination, signing_secret
 from nami_action.dev.history import History
@@ -51,15 +60,17 @@ class DevOptions:
     port: int = DEFAULT_PORT
     data_dir: Path = DEFAULT_DATA_DIR
     secrets: Mapping[str, str] = field(default_factory=dict)
+    previous_secrets: Mapping[str, str] = field(default_factory=dict)  # during a rotation
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     forward_to: Mapping[str, str] = field(default_factory=dict)  # pipeline -> local URL
+    purge_every: float = PURGE_EVERY  # seconds between retention sweeps (tests shorten it)
 
 
 class DevApp:
     """Every pipeline of one config, running locally until `stop`."""
 
     def __init__(self, config: Config, options: DevOptions, out: IO[str] | None = None) -> None:
-        unknown = sorted(set(options.secrets) - set(config.pipelines))
+        unknown = sorted({*options.secrets, *options.previous_secrets} - set(config.pipelines))
         if unknown:
             raise DevError(f"--secret names unknown pipeline(s): {', '.join(unknown)}")
         forwarding = {n for n, p in config.pipelines.items() if p.spec.forward is not None}
@@ -81,7 +92,9 @@ class DevApp:
         self._server: DevServer | None = None
         self._history: History | None = None
         self.inspector: Inspector | None = None
+        self._environ: environ.PipelineEnviron | None = None
         self._started = False
+        self.purges = 0  # retention sweeps run so far (what a test checks ran)
 
     @property
     def store(self) -> Store:
@@ -106,7 +119,9 @@ class DevApp:
         data_dir.mkdir(parents=True, exist_ok=True)
         self._lock_fd = _lock(data_dir)
         self._store = Store.open(data_dir)
-        self._log = (data_dir / LOG_NAME).open("a", encoding="utf-8")
+        # Line-buffered: `tail -f consumer.log` shows each line as it happens.
+        self._log = (data_dir / LOG_NAME).open("a", encoding="utf-8", buffering=1)
+        self._environ = environ.install()
         released = self.store.release_all(time.time())
         # Claims left `processing` by a killed run would turn those redeliveries into retries
         # until their lease ends; nothing can be processing now, so they go at once.
@@ -132,13 +147,14 @@ class DevApp:
 
     def run(self, stop: threading.Event) -> None:
         """Refresh the counters about once a second until `stop` is set, then stop."""
-        next_purge = time.monotonic() + PURGE_EVERY
+        every = self.options.purge_every
+        next_purge = time.monotonic() + every
         try:
-            while not stop.wait(1.0):
+            while not stop.wait(min(1.0, every)):
                 self.dashboard.refresh()
                 if time.monotonic() >= next_purge:
                     self._purge()
-                    next_purge = time.monotonic() + PURGE_EVERY
+                    next_purge = time.monotonic() + every
             self.dashboard.say("stopping: no new webhooks; waiting for in-flight batches")
         finally:
             self.stop()
@@ -163,6 +179,9 @@ class DevApp:
             self._log.close()
         if self._lock_fd is not None:
             os.close(self._lock_fd)
+        if self._environ is not None:
+            environ.uninstall()
+            self._environ = None
         self._server = self._committer = self._store = None
         self._history = self.inspector = None
         self._started = False
@@ -189,7 +208,12 @@ class DevApp:
 
     def _consumer(self, name: str) -> DevConsumer:
         pipeline = self.config.pipelines[name]
-        secret = dev_secret(name, self.options.secrets, self.options.env)
+        options = self.options
+        secrets = DevSecrets(
+            dev_secret(name, options.secrets, options.env),
+            dev_secret(name, options.previous_secrets, options.env, PREVIOUS_ENV_PREFIX),
+        )
+        assert self._environ is not None, "not started"
         forwarder: Forwarder | None = None
         notes: list[str] = []
         if pipeline.spec.forward is not None:
@@ -206,10 +230,11 @@ class DevApp:
         built = build_consumer(
             pipeline,
             self.config.base_dir,
-            secret,
+            secrets,
             SqliteMarkers(self.store),
-            lambda line: self._emitted(name, line),
+            DevSinks(lambda line: self._emitted(name, line), self._raised),
             self.store,
+            self._environ,
             forwarder,
         )
         if notes:
@@ -260,14 +285,28 @@ class DevApp:
         if outcome not in (HANDLED, FORWARDED):
             self.dashboard.say(line)
 
+    def _raised(self, text: str) -> None:
+        """A handler's traceback: to the terminal and the log (the log line has no stack)."""
+        with self._log_lock:
+            if self._log is not None:
+                self._log.write(text + "\n")
+        self.dashboard.say(text)
+
     def _depth(self, pipeline: str) -> Depth:
         return self.store.depth(pipeline, time.time())
 
     def _purge(self) -> None:
+        """Drop what SQS would have: messages past queue.retention, dead letters past
+        dead_letter.retention, both counted from when the webhook was first stored."""
         now = time.time()
         for p in self.config.pipelines.values():
             spec = p.spec
-            self.store.purge_expired(p.name, spec.queue.retention, spec.dead_letter.retention, now)
+            gone = self.store.purge_expired(
+                p.name, spec.queue.retention, spec.dead_letter.retention, now
+            )
+            if gone:
+                self.dashboard.say(f"{p.name}: {gone} message(s) past their retention dropped")
+        self.purges += 1
 
     def _announce(self, consumers: list[DevConsumer], released: int) -> None:
         say = self.dashboard.say

@@ -8,7 +8,6 @@ per-webhook loop, batchItemFailures) from each PipelineConfig directly.
 from __future__ import annotations
 
 import importlib
-import os
 import sys
 import time
 import traceback
@@ -19,6 +18,7 @@ from typing import Any
 
 from nami_action.config import PipelineConfig
 from nami_action.config.models import is_secret_reference
+from nami_action.dev.environ import PipelineEnviron, bound
 from nami_action.dev.queue import DeadLetter, Store
 from nami_action.errors import NamiError
 from nami_action.runtime.config import DedupeConfig, RuntimeConfig, VerifyConfig
@@ -28,6 +28,7 @@ from nami_action.runtime.forward import Forwarder
 from nami_action.runtime.verify import DEFAULT_TOLERANCE, VerifySettings, secret_problem
 
 SECRET_ENV_PREFIX = "NAMI_DEV_SECRET_"
+PREVIOUS_ENV_PREFIX = "NAMI_DEV_PREVIOUS_SECRET_"
 
 # Code folders put on sys.path so far: their modules are forgotten before another folder's
 # handler is imported, so two pipelines may both have a `handler.py`.
@@ -45,14 +46,28 @@ class DevConsumer:
     warnings: tuple[str, ...]
 
 
-def secret_env_name(pipeline: str) -> str:
+def secret_env_name(pipeline: str, prefix: str = SECRET_ENV_PREFIX) -> str:
     """NAMI_DEV_SECRET_<PIPELINE>, upper case, hyphens as underscores."""
-    return SECRET_ENV_PREFIX + pipeline.upper().replace("-", "_")
+    return prefix + pipeline.upper().replace("-", "_")
 
 
-def dev_secret(pipeline: str, given: Mapping[str, str], env: Mapping[str, str]) -> str | None:
-    """The signing secret from --secret, else from the environment, else None."""
-    return given.get(pipeline) or env.get(secret_env_name(pipeline)) or None
+def dev_secret(
+    pipeline: str,
+    given: Mapping[str, str],
+    env: Mapping[str, str],
+    prefix: str = SECRET_ENV_PREFIX,
+) -> str | None:
+    """The signing secret from --secret, else from the environment, else None. With
+    PREVIOUS_ENV_PREFIX: the previous secret of a rotation (a second --secret)."""
+    return given.get(pipeline) or env.get(secret_env_name(pipeline, prefix)) or None
+
+
+@dataclass(frozen=True)
+class DevSecrets:
+    """A pipeline's dev secrets: the current one, and the previous one during a rotation."""
+
+    current: str | None
+    previous: str | None = None
 
 
 class StoreDeadLetters:
@@ -82,19 +97,28 @@ class StoreDeadLetters:
         self._store.add_dead_letter(self._pipeline, letter, sent_at, now)
 
 
+@dataclass(frozen=True)
+class DevSinks:
+    """Where a dev consumer's output goes: runtime log lines, and handler tracebacks."""
+
+    emit: Callable[[str], None]
+    traceback: Callable[[str], None]
+
+
 def build_consumer(
     pipeline: PipelineConfig,
     base_dir: Path,
-    secret: str | None,
+    secrets: DevSecrets,
     markers: Markers | None,
-    emit: Callable[[str], None],
+    sinks: DevSinks,
     store: Store,
+    environ: PipelineEnviron,
     forwarder: Forwarder | None = None,
 ) -> DevConsumer:
     """The pipeline's Consumer: its handler, or with `forward:` the given Forwarder."""
     spec = pipeline.spec
     warnings: list[str] = []
-    settings = verify_settings(pipeline, secret, warnings)
+    settings = verify_settings(pipeline, secrets, warnings)
     dedupe = (
         DedupeConfig(spec.dedupe.header, spec.dedupe.json_path, spec.dedupe.window)
         if spec.dedupe
@@ -109,29 +133,31 @@ def build_consumer(
         stack=pipeline.stack_name,
         forward=forwarder.config if forwarder else None,
     )
-    warnings += export_environment(pipeline.name, spec.consumer.environment)
+    values = pipeline_environment(pipeline.name, spec.consumer.environment, environ.base, warnings)
     function: Callable[..., Any]
     if forwarder is not None:
         function = forwarder
     else:
         code = base_dir / (spec.consumer.code or ".")
-        function = load_handler(pipeline.name, code, spec.consumer.handler)
+        with environ.using(values):  # what the module reads at import time is its own too
+            function = load_handler(pipeline.name, code, spec.consumer.handler)
     consumer = Consumer(
         config=config,
-        function=function,
+        function=bound(environ, values, traced(pipeline.name, function, sinks.traceback)),
         verify_settings=settings,
         markers=markers if dedupe else None,
         dead_letters=StoreDeadLetters(store, pipeline.name),
-        emit=emit,
+        emit=sinks.emit,
     )
     return DevConsumer(pipeline, consumer, tuple(warnings))
 
 
 def verify_settings(
-    pipeline: PipelineConfig, secret: str | None, warnings: list[str]
+    pipeline: PipelineConfig, secrets: DevSecrets, warnings: list[str]
 ) -> VerifySettings | None:
-    """The runtime's verify settings with the dev secret; None (verification off) without one."""
+    """The runtime's verify settings with the dev secrets; None (verification off) without."""
     verify = pipeline.spec.verify
+    secret = secrets.current
     if verify.scheme == "none":
         return None
     if secret is None:
@@ -141,10 +167,11 @@ def verify_settings(
             f"{secret_env_name(pipeline.name)}."
         )
         return None
-    problem = secret_problem(verify.scheme, secret)
-    if problem:
-        # As the Lambda at cold start: refuse to run rather than reject every webhook.
-        raise DevError(f"pipeline `{pipeline.name}`: the dev secret {problem}")
+    for which, value in (("dev secret", secret), ("previous dev secret", secrets.previous)):
+        problem = secret_problem(verify.scheme, value) if value is not None else None
+        if problem:
+            # As the Lambda at cold start: refuse to run rather than reject every webhook.
+            raise DevError(f"pipeline `{pipeline.name}`: the {which} {problem}")
     return VerifySettings(
         scheme=verify.scheme,
         secret=secret,
@@ -152,6 +179,7 @@ def verify_settings(
         encoding=getattr(verify, "encoding", "hex"),
         prefix=getattr(verify, "prefix", ""),
         tolerance=getattr(verify, "tolerance", DEFAULT_TOLERANCE),
+        previous=secrets.previous,
     )
 
 
@@ -168,15 +196,17 @@ def _verify_config(settings: VerifySettings | None) -> VerifyConfig | None:
     )
 
 
-def export_environment(pipeline: str, environment: Mapping[str, str]) -> list[str]:
-    """Set consumer.environment in this process (one process: the environment is shared).
+def pipeline_environment(
+    pipeline: str, environment: Mapping[str, str], base: Mapping[str, str], warnings: list[str]
+) -> dict[str, str]:
+    """The pipeline's own variables (dev/environ.py keeps them to its threads).
 
-    A value already in the environment wins, so a developer can override nami.yaml locally.
-    References cannot be resolved offline: the developer exports them.
+    A value already in the process environment wins, so a developer can override nami.yaml
+    locally. References cannot be resolved offline: the developer exports them.
     """
-    warnings: list[str] = []
+    values: dict[str, str] = {}
     for name, value in environment.items():
-        current = os.environ.get(name)
+        current = base.get(name)
         if is_secret_reference(value):
             if current is None:
                 warnings.append(
@@ -185,13 +215,32 @@ def export_environment(pipeline: str, environment: Mapping[str, str]) -> list[st
                 )
             continue
         if current is None:
-            os.environ[name] = value
+            values[name] = value
         elif current != value:
             warnings.append(
-                f"warning: pipeline `{pipeline}`: {name} is already set in the environment "
-                "(or by another pipeline); keeping that value"
+                f"warning: pipeline `{pipeline}`: {name} is already set in the environment; "
+                "keeping that value"
             )
-    return warnings
+    return values
+
+
+def traced(
+    pipeline: str, function: Callable[..., Any], report: Callable[[str], None]
+) -> Callable[..., Any]:
+    """The handler, reporting the traceback of whatever it raises (the runtime's log line
+    keeps only `Type: message`) before the runtime counts the failure."""
+
+    def call(*args: Any) -> Any:  # (webhook) in webhook mode, (event, context) in sqs mode
+        try:
+            return function(*args)
+        except BaseException as exc:
+            tb = exc.__traceback__
+            frames = traceback.format_exception(type(exc), exc, tb.tb_next if tb else None)
+            about = f" on webhook {args[0].id}" if hasattr(args[0], "id") else ""
+            report(f"{pipeline}: handler raised{about}:\n{''.join(frames).rstrip()}")
+            raise
+
+    return call
 
 
 def load_handler(pipeline: str, code_dir: Path, dotted: str) -> Callable[..., Any]:

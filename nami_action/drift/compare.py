@@ -7,7 +7,7 @@ import json
 import re
 from typing import Any
 
-from nami_action.drift.declared import ENVIRONMENT_PREFIX, OPEN_PREFIXES, Declared
+from nami_action.drift.declared import ENVIRONMENT_PREFIX, NOT_DRIFT, OPEN_PREFIXES, Declared
 from nami_action.drift.model import Finding
 
 SECRET_NAME = re.compile(
@@ -113,6 +113,8 @@ def cloudformation_findings(drifts: list[dict[str, Any]]) -> list[Finding]:
             continue
         for difference in drift.get("PropertyDifferences") or []:
             path = cloudformation_path(str(difference.get("PropertyPath", "")))
+            if path in NOT_DRIFT.get(kind, ()):
+                continue  # a paused consumer (Enabled false) is not drift
             want, have = difference.get("ExpectedValue"), difference.get("ActualValue")
             if difference.get("DifferenceType") == "ADD":
                 want = None

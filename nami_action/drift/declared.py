@@ -25,8 +25,12 @@ OPEN_PREFIXES = (ENVIRONMENT_PREFIX,)
 THROTTLE_PREFIX = "MethodSettings[*/*]."
 
 # AWS defaults for properties a template may leave out (SQS CreateQueue "Attributes";
-# Lambda CreateEventSourceMapping BatchSize/MaximumBatchingWindowInSeconds/Enabled;
+# Lambda CreateEventSourceMapping BatchSize/MaximumBatchingWindowInSeconds;
 # Lambda CreateFunction MemorySize/Timeout).
+# A mapping's `Enabled` is not compared, read or restored: it is the switch of `nami pause` /
+# `nami resume` (operating state, like a queue's depth), so a paused pipeline is not drift and
+# neither a deploy nor a drift repair may switch it back on.
+NOT_DRIFT = {MAPPING: ("Enabled",)}
 DEFAULTS: dict[str, dict[str, Any]] = {
     QUEUE: {
         "DelaySeconds": 0,
@@ -37,7 +41,6 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     MAPPING: {
         "BatchSize": 10,
         "MaximumBatchingWindowInSeconds": 0,
-        "Enabled": True,
         "ScalingConfig.MaximumConcurrency": None,
     },
     FUNCTION: {"MemorySize": 128, "Timeout": 3},
@@ -216,9 +219,7 @@ def _queue(raw: dict[str, Any]) -> dict[str, Any]:
 
 def _mapping(raw: dict[str, Any]) -> dict[str, Any]:
     flat: dict[str, Any] = {
-        name: raw[name]
-        for name in ("BatchSize", "MaximumBatchingWindowInSeconds", "Enabled")
-        if name in raw
+        name: raw[name] for name in ("BatchSize", "MaximumBatchingWindowInSeconds") if name in raw
     }
     scaling = raw.get("ScalingConfig")
     if isinstance(scaling, dict) and "MaximumConcurrency" in scaling:

@@ -170,6 +170,12 @@ def export(
     letters = scan(aws, queue_url, hold=hold, on_batch=on_batch)
     if not letters:
         raise EmptyQueue(f"the dead-letter queue {queue_url} is empty: nothing to export")
+    write_letters(letters, out)
+    return ExportResult(out, len(letters), expected)
+
+
+def write_letters(letters: list[DeadLetter], out: Path) -> None:
+    """One JSON object per line; the file appears only when complete."""
     folder = out.parent if str(out.parent) else Path(".")
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -180,7 +186,6 @@ def export(
         os.replace(temporary, out)
     except OSError as exc:
         raise NamiError(f"cannot write {out}: {exc.strerror or exc}") from exc
-    return ExportResult(out, len(letters), expected)
 
 
 # --- rendering -----------------------------------------------------------------------------
@@ -203,10 +208,11 @@ def _ms_iso(milliseconds: int | str | None) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def letter_text(letter: DeadLetter) -> str:
+def letter_text(letter: DeadLetter, *, peek_counted: bool = True) -> str:
     m = letter.message
+    counted = " (this peek included)" if peek_counted else ""
     lines = [
-        f"message {m.message_id}: receive count {m.receive_count} (this peek included), "
+        f"message {m.message_id}: receive count {m.receive_count}{counted}, "
         f"queued {_ms_iso(m.attributes.get('SentTimestamp'))}"
     ]
     if letter.outcome:
@@ -227,5 +233,5 @@ def letter_text(letter: DeadLetter) -> str:
     return "\n".join(lines) + "\n"
 
 
-def letters_text(letters: list[DeadLetter]) -> str:
-    return "\n".join(letter_text(letter) for letter in letters)
+def letters_text(letters: list[DeadLetter], *, peek_counted: bool = True) -> str:
+    return "\n".join(letter_text(letter, peek_counted=peek_counted) for letter in letters)

@@ -42,7 +42,9 @@ from nami_action.aws.queues import (
     BATCH,
     MoveTask,
     OutgoingMessage,
+    QueueDepth,
     QueueMessage,
+    cancel_message_move_task,
     delete_messages,
     message_move_tasks,
     queue_attributes,
@@ -62,6 +64,7 @@ MAX_MESSAGE_ATTRIBUTES = 10  # SQS's limit per message
 DEFAULT_HOLD = 60
 JOURNAL_FOLDER = Path(".nami") / "redrive"
 MAX_TASK_RATE = 500  # StartMessageMoveTask's MaxNumberOfMessagesPerSecond limit
+NO_NEWS_LIMIT = 3  # receives in a row bringing only webhooks that came back end the copy loop
 
 Method = Literal["move-task", "copy"]
 Progress = Callable[[int, int | None], None]  # moved so far, total (approximate) if known
@@ -90,6 +93,7 @@ class RedriveResult:
     resumed: int = 0  # sent by an interrupted earlier run, their originals deleted now
     dry_run: bool = False
     still_hidden: int = 0  # DLQ messages in flight at the end (another reader, a crash)
+    came_back: int = 0  # arrived in the DLQ during the run (failed again): left for later
     notes: list[str] = field(default_factory=list)
 
 
@@ -120,7 +124,7 @@ def redrive(
             f"`{target.pipeline.name}` are in flight (held by another reader, or by an "
             "interrupted nami run); try again once they are visible"
         )
-    return _copy(aws, target, options, progress, depth.visible)
+    return _copy(aws, target, options, progress, depth)
 
 
 # --- 1. SQS's move task --------------------------------------------------------------------
@@ -149,12 +153,19 @@ def _move_task(
             return None
         handle = started
     try:
-        current = _follow(aws, source, handle, options.poll_seconds, progress, estimate)
+        current, stopped = _follow(aws, source, handle, options.poll_seconds, progress, estimate)
     except KeyboardInterrupt:
         raise Interrupted(
             "interrupted: the move task keeps running inside SQS; run `nami dlq redrive` "
             "again to follow it"
         ) from None
+    if stopped is not None and current.status in ("CANCELLED", "COMPLETED"):
+        notes.append(
+            f"the move task had moved more than the {stopped} message(s) the dead-letter queue "
+            "held at its start (copies that failed again came back): nami cancelled it; fix "
+            "the consumer, then run redrive again for the rest"
+        )
+        return RedriveResult("move-task", current.moved, notes=notes)
     if current.status != "COMPLETED":
         why = f": {current.failure}" if current.failure else ""
         raise NamiError(
@@ -166,15 +177,26 @@ def _move_task(
 
 def _follow(
     aws: Aws, source: str, handle: str, poll_seconds: float, progress: Progress, estimate: int
-) -> MoveTask:
-    """Poll ListMessageMoveTasks until the task is over, reporting its progress."""
+) -> tuple[MoveTask, int | None]:
+    """Poll ListMessageMoveTasks until the task is over, reporting its progress.
+
+    A task that moved more than the queue held at its start (ApproximateNumberOfMessagesToMove,
+    "obtained at the time of starting", else nami's own count) is moving copies that came
+    back: it is cancelled, which keeps what it moved (SQS API reference,
+    ListMessageMoveTasksResultEntry, CancelMessageMoveTask). Returns the task and, if nami
+    cancelled it, that count (else None)."""
+    stopped: int | None = None
     while True:
         tasks = message_move_tasks(aws, source) or []
         current = next((t for t in tasks if t.handle == handle), None)
         if current is not None:
-            progress(current.moved, estimate if current.to_move is None else current.to_move)
+            limit = estimate if current.to_move is None else current.to_move
+            progress(current.moved, limit)
             if current.status in FINAL_TASK_STATES:
-                return current
+                return current, stopped
+            if current.status == "RUNNING" and current.moved > limit and stopped is None:
+                cancel_message_move_task(aws, handle)
+                stopped = limit
         time.sleep(poll_seconds)
 
 
@@ -259,34 +281,84 @@ class _Pacer:
         self.sent += count
 
 
+@dataclass
+class _Bound:
+    """What a copy run may move: at most what the DLQ held when it started. While the
+    consumer still fails, copies come back to the DLQ during the run; moving those again
+    would never end (measured on the emulator: "moved 5222 of ~4" after 120 s). A message
+    came back if SQS stored it after the run started (SentTimestamp: a redrive-policy move
+    keeps the copy's, a runtime rejection is a new message), or if it is the copy of one
+    this run moved (`nami-redrive-of`, kept by a redrive-policy move: this catches it even
+    when this machine's clock runs ahead of SQS's). The count at the start caps the rest."""
+
+    budget: int
+    started_ms: int
+    moved_ids: set[str] = field(default_factory=set)
+    came_back: dict[str, str] = field(default_factory=dict)  # id -> receipt handle, held
+
+    def left(self, result: RedriveResult) -> int:
+        return self.budget - result.moved - result.resumed
+
+    def returned(self, message: QueueMessage) -> bool:
+        origin = message.message_attributes.get(REDRIVE_ATTRIBUTE, {}).get("StringValue")
+        sent = message.attributes.get("SentTimestamp", "")
+        return origin in self.moved_ids or (sent.isdigit() and int(sent) >= self.started_ms)
+
+
 def _copy(
     aws: Aws,
     target: DeployedPipeline,
     options: RedriveOptions,
     progress: Progress,
-    estimate: int,
+    depth: QueueDepth,
 ) -> RedriveResult:
     journal = Journal(journal_path(options.journal_folder, target.dead_letter_url))
     result = RedriveResult("copy", 0)
     pacer = _Pacer(options.rate)
     size = BATCH if not options.rate else max(1, min(BATCH, int(options.rate)))
     dlq = target.dead_letter_url
-    while True:
-        batch = receive_messages(
-            aws, dlq, max_messages=size, visibility_timeout=options.hold, wait_seconds=1
-        )
-        if not batch:
-            break
-        refused = _move_batch(aws, target, journal, batch, pacer, options, result)
-        progress(result.moved + result.resumed, estimate)
-        if refused:
-            raise NamiError(
-                f"SQS refused {len(refused)} cop(ies) ({'; '.join(sorted(set(refused))[:3])}); "
-                f"they stay in the dead-letter queue. Moved {result.moved} before stopping."
+    bound = _Bound(depth.total, int(time.time() * 1000))
+    quiet = 0
+    try:
+        while bound.left(result) > 0 and quiet < NO_NEWS_LIMIT:
+            batch = receive_messages(
+                aws,
+                dlq,
+                max_messages=min(size, bound.left(result)),
+                visibility_timeout=options.hold,
+                wait_seconds=1,
             )
-    depth = queue_depth(aws, dlq)
-    result.still_hidden = depth.in_flight if depth else 0
-    if result.still_hidden == 0 and (depth is None or depth.total == 0):
+            if not batch:
+                break
+            back = [m for m in batch if bound.returned(m)]
+            bound.came_back.update((m.message_id, m.receipt_handle) for m in back)
+            ours = [m for m in batch if not bound.returned(m)]
+            quiet = 0 if ours else quiet + 1  # held, the returned ones make way for the rest
+            if not ours:
+                continue
+            refused = _move_batch(aws, target, journal, ours, pacer, options, result)
+            bound.moved_ids.update(m.message_id for m in ours)
+            progress(result.moved + result.resumed, depth.total)
+            if refused:
+                raise NamiError(
+                    f"SQS refused {len(refused)} cop(ies) "
+                    f"({'; '.join(sorted(set(refused))[:3])}); they stay in the dead-letter "
+                    f"queue. Moved {result.moved} before stopping."
+                )
+    finally:
+        if bound.came_back:  # visible again at once, for the next run
+            with contextlib.suppress(Exception):
+                release_messages(aws, dlq, list(bound.came_back.values()))
+    result.came_back = len(bound.came_back)
+    if result.came_back:
+        result.notes.append(
+            f"{result.came_back} webhook(s) came back to the dead-letter queue during the run "
+            "(they failed again) and were not moved again: fix the consumer, then run "
+            "redrive again"
+        )
+    after = queue_depth(aws, dlq)
+    result.still_hidden = after.in_flight if after else 0
+    if result.still_hidden == 0 and (after is None or after.total == 0):
         journal.remove()  # nothing left that an old entry could refer to
     elif result.still_hidden:
         result.notes.append(

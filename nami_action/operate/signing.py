@@ -11,7 +11,7 @@ import hashlib
 import hmac
 import uuid
 
-from nami_action.runtime.verify import VerifySettings
+from nami_action.runtime.verify import VerifySettings, standard_key
 
 SIGNED_SCHEMES = ("github", "stripe", "shopify", "slack", "standard-webhooks", "hmac-sha256")
 
@@ -63,12 +63,9 @@ def sign(
 def _standard_webhooks(
     secret: str, body: bytes, timestamp: str, event_id: str | None
 ) -> dict[str, str]:
-    try:
-        key = base64.b64decode(secret.removeprefix("whsec_"), validate=True)
-    except ValueError as exc:
-        raise SigningError(
-            "a Standard Webhooks secret is base64 (optionally prefixed whsec_)"
-        ) from exc
+    key = standard_key(secret)
+    if key is None:
+        raise SigningError("a Standard Webhooks secret is base64 (optionally prefixed whsec_)")
     message_id = event_id or f"msg_{uuid.uuid4().hex}"
     signed = f"{message_id}.{timestamp}.".encode() + body
     return {

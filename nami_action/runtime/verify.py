@@ -79,7 +79,7 @@ def secret_problem(scheme: str, secret: str | None) -> str | None:
         return None
     if not secret or not secret.strip():
         return "is empty"
-    if scheme == "standard-webhooks" and not _standard_key(secret):
+    if scheme == "standard-webhooks" and not standard_key(secret):
         return "is not a base64 key (whsec_...) as standard-webhooks needs"
     return None
 
@@ -188,12 +188,24 @@ def _slack(
     return _match(given.strip().lower(), expected)
 
 
+# Svix (the reference implementation, behind Clerk, Resend, ...) sends the same three values
+# as svix-id / svix-timestamp / svix-signature; its verifier takes each svix-* header where
+# present, else the webhook-* one (svix/webhooks.py, Webhook.verify). So does this one.
+SVIX_HEADERS = {
+    "webhook-id": "svix-id",
+    "webhook-timestamp": "svix-timestamp",
+    "webhook-signature": "svix-signature",
+}
+
+
 def _standard_webhooks(
     settings: VerifySettings, headers: Mapping[str, str], body: bytes, received_at: float
 ) -> VerifyResult:
     values: dict[str, str] = {}
-    for name in ("webhook-id", "webhook-timestamp", "webhook-signature"):
-        value = headers.get(name)
+    for name, svix in SVIX_HEADERS.items():
+        value = headers.get(svix)
+        if value is None:
+            value = headers.get(name)
         if value is None:
             return _missing(name)
         values[name] = value.strip()
@@ -203,7 +215,7 @@ def _standard_webhooks(
     stale = _check_time(epoch, received_at, settings.tolerance)
     if stale:
         return stale
-    key = _standard_key(settings.secret or "")
+    key = standard_key(settings.secret or "")
     if key is None:
         return VerifyResult(False, "secret is not valid base64")
     signed = f"{values['webhook-id']}.{values['webhook-timestamp']}.".encode() + body
@@ -217,12 +229,16 @@ def _standard_webhooks(
     return _any_match(given, expected)
 
 
-def _standard_key(secret: str) -> bytes | None:
-    encoded = secret.removeprefix("whsec_")
+def standard_key(secret: str) -> bytes | None:
+    """The HMAC key of a Standard Webhooks secret: base64 after an optional `whsec_`, with or
+    without its `=` padding (the standardwebhooks library pads it, so providers hand out
+    unpadded secrets); None when it is not base64 or decodes to nothing."""
+    encoded = secret.strip().removeprefix("whsec_").rstrip("=")
     try:
-        return base64.b64decode(encoded, validate=True)
+        key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
     except binascii.Error:
         return None
+    return key or None
 
 
 def _key(settings: VerifySettings) -> bytes:

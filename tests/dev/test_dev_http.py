@@ -11,8 +11,8 @@ from collections.abc import Callable
 import pytest
 
 from nami_action.dev.app import DevApp
-from nami_action.dev.consumers import DevError
 from nami_action.envelope import decode_envelope
+from nami_action.errors import ConfigError
 
 from .helpers import Project, post
 
@@ -135,6 +135,7 @@ def test_malformed_request_is_400(app: DevApp) -> None:
 def test_two_pipelines_on_one_path_are_refused(
     make_project: Callable[..., Project], start_app: Callable[..., DevApp]
 ) -> None:
+    # Validate refuses it (DevApp's own check stays, for a Config built some other way).
     clash = PIPELINES + PIPELINES.replace("hooks:", "other:", 1)
-    with pytest.raises(DevError, match="both use path /in/hooks"):
+    with pytest.raises(ConfigError, match="path /in/hooks is already the path of pipeline"):
         start_app(make_project(clash))

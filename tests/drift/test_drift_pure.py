@@ -65,7 +65,7 @@ def test_declared_values_of_the_stripe_pipeline(declared: dict[str, Declared]) -
     mapping = declared["ConsumerEventSource"].properties
     assert mapping["ScalingConfig.MaximumConcurrency"] == 20
     assert (mapping["BatchSize"], mapping["MaximumBatchingWindowInSeconds"]) == (50, 2)
-    assert mapping["Enabled"] is True
+    assert "Enabled" not in mapping  # nami pause's switch, not configuration
     function = declared["Consumer"].properties
     assert (function["MemorySize"], function["Timeout"]) == (256, 30)
     assert function["Environment.Variables.NAMI_DEAD_LETTER_QUEUE_URL"] == DLQ_URL
@@ -214,3 +214,22 @@ def test_exit_codes_and_renderers() -> None:
     assert "> n \\| 1" in markdown
     data = json.loads(drifted.to_json())
     assert data["drifted"] == ["github"] and data["exit_code"] == 2
+
+
+def test_a_paused_mapping_reported_by_cloudformation_is_not_drift() -> None:
+    mapping = "AWS::Lambda::EventSourceMapping"
+    difference = {"ExpectedValue": "true", "ActualValue": "false", "DifferenceType": "NOT_EQUAL"}
+    reported = cloudformation_findings(
+        [
+            {
+                "LogicalResourceId": "ConsumerEventSource",
+                "ResourceType": mapping,
+                "StackResourceDriftStatus": "MODIFIED",
+                "PropertyDifferences": [
+                    {"PropertyPath": "/Enabled", **difference},
+                    {"PropertyPath": "/BatchSize", **difference},
+                ],
+            }
+        ]
+    )
+    assert [f.property for f in reported] == ["BatchSize"]

@@ -13,6 +13,7 @@ from nami_action.apply import DeployOptions, deploy
 from nami_action.aws.session import Aws, AwsError
 from nami_action.cli import cli
 from nami_action.config import load_config
+from nami_action.drift.detect import DriftOptions, detect_drift
 from nami_action.operate.pause import paused_queues
 from nami_action.operate.pipelines import locate
 from nami_action.operate.status import project_status
@@ -120,3 +121,60 @@ def test_a_role_that_may_not_list_mappings_plans_without_the_mark(aws: Aws) -> N
         )
         with pytest.raises(AwsError, match="listing the Lambda event source mappings"):
             paused_queues(aws, ["shop-github"])
+
+
+# `nami deploy --drift`: plan with the live reads, deploy puts drifted values back.
+REPAIR = PlanOptions(("github",), keep_change_sets=True, poll_seconds=FAST, drift=True)
+
+
+def mapping_of(aws: Aws, stack: str = "shop-github") -> dict[str, object]:
+    resources = aws.client("cloudformation").list_stack_resources(StackName=stack)
+    (uuid,) = [
+        r["PhysicalResourceId"]
+        for r in resources["StackResourceSummaries"]
+        if r["LogicalResourceId"] == "ConsumerEventSource"
+    ]
+    found: dict[str, object] = aws.client("lambda").get_event_source_mapping(UUID=uuid)
+    return found
+
+
+def test_paused_is_not_drift_and_stays_paused_through_restore_deploy_and_resume(
+    emulator: str, aws: Aws, config_path: Path
+) -> None:
+    deploy_pipelines(aws, config_path, ("github",))
+    assert nami("pause", "github", str(config_path))[0] == 0
+    config = load_config(config_path)
+
+    # Paused and otherwise untouched: no drift (Enabled is the pause switch, not config).
+    report = detect_drift(config, aws, DriftOptions(("github",), cloudformation=False))
+    assert report.drifted == [] and report.exit_code == 0, report.to_dict()
+    unchanged = make_plan(config, aws, PlanOptions(("github",), poll_seconds=FAST, drift=True)).plan
+    (github,) = unchanged.pipelines
+    assert (github.action, github.paused, github.drifted) == ("none", True, False)
+
+    # Real drift on the same mapping while paused: a deploy with nothing else to do repairs
+    # the batch size and leaves the consumer paused.
+    uuid = str(mapping_of(aws)["UUID"])
+    aws.client("lambda").update_event_source_mapping(UUID=uuid, BatchSize=3)
+    assert mapping_state(aws) == "Disabled"
+    run = make_plan(config, aws, REPAIR)
+    (github,) = run.plan.pipelines
+    assert (github.action, github.paused, github.drifted) == ("none", True, True)
+    result = deploy(aws, run, DeployOptions(poll_seconds=FAST), lambda event: None)
+    (done,) = result.pipelines
+    assert done.outcome == "restored", done
+    assert mapping_of(aws)["BatchSize"] == 10
+    assert mapping_state(aws) == "Disabled" and done.paused
+    assert any("stays paused" in reason for reason in done.reasons), done.reasons
+
+    # A deploy of an unchanged, undrifted, paused pipeline: still paused.
+    run = make_plan(config, aws, REPAIR)
+    (done,) = deploy(aws, run, DeployOptions(poll_seconds=FAST), lambda event: None).pipelines
+    assert (done.outcome, done.paused, mapping_state(aws)) == ("unchanged", True, "Disabled")
+
+    # Resumed, it is not drift either, and a deploy leaves it running.
+    assert nami("resume", "github", str(config_path))[0] == 0
+    assert detect_drift(config, aws, DriftOptions(("github",), cloudformation=False)).exit_code == 0
+    run = make_plan(config, aws, REPAIR)
+    (done,) = deploy(aws, run, DeployOptions(poll_seconds=FAST), lambda event: None).pipelines
+    assert (done.outcome, done.paused, mapping_state(aws)) == ("unchanged", False, "Enabled")

@@ -3,6 +3,7 @@ every dead letter reaches the queue exactly once, even when a run is interrupted
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -125,7 +126,7 @@ def test_rate_limits_the_copy_loop(aws: Aws, config: Config, tmp_path: Path) -> 
     started = time.monotonic()
     result = redrive(aws, target, options(tmp_path, rate=10))
     assert result.moved == 12
-    assert time.monotonic() - started >= 1.1  # 10 at once, the next 2 a second later
+    assert time.monotonic() - started >= 1.0  # 10 at once, the next 2 a second later
 
 
 def test_dry_run_counts_and_moves_nothing(aws: Aws, config: Config, tmp_path: Path) -> None:
@@ -209,3 +210,121 @@ def test_a_rejected_webhook_redriven_after_fixing_the_secret_is_handled(
 
     assert calls == [{"n": 7}] and [line["outcome"] for line in lines] == ["handled"]
     assert depth(aws, target.dead_letter_url) == (0, 0)
+
+
+class RefailingConsumer:
+    """A consumer that fails every webhook at once, as a still-broken one would: each is put
+    back in the DLQ while redrive runs, half as SQS's redrive policy moves them (attributes
+    kept, `nami-redrive-of` included), half as the runtime rejects them (a new message)."""
+
+    def __init__(self, emulator: str, target: DeployedPipeline) -> None:
+        self.sqs = Aws(AwsTarget(region=REGION, endpoint_url=emulator)).client("sqs")
+        self.target = target
+        self.failed = 0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self.stop.is_set():
+            answer = self.sqs.receive_message(
+                QueueUrl=self.target.queue_url,
+                MaxNumberOfMessages=10,
+                WaitTimeSeconds=0,
+                MessageAttributeNames=["All"],
+            )
+            for message in answer.get("Messages", []):
+                kept = message.get("MessageAttributes", {}) if self.failed % 2 else {}
+                self.sqs.send_message(
+                    QueueUrl=self.target.dead_letter_url,
+                    MessageBody=message["Body"],
+                    MessageAttributes={
+                        **kept,
+                        "nami-outcome": {"DataType": "String", "StringValue": "rejected"},
+                    },
+                )
+                self.sqs.delete_message(
+                    QueueUrl=self.target.queue_url, ReceiptHandle=message["ReceiptHandle"]
+                )
+                self.failed += 1
+            time.sleep(0.01)
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(10)
+
+
+def test_redrive_moves_at_most_what_was_there_while_the_consumer_keeps_failing(
+    emulator: str, aws: Aws, config: Config, tmp_path: Path
+) -> None:
+    target, _ = filled(aws, config, "github", 30)
+    # Six held by another reader: counted at the start, so the run's budget is 30 and it goes
+    # on receiving after its 24 moves, meeting the copies that came back.
+    held = aws.client("sqs").receive_message(
+        QueueUrl=target.dead_letter_url, MaxNumberOfMessages=6, VisibilityTimeout=600
+    )
+    assert len(held["Messages"]) == 6
+    consumer = RefailingConsumer(emulator, target)
+
+    def after_send(moved: int) -> None:
+        if moved > 24:
+            raise AssertionError(f"moved {moved} of 24: copies that came back were moved again")
+        if moved == 24:  # let every copy fail and come back before the run looks again
+            deadline = time.monotonic() + 20
+            while consumer.failed < 24 and time.monotonic() < deadline:
+                time.sleep(0.02)
+
+    try:
+        result = redrive(aws, target, options(tmp_path, after_send=after_send))
+    finally:
+        consumer.close()
+    assert (result.moved, result.resumed, result.still_hidden) == (24, 0, 6)
+    assert consumer.failed == 24 and 0 < result.came_back <= 24  # ends after 3 receives of them
+    assert any("came back to the dead-letter queue" in note for note in result.notes)
+    # The 24 failed once more and wait in the DLQ, visible again at once (none lost); the six
+    # held by the other reader are untouched.
+    assert depth(aws, target.dead_letter_url) == (24, 6)
+    assert depth(aws, target.queue_url) == (0, 0)
+
+
+def test_a_move_task_that_moves_more_than_was_there_is_cancelled(
+    aws: Aws, config: Config, tmp_path: Path
+) -> None:
+    """SQS counts ApproximateNumberOfMessagesToMove at the task's start; a task that moves
+    more is moving copies that came back, and is cancelled (answers stubbed: the emulator has
+    no move tasks)."""
+    target, _ = filled(aws, config, "github", 5)
+    sqs = aws.client("sqs")
+    dlq_arn = f"arn:aws:sqs:{REGION}:123456789012:shop-github-dlq"
+    queue_arn = f"arn:aws:sqs:{REGION}:123456789012:shop-github"
+
+    def task(status: str, moved: int) -> dict[str, Any]:
+        entry = {
+            "TaskHandle": "task-1",
+            "Status": status,
+            "ApproximateNumberOfMessagesMoved": moved,
+            "ApproximateNumberOfMessagesToMove": 5,
+        }
+        return {"Results": [entry]}
+
+    with Stubber(sqs) as stub:
+        stub.add_response(
+            "get_queue_attributes", {"Attributes": {"ApproximateNumberOfMessages": "5"}}
+        )
+        stub.add_response("get_queue_attributes", {"Attributes": {"QueueArn": dlq_arn}})
+        stub.add_response("get_queue_attributes", {"Attributes": {"QueueArn": queue_arn}})
+        stub.add_response("list_message_move_tasks", {"Results": []})
+        stub.add_response("start_message_move_task", {"TaskHandle": "task-1"})
+        stub.add_response("list_message_move_tasks", task("RUNNING", 4))
+        stub.add_response("list_message_move_tasks", task("RUNNING", 7))
+        stub.add_response(
+            "cancel_message_move_task",
+            {"ApproximateNumberOfMessagesMoved": 7},
+            {"TaskHandle": "task-1"},
+        )
+        stub.add_response("list_message_move_tasks", task("CANCELLING", 8))
+        stub.add_response("list_message_move_tasks", task("CANCELLED", 8))
+        result = redrive(aws, target, options(tmp_path, poll_seconds=0.01))
+        stub.assert_no_pending_responses()
+    assert (result.method, result.moved) == ("move-task", 8)
+    assert any("nami cancelled it" in note for note in result.notes), result.notes

@@ -80,7 +80,7 @@ def test_an_output_folder_elsewhere_in_the_code_is_not_packaged(tmp_path: Path) 
 def test_a_packaging_error_points_at_consumer_code(tmp_path: Path) -> None:
     (tmp_path / "nami.yaml").write_text(CONFIG.format(code="consumer"))
     (tmp_path / "consumer").mkdir()
-    (tmp_path / "consumer" / "handler.py").write_text("")
+    (tmp_path / "consumer" / "handler.py").write_text("def handle(webhook): ...\n")
     os.symlink("/etc/hostname", tmp_path / "consumer" / "linked.txt")
     status, output = compile_in(tmp_path)
     assert status == 1
@@ -107,7 +107,7 @@ def test_a_bad_namiignore_is_an_error_at_its_line(
 ) -> None:
     (tmp_path / "nami.yaml").write_text(CONFIG.format(code="consumer"))
     (tmp_path / "consumer").mkdir()
-    (tmp_path / "consumer" / "handler.py").write_text("")
+    (tmp_path / "consumer" / "handler.py").write_text("def handle(webhook): ...\n")
     (tmp_path / "consumer" / ".namiignore").write_bytes(content)
     status, output = compile_in(tmp_path)
     assert status == 1
@@ -120,7 +120,7 @@ def test_a_bad_namiignore_is_an_error_at_its_line(
 def test_a_file_name_cannot_forge_a_workflow_command(tmp_path: Path) -> None:
     (tmp_path / "nami.yaml").write_text(CONFIG.format(code="consumer"))
     (tmp_path / "consumer").mkdir()
-    (tmp_path / "consumer" / "handler.py").write_text("")
+    (tmp_path / "consumer" / "handler.py").write_text("def handle(webhook): ...\n")
     os.symlink("handler.py", tmp_path / "consumer" / "x\n::error::forged")
     status, output = compile_in(tmp_path)
     assert status == 1

@@ -63,11 +63,13 @@ def prepare(folder: Path, project: str) -> tuple[Path, dict[str, str]]:
     consumer folder. Returns the config path and the secrets to create."""
     shutil.copytree(EXAMPLES, folder, ignore=shutil.ignore_patterns(".nami", "__pycache__"))
     config = folder / "nami.yaml"
+    # Read before the rewrite: validate checks that each handler is defined, and the probe
+    # handler the rewrite names is only copied in below.
+    folders = {p.spec.consumer.code for p in load_config(config).pipelines.values()}
     text, wanted = smoke_config(config.read_text(), project, lambda _: secrets.token_hex(32))
     config.write_text(text)
-    for pipeline in load_config(config).pipelines.values():
-        code = folder / pipeline.spec.consumer.code
-        shutil.copy(PROBE_SOURCE, code / f"{PROBE_MODULE}.py")
+    for code in sorted(folders):
+        shutil.copy(PROBE_SOURCE, folder / code / f"{PROBE_MODULE}.py")
     return config, wanted
 
 
