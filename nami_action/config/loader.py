@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import datetime
 import os
+import re
 import stat
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.constructor import SafeConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.events import CollectionEndEvent, CollectionStartEvent
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.scanner import Scanner
 
@@ -165,6 +168,8 @@ def _file_kind(mode: int) -> str:
 
 
 def _parse(text: str, name: str) -> tuple[Node, SafeConstructor]:
+    _check_directives(text, name)
+    _check_flow_depth(text, name)
     # With ruamel.yaml.clib the C parser composes nodes with marks about 8x faster than the
     # round-trip loader; marks are all we need (no comments), so we compose and walk nodes.
     # libyaml is stricter than YAML 1.2 in places (`{secret: ssm:/x}` in flow style), so a
@@ -181,12 +186,63 @@ class _NestedTooDeeply(ConfigError):
     """The parser itself ran out of stack: the other parser would too."""
 
 
+# `%YAML 1.x` at the start of a line, before the document (YAML 1.2, 6.8.1).
+_YAML_DIRECTIVE = re.compile(r"%YAML[ \t]+(\S*)")
+YAML_VERSIONS = ("1.1", "1.2")
+
+
+def _check_directives(text: str, name: str) -> None:
+    """A `%YAML` version ruamel cannot read (1.0, 1.3...) fails an assertion inside the
+    parser: refuse it here, at its line."""
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.startswith(("---", "...")):
+            return  # directives come before the document only
+        match = _YAML_DIRECTIVE.match(line)
+        if match and match.group(1) not in YAML_VERSIONS:
+            version = match.group(1)[:20]
+            raise _fail(
+                name,
+                f"`%YAML {version}`: nami.yaml is YAML 1.2; write `%YAML 1.2` or no directive",
+                number,
+            )
+
+
+def _check_flow_depth(text: str, name: str) -> None:
+    """Nesting past MAX_DEPTH, found by the C parser's events before anything composes them.
+
+    The composers recurse once per level: the C one overflows the process stack (SIGSEGV,
+    near 27,600 levels of `[`) before Python's recursion limit could speak, and the walker
+    would refuse the depth anyway. The parser itself keeps a stack on the heap, so reading its
+    events is safe at any depth. Only flow collections (`[`, `{`) can nest that deep in 1 MiB
+    (block nesting costs indentation), so a file with few of them skips this pass."""
+    if text.count("[") + text.count("{") <= MAX_DEPTH:
+        return
+    depth = 0
+    try:
+        for event in YAML(typ="safe", pure=False).parse(text):
+            if isinstance(event, CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    line, column = _mark(event)
+                    raise _NestedTooDeeply(
+                        [Problem(name, line, column, f"document nested too deeply ({_BOUNDS})")]
+                    )
+            elif isinstance(event, CollectionEndEvent):
+                depth -= 1
+    except YAMLError:
+        return  # the composers stop at the same error, no deeper than here; they report it
+
+
 def _compose(text: str, name: str, *, pure: bool) -> tuple[Node, SafeConstructor]:
     yaml = YAML(typ="safe", pure=pure)
     if pure:
         yaml.Scanner = _TabSeparatingScanner
     try:
-        documents = list(yaml.compose_all(text))
+        with warnings.catch_warnings():
+            # ruamel warns (ReusedAnchorWarning...) with its own file path and no location.
+            # An anchor defined again is legal YAML (an alias names the latest definition).
+            warnings.simplefilter("ignore")
+            documents = list(yaml.compose_all(text))
     except MarkedYAMLError as exc:
         raise _syntax_error(text, name, exc) from None
     except RecursionError:
@@ -285,9 +341,8 @@ class _Walker:
         self._report(
             line,
             column,
-            f"document {reason} (limit {MAX_NODES:,} nodes, depth {MAX_DEPTH}); "
-            "check anchors, aliases (*name) and merge keys (<<) for self-reference or "
-            "repeated expansion",
+            f"document {reason} ({_BOUNDS}); check anchors, aliases (*name) and merge keys (<<) "
+            "for self-reference or repeated expansion",
         )
 
     def _report(self, line: int, column: int, message: str) -> None:
@@ -413,6 +468,7 @@ class _Walker:
 
 
 MERGE_TAG = "tag:yaml.org,2002:merge"
+_BOUNDS = f"limit {MAX_NODES:,} nodes, depth {MAX_DEPTH}"
 
 
 def _node_kind(node: Node) -> str:
@@ -423,7 +479,7 @@ def _node_kind(node: Node) -> str:
     return "this value"
 
 
-def _mark(node: Node) -> tuple[int, int]:
+def _mark(node: Node | CollectionStartEvent) -> tuple[int, int]:
     mark = node.start_mark
     if mark is None:
         return 1, 1
