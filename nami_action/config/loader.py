@@ -31,6 +31,8 @@ from nami_action.errors import ConfigError, Problem
 MAX_FILE_BYTES = 1024 * 1024
 MAX_NODES = 200_000
 MAX_DEPTH = 64
+# Levels the C composer recurses through without risk (it crashed near 27,600).
+COMPOSER_SAFE_DEPTH = 1_000
 
 PathKey = tuple[str | int, ...]
 
@@ -214,15 +216,16 @@ def _check_flow_depth(text: str, name: str) -> None:
     near 27,600 levels of `[`) before Python's recursion limit could speak, and the walker
     would refuse the depth anyway. The parser itself keeps a stack on the heap, so reading its
     events is safe at any depth. Only flow collections (`[`, `{`) can nest that deep in 1 MiB
-    (block nesting costs indentation), so a file with few of them skips this pass."""
-    if text.count("[") + text.count("{") <= MAX_DEPTH:
+    (block nesting costs indentation), so a file with fewer of them than the composers can
+    surely take skips this pass (the walker then reports the depth at the same place)."""
+    if text.count("[") + text.count("{") <= COMPOSER_SAFE_DEPTH:
         return
     depth = 0
     try:
         for event in YAML(typ="safe", pure=False).parse(text):
             if isinstance(event, CollectionStartEvent):
                 depth += 1
-                if depth > MAX_DEPTH:
+                if depth > MAX_DEPTH + 1:  # the top-level mapping is not a level of a path
                     line, column = _mark(event)
                     raise _NestedTooDeeply(
                         [Problem(name, line, column, f"document nested too deeply ({_BOUNDS})")]
