@@ -27,6 +27,7 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.scanner import Scanner
 
 from nami_action.errors import ConfigError, Problem
+from nami_action.files import OPEN_FLAGS, file_kind, read_at_most
 
 MAX_FILE_BYTES = 1024 * 1024
 MAX_NODES = 200_000
@@ -118,7 +119,7 @@ def _read_bytes(path: Path, name: str) -> bytes:
     with fstat after opening, so a path swapped between a check and the open cannot slip
     through; the read is bounded whatever stat said (a file may grow, /proc files say 0)."""
     try:
-        fd = os.open(path, os.O_RDONLY | _O_NONBLOCK | _O_NOCTTY | _O_CLOEXEC)
+        fd = os.open(path, OPEN_FLAGS)
     except FileNotFoundError:
         raise _fail(name, "file not found") from None
     except OSError as exc:
@@ -128,10 +129,10 @@ def _read_bytes(path: Path, name: str) -> bytes:
         if stat.S_ISDIR(info.st_mode):
             raise _fail(name, "is a directory, not a nami.yaml file")
         if not stat.S_ISREG(info.st_mode):
-            raise _fail(name, f"is {_file_kind(info.st_mode)}, not a regular file")
+            raise _fail(name, f"is {file_kind(info.st_mode)}, not a regular file")
         if info.st_size > MAX_FILE_BYTES:
             raise _fail(name, f"file is {info.st_size:,} bytes; {_LIMIT_TEXT}")
-        raw = _read_at_most(fd, MAX_FILE_BYTES + 1)
+        raw = read_at_most(fd, MAX_FILE_BYTES + 1)
     except OSError as exc:
         raise _fail(name, f"cannot read: {exc.strerror}") from None
     finally:
@@ -141,32 +142,7 @@ def _read_bytes(path: Path, name: str) -> bytes:
     return raw
 
 
-_O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
-_O_NOCTTY = getattr(os, "O_NOCTTY", 0)
-_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _LIMIT_TEXT = "nami.yaml is limited to 1 MiB"
-
-
-def _read_at_most(fd: int, limit: int) -> bytes:
-    chunks: list[bytes] = []
-    left = limit
-    while left > 0:
-        chunk = os.read(fd, min(left, 256 * 1024))
-        if not chunk:
-            break
-        chunks.append(chunk)
-        left -= len(chunk)
-    return b"".join(chunks)
-
-
-def _file_kind(mode: int) -> str:
-    kinds = (
-        (stat.S_ISFIFO, "a named pipe (FIFO)"),
-        (stat.S_ISCHR, "a character device"),
-        (stat.S_ISBLK, "a block device"),
-        (stat.S_ISSOCK, "a socket"),
-    )
-    return next((text for test, text in kinds if test(mode)), "a special file")
 
 
 def _parse(text: str, name: str) -> tuple[Node, SafeConstructor]:

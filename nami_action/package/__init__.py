@@ -25,7 +25,8 @@ from nami_action.package.archive import (
     write_zip,
 )
 from nami_action.package.deps import PIP_PLATFORMS, has_requirements, install_requirements
-from nami_action.package.ignore import IGNORE_FILE, IgnoreRules, read_ignore_file
+from nami_action.package.ignore import IGNORE_FILE, read_ignore_file
+from nami_action.package.reading import decode_text, read_folder_file
 
 __all__ = [
     "ARTIFACT_PREFIX",
@@ -41,6 +42,12 @@ Architecture = Literal["arm64", "x86_64"]
 ARTIFACT_PREFIX = "nami/artifacts/"
 RUNTIME_PACKAGE = "nami_runtime"
 REQUIREMENTS_FILE = "requirements.txt"
+MAX_REQUIREMENTS_BYTES = 1024 * 1024
+# "250 MB: the maximum size of the contents of a deployment package, including layers and
+# custom runtimes (unzipped)"; Lambda answers "Unzipped size must be smaller than 262144000
+# bytes". https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html
+# Its 50 MB limit on the zip applies to uploads to the Lambda API only; nami deploys from S3.
+MAX_UNZIPPED_BYTES = 262_144_000
 _PYTHON_VERSION = re.compile(r"3\.\d{1,2}")
 
 
@@ -85,8 +92,9 @@ def build_artifact(
         raise PackageError(f"python version {python!r} should look like '3.12'")
     code_dir = _check_code_dir(code_dir)
 
-    ignore_file = code_dir / IGNORE_FILE
-    rules = read_ignore_file(ignore_file) if ignore_file.is_file() else IgnoreRules()
+    rules = read_ignore_file(code_dir / IGNORE_FILE)
+    requirements = code_dir / REQUIREMENTS_FILE
+    requirements_text = _requirements_text(requirements)  # refused links are never walked to
     # Nami's own cache (zips, templates) may sit inside the code folder (`code: .`): it
     # changes on every run, so packaging it would change the zip and its key every time.
     skip = frozenset({cache_dir.resolve(), *(p.resolve() for p in exclude)})
@@ -102,9 +110,9 @@ def build_artifact(
             "rename it"
         )
     groups: list[tuple[str, list[Entry]]] = [(str(code_dir), code)]
+    check_unzipped_size(code)
 
-    requirements = code_dir / REQUIREMENTS_FILE
-    if requirements.is_file() and has_requirements(requirements.read_text(encoding="utf-8")):
+    if has_requirements(requirements_text):
         installed = install_requirements(
             requirements,
             architecture=architecture,
@@ -117,7 +125,30 @@ def build_artifact(
 
     groups.append(("the nami runtime", _runtime_entries()))
     check_unique(groups)
-    return _write_artifact([e for _, entries in groups for e in entries], cache_dir)
+    entries = [e for _, group in groups for e in group]
+    check_unzipped_size(entries)
+    return _write_artifact(entries, cache_dir)
+
+
+def _requirements_text(requirements: Path) -> str:
+    """requirements.txt as text ("" when there is none); refused when it is a link, special,
+    over 1 MiB or not UTF-8 (see `reading`), before pip or anything else reads it."""
+    raw = read_folder_file(requirements, MAX_REQUIREMENTS_BYTES)
+    return "" if raw is None else decode_text(raw, str(requirements), REQUIREMENTS_FILE)
+
+
+def check_unzipped_size(entries: list[Entry]) -> None:
+    """Lambda's limit on the unzipped code, from the sizes the walk listed: a folder that
+    cannot deploy is refused before any file is read or compressed."""
+    total = sum(entry.size for entry in entries)
+    if total <= MAX_UNZIPPED_BYTES:
+        return
+    largest = max(entries, key=lambda entry: entry.size)
+    raise PackageError(
+        f"the files to package come to {total:,} bytes unzipped; Lambda allows "
+        f"{MAX_UNZIPPED_BYTES:,} (250 MB) for a function's code. The largest is {largest.name} "
+        f"({largest.size:,} bytes): exclude what the function does not need in {IGNORE_FILE}"
+    )
 
 
 def _check_code_dir(code_dir: Path) -> Path:
@@ -132,7 +163,7 @@ def _runtime_entries() -> list[Entry]:
     root = runtime_dir()
     entries = [
         # Always 0644: the runtime's modes depend on how nami was installed, not on its code.
-        Entry(f"{RUNTIME_PACKAGE}/{e.name}", e.source, executable=False)
+        Entry(f"{RUNTIME_PACKAGE}/{e.name}", e.source, executable=False, size=e.size)
         for e in collect_tree(root, label="nami runtime")
         if e.name.endswith(".py")
     ]

@@ -33,6 +33,7 @@ from pathlib import Path
 
 from nami_action.config.code import printable
 from nami_action.errors import ConfigError, Problem
+from nami_action.package.reading import decode_text, read_folder_file
 
 IGNORE_FILE = ".namiignore"
 MAX_IGNORE_BYTES = 1024 * 1024
@@ -100,23 +101,13 @@ class IgnoreRules:
 
 
 def read_ignore_file(path: Path, display: str | None = None) -> IgnoreRules:
-    """Parse a `.namiignore`; unreadable bytes or patterns are a ConfigError at file:line."""
+    """Parse a `.namiignore` (none: no rules); unreadable bytes or patterns are a ConfigError
+    at file:line, a symbolic link or special file one at the file (see `reading`)."""
     name = display or str(path)
-    try:
-        with path.open("rb") as stream:
-            raw = stream.read(MAX_IGNORE_BYTES + 1)
-    except OSError as exc:
-        raise ConfigError([Problem(name, 1, 1, f"cannot read: {exc.strerror}")]) from None
-    if len(raw) > MAX_IGNORE_BYTES:
-        message = f"{IGNORE_FILE} is larger than {MAX_IGNORE_BYTES // 1024} KiB"
-        raise ConfigError([Problem(name, 1, 1, message)])
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
-        problem = f"{IGNORE_FILE} is not valid UTF-8 (byte 0x{raw[exc.start]:02x})"
-        raise ConfigError([Problem(name, line, column, problem)]) from None
+    raw = read_folder_file(path, MAX_IGNORE_BYTES, name)
+    if raw is None:
+        return IgnoreRules()
+    text = decode_text(raw, name, IGNORE_FILE)
     try:
         return parse_ignore(text.split("\n"))  # only \n ends a line, as in git and editors
     except PatternError as exc:
