@@ -61,9 +61,7 @@ def test_a_folder_a_thousand_levels_deep_is_packaged(code: Path, tmp_path: Path)
             folder = folder.parent
 
 
-def test_a_file_name_that_is_not_utf8_is_refused_with_its_bytes(
-    code: Path, tmp_path: Path
-) -> None:
+def test_a_file_name_that_is_not_utf8_is_refused_with_its_bytes(code: Path, tmp_path: Path) -> None:
     """A surrogate-escaped name reached the zip writer (UnicodeEncodeError, exit 70)."""
     os.close(os.open(os.fsencode(code) + b"/bad\xff.txt", os.O_CREAT | os.O_WRONLY))
     with pytest.raises(PackageError) as raised:
