@@ -675,12 +675,13 @@ class Alarms(Strict):
 class Throttle(Strict):
     """Stage throttling at the endpoint (API Gateway answers 429 above it)."""
 
+    # At least 0.01: a positive rate such as 5e-324 would refuse every request past the burst.
     rate: float | None = Field(
         default=None,
-        gt=0,
+        ge=0.01,
         le=10000,
-        description="Steady requests per second; default 500, or 250 for a FIFO queue "
-        "(SQS FIFO takes at most 300 SendMessage calls a second).",
+        description="Steady requests per second (0.01..10000); default 500, or 250 for a FIFO "
+        "queue (SQS FIFO takes at most 300 SendMessage calls a second).",
     )
     burst: int | None = Field(
         default=None,

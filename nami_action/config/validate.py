@@ -15,7 +15,7 @@ from nami_action.config.limits import limit_problems
 from nami_action.config.loader import Document, PathKey, load_document
 from nami_action.config.messages import data_path, did_you_mean, to_problems
 from nami_action.config.models import NamiFile, Pipeline
-from nami_action.config.rules import check, visibility_timeout
+from nami_action.config.rules import Finding, check, visibility_timeout
 from nami_action.config.written import written_problems
 from nami_action.errors import ConfigError, Problem
 
@@ -158,11 +158,16 @@ def _resolve(
             continue
         sources = _Sources(name, env)
         own = deep_merge(raw, _mapping(pipeline_overrides.get(name)))
+        merged = deep_merge(defaults, own)
         try:
-            spec = Pipeline.model_validate(deep_merge(defaults, own))
+            spec = Pipeline.model_validate(merged)
         except ValidationError as exc:
             if name not in broken:  # only inherited or overridden values can fail here
                 problems.extend(_merged_problems(doc, exc.errors(include_url=False), sources))
+            # The schema's errors are reported; the rules of the sections that are fine still
+            # run, so one error does not hide another.
+            for where, message in _rules_despite(merged, exc.errors(include_url=False)):
+                problems.append(_locate_rule(doc, sources, where, message))
             continue
         findings = check(spec)
         for where, message in findings:
@@ -175,6 +180,27 @@ def _resolve(
     problems.extend(_name_lengths(doc, env, [pipelines[name] for name in compilable]))
     problems.extend(limit_problems(config, compilable))
     return config, problems
+
+
+def _rules_despite(merged: dict[str, Any], errors: list[ErrorDetails]) -> list[Finding]:
+    """The rules' findings on a pipeline the schema refused: its broken keys removed, and a
+    `verify` or `consumer.code` still missing or broken stood in for (no rule reads the code;
+    what the rules say of a stood-in `verify` is dropped). None when it still fails."""
+    usable = _without_broken_keys(merged, errors)
+    usable["consumer"] = {"code": ".", **_mapping(usable.get("consumer"))}
+    try:
+        spec = Pipeline.model_validate(usable)
+        stood_in = False
+    except ValidationError as exc:
+        if not all(tuple(e["loc"][:1]) == ("verify",) for e in exc.errors()):
+            return []
+        usable["verify"] = {"scheme": "none"}
+        try:
+            spec = Pipeline.model_validate(usable)
+        except ValidationError:
+            return []
+        stood_in = True
+    return [f for f in check(spec) if not (stood_in and f[0][:1] == ("verify",))]
 
 
 def _mapping(value: Any) -> dict[str, Any]:
@@ -352,8 +378,10 @@ def _without_broken_keys(data: dict[str, Any], errors: list[ErrorDetails]) -> di
         node: Any = usable
         loc = error["loc"]
         for depth, step in enumerate(loc):
-            if not isinstance(node, dict) or step not in node:
+            if not isinstance(node, dict):
                 break
+            if step not in node:
+                continue  # a union's tag (`verify.github.colour`), not a key of the data
             if depth == len(loc) - 1 or not isinstance(node[step], dict):
                 del node[step]  # a list goes whole: deleting one item would shift the rest
                 break
