@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -74,15 +74,36 @@ def validate_document(doc: Document, base_dir: Path, env: str | None = None) -> 
         raise ConfigError(problems)
     environments = _environments(usable)
     selected: Config | None = None
+    found_in: dict[str | None, list[Problem]] = {}
     for name in environments or [None]:
-        config, found = _resolve(doc, base_dir, written, usable, errors, name)
-        problems.extend(found)
+        config, found_in[name] = _resolve(doc, base_dir, written, usable, errors, name)
         if name == env or not environments:
             selected = config
+    problems.extend(_naming_environments(found_in))
     problems.extend(_selection_problems(doc, environments, env))
     if problems or written is None or selected is None:
         raise ConfigError(problems)
     return selected
+
+
+def _naming_environments(found_in: dict[str | None, list[Problem]]) -> list[Problem]:
+    """Every environment's problems, once each; one that some environments have and others
+    not names them (`--env production` must not report staging's settings as its own)."""
+    where: dict[Problem, list[str]] = {}
+    for env, found in found_in.items():
+        for problem in found:
+            envs = where.setdefault(problem, [])
+            if env and env not in envs:
+                envs.append(env)
+    problems = []
+    for problem, envs in where.items():
+        if not envs or len(envs) == len(found_in) or problem.message.startswith("environment"):
+            problems.append(problem)
+            continue
+        names = ", ".join(f"`{env}`" for env in envs)
+        label = f"environment {names}" if len(envs) == 1 else f"environments {names}"
+        problems.append(replace(problem, message=f"{label}: {problem.message}"))
+    return problems
 
 
 def _environments(usable: dict[str, Any]) -> dict[str, dict[str, Any]]:
