@@ -11,10 +11,11 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from nami_action.config.code import check_code_folders
-from nami_action.config.limits import limit_problems
+from nami_action.config.limits import Measure, limit_problems
 from nami_action.config.loader import Document, PathKey, load_document
 from nami_action.config.messages import data_path, did_you_mean, to_problems
 from nami_action.config.models import NamiFile, Pipeline
+from nami_action.config.naming import dead_letter_queue_name
 from nami_action.config.rules import Finding, check, visibility_timeout
 from nami_action.config.written import written_problems
 from nami_action.errors import ConfigError, Problem
@@ -57,14 +58,22 @@ ENV_VARIABLE = "NAMI_ENV"
 MAX_QUEUE_NAME = 80
 
 
-def load_config(path: Path, display_name: str | None = None, env: str | None = None) -> Config:
+def load_config(
+    path: Path,
+    display_name: str | None = None,
+    env: str | None = None,
+    measure: Measure | None = None,
+) -> Config:
     doc = load_document(path, display_name)
-    return validate_document(doc, path.resolve().parent, env)
+    return validate_document(doc, path.resolve().parent, env, measure)
 
 
-def validate_document(doc: Document, base_dir: Path, env: str | None = None) -> Config:
+def validate_document(
+    doc: Document, base_dir: Path, env: str | None = None, measure: Measure | None = None
+) -> Config:
     """Every problem at once: what the loader read past, the schema's findings, the rules on
-    each pipeline (with `defaults` minus its broken keys merged in) and the AWS limits; with
+    each pipeline (with `defaults` minus its broken keys merged in) and the AWS limits (those
+    that need the compiler's figures only with a `measure`: see `limits`); with
     `environments`, those of every environment, and the Config of the one named `env`."""
     written, errors = _validate_written(doc)
     problems = [*doc.problems, *_schema_problems(doc, errors)]
@@ -76,7 +85,7 @@ def validate_document(doc: Document, base_dir: Path, env: str | None = None) -> 
     selected: Config | None = None
     found_in: dict[str | None, list[Problem]] = {}
     for name in environments or [None]:
-        config, found_in[name] = _resolve(doc, base_dir, written, usable, errors, name)
+        config, found_in[name] = _resolve(doc, base_dir, (written, usable, errors), name, measure)
         if name == env or not environments:
             selected = config
     problems.extend(_naming_environments(found_in))
@@ -155,12 +164,13 @@ class _Sources:
 def _resolve(
     doc: Document,
     base_dir: Path,
-    written: NamiFile | None,
-    usable: dict[str, Any],
-    errors: list[ErrorDetails],
+    schema: tuple[NamiFile | None, dict[str, Any], list[ErrorDetails]],
     env: str | None,
+    measure: Measure | None,
 ) -> tuple[Config, list[Problem]]:
-    """One environment's (or the file's, without environments) Config and its problems."""
+    """One environment's (or the file's, without environments) Config and its problems;
+    `schema` is what the schema made of the file: the model, the usable data, the errors."""
+    written, usable, errors = schema
     raw_env = _environments(usable).get(env, {}) if env else {}
     overrides = _mapping(raw_env.get("overrides"))
     defaults = deep_merge(_mapping(usable.get("defaults")), _mapping(overrides.get("defaults")))
@@ -199,7 +209,7 @@ def _resolve(
     config = _config(doc, base_dir, written, usable, pipelines, env)
     problems.extend(check_code_folders(doc, base_dir, pipelines))
     problems.extend(_name_lengths(doc, env, [pipelines[name] for name in compilable]))
-    problems.extend(limit_problems(config, compilable))
+    problems.extend(limit_problems(config, compilable, measure))
     return config, problems
 
 
@@ -274,8 +284,6 @@ def _name_lengths(doc: Document, env: str | None, pipelines: list[PipelineConfig
     environment in the name can pass it."""
     if env is None:
         return []
-    from nami_action.compile.names import dead_letter_queue_name  # compile imports config
-
     problems = []
     for pipeline in pipelines:
         queue = dead_letter_queue_name(pipeline)

@@ -29,6 +29,7 @@ from nami_action.config import Config, load_config
 from nami_action.errors import ConfigError, NamiError, Problem
 from nami_action.github import runner
 from nami_action.github.api import GitHubClient, GitHubError
+from nami_action.measure import COMPILER
 from nami_action.plan.model import DeployResult, Plan
 from nami_action.plan.planner import PlanOptions, PlanRun, make_plan
 from nami_action.render.markdown import DEFAULT_LIMIT as COMMENT_LIMIT
@@ -317,7 +318,7 @@ class Job:
 
     def load(self) -> Config:
         env = self.options.environment.strip() or None
-        return load_config(Path(self.config), display_name=self.config, env=env)
+        return load_config(Path(self.config), display_name=self.config, env=env, measure=COMPILER)
 
     # ------------------------------------------------------------------ reports
 
