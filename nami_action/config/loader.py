@@ -147,7 +147,7 @@ _LIMIT_TEXT = "nami.yaml is limited to 1 MiB"
 
 def _parse(text: str, name: str) -> tuple[Node, SafeConstructor]:
     _check_directives(text, name)
-    _check_flow_depth(text, name)
+    _check_depth(text, name)
     # With ruamel.yaml.clib the C parser composes nodes with marks about 8x faster than the
     # round-trip loader; marks are all we need (no comments), so we compose and walk nodes.
     # libyaml is stricter than YAML 1.2 in places (`{secret: ssm:/x}` in flow style), so a
@@ -185,16 +185,15 @@ def _check_directives(text: str, name: str) -> None:
             )
 
 
-def _check_flow_depth(text: str, name: str) -> None:
+def _check_depth(text: str, name: str) -> None:
     """Nesting past MAX_DEPTH, found by the C parser's events before anything composes them.
 
     The composers recurse once per level: the C one overflows the process stack (SIGSEGV,
-    near 27,600 levels of `[`) before Python's recursion limit could speak, and the walker
-    would refuse the depth anyway. The parser itself keeps a stack on the heap, so reading its
-    events is safe at any depth. Only flow collections (`[`, `{`) can nest that deep in 1 MiB
-    (block nesting costs indentation), so a file with fewer of them than the composers can
-    surely take skips this pass (the walker then reports the depth at the same place)."""
-    if text.count("[") + text.count("{") <= COMPOSER_SAFE_DEPTH:
+    near 27,600 levels of `[` or of `- - - ...`) before Python's recursion limit could
+    speak, and the walker would refuse the depth anyway. The parser itself keeps its stack on
+    the heap, so reading its events is safe at any depth. A file whose nesting cannot reach
+    COMPOSER_SAFE_DEPTH skips this pass (the walker then reports the depth)."""
+    if _depth_at_most(text) <= COMPOSER_SAFE_DEPTH:
         return
     depth = 0
     try:
@@ -235,6 +234,20 @@ def _compose(text: str, name: str, *, pure: bool) -> tuple[Node, SafeConstructor
     if len(documents) > 1:
         raise _fail(name, "file holds several YAML documents (`---`); nami.yaml is one document")
     return documents[0], yaml.constructor
+
+
+# `-` or `?` followed by a blank: a block sequence entry or an explicit key (over-counted
+# inside scalars, which only makes the bound looser).
+_BLOCK_INDICATOR = re.compile(r"[-?](?=[ \t\r\n]|\Z)")
+
+
+def _depth_at_most(text: str) -> int:
+    """An upper bound of the nesting, cheap to count: a collection opens with `[`, `{`, `-`
+    or `?` (each of which may also open a one-pair mapping inside it), or is a block mapping
+    directly inside another, which must be indented further."""
+    openers = text.count("[") + text.count("{") + len(_BLOCK_INDICATOR.findall(text))
+    indent = max((len(line) - len(line.lstrip(" ")) for line in text.split("\n")), default=0)
+    return 2 * openers + indent + 2
 
 
 def _syntax_error(text: str, name: str, exc: MarkedYAMLError) -> ConfigError:

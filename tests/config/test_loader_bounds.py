@@ -248,7 +248,10 @@ def test_tab_in_indentation_is_still_refused(tmp_path: Path) -> None:
     ]
 
 
-@pytest.mark.parametrize(("start", "opener"), [("x: ", "["), ("x: ", "{a: "), ("x:\n- ", "[")])
+@pytest.mark.parametrize(
+    ("start", "opener"),
+    [("x: ", "["), ("x: ", "{a: "), ("x:\n- ", "["), ("x:\n", "- "), ("x: ", "[a: ")],
+)
 def test_flow_nesting_past_the_c_composers_stack_is_a_located_error(
     tmp_path: Path, start: str, opener: str
 ) -> None:
