@@ -88,12 +88,14 @@ def compile_command(root: Path) -> list[str]:
 
 
 def deep_nesting(folder: Path) -> None:
-    path = folder / "nami.yaml"
-    path.write_text("version: 1\nproject: acme\npipelines: " + "[" * 30_000 + "\n")
-    code, stderr, timing, rss = run([sys.executable, "-m", "nami_action", "validate", str(path)])
-    print("validate, 30,000 `[`:")
-    print(f"  exit {code}: {stderr.splitlines()[0][len(str(folder)) + 1 :]}")
-    print(f"  {timing.wall:.2f} s wall, {timing.cpu:.2f} s CPU, {rss:.0f} MB peak RSS")
+    for label, nesting in (("30,000 `[`", "[" * 30_000), ("30,000 `- `", "\n" + "- " * 30_000)):
+        path = folder / "nami.yaml"
+        path.write_text("version: 1\nproject: acme\npipelines: " + nesting + "\n")
+        argv = [sys.executable, "-m", "nami_action", "validate", str(path)]
+        code, stderr, timing, rss = run(argv)
+        print(f"validate, {label}:")
+        print(f"  exit {code}: {stderr.splitlines()[0][len(str(folder)) + 1 :]}")
+        print(f"  {timing.wall:.2f} s wall, {timing.cpu:.2f} s CPU, {rss:.0f} MB peak RSS")
 
 
 def ignore_worst_case(folder: Path) -> None:
