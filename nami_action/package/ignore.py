@@ -34,7 +34,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
 
@@ -145,25 +145,33 @@ def parse_ignore(lines: Iterable[str]) -> IgnoreRules:
     """Rules from the lines of a `.namiignore`; PatternError(message, line) for a bad one.
 
     A line repeating an earlier one replaces it (only the last of equal rules can decide)."""
-    rules: dict[tuple[tuple[_Step, ...], bool, bool], IgnoreRule] = {}
+    rules: dict[tuple[tuple[_Step, ...], bool, bool], tuple[IgnoreRule, int]] = {}
+    parsed: dict[str, IgnoreRule | None] = {}  # a repeated line is read once
     for number, raw in enumerate(lines, start=1):
-        try:
-            rule = _parse_line(raw.rstrip("\r\n"), number)
-        except PatternError as exc:
-            raise PatternError(
-                f"pattern `{printable(raw.strip(), limit=80)}`: {exc}", number
-            ) from None
+        if raw in parsed:
+            rule = parsed[raw]
+        else:
+            try:
+                rule = parsed[raw] = _parse_line(raw.rstrip("\r\n"), number)
+            except PatternError as exc:
+                raise PatternError(
+                    f"pattern `{printable(raw.strip(), limit=80)}`: {exc}", number
+                ) from None
         if rule is None:
             continue
         rules.pop(rule.key, None)
-        rules[rule.key] = rule
+        rules[rule.key] = (rule, number)
         if len(rules) > MAX_IGNORE_PATTERNS:
             raise PatternError(
                 f"{IGNORE_FILE} holds more than {MAX_IGNORE_PATTERNS:,} different patterns; "
                 "match folders (`build/`) or wider names (`*.log`) instead of listing files",
                 number,
             )
-    return IgnoreRules(tuple(rules.values()))
+    return IgnoreRules(
+        tuple(
+            rule if rule.line == line else replace(rule, line=line) for rule, line in rules.values()
+        )
+    )
 
 
 def _parse_line(raw: str, number: int) -> IgnoreRule | None:
