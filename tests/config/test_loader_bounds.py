@@ -157,9 +157,9 @@ def test_merge_keys_and_aliases_share_one_budget(tmp_path: Path) -> None:
     )
     path = tmp_path / "nami.yaml"
     path.write_text(text)
-    started = time.monotonic()
+    started = time.process_time()  # CPU: on a shared machine wall time measures the others
     [problem] = problems_of(path)
-    assert time.monotonic() - started < 10
+    assert time.process_time() - started < 10
     assert "document expands to too many nodes" in problem
 
 
