@@ -7,6 +7,9 @@ pay for importing boto3 and troposphere.
 from __future__ import annotations
 
 import importlib
+import os
+import sys
+import warnings
 from typing import Any
 
 import click
@@ -56,4 +59,8 @@ def cli() -> None:
 
 
 def main() -> None:
+    if not sys.warnoptions and not os.environ.get("NAMI_DEBUG"):
+        # A library's warning (its file path, no location in nami.yaml) is not a message for
+        # the person running nami; NAMI_DEBUG=1 or `python -W` shows them.
+        warnings.simplefilter("ignore")
     cli(prog_name="nami")

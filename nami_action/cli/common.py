@@ -15,6 +15,7 @@ from nami_action.config import Config, load_config
 from nami_action.config.models import bucket_name_problem
 from nami_action.config.validate import ENV_VARIABLE
 from nami_action.errors import NamiError, printable, terminal_safe
+from nami_action.measure import COMPILER
 
 F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_CONFIG = "nami.yaml"
@@ -81,7 +82,7 @@ def bucket_name(
 
 def read_config(path: Path) -> Config:
     """nami.yaml as seen by the environment chosen with --env (or NAMI_ENV)."""
-    return load_config(path, display_name=display_path(path), env=selected_env())
+    return load_config(path, display_name=display_path(path), env=selected_env(), measure=COMPILER)
 
 
 def display_path(path: Path) -> str:

@@ -7,8 +7,13 @@ from typing import TypeVar
 
 from troposphere import AWSObject, Tags
 
-from nami_action import __version__
 from nami_action.config import Config, PipelineConfig
+from nami_action.config.naming import TAG_PIPELINE as TAG_PIPELINE
+from nami_action.config.naming import TAG_PROJECT as TAG_PROJECT
+from nami_action.config.naming import TAG_VERSION as TAG_VERSION
+from nami_action.config.naming import dead_letter_queue_name as dead_letter_queue_name
+from nami_action.config.naming import queue_name as queue_name
+from nami_action.config.naming import resource_tags as resource_tags
 
 STAGE_NAME = "live"
 QUEUE = "Queue"
@@ -26,33 +31,11 @@ QUEUE_LOGICAL_IDS = (QUEUE, DEAD_LETTER_QUEUE)
 FINGERPRINT_PREFIX = "nami-fingerprint:"
 LOG_RETENTION_DAYS = 30
 
-TAG_PROJECT = "nami:project"
-TAG_PIPELINE = "nami:pipeline"
-TAG_VERSION = "nami:version"
-
 
 def api_id_of(resources: dict[str, str]) -> str | None:
     """The deployed API's id from a stack's resources, whichever kind (moto's CloudFormation
     skips ApiGatewayV2, so an `http` stack on the emulator has none: callers show no URL)."""
     return next((resources[i] for i in API_LOGICAL_IDS if resources.get(i)), None)
-
-
-def queue_name(pipeline: PipelineConfig) -> str:
-    """Named queues: a change that would replace one fails instead of orphaning messages,
-    and the DLQ's redrive-allow policy can name its source without a dependency cycle."""
-    return pipeline.stack_name + (".fifo" if pipeline.spec.queue.fifo else "")
-
-
-def dead_letter_queue_name(pipeline: PipelineConfig) -> str:
-    return f"{pipeline.stack_name}-dlq" + (".fifo" if pipeline.spec.queue.fifo else "")
-
-
-def resource_tags(config: Config, pipeline: PipelineConfig) -> dict[str, str]:
-    tags = {**config.tags, **pipeline.spec.tags}
-    tags.update(
-        {TAG_PROJECT: config.project, TAG_PIPELINE: pipeline.name, TAG_VERSION: __version__}
-    )
-    return dict(sorted(tags.items()))
 
 
 def cfn_tags(config: Config, pipeline: PipelineConfig) -> Tags:

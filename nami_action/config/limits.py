@@ -1,16 +1,20 @@
 """AWS limits that CloudFormation would only hit at deploy time, checked at validate time.
 
 Each check points at the key a user would change. Where nami itself adds to a limited
-quantity (tags, Lambda environment variables, resources), the count comes from the same
-functions the compiler uses, so the check cannot drift from what is deployed.
+quantity (tags, Lambda environment variables, resources), the count comes from what the
+compiler writes, so the check cannot drift from what is deployed: the tags from the naming
+both share (`naming`), the environment and the resources from a `Measure` the caller hands in
+(compile/limits.py), asked only when a cheap upper bound could pass the limit. The language
+does not import the compiler; a caller that passes no Measure skips those two exact checks.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Protocol
 
 from nami_action.config.loader import PathKey
 from nami_action.config.models import is_secret_reference
+from nami_action.config.naming import resource_tags
 from nami_action.errors import Problem
 
 if TYPE_CHECKING:
@@ -26,10 +30,6 @@ MAX_ENVIRONMENT_BYTES = 4 * 1024
 # "Maximum number of resources that you can declare in your CloudFormation template: 500".
 # https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html
 MAX_RESOURCES = 500
-# A variable whose value CloudFormation fills at deploy time (a table name, a queue URL) is
-# counted at its longest: an SQS URL is https://sqs.<region>.amazonaws.com[.cn]/<12 digits>/
-# <name of at most 80>, under 150 bytes; a generated table name is <stack>-<id>-<13>.
-RESOLVED_REFERENCE_BYTES = 160
 # Resources every pipeline has whatever its settings; a test keeps this an upper bound of the
 # compiled count. Only alarm e-mails and path segments add resources one each, so a template
 # is compiled to count exactly only when this bound could pass MAX_RESOURCES.
@@ -42,13 +42,24 @@ NAMI_ENVIRONMENT_OVERHEAD_AT_MOST = 1024  # variable names, JSON structure, reso
 JSON_BYTES_PER_CHARACTER_AT_MOST = 12  # a character outside the BMP becomes two \uXXXX escapes
 
 
-def limit_problems(config: Config, names: list[str]) -> list[Problem]:
+class Measure(Protocol):
+    """Exact figures of a compiled pipeline (compile/limits.py)."""
+
+    def environment_bytes(self, config: Config, pipeline: PipelineConfig) -> int:
+        """The size Lambda counts for the consumer's environment."""
+
+    def resource_count(self, config: Config, pipeline: PipelineConfig) -> int | None:
+        """Resources in the template; None when over MAX_RESOURCES."""
+
+
+def limit_problems(config: Config, names: list[str], measure: Measure | None) -> list[Problem]:
     """The limits of the named pipelines (those free of other problems)."""
     problems: list[Problem] = []
     for pipeline in (config.pipelines[name] for name in names):
         problems.extend(_tag_count(config, pipeline))
-        problems.extend(_environment_size(config, pipeline))
-        problems.extend(_resource_count(config, pipeline))
+        if measure is not None:
+            problems.extend(_environment_size(config, pipeline, measure))
+            problems.extend(_resource_count(config, pipeline, measure))
     return problems
 
 
@@ -59,8 +70,6 @@ def tags_at_most(config: Config, pipeline: PipelineConfig) -> int:
 def _tag_count(config: Config, pipeline: PipelineConfig) -> list[Problem]:
     if tags_at_most(config, pipeline) <= MAX_TAGS:
         return []
-    from nami_action.compile.names import resource_tags  # compile imports config: import late
-
     tags = resource_tags(config, pipeline)
     if len(tags) <= MAX_TAGS:
         return []
@@ -80,21 +89,6 @@ def _tag_count(config: Config, pipeline: PipelineConfig) -> list[Problem]:
             at_key=True,
         )
     ]
-
-
-def environment_bytes(config: Config, pipeline: PipelineConfig) -> int:
-    """The size Lambda counts for the function's environment, as the compiler writes it."""
-    from nami_action.compile import consumer, names  # compile imports config: import late
-
-    function = consumer._function(
-        pipeline, consumer.CodeLocation(None, "artifact"), names.cfn_tags(config, pipeline)
-    )
-    variables: dict[str, Any] = function.Environment.Variables
-    return sum(len(key.encode()) + _value_bytes(value) for key, value in variables.items())
-
-
-def _value_bytes(value: Any) -> int:
-    return len(value.encode()) if isinstance(value, str) else RESOLVED_REFERENCE_BYTES
 
 
 def environment_bytes_at_most(pipeline: PipelineConfig) -> int:
@@ -117,10 +111,10 @@ def environment_bytes_at_most(pipeline: PipelineConfig) -> int:
     )
 
 
-def _environment_size(config: Config, pipeline: PipelineConfig) -> list[Problem]:
+def _environment_size(config: Config, pipeline: PipelineConfig, measure: Measure) -> list[Problem]:
     if environment_bytes_at_most(pipeline) <= MAX_ENVIRONMENT_BYTES:
         return []
-    size = environment_bytes(config, pipeline)
+    size = measure.environment_bytes(config, pipeline)
     if size <= MAX_ENVIRONMENT_BYTES:
         return []
     doc = config.document
@@ -146,23 +140,10 @@ def resources_at_most(pipeline: PipelineConfig) -> int:
     return FIXED_RESOURCES_AT_MOST + len(pipeline.spec.alarms.email) + len(segments)
 
 
-def resource_count(config: Config, pipeline: PipelineConfig) -> int | None:
-    """The number of resources in the pipeline's compiled template; None when it is over
-    MAX_RESOURCES (troposphere refuses to add the next one, as CloudFormation would)."""
-    from nami_action.compile.consumer import CodeLocation  # compile imports config: late
-    from nami_action.compile.pipeline import build_template
-
-    try:
-        template = build_template(config, pipeline, CodeLocation(None, "artifact"))
-    except ValueError:
-        return None
-    return len(template.resources)
-
-
-def _resource_count(config: Config, pipeline: PipelineConfig) -> list[Problem]:
+def _resource_count(config: Config, pipeline: PipelineConfig, measure: Measure) -> list[Problem]:
     if resources_at_most(pipeline) <= MAX_RESOURCES:
         return []
-    if resource_count(config, pipeline) is not None:
+    if measure.resource_count(config, pipeline) is not None:
         return []
     doc = config.document
     candidates: list[PathKey] = [

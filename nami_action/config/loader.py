@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import datetime
 import os
+import re
 import stat
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,14 +22,18 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.constructor import SafeConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.events import CollectionEndEvent, CollectionStartEvent
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.scanner import Scanner
 
 from nami_action.errors import ConfigError, Problem
+from nami_action.files import OPEN_FLAGS, file_kind, read_at_most
 
 MAX_FILE_BYTES = 1024 * 1024
 MAX_NODES = 200_000
 MAX_DEPTH = 64
+# Levels the C composer recurses through without risk (it crashed near 27,600).
+COMPOSER_SAFE_DEPTH = 1_000
 
 PathKey = tuple[str | int, ...]
 
@@ -113,7 +119,7 @@ def _read_bytes(path: Path, name: str) -> bytes:
     with fstat after opening, so a path swapped between a check and the open cannot slip
     through; the read is bounded whatever stat said (a file may grow, /proc files say 0)."""
     try:
-        fd = os.open(path, os.O_RDONLY | _O_NONBLOCK | _O_NOCTTY | _O_CLOEXEC)
+        fd = os.open(path, OPEN_FLAGS)
     except FileNotFoundError:
         raise _fail(name, "file not found") from None
     except OSError as exc:
@@ -123,10 +129,10 @@ def _read_bytes(path: Path, name: str) -> bytes:
         if stat.S_ISDIR(info.st_mode):
             raise _fail(name, "is a directory, not a nami.yaml file")
         if not stat.S_ISREG(info.st_mode):
-            raise _fail(name, f"is {_file_kind(info.st_mode)}, not a regular file")
+            raise _fail(name, f"is {file_kind(info.st_mode)}, not a regular file")
         if info.st_size > MAX_FILE_BYTES:
             raise _fail(name, f"file is {info.st_size:,} bytes; {_LIMIT_TEXT}")
-        raw = _read_at_most(fd, MAX_FILE_BYTES + 1)
+        raw = read_at_most(fd, MAX_FILE_BYTES + 1)
     except OSError as exc:
         raise _fail(name, f"cannot read: {exc.strerror}") from None
     finally:
@@ -136,35 +142,12 @@ def _read_bytes(path: Path, name: str) -> bytes:
     return raw
 
 
-_O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
-_O_NOCTTY = getattr(os, "O_NOCTTY", 0)
-_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _LIMIT_TEXT = "nami.yaml is limited to 1 MiB"
 
 
-def _read_at_most(fd: int, limit: int) -> bytes:
-    chunks: list[bytes] = []
-    left = limit
-    while left > 0:
-        chunk = os.read(fd, min(left, 256 * 1024))
-        if not chunk:
-            break
-        chunks.append(chunk)
-        left -= len(chunk)
-    return b"".join(chunks)
-
-
-def _file_kind(mode: int) -> str:
-    kinds = (
-        (stat.S_ISFIFO, "a named pipe (FIFO)"),
-        (stat.S_ISCHR, "a character device"),
-        (stat.S_ISBLK, "a block device"),
-        (stat.S_ISSOCK, "a socket"),
-    )
-    return next((text for test, text in kinds if test(mode)), "a special file")
-
-
 def _parse(text: str, name: str) -> tuple[Node, SafeConstructor]:
+    _check_directives(text, name)
+    _check_depth(text, name)
     # With ruamel.yaml.clib the C parser composes nodes with marks about 8x faster than the
     # round-trip loader; marks are all we need (no comments), so we compose and walk nodes.
     # libyaml is stricter than YAML 1.2 in places (`{secret: ssm:/x}` in flow style), so a
@@ -181,12 +164,63 @@ class _NestedTooDeeply(ConfigError):
     """The parser itself ran out of stack: the other parser would too."""
 
 
+# `%YAML 1.x` at the start of a line, before the document (YAML 1.2, 6.8.1).
+_YAML_DIRECTIVE = re.compile(r"%YAML[ \t]+(\S*)")
+YAML_VERSIONS = ("1.1", "1.2")
+
+
+def _check_directives(text: str, name: str) -> None:
+    """A `%YAML` version ruamel cannot read (1.0, 1.3...) fails an assertion inside the
+    parser: refuse it here, at its line."""
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.startswith(("---", "...")):
+            return  # directives come before the document only
+        match = _YAML_DIRECTIVE.match(line)
+        if match and match.group(1) not in YAML_VERSIONS:
+            version = match.group(1)[:20]
+            raise _fail(
+                name,
+                f"`%YAML {version}`: nami.yaml is YAML 1.2; write `%YAML 1.2` or no directive",
+                number,
+            )
+
+
+def _check_depth(text: str, name: str) -> None:
+    """Nesting past MAX_DEPTH, found by the C parser's events before anything composes them.
+
+    The composers recurse once per level: the C one overflows the process stack (SIGSEGV,
+    near 27,600 levels of `[` or of `- - - ...`) before Python's recursion limit could
+    speak, and the walker would refuse the depth anyway. The parser itself keeps its stack on
+    the heap, so reading its events is safe at any depth. A file whose nesting cannot reach
+    COMPOSER_SAFE_DEPTH skips this pass (the walker then reports the depth)."""
+    if _depth_at_most(text) <= COMPOSER_SAFE_DEPTH:
+        return
+    depth = 0
+    try:
+        for event in YAML(typ="safe", pure=False).parse(text):
+            if isinstance(event, CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH + 1:  # the top-level mapping is not a level of a path
+                    line, column = _mark(event)
+                    raise _NestedTooDeeply(
+                        [Problem(name, line, column, f"document nested too deeply ({_BOUNDS})")]
+                    )
+            elif isinstance(event, CollectionEndEvent):
+                depth -= 1
+    except YAMLError:
+        return  # the composers stop at the same error, no deeper than here; they report it
+
+
 def _compose(text: str, name: str, *, pure: bool) -> tuple[Node, SafeConstructor]:
     yaml = YAML(typ="safe", pure=pure)
     if pure:
         yaml.Scanner = _TabSeparatingScanner
     try:
-        documents = list(yaml.compose_all(text))
+        with warnings.catch_warnings():
+            # ruamel warns (ReusedAnchorWarning...) with its own file path and no location.
+            # An anchor defined again is legal YAML (an alias names the latest definition).
+            warnings.simplefilter("ignore")
+            documents = list(yaml.compose_all(text))
     except MarkedYAMLError as exc:
         raise _syntax_error(text, name, exc) from None
     except RecursionError:
@@ -200,6 +234,20 @@ def _compose(text: str, name: str, *, pure: bool) -> tuple[Node, SafeConstructor
     if len(documents) > 1:
         raise _fail(name, "file holds several YAML documents (`---`); nami.yaml is one document")
     return documents[0], yaml.constructor
+
+
+# `-` or `?` followed by a blank: a block sequence entry or an explicit key (over-counted
+# inside scalars, which only makes the bound looser).
+_BLOCK_INDICATOR = re.compile(r"[-?](?=[ \t\r\n]|\Z)")
+
+
+def _depth_at_most(text: str) -> int:
+    """An upper bound of the nesting, cheap to count: a collection opens with `[`, `{`, `-`
+    or `?` (each of which may also open a one-pair mapping inside it), or is a block mapping
+    directly inside another, which must be indented further."""
+    openers = text.count("[") + text.count("{") + len(_BLOCK_INDICATOR.findall(text))
+    indent = max((len(line) - len(line.lstrip(" ")) for line in text.split("\n")), default=0)
+    return 2 * openers + indent + 2
 
 
 def _syntax_error(text: str, name: str, exc: MarkedYAMLError) -> ConfigError:
@@ -285,9 +333,8 @@ class _Walker:
         self._report(
             line,
             column,
-            f"document {reason} (limit {MAX_NODES:,} nodes, depth {MAX_DEPTH}); "
-            "check anchors, aliases (*name) and merge keys (<<) for self-reference or "
-            "repeated expansion",
+            f"document {reason} ({_BOUNDS}); check anchors, aliases (*name) and merge keys (<<) "
+            "for self-reference or repeated expansion",
         )
 
     def _report(self, line: int, column: int, message: str) -> None:
@@ -413,6 +460,7 @@ class _Walker:
 
 
 MERGE_TAG = "tag:yaml.org,2002:merge"
+_BOUNDS = f"limit {MAX_NODES:,} nodes, depth {MAX_DEPTH}"
 
 
 def _node_kind(node: Node) -> str:
@@ -423,7 +471,7 @@ def _node_kind(node: Node) -> str:
     return "this value"
 
 
-def _mark(node: Node) -> tuple[int, int]:
+def _mark(node: Node | CollectionStartEvent) -> tuple[int, int]:
     mark = node.start_mark
     if mark is None:
         return 1, 1

@@ -39,6 +39,9 @@ DAY = 86400
 KIB = 1024
 MIB = 1024 * 1024
 
+# Patterns are `^...$` for the JSON Schema (ECMA-262: `$` is the end of the text); Python's
+# `$` also matches before a final newline, so the models use them with `re.fullmatch` and
+# pydantic's (Rust) engine, where `$` is the end of the text too.
 SECRET_REF_PATTERN = r"^(ssm:/[A-Za-z0-9_.\-/]+|secretsmanager:[A-Za-z0-9/_+=.@\-]+)$"
 _SECRET_REF = re.compile(SECRET_REF_PATTERN)
 NAME_PATTERN = r"^[a-z][a-z0-9-]*$"
@@ -113,7 +116,7 @@ class Bytes(_Bounded):
 
 
 def _secret_reference(value: str) -> str:
-    if not _SECRET_REF.match(value):
+    if not _SECRET_REF.fullmatch(value):
         raise ValueError(_secret_reference_problem(value))
     return value
 
@@ -157,11 +160,11 @@ SecretRef = Annotated[
 
 
 def is_secret_reference(value: str) -> bool:
-    return bool(_SECRET_REF.match(value))
+    return bool(_SECRET_REF.fullmatch(value))
 
 
 def _name(value: str) -> str:
-    if not _NAME.match(value):
+    if not _NAME.fullmatch(value):
         raise ValueError("use lowercase letters, digits and hyphens, starting with a letter")
     return value
 
@@ -220,6 +223,11 @@ def _signing_secrets(value: object) -> str | list[str]:
         raise ValueError("list one or two references: the current secret, then the previous one")
     for reference in value:
         _secret_reference(reference)
+    if len(value) == 2 and value[0] == value[1]:
+        raise ValueError(
+            "the current and the previous secret are the same reference: while rotating, list "
+            "the new one first and the old one second; otherwise write one reference"
+        )
     return value
 
 
@@ -407,7 +415,7 @@ _GROUP_BY = re.compile(GROUP_BY_PATTERN)
 
 
 def _group_by(value: str) -> str:
-    if not _GROUP_BY.match(value):
+    if not _GROUP_BY.fullmatch(value):
         raise ValueError(
             "must be `header:<Header-Name>` (e.g. `header:X-Order-Id`) or "
             "`json:<path>` (e.g. `json:$.order.id`)"
@@ -461,7 +469,7 @@ HANDLER_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$"
 ENV_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_]+$"
 # Set by the Lambda runtime (and refused by the API): AWS_*, LAMBDA_*, _HANDLER, TZ...
 # https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html ; NAMI_ by nami.
-RESERVED_ENV = re.compile(r"^(AWS_|LAMBDA_|_HANDLER$|TZ$|NAMI_)")
+RESERVED_ENV = re.compile(r"^(AWS_|LAMBDA_|_HANDLER\Z|TZ\Z|NAMI_)")
 
 
 class Retry(Strict):
@@ -542,17 +550,23 @@ class DeadLetter(Strict):
 # An SNS standard topic in any partition; CloudWatch alarms cannot publish to FIFO topics.
 TOPIC_ARN_PATTERN = r"^arn:aws[a-z-]*:sns:[a-z]{2}(-[a-z]+)+-[0-9]:[0-9]{12}:[A-Za-z0-9_-]{1,256}$"
 _TOPIC_ARN = re.compile(TOPIC_ARN_PATTERN)
-HTTPS_URL_PATTERN = r"^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/\S*)?$"
+# A host of dot-separated labels (no trailing dot: `events.pagerduty.com.` is the same host and
+# would pass the checks below), a port of 1-65535, then visible ASCII only (no space, no
+# control character such as ESC).
+_PORT = r"([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
+HTTPS_URL_PATTERN = rf"^https://[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*(:{_PORT})?(/[!-~]*)?$"
 _HTTPS_URL = re.compile(HTTPS_URL_PATTERN)
 SECRETS_MANAGER_REF_PATTERN = r"^secretsmanager:[A-Za-z0-9/_+=.@\-]+$"
 _SECRETS_MANAGER_REF = re.compile(SECRETS_MANAGER_REF_PATTERN)
+# No `@`, space or control character in either part (an ESC would reach SNS and the mail).
+EMAIL_PATTERN = r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+$"
 # Integration URLs that carry their key in the URL itself: a secret, so only by reference.
 KEYED_ALARM_HOSTS = ("events.pagerduty.com", "webhook.office.com", "logic.azure.com")
 SLACK_WEBHOOK_HOST = "hooks.slack.com"
 
 
 def _topic_arn(value: str) -> str:
-    if not _TOPIC_ARN.match(value):
+    if not _TOPIC_ARN.fullmatch(value):
         raise ValueError(
             "must be the ARN of an SNS standard topic, like "
             "`arn:aws:sns:eu-west-1:123456789012:oncall` (CloudWatch cannot publish to FIFO topics)"
@@ -561,7 +575,7 @@ def _topic_arn(value: str) -> str:
 
 
 def _alarm_endpoint(value: str) -> str:
-    if _SECRETS_MANAGER_REF.match(value):
+    if _SECRETS_MANAGER_REF.fullmatch(value):
         return value
     if value.startswith("ssm:"):
         # CloudFormation resolves SecureString parameters (`ssm-secure`) only in a short list of
@@ -570,10 +584,8 @@ def _alarm_endpoint(value: str) -> str:
             "an alarm URL is read by CloudFormation, which cannot resolve an SSM SecureString "
             "for an SNS subscription: store it in Secrets Manager and write `secretsmanager:name`"
         )
-    if not _HTTPS_URL.match(value):
-        raise ValueError(
-            "must be an `https://` URL, or `secretsmanager:name` where the URL is stored"
-        )
+    if not _HTTPS_URL.fullmatch(value):
+        raise ValueError(_https_url_problem(value))
     host = value.split("/")[2].split(":")[0].lower()
 
     def on(domain: str) -> bool:
@@ -591,6 +603,22 @@ def _alarm_endpoint(value: str) -> str:
             "write `secretsmanager:name`"
         )
     return value
+
+
+def _https_url_problem(value: str) -> str:
+    """Why HTTPS_URL_PATTERN refuses `value`, for the cases people write."""
+    usage = "must be an `https://` URL, or `secretsmanager:name` where the URL is stored"
+    if not value.startswith("https://"):
+        return usage
+    authority = value.removeprefix("https://").split("/")[0]
+    host, _, port = authority.partition(":")
+    if host.endswith("."):
+        return f"{usage}: write the host without the final dot"
+    if port and not (port.isdigit() and 1 <= int(port) <= 65535):
+        return f"{usage}: the port must be 1-65535"
+    if any(not "!" <= char <= "~" for char in value):
+        return f"{usage}: no space, control or non-ASCII character (percent-encode them)"
+    return usage
 
 
 def _count_threshold(high: int) -> Any:
@@ -644,7 +672,7 @@ class Alarms(Strict):
     """CloudWatch alarms on the DLQ, the backlog, refused webhooks, the consumer and the
     endpoint, sent (alarm and back to OK) to the pipeline's SNS topic."""
 
-    email: list[Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]] = Field(
+    email: list[Annotated[str, Field(pattern=EMAIL_PATTERN)]] = Field(
         default_factory=list,
         description="Addresses subscribed to the pipeline's alarm topic (one stack resource "
         "each: the stack's 500-resource limit is checked at validate time).",
@@ -707,12 +735,13 @@ class Alarms(Strict):
 class Throttle(Strict):
     """Stage throttling at the endpoint (API Gateway answers 429 above it)."""
 
+    # At least 0.01: a positive rate such as 5e-324 would refuse every request past the burst.
     rate: float | None = Field(
         default=None,
-        gt=0,
+        ge=0.01,
         le=10000,
-        description="Steady requests per second; default 500, or 250 for a FIFO queue "
-        "(SQS FIFO takes at most 300 SendMessage calls a second).",
+        description="Steady requests per second (0.01..10000); default 500, or 250 for a FIFO "
+        "queue (SQS FIFO takes at most 300 SendMessage calls a second).",
     )
     burst: int | None = Field(
         default=None,
@@ -928,14 +957,14 @@ BUCKET_RESERVED_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s
 
 def bucket_name_problem(name: str) -> str | None:
     """Why S3 refuses `name` as a general purpose bucket name, or None."""
-    if not re.match(BUCKET_PATTERN, name):
+    if not re.fullmatch(BUCKET_PATTERN, name):
         return (
             "must be 3-63 lowercase letters, digits, `.` or `-`, starting and ending with a "
             "letter or digit"
         )
     if ".." in name:
         return "must not contain two adjacent periods"
-    if _BUCKET_IP.match(name):
+    if _BUCKET_IP.fullmatch(name):
         return "must not look like an IP address"
     prefix = next((p for p in BUCKET_RESERVED_PREFIXES if name.startswith(p)), None)
     if prefix:

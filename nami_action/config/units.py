@@ -16,21 +16,21 @@ _BYTES = {"B": 1, "KiB": 1024, "MiB": 1024 * 1024}
 def parse_duration(value: object) -> object:
     """Seconds as an int; anything unparseable is returned unchanged for the type check to name."""
     if isinstance(value, str):
-        match = _DURATION.match(value.strip())
+        match = _DURATION.fullmatch(value)  # as the schema's pattern: no spaces, no newline
         if not match:
             raise ValueError(f"`{value}` is not a duration: write 30s, 15m, 12h, 4d or seconds")
-        return int(value.strip()[:-1]) * _SECONDS[match.group(1)]
+        return int(value[:-1]) * _SECONDS[match.group(1)]
     return value
 
 
 def parse_size(value: object) -> object:
     """Bytes as an int; accepts `256KiB`, `1MiB`, `512B` or a plain integer."""
     if isinstance(value, str):
-        match = _SIZE.match(value.strip())
+        match = _SIZE.fullmatch(value)
         if not match:
             raise ValueError(f"`{value}` is not a size: write 256KiB, 1MiB or bytes")
         unit = match.group(1)
-        return int(value.strip()[: -len(unit)]) * _BYTES[unit]
+        return int(value[: -len(unit)]) * _BYTES[unit]
     return value
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -12,11 +12,12 @@ from pydantic_core import ErrorDetails
 
 from nami_action.config.code import check_code_folders, code_problem, repository_root
 from nami_action.config.handler import handler_problem
-from nami_action.config.limits import limit_problems
+from nami_action.config.limits import Measure, limit_problems
 from nami_action.config.loader import Document, PathKey, load_document
 from nami_action.config.messages import data_path, did_you_mean, to_problems
 from nami_action.config.models import NamiFile, Pipeline
-from nami_action.config.rules import check, visibility_timeout
+from nami_action.config.naming import dead_letter_queue_name
+from nami_action.config.rules import Finding, check, visibility_timeout
 from nami_action.config.written import written_problems
 from nami_action.errors import ConfigError, Problem
 
@@ -61,14 +62,22 @@ ENV_VARIABLE = "NAMI_ENV"
 MAX_QUEUE_NAME = 80
 
 
-def load_config(path: Path, display_name: str | None = None, env: str | None = None) -> Config:
+def load_config(
+    path: Path,
+    display_name: str | None = None,
+    env: str | None = None,
+    measure: Measure | None = None,
+) -> Config:
     doc = load_document(path, display_name)
-    return validate_document(doc, path.resolve().parent, env)
+    return validate_document(doc, path.resolve().parent, env, measure)
 
 
-def validate_document(doc: Document, base_dir: Path, env: str | None = None) -> Config:
+def validate_document(
+    doc: Document, base_dir: Path, env: str | None = None, measure: Measure | None = None
+) -> Config:
     """Every problem at once: what the loader read past, the schema's findings, the rules on
-    each pipeline (with `defaults` minus its broken keys merged in) and the AWS limits; with
+    each pipeline (with `defaults` minus its broken keys merged in) and the AWS limits (those
+    that need the compiler's figures only with a `measure`: see `limits`); with
     `environments`, those of every environment, and the Config of the one named `env`."""
     written, errors = _validate_written(doc)
     problems = [*doc.problems, *_schema_problems(doc, errors)]
@@ -78,15 +87,36 @@ def validate_document(doc: Document, base_dir: Path, env: str | None = None) -> 
         raise ConfigError(problems)
     environments = _environments(usable)
     selected: Config | None = None
+    found_in: dict[str | None, list[Problem]] = {}
     for name in environments or [None]:
-        config, found = _resolve(doc, base_dir, written, usable, errors, name)
-        problems.extend(found)
+        config, found_in[name] = _resolve(doc, base_dir, (written, usable, errors), name, measure)
         if name == env or not environments:
             selected = config
+    problems.extend(_naming_environments(found_in))
     problems.extend(_selection_problems(doc, environments, env))
     if problems or written is None or selected is None:
         raise ConfigError(problems)
     return selected
+
+
+def _naming_environments(found_in: dict[str | None, list[Problem]]) -> list[Problem]:
+    """Every environment's problems, once each; one that some environments have and others
+    not names them (`--env production` must not report staging's settings as its own)."""
+    where: dict[Problem, list[str]] = {}
+    for env, found in found_in.items():
+        for problem in found:
+            envs = where.setdefault(problem, [])
+            if env and env not in envs:
+                envs.append(env)
+    problems = []
+    for problem, envs in where.items():
+        if not envs or len(envs) == len(found_in) or problem.message.startswith("environment"):
+            problems.append(problem)
+            continue
+        names = ", ".join(f"`{env}`" for env in envs)
+        label = f"environment {names}" if len(envs) == 1 else f"environments {names}"
+        problems.append(replace(problem, message=f"{label}: {problem.message}"))
+    return problems
 
 
 def _environments(usable: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -138,12 +168,13 @@ class _Sources:
 def _resolve(
     doc: Document,
     base_dir: Path,
-    written: NamiFile | None,
-    usable: dict[str, Any],
-    errors: list[ErrorDetails],
+    schema: tuple[NamiFile | None, dict[str, Any], list[ErrorDetails]],
     env: str | None,
+    measure: Measure | None,
 ) -> tuple[Config, list[Problem]]:
-    """One environment's (or the file's, without environments) Config and its problems."""
+    """One environment's (or the file's, without environments) Config and its problems;
+    `schema` is what the schema made of the file: the model, the usable data, the errors."""
+    written, usable, errors = schema
     raw_env = _environments(usable).get(env, {}) if env else {}
     overrides = _mapping(raw_env.get("overrides"))
     defaults = deep_merge(_mapping(usable.get("defaults")), _mapping(overrides.get("defaults")))
@@ -168,6 +199,10 @@ def _resolve(
         except ValidationError as exc:
             if name not in broken:  # only inherited or overridden values can fail here
                 problems.extend(_merged_problems(doc, exc.errors(include_url=False), sources))
+            # The schema's errors are reported; the rules of the sections that are fine still
+            # run, so one error does not hide another.
+            for where, message in _rules_despite(merged, exc.errors(include_url=False)):
+                problems.append(_locate_rule(doc, sources, where, message))
             continue
         findings = check(spec)
         for where, message in findings:
@@ -181,7 +216,7 @@ def _resolve(
     problems.extend(_handler_problems(doc, base_dir, pipelines, env))
     problems.extend(_shared_paths(doc, pipelines))
     problems.extend(_name_lengths(doc, env, [pipelines[name] for name in compilable]))
-    problems.extend(limit_problems(config, compilable))
+    problems.extend(limit_problems(config, compilable, measure))
     return config, problems
 
 
@@ -190,6 +225,27 @@ def _refused_below(errors: list[ErrorDetails], sources: _Sources, where: tuple[s
     the section without it, so its finding (`set one of header or json_path`) would be wrong."""
     prefixes = [(*base, *where) for base in sources.bases]
     return any(tuple(e["loc"][: len(p)]) == p for e in errors for p in prefixes)
+
+
+def _rules_despite(merged: dict[str, Any], errors: list[ErrorDetails]) -> list[Finding]:
+    """The rules' findings on a pipeline the schema refused: its broken keys removed, and a
+    `verify` or `consumer.code` still missing or broken stood in for (no rule reads the code;
+    what the rules say of a stood-in `verify` is dropped). None when it still fails."""
+    usable = _without_broken_keys(merged, errors)
+    usable["consumer"] = {"code": ".", **_mapping(usable.get("consumer"))}
+    try:
+        spec = Pipeline.model_validate(usable)
+        stood_in = False
+    except ValidationError as exc:
+        if not all(tuple(e["loc"][:1]) == ("verify",) for e in exc.errors()):
+            return []
+        usable["verify"] = {"scheme": "none"}
+        try:
+            spec = Pipeline.model_validate(usable)
+        except ValidationError:
+            return []
+        stood_in = True
+    return [f for f in check(spec) if not (stood_in and f[0][:1] == ("verify",))]
 
 
 def _mapping(value: Any) -> dict[str, Any]:
@@ -282,8 +338,6 @@ def _name_lengths(doc: Document, env: str | None, pipelines: list[PipelineConfig
     environment in the name can pass it."""
     if env is None:
         return []
-    from nami_action.compile.names import dead_letter_queue_name  # compile imports config
-
     problems = []
     for pipeline in pipelines:
         queue = dead_letter_queue_name(pipeline)
@@ -410,8 +464,10 @@ def _without_broken_keys(data: dict[str, Any], errors: list[ErrorDetails]) -> di
         node: Any = usable
         loc = error["loc"]
         for depth, step in enumerate(loc):
-            if not isinstance(node, dict) or step not in node:
+            if not isinstance(node, dict):
                 break
+            if step not in node:
+                continue  # a union's tag (`verify.github.colour`), not a key of the data
             if depth == len(loc) - 1 or not isinstance(node[step], dict):
                 del node[step]  # a list goes whole: deleting one item would shift the rest
                 break

@@ -29,7 +29,7 @@ def written_problems(doc: Document) -> list[Problem]:
         sections.extend([(*overrides, "defaults"), *named])
         tag_sections.extend([("environments", env), *named])
     for section in sections:
-        problems.extend(_duplicate_emails(doc, section))
+        problems.extend(_duplicate_targets(doc, section))
         problems.extend(_literal_secrets(doc, section))
         problems.extend(_forward_literals(doc, section))
     for tags_path in ((*s, "tags") for s in tag_sections):
@@ -50,29 +50,43 @@ def _at(data: Any, path: PathKey) -> Any:
     return data
 
 
-def _duplicate_emails(doc: Document, section: PathKey) -> list[Problem]:
-    # One SNS subscription per address: a repeated address (mail domains and, in practice,
-    # mailboxes ignore case) would subscribe the same endpoint twice.
-    emails = _at(doc.data, (*section, "alarms", "email"))
-    if not isinstance(emails, list):
-        return []
+def _duplicate_targets(doc: Document, section: PathKey) -> list[Problem]:
+    """Each alarm target once: a repeated e-mail (mail domains and, in practice, mailboxes
+    ignore case) or HTTPS endpoint would be subscribed twice, and two subscriptions of one
+    URL are one resource name twice in the template."""
     problems = []
-    first_seen: dict[str, int] = {}
-    for index, email in enumerate(emails):
-        if not isinstance(email, str):
-            continue
-        key = email.strip().lower()
-        if key in first_seen:
-            problems.append(
-                doc.problem(
-                    (*section, "alarms", "email", index),
-                    f"duplicate alarm e-mail (also item {first_seen[key] + 1} of this list): "
-                    "each address is subscribed once",
+    for key, what, same in (("email", "e-mail", _email_key), ("https", "HTTPS endpoint", _url_key)):
+        path = (*section, "alarms", key)
+        targets = _at(doc.data, path)
+        first_seen: dict[str, int] = {}
+        for index, target in enumerate(targets if isinstance(targets, list) else []):
+            if not isinstance(target, str):
+                continue
+            if same(target) in first_seen:
+                problems.append(
+                    doc.problem(
+                        (*path, index),
+                        f"duplicate alarm {what} (also item {first_seen[same(target)] + 1} of "
+                        "this list): each address is subscribed once",
+                    )
                 )
-            )
-        else:
-            first_seen[key] = index
+            else:
+                first_seen[same(target)] = index
     return problems
+
+
+def _email_key(email: str) -> str:
+    return email.strip().lower()
+
+
+def _url_key(url: str) -> str:
+    """The scheme and host ignore case, and :443 is https's port: the same endpoint."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url  # a `secretsmanager:` reference: the same name is the same secret
+    host, slash, path = rest.partition("/")
+    host = host.lower().removesuffix(":443")
+    return f"{scheme.lower()}://{host}{slash}{path}"
 
 
 def _reserved_tag_keys(doc: Document, path: PathKey) -> list[Problem]:

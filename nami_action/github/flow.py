@@ -24,6 +24,7 @@ from nami_action.github import build_job, deploy_job, plan_job, runner
 from nami_action.github.comment import report_failure, report_invalid, report_validated_only
 from nami_action.github.job import Command, Failure, FlowOptions, Job, fit_bytes
 from nami_action.github.plan_job import FAIL_ON_KINDS
+from nami_action.measure import COMPILER
 
 __all__ = ["COMMANDS", "FAIL_ON_KINDS", "FlowOptions", "fit_bytes", "run"]
 COMMANDS = ("auto", "build", "plan", "deploy")
@@ -128,7 +129,7 @@ def resolve_command(job: Job) -> Command:
 
 def load(job: Job) -> Config:
     env = job.options.environment.strip() or None
-    return load_config(Path(job.config), display_name=job.config, env=env)
+    return load_config(Path(job.config), display_name=job.config, env=env, measure=COMPILER)
 
 
 @contextlib.contextmanager

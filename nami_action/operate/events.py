@@ -114,7 +114,7 @@ def filter_pattern(query: EventQuery) -> str | None:
     if query.outcome is not None:
         terms.append(f'$.outcome = "{query.outcome}"')
     wanted = query.webhook_id
-    if wanted is not None and _PLAIN_VALUE.match(wanted):
+    if wanted is not None and _PLAIN_VALUE.fullmatch(wanted):
         either = " || ".join(f'$.{key} = "{wanted}"' for key in ("id", "messageId", "eventId"))
         terms.append(f"({either})")
     return "{ " + " && ".join(terms) + " }" if terms else None

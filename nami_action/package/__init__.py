@@ -31,8 +31,9 @@ from nami_action.package.deps import (
     has_requirements,
     install_requirements,
 )
-from nami_action.package.ignore import IGNORE_FILE, IgnoreRules, read_ignore_file
+from nami_action.package.ignore import IGNORE_FILE, read_ignore_file
 from nami_action.package.manifest import CodeManifest, build_manifest
+from nami_action.package.reading import decode_text, read_folder_file
 
 __all__ = [
     "ARTIFACT_PREFIX",
@@ -48,6 +49,12 @@ __all__ = [
 Architecture = Literal["arm64", "x86_64"]
 ARTIFACT_PREFIX = "nami/artifacts/"
 RUNTIME_PACKAGE = "nami_runtime"
+MAX_REQUIREMENTS_BYTES = 1024 * 1024
+# "250 MB: the maximum size of the contents of a deployment package, including layers and
+# custom runtimes (unzipped)"; Lambda answers "Unzipped size must be smaller than 262144000
+# bytes". https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html
+# Its 50 MB limit on the zip applies to uploads to the Lambda API only; nami deploys from S3.
+MAX_UNZIPPED_BYTES = 262_144_000
 _PYTHON_VERSION = re.compile(r"3\.\d{1,2}")
 
 
@@ -94,8 +101,9 @@ def build_artifact(
         raise PackageError(f"python version {python!r} should look like '3.12'")
     code_dir = _check_code_dir(code_dir)
 
-    ignore_file = code_dir / IGNORE_FILE
-    rules = read_ignore_file(ignore_file) if ignore_file.is_file() else IgnoreRules()
+    rules = read_ignore_file(code_dir / IGNORE_FILE)
+    requirements = code_dir / REQUIREMENTS_FILE
+    requirements_text = _requirements_text(requirements)  # refused links are never walked to
     # Nami's own cache (zips, templates) may sit inside the code folder (`code: .`): it
     # changes on every run, so packaging it would change the zip and its key every time.
     skip = frozenset({cache_dir.resolve(), *(p.resolve() for p in exclude)})
@@ -112,11 +120,11 @@ def build_artifact(
         )
     groups: list[tuple[str, list[Entry]]] = [(str(code_dir), code)]
     deps: list[Entry] = []
+    check_unzipped_size(code)
 
-    requirements = code_dir / REQUIREMENTS_FILE
-    if requirements.is_file():
-        check_requirements_file(requirements)  # before reading it as text: it may not be
-    if requirements.is_file() and has_requirements(requirements.read_text(encoding="utf-8")):
+    if requirements_text:
+        check_requirements_file(requirements)  # the rules, before pip sees it
+    if has_requirements(requirements_text):
         installed = install_requirements(
             requirements,
             architecture=architecture,
@@ -130,13 +138,36 @@ def build_artifact(
     runtime = _runtime_entries()
     groups.append(("the nami runtime", runtime))
     check_unique(groups)
-    artifact = _write_artifact([e for _, entries in groups for e in entries], cache_dir)
+    entries = [e for _, group in groups for e in group]
+    check_unzipped_size(entries)
+    artifact = _write_artifact(entries, cache_dir)
     return replace(artifact, manifest=build_manifest(code, deps, runtime))
 
 
 def build_runtime_artifact(cache_dir: Path) -> Artifact:
     """The nami runtime alone: the delivery function of a `forward` pipeline (no user code)."""
     return _write_artifact(_runtime_entries(), cache_dir)
+
+
+def _requirements_text(requirements: Path) -> str:
+    """requirements.txt as text ("" when there is none); refused when it is a link, special,
+    over 1 MiB or not UTF-8 (see `reading`), before pip or anything else reads it."""
+    raw = read_folder_file(requirements, MAX_REQUIREMENTS_BYTES)
+    return "" if raw is None else decode_text(raw, str(requirements), REQUIREMENTS_FILE)
+
+
+def check_unzipped_size(entries: list[Entry]) -> None:
+    """Lambda's limit on the unzipped code, from the sizes the walk listed: a folder that
+    cannot deploy is refused before any file is read or compressed."""
+    total = sum(entry.size for entry in entries)
+    if total <= MAX_UNZIPPED_BYTES:
+        return
+    largest = max(entries, key=lambda entry: entry.size)
+    raise PackageError(
+        f"the files to package come to {total:,} bytes unzipped; Lambda allows "
+        f"{MAX_UNZIPPED_BYTES:,} (250 MB) for a function's code. The largest is {largest.name} "
+        f"({largest.size:,} bytes): exclude what the function does not need in {IGNORE_FILE}"
+    )
 
 
 def _check_code_dir(code_dir: Path) -> Path:
@@ -151,7 +182,7 @@ def _runtime_entries() -> list[Entry]:
     root = runtime_dir()
     entries = [
         # Always 0644: the runtime's modes depend on how nami was installed, not on its code.
-        Entry(f"{RUNTIME_PACKAGE}/{e.name}", e.source, executable=False)
+        Entry(f"{RUNTIME_PACKAGE}/{e.name}", e.source, executable=False, size=e.size)
         for e in collect_tree(root, label="nami runtime")
         if e.name.endswith(".py")
     ]

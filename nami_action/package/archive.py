@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import os
 import stat
+import sys
 import zipfile
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO, BinaryIO
 
 from nami_action.errors import NamiError
 from nami_action.package.ignore import IGNORE_FILE, IgnoreRules
@@ -49,11 +51,13 @@ class PackageError(NamiError):
 
 @dataclass(frozen=True, order=True)
 class Entry:
-    """One file of the archive: where it goes, where it comes from, and its exec bit."""
+    """One file of the archive: where it goes, where it comes from, its exec bit and its size
+    when it was listed (the zip holds exactly that many bytes of it)."""
 
     name: str
     source: Path
     executable: bool
+    size: int = field(default=0, compare=False)
 
 
 def collect_tree(
@@ -68,16 +72,17 @@ def collect_tree(
 
     Symbolic links are refused rather than followed: following one can pull in files from
     outside the folder (so the archive would depend on the machine), and Lambda needs none.
-    Folders in `skip` (absolute, resolved paths like `root`'s) are left out whole.
+    Folders in `skip` (absolute, resolved paths like `root`'s) are left out whole. The walk
+    keeps its own stack (a folder 1,000 levels deep is as good as any) and reads no content.
     """
     rules = rules or IgnoreRules()
     label = label or str(root)
     entries: list[Entry] = []
-
-    def walk(directory: Path, rel_dir: str) -> None:
-        with os.scandir(directory) as scan:
-            items = sorted(scan, key=lambda item: item.name)
-        for item in items:
+    pending: list[tuple[Path, str]] = [(root, "")]
+    while pending:
+        directory, rel_dir = pending.pop()
+        folders: list[tuple[Path, str]] = []
+        for item in _listing(directory, label, rel_dir):
             rel = f"{rel_dir}{item.name}"
             if item.name in EXCLUDED_NAMES or item.name.endswith(EXCLUDED_SUFFIXES):
                 continue
@@ -86,6 +91,7 @@ def collect_tree(
             is_dir = item.is_dir(follow_symlinks=False)
             if rules.ignored(rel, is_dir):
                 continue
+            _check_name(label, rel)
             if item.is_symlink():
                 raise PackageError(
                     f"{label}/{rel} is a symbolic link: nami does not follow links, so that a "
@@ -94,18 +100,42 @@ def collect_tree(
                 )
             if is_dir:
                 if Path(item.path) not in skip:
-                    walk(Path(item.path), f"{rel}/")
+                    folders.append((Path(item.path), f"{rel}/"))
             elif item.is_file(follow_symlinks=False):
-                mode = item.stat(follow_symlinks=False).st_mode
-                entries.append(Entry(prefix + rel, Path(item.path), bool(mode & 0o111)))
+                info = item.stat(follow_symlinks=False)
+                executable = bool(info.st_mode & 0o111)
+                entries.append(Entry(prefix + rel, Path(item.path), executable, info.st_size))
             else:
                 raise PackageError(
                     f"{label}/{rel} is not a regular file ({stat.filemode(item.stat().st_mode)}); "
                     f"remove it or exclude it in {IGNORE_FILE}"
                 )
-
-    walk(root, "")
+        pending.extend(reversed(folders))  # depth first, in name order, as a recursion would
     return entries
+
+
+def _listing(directory: Path, label: str, rel_dir: str) -> list[os.DirEntry[str]]:
+    try:
+        with os.scandir(directory) as scan:
+            return sorted(scan, key=lambda item: item.name)
+    except OSError as exc:
+        raise PackageError(f"cannot read {label}/{_shown(rel_dir)}: {exc.strerror}") from None
+
+
+def _check_name(label: str, rel: str) -> None:
+    """A zip entry name is UTF-8 text; a name the file system holds as other bytes has none."""
+    try:
+        rel.encode("utf-8")
+    except UnicodeEncodeError:
+        raise PackageError(
+            f"{label}/{_shown(rel)} has a name that is not UTF-8: rename it, or exclude it in "
+            f"{IGNORE_FILE}"
+        ) from None
+
+
+def _shown(rel: str) -> str:
+    """A path as text, its undecodable bytes written `\\xff`."""
+    return os.fsencode(rel).decode("utf-8", "backslashreplace")
 
 
 def check_unique(groups: Iterable[tuple[str, list[Entry]]]) -> None:
@@ -125,7 +155,8 @@ def check_unique(groups: Iterable[tuple[str, list[Entry]]]) -> None:
 
 
 def write_zip(entries: Iterable[Entry], dest: Path) -> None:
-    """Write `entries` to `dest`, reproducibly (see the module docstring)."""
+    """Write `entries` to `dest`, reproducibly (see the module docstring), a chunk at a time:
+    each file is read as it is compressed, never whole, and no more than its listed size."""
     with zipfile.ZipFile(dest, "w", compression=COMPRESSION, compresslevel=COMPRESS_LEVEL) as zf:
         for entry in sorted(entries):
             info = zipfile.ZipInfo(entry.name, date_time=ZIP_EPOCH)
@@ -133,4 +164,24 @@ def write_zip(entries: Iterable[Entry], dest: Path) -> None:
             mode = EXEC_MODE if entry.executable else FILE_MODE
             info.external_attr = (stat.S_IFREG | mode) << 16
             info.compress_type = COMPRESSION
-            zf.writestr(info, entry.source.read_bytes(), compresslevel=COMPRESS_LEVEL)
+            info.file_size = entry.size
+            setattr(info, _LEVEL_ATTRIBUTE, COMPRESS_LEVEL)  # what writestr(compresslevel=) sets
+            with entry.source.open("rb") as source, zf.open(info, "w") as target:
+                _copy(source, target, entry)
+
+
+# ZipInfo's compression level: `_compresslevel` until Python 3.13 named it `compress_level`.
+_LEVEL_ATTRIBUTE = "compress_level" if sys.version_info >= (3, 13) else "_compresslevel"
+_CHUNK = 1024 * 1024
+
+
+def _copy(source: BinaryIO, target: IO[bytes], entry: Entry) -> None:
+    left = entry.size
+    while left > 0:
+        chunk = source.read(min(left, _CHUNK))
+        if not chunk:
+            break
+        target.write(chunk)
+        left -= len(chunk)
+    if left or source.read(1):
+        raise PackageError(f"{entry.source} changed while it was packaged; run again")

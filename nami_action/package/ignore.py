@@ -15,10 +15,15 @@ put in such files:
 - `*` and `?` never match `/`, `[abc]` / `[!abc]` / `[a-z]` are character classes, `**/`
   matches any number of directories, a trailing `/**` everything inside.
 
-Matching is linear in the path's length for a given pattern: a pattern is a list of steps run
-as a set of live positions over the path (an NFA, O(path x pattern)), never by backtracking.
-Python's `re` backtracks, so `*a*a*a*a*a*a*a*a*a*a*a*b` translated to a regex takes time
-exponential in the number of stars on a long name of `a`s; here it is one pass.
+Matching never backtracks across a wildcard. Each pattern becomes one regular expression in
+which every `*` (and every `**/`) that is followed by more pattern is an atomic group taking
+the leftmost match: exact for globs (what follows can always take up the rest), and the engine
+can never come back to try another split, so `*a*a*a*a*a*a*a*b` on a long name of `a`s is one
+pass, not exponential. The patterns of a run of lines with the same sign (`!` or not) are one
+alternation, tried from the last run back: the first run that matches decides. Bounds: a
+`.namiignore` holds at most MAX_IGNORE_PATTERNS distinct patterns (a repeated line counts
+once: only its last occurrence can decide) of at most MAX_PATTERN_CHARS characters; one path
+against one pattern costs at most segments x path length x pattern length steps, in C.
 
 A file that is not UTF-8, or a pattern nami cannot read (an unclosed `[`, a reversed range
 `[z-a]`, a trailing lone `\\`, a NUL byte, a bare `!`), is a ConfigError at its file:line.
@@ -26,16 +31,21 @@ A file that is not UTF-8, or a pattern nami cannot read (an unclosed `[`, a reve
 
 from __future__ import annotations
 
+import itertools
+import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
 
 from nami_action.config.code import printable
 from nami_action.errors import ConfigError, Problem
+from nami_action.package.reading import decode_text, read_folder_file
 
 IGNORE_FILE = ".namiignore"
 MAX_IGNORE_BYTES = 1024 * 1024
+MAX_IGNORE_PATTERNS = 1000
+MAX_PATTERN_CHARS = 4096  # a path is at most 4,096 bytes: a longer pattern cannot match one
 
 
 class _Wild(Enum):
@@ -48,7 +58,6 @@ class _Wild(Enum):
 
 
 _ONE, _STAR, _DIRS, _ALL = _Wild.ONE, _Wild.STAR, _Wild.DIRS, _Wild.ALL
-_RUNS = (_STAR, _DIRS, _ALL)  # steps that may read nothing, or go on reading
 
 
 @dataclass(frozen=True)
@@ -57,12 +66,6 @@ class _Class:
 
     ranges: tuple[tuple[str, str], ...]
     negated: bool
-
-    def accepts(self, char: str) -> bool:
-        if char == "/":
-            return False
-        inside = any(low <= char <= high for low, high in self.ranges)
-        return inside != self.negated
 
 
 _Step = str | _Wild | _Class
@@ -80,43 +83,57 @@ class IgnoreRule:
     dir_only: bool
     line: int = 0
 
+    @property
+    def key(self) -> tuple[tuple[_Step, ...], bool, bool]:
+        """What the rule does: two lines with the same key match the same paths."""
+        return self.steps, self.negate, self.dir_only
+
     def matches(self, rel_path: str, is_dir: bool) -> bool:
         if self.dir_only and not is_dir:
             return False
-        return _run(self.steps, rel_path)
+        return _compiled([self]).fullmatch(rel_path) is not None
+
+
+@dataclass(frozen=True)
+class _Run:
+    """Consecutive rules of one sign, as one expression for files and one for folders."""
+
+    negate: bool
+    files: re.Pattern[str] | None
+    folders: re.Pattern[str]
 
 
 @dataclass(frozen=True)
 class IgnoreRules:
     rules: tuple[IgnoreRule, ...] = field(default=())
+    _runs: tuple[_Run, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        runs = []
+        for negate, group in itertools.groupby(self.rules, key=lambda rule: rule.negate):
+            rules = list(group)
+            files = [rule for rule in rules if not rule.dir_only]
+            runs.append(_Run(negate, _compiled(files) if files else None, _compiled(rules)))
+        object.__setattr__(self, "_runs", tuple(runs))
 
     def ignored(self, rel_path: str, is_dir: bool) -> bool:
-        """True when `rel_path` (posix, relative to the code folder) is excluded."""
-        result = False
-        for rule in self.rules:
-            if rule.matches(rel_path, is_dir):
-                result = not rule.negate
-        return result
+        """True when `rel_path` (posix, relative to the code folder) is excluded: the last
+        rule that matches decides."""
+        for run in reversed(self._runs):
+            pattern = run.folders if is_dir else run.files
+            if pattern is not None and pattern.fullmatch(rel_path):
+                return not run.negate
+        return False
 
 
 def read_ignore_file(path: Path, display: str | None = None) -> IgnoreRules:
-    """Parse a `.namiignore`; unreadable bytes or patterns are a ConfigError at file:line."""
+    """Parse a `.namiignore` (none: no rules); unreadable bytes or patterns are a ConfigError
+    at file:line, a symbolic link or special file one at the file (see `reading`)."""
     name = display or str(path)
-    try:
-        with path.open("rb") as stream:
-            raw = stream.read(MAX_IGNORE_BYTES + 1)
-    except OSError as exc:
-        raise ConfigError([Problem(name, 1, 1, f"cannot read: {exc.strerror}")]) from None
-    if len(raw) > MAX_IGNORE_BYTES:
-        message = f"{IGNORE_FILE} is larger than {MAX_IGNORE_BYTES // 1024} KiB"
-        raise ConfigError([Problem(name, 1, 1, message)])
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
-        problem = f"{IGNORE_FILE} is not valid UTF-8 (byte 0x{raw[exc.start]:02x})"
-        raise ConfigError([Problem(name, line, column, problem)]) from None
+    raw = read_folder_file(path, MAX_IGNORE_BYTES, name)
+    if raw is None:
+        return IgnoreRules()
+    text = decode_text(raw, name, IGNORE_FILE)
     try:
         return parse_ignore(text.split("\n"))  # only \n ends a line, as in git and editors
     except PatternError as exc:
@@ -125,23 +142,46 @@ def read_ignore_file(path: Path, display: str | None = None) -> IgnoreRules:
 
 
 def parse_ignore(lines: Iterable[str]) -> IgnoreRules:
-    """Rules from the lines of a `.namiignore`; PatternError(message, line) for a bad one."""
-    rules: list[IgnoreRule] = []
+    """Rules from the lines of a `.namiignore`; PatternError(message, line) for a bad one.
+
+    A line repeating an earlier one replaces it (only the last of equal rules can decide)."""
+    rules: dict[tuple[tuple[_Step, ...], bool, bool], tuple[IgnoreRule, int]] = {}
+    parsed: dict[str, IgnoreRule | None] = {}  # a repeated line is read once
     for number, raw in enumerate(lines, start=1):
-        try:
-            rule = _parse_line(raw.rstrip("\r\n"), number)
-        except PatternError as exc:
+        if raw in parsed:
+            rule = parsed[raw]
+        else:
+            try:
+                rule = parsed[raw] = _parse_line(raw.rstrip("\r\n"), number)
+            except PatternError as exc:
+                raise PatternError(
+                    f"pattern `{printable(raw.strip(), limit=80)}`: {exc}", number
+                ) from None
+        if rule is None:
+            continue
+        rules.pop(rule.key, None)
+        rules[rule.key] = (rule, number)
+        if len(rules) > MAX_IGNORE_PATTERNS:
             raise PatternError(
-                f"pattern `{printable(raw.strip(), limit=80)}`: {exc}", number
-            ) from None
-        if rule is not None:
-            rules.append(rule)
-    return IgnoreRules(tuple(rules))
+                f"{IGNORE_FILE} holds more than {MAX_IGNORE_PATTERNS:,} different patterns; "
+                "match folders (`build/`) or wider names (`*.log`) instead of listing files",
+                number,
+            )
+    return IgnoreRules(
+        tuple(
+            rule if rule.line == line else replace(rule, line=line) for rule, line in rules.values()
+        )
+    )
 
 
 def _parse_line(raw: str, number: int) -> IgnoreRule | None:
     if "\0" in raw:
         raise PatternError("contains a NUL byte")
+    if len(raw) > MAX_PATTERN_CHARS:
+        raise PatternError(
+            f"is {len(raw):,} characters long; a pattern is at most {MAX_PATTERN_CHARS:,} "
+            "(the longest path)"
+        )
     line = _strip_trailing_spaces(raw)
     if not line or line.startswith("#"):
         return None
@@ -236,49 +276,69 @@ def _ranges(text: str, members: list[str]) -> tuple[tuple[str, str], ...]:
     return tuple(ranges)
 
 
-def _run(steps: tuple[_Step, ...], path: str) -> bool:
-    """Does the whole of `path` match? One pass over `path` with the set of live steps.
-
-    A live step is its index; `-1 - i` is "inside the directories of the `**/` at i", a run
-    that may only end just after a `/` (while `*` and a trailing `/**` may end anywhere).
-    """
-    live = _closure(steps, {0})
-    for char in path:
-        following: set[int] = set()
-        for index in live:
-            if index == len(steps):
-                continue  # the pattern is done but the path is not
-            if index < 0 or steps[index] is _DIRS:
-                at = index if index >= 0 else -1 - index
-                following.add(-1 - at)
-                if char == "/":
-                    following.add(at + 1)  # a whole directory ends here
-            elif _reads(steps[index], char):
-                following.add(index if steps[index] in _RUNS else index + 1)
-        if not following:
-            return False
-        live = _closure(steps, following)
-    return len(steps) in live
+def _compiled(rules: list[IgnoreRule]) -> re.Pattern[str]:
+    """One expression matching what any of `rules` matches (fullmatch: the whole path)."""
+    return re.compile("|".join(_regex(rule.steps) for rule in rules), re.DOTALL)
 
 
-def _reads(step: _Step, char: str) -> bool:
-    """Can `step` (not `**/`) read `char`?"""
-    if step is _ALL:
-        return True
-    if step is _STAR or step is _ONE:
-        return char != "/"
+def _regex(steps: tuple[_Step, ...]) -> str:
+    """A pattern's steps as a regular expression that cannot backtrack across a wildcard.
+
+    The steps are parts separated by `**/` (and a final `/**`); each part is whole segments
+    (it ends with `/`) unless it ends the pattern. A `**/` before a part takes the fewest
+    directories after which the part matches, atomically: what follows it (another `**/` or
+    `/**`) can take any directories the part leaves. The last part alone may backtrack, over
+    where the path's final segments start."""
+    parts: list[tuple[bool, list[_Step]]] = []
+    after_dirs, part = False, list[_Step]()
+    for step in steps:
+        if step is _DIRS or step is _ALL:
+            parts.append((after_dirs, part))
+            after_dirs, part = step is _DIRS, []
+        else:
+            part.append(step)
+    ends_with_all = bool(steps) and steps[-1] is _ALL
+    if not ends_with_all:
+        parts.append((after_dirs, part))
+    out = []
+    for index, (dirs, part) in enumerate(parts):
+        last = index == len(parts) - 1 and not ends_with_all
+        body = _segments(part, last)
+        if dirs:
+            body = f"(?:[^/]*/)*{body}" if last else f"(?>(?:[^/]*/)*?{body})"
+        out.append(body)
+    if ends_with_all:
+        out.append(".*")
+    return "".join(out)
+
+
+def _segments(part: list[_Step], last: bool) -> str:
+    """Steps without `**`: fixed runs between `*`s. A `*` followed by more takes the leftmost
+    place where the next fixed run matches, atomically (a later `*` can take up the rest; a
+    run ending in `/` has one place only). Only the final `*` of the pattern backtracks."""
+    runs: list[list[_Step]] = [[]]
+    for step in part:
+        if step is _STAR:
+            runs.append([])
+        else:
+            runs[-1].append(step)
+    out = [_fixed(runs[0])]
+    for index, run in enumerate(runs[1:], start=1):
+        if last and index == len(runs) - 1:
+            out.append(f"[^/]*{_fixed(run)}")
+        else:
+            out.append(f"(?>[^/]*?{_fixed(run)})")
+    return "".join(out)
+
+
+def _fixed(steps: list[_Step]) -> str:
+    return "".join(_one(step) for step in steps)
+
+
+def _one(step: _Step) -> str:
+    if isinstance(step, str):
+        return re.escape(step)
     if isinstance(step, _Class):
-        return step.accepts(char)
-    return step == char
-
-
-def _closure(steps: tuple[_Step, ...], live: set[int]) -> set[int]:
-    """Add the steps reachable without reading a character (the runs that may be empty)."""
-    result = set(live)
-    pending = [index for index in live if index >= 0]
-    while pending:
-        index = pending.pop()
-        if index < len(steps) and steps[index] in _RUNS and index + 1 not in result:
-            result.add(index + 1)
-            pending.append(index + 1)
-    return result
+        members = "".join(f"{re.escape(low)}-{re.escape(high)}" for low, high in step.ranges)
+        return f"[^/{members}]" if step.negated else f"(?!/)[{members}]"
+    return "[^/]"  # `?`: `*`, `**/` and `/**` are placed by _segments and _regex

@@ -134,7 +134,7 @@ class Ingest:
             or not settings.secret
             or settings.scheme not in ZOOM_SAFE_SCHEMES
             or not isinstance(token, str)
-            or not ZOOM_TOKEN.match(token)
+            or not ZOOM_TOKEN.fullmatch(token)
         ):
             return json_answer(400, {"message": "url validation not answered for this pipeline"})
         digest = hmac.new(settings.secret.encode(), token.encode(), hashlib.sha256).hexdigest()
@@ -153,7 +153,7 @@ class Ingest:
             return json_answer(401, {"message": f"signature rejected: {result.reason}"})
         url = data.get("SubscribeURL")
         parts = urllib.parse.urlsplit(url) if isinstance(url, str) else None
-        if parts is None or parts.scheme != "https" or not SNS_HOST.match(parts.hostname or ""):
+        if parts is None or parts.scheme != "https" or not SNS_HOST.fullmatch(parts.hostname or ""):
             return json_answer(400, {"message": "SubscribeURL is not an SNS https URL"})
         try:
             self.fetch(str(url))
@@ -204,7 +204,7 @@ def message_group(group_by: str | None, headers: Headers, body: bytes) -> str:
             found = None
         usable = isinstance(found, str | int) and not isinstance(found, bool)
         key = str(found) if usable else ""
-    return key if GROUP_ID.match(key) else FIFO_GROUP
+    return key if GROUP_ID.fullmatch(key) else FIFO_GROUP
 
 
 def _json_object(body: bytes) -> dict[str, Any]:

@@ -242,3 +242,38 @@ def test_an_empty_subset_is_refused(tmp_path: Path) -> None:
     text = BASE + "environments:\n  staging:\n    pipelines: []\n"
     found = problems(write(tmp_path, text), "staging")
     assert len(found) == 1 and found[0].startswith("16:16 "), found
+
+
+def test_a_problem_of_some_environments_names_them(tmp_path: Path) -> None:
+    """`--env production` reported staging's `fifo: true` as if it were production's."""
+    text = BASE.replace(
+        "consumer: {code: consumers/stripe}",
+        "consumer: {code: consumers/stripe, batch_size: 50, batching_window: 5s}",
+    )
+    text += ENVIRONMENTS.replace(
+        '          verify: {secret: "ssm:/acme/staging/stripe"}',
+        "          queue: {fifo: true}",
+    )
+    text += "  qa: {}\n"
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, display_name="nami.yaml", env="production")
+    assert [str(p) for p in caught.value.problems] == [
+        "nami.yaml:13:52: environment `staging`: pipeline `stripe`: FIFO queues deliver at "
+        "most 10 records per batch",
+        "nami.yaml:13:73: environment `staging`: pipeline `stripe`: FIFO queues do not "
+        "support a batching window",
+    ]
+
+
+def test_a_problem_of_every_environment_names_none(tmp_path: Path) -> None:
+    text = BASE.replace(
+        "consumer: {code: consumers/stripe}", "consumer: {code: consumers/stripe, batch_size: 50}"
+    )
+    path = write(tmp_path, text + ENVIRONMENTS)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, display_name="nami.yaml", env="production")
+    assert [p.message for p in caught.value.problems] == [
+        "pipeline `stripe`: batch_size above 10 needs consumer.batching_window of at least 1s "
+        "(an AWS rule)"
+    ]

@@ -7,22 +7,23 @@ from pathlib import Path
 import pytest
 
 from nami_action.compile.consumer import CodeLocation
+from nami_action.compile.limits import environment_bytes, resource_count
 from nami_action.compile.names import resource_tags
 from nami_action.compile.pipeline import build_template
-from nami_action.config import Config, PipelineConfig, load_config
+from nami_action.config import Config, PipelineConfig
+from nami_action.config import load_config as load_config_without_measure
 from nami_action.config.limits import (
     FIXED_RESOURCES_AT_MOST,
     MAX_ENVIRONMENT_BYTES,
     MAX_RESOURCES,
     MAX_TAGS,
     NAMI_TAGS_AT_MOST,
-    environment_bytes,
     environment_bytes_at_most,
-    resource_count,
     resources_at_most,
 )
 from nami_action.config.models import bucket_name_problem
 from nami_action.errors import ConfigError
+from nami_action.measure import COMPILER
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "nami.yaml"
@@ -51,6 +52,11 @@ pipelines:
     verify: {scheme: none}
     consumer: {code: src}
 """
+
+
+def load_config(path: Path, display_name: str | None = None) -> Config:
+    """As the commands and the Action load it: with the compiler's exact figures."""
+    return load_config_without_measure(path, display_name, measure=COMPILER)
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -252,3 +258,27 @@ def test_artifact_bucket_option_follows_the_same_rules(tmp_path: Path) -> None:
     assert "`bucket--ol-s3` is not a valid S3 bucket name: must not end with `--ol-s3`" in (
         result.output
     )
+
+
+def test_without_the_compilers_figures_only_those_limits_are_left_out(tmp_path: Path) -> None:
+    """The language does not import the compiler: a caller that compiles passes its figures."""
+    path = write(tmp_path, environment_config(5000))
+    assert load_config_without_measure(path).pipelines["hook"]
+    with pytest.raises(ConfigError):
+        load_config(path)
+
+
+def test_the_config_package_does_not_import_the_compiler() -> None:
+    import ast
+
+    for source in (ROOT / "nami_action" / "config").glob("*.py"):
+        tree = ast.parse(source.read_text())
+        imported = [
+            node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+        ] + [
+            alias.name
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Import)
+            for alias in node.names
+        ]
+        assert not [m for m in imported if m.startswith("nami_action.compile")], source.name

@@ -157,9 +157,9 @@ def test_merge_keys_and_aliases_share_one_budget(tmp_path: Path) -> None:
     )
     path = tmp_path / "nami.yaml"
     path.write_text(text)
-    started = time.monotonic()
+    started = time.process_time()  # CPU: on a shared machine wall time measures the others
     [problem] = problems_of(path)
-    assert time.monotonic() - started < 10
+    assert time.process_time() - started < 10
     assert "document expands to too many nodes" in problem
 
 
@@ -246,3 +246,65 @@ def test_tab_in_indentation_is_still_refused(tmp_path: Path) -> None:
     assert problems_of(path) == [
         "nami.yaml:3:1: tab character in indentation: YAML indents with spaces"
     ]
+
+
+@pytest.mark.parametrize(
+    ("start", "opener"),
+    [("x: ", "["), ("x: ", "{a: "), ("x:\n- ", "["), ("x:\n", "- "), ("x: ", "[a: ")],
+)
+def test_flow_nesting_past_the_c_composers_stack_is_a_located_error(
+    tmp_path: Path, start: str, opener: str
+) -> None:
+    """30,000 levels crashed the C composer (SIGSEGV, no output) before any depth check."""
+    path = tmp_path / "nami.yaml"
+    path.write_text("version: 1\n" + start + opener * 30_000 + "\n")
+    result = run_validate(path)
+    assert result.returncode == 1, (result.returncode, result.stderr[-500:])
+    assert f"{path}:{1 + start.count(chr(10)) + 1}:" in result.stderr
+    assert "document nested too deeply" in result.stderr
+
+
+def test_deep_nesting_behind_a_syntax_error_still_ends_in_a_message(tmp_path: Path) -> None:
+    path = tmp_path / "nami.yaml"
+    path.write_text("version: 1\nx: [}\ny: " + "[" * 30_000 + "\n")
+    result = run_validate(path)
+    assert result.returncode == 1, (result.returncode, result.stderr[-500:])
+    assert f"{path}:2:" in result.stderr
+
+
+@pytest.mark.parametrize("version", ["1.0", "1.3", "2.0", "x"])
+def test_an_unsupported_yaml_directive_is_refused_at_its_line(tmp_path: Path, version: str) -> None:
+    path = tmp_path / "nami.yaml"
+    path.write_text(f"# a comment\n%YAML {version}\n---\nversion: 1\n")
+    assert problems_of(path) == [
+        f"nami.yaml:2:1: `%YAML {version}`: nami.yaml is YAML 1.2; write `%YAML 1.2` or no "
+        "directive"
+    ]
+
+
+@pytest.mark.parametrize("version", ["1.1", "1.2"])
+def test_a_supported_yaml_directive_is_read(tmp_path: Path, version: str) -> None:
+    path = tmp_path / "nami.yaml"
+    path.write_text(f"%YAML {version}\n---\nversion: 1\nproject: acme\n{VALID_TAIL}")
+    assert load_config(path).project == "acme"
+
+
+def test_an_anchor_defined_twice_is_read_without_a_library_warning(tmp_path: Path) -> None:
+    """Legal YAML (an alias names the latest definition); ruamel printed 11 lines of
+    ReusedAnchorWarning with its own file path and no location."""
+    path = tmp_path / "nami.yaml"
+    path.write_text(
+        "version: 1\nproject: &p acme\nregion: &p eu-west-1\n"
+        "pipelines:\n  hook:\n    verify: {scheme: none}\n    consumer: {code: src}\n"
+        "    description: *p\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-W", "default", "-m", "nami_action", "validate", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    config = load_config(path)
+    assert config.pipelines["hook"].spec.description == "eu-west-1"

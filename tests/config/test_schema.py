@@ -4,12 +4,14 @@ with the pydantic models on valid and invalid documents."""
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, ValidationError, validators
 
 from nami_action.cli import cli
 from nami_action.config.loader import load_document
@@ -106,6 +108,19 @@ AGREEMENT = [
     (variant("defaults.consumer.code", "src"), False),
     (variant("pipelines.p.alarms.email", ["a@b.io"]), True),
     (variant("pipelines.p.alarms.email", ["nope"]), False),
+    # Python's `$` also matches before a final newline; ECMA-262's (the schema's) does not.
+    (variant("project", "acme\n"), False),
+    (variant("pipelines.p.verify", {"scheme": "github", "secret": "ssm:/a\n"}), False),
+    (variant("pipelines.p.queue", {"fifo": True, "group_by": "header:X\n"}), False),
+    (variant("pipelines.p.queue.retention", "4d\n"), False),
+    (variant("pipelines.p.alarms.https", ["https://example.com/a\n"]), False),
+    (variant("pipelines.p.alarms.https", ["https://example.com./a"]), False),
+    (variant("pipelines.p.alarms.https", ["https://example.com:65536/a"]), False),
+    (variant("pipelines.p.alarms.https", ["https://example.com:65535/a"]), True),
+    (variant("pipelines.p.alarms.https", ["https://example.com/\x1b"]), False),
+    (variant("pipelines.p.alarms.topic", "arn:aws:sns:eu-west-1:123456789012:x\n"), False),
+    (variant("pipelines.p.alarms.email", ["a\x1b@b.io"]), False),
+    (variant("artifacts.bucket", "my-bucket\n"), False),
     ({"version": 1, "project": "acme", "pipelines": {}}, False),
 ]
 
@@ -121,9 +136,41 @@ def pydantic_accepts(doc: dict[str, Any], tmp_path: Path) -> bool:
     return True
 
 
+def _ecma_pattern(
+    validator: Any, pattern: str, instance: Any, _schema: dict[str, Any]
+) -> Iterator[ValidationError]:
+    """`pattern` as JSON Schema means it (ECMA-262, where `$` is only the end of the text);
+    the jsonschema package uses Python's `re.search`, whose `$` also matches before a final
+    newline. Every schema pattern ends with `$` (checked below), read here as `\\Z`."""
+    if validator.is_type(instance, "string") and not re.search(pattern[:-1] + r"\Z", instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+EcmaValidator = validators.extend(Draft202012Validator, {"pattern": _ecma_pattern})
+
+
+def _patterns(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "pattern" and isinstance(value, str):
+                yield value
+            yield from _patterns(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _patterns(item)
+
+
+def test_every_schema_pattern_is_anchored_at_both_ends() -> None:
+    patterns = set(_patterns(json_schema()))
+    assert len(patterns) > 10
+    for pattern in patterns:
+        assert pattern.startswith("^") and pattern.endswith("$") and not pattern.endswith("\\$")
+        assert "\\Z" not in pattern  # not ECMA-262: an editor would read a literal `Z`
+
+
 @pytest.mark.parametrize(("doc", "valid"), AGREEMENT)
 def test_schema_and_models_agree(doc: dict[str, Any], valid: bool, tmp_path: Path) -> None:
-    schema_valid = Draft202012Validator(json_schema()).is_valid(doc)
+    schema_valid = EcmaValidator(json_schema()).is_valid(doc)
     assert schema_valid == valid
     assert pydantic_accepts(doc, tmp_path) == valid
 

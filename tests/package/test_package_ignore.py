@@ -8,7 +8,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nami_action.package.ignore import IgnoreRule, PatternError, parse_ignore
+from nami_action.package.ignore import (
+    MAX_IGNORE_PATTERNS,
+    IgnoreRule,
+    PatternError,
+    parse_ignore,
+)
 
 
 @pytest.mark.parametrize(
@@ -126,3 +131,60 @@ def test_the_matcher_agrees_with_a_regex_of_its_steps(pattern: str, path: str) -
     for rule in rules.rules:
         expected = _as_regex(rule).fullmatch(path) is not None
         assert rule.matches(path, is_dir=True) is expected, (pattern, path, rule.steps)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    lines=st.lists(
+        st.tuples(st.booleans(), st.text(alphabet="ab/*?", min_size=1, max_size=6)),
+        min_size=1,
+        max_size=6,
+    ),
+    path=st.text(alphabet="ab/", min_size=1, max_size=8),
+    is_dir=st.booleans(),
+)
+def test_the_last_matching_rule_decides_as_one_rule_at_a_time_would(
+    lines: list[tuple[bool, str]], path: str, is_dir: bool
+) -> None:
+    """Rules are matched in runs (one expression per run of one sign), and repeated lines
+    are dropped but the last: the outcome is still the last matching line's."""
+    text = [("!" if negate else "") + pattern for negate, pattern in lines]
+    try:
+        rules = parse_ignore(text)
+    except PatternError:
+        return
+    expected = False
+    for line in text:
+        for rule in parse_ignore([line]).rules:
+            if (is_dir or not rule.dir_only) and _as_regex(rule).fullmatch(path):
+                expected = not rule.negate
+    assert rules.ignored(path, is_dir) is expected, (text, path, is_dir)
+
+
+def test_repeated_lines_count_once() -> None:
+    rules = parse_ignore(["*a*a*a*a*a*a*a*b"] * 50_000 + ["!keep.b", "*a*a*a*a*a*a*a*b"])
+    assert [rule.line for rule in rules.rules] == [50_001, 50_002]
+    assert rules.ignored("a" * 7 + "b", False)
+    assert not rules.ignored("keep.b", False)
+    assert not rules.ignored("a" * 200, False)
+
+
+def test_the_number_of_patterns_is_bounded() -> None:
+    parse_ignore([f"file{n}.txt" for n in range(MAX_IGNORE_PATTERNS)])
+    with pytest.raises(PatternError) as raised:
+        parse_ignore(["# many", *(f"file{n}.txt" for n in range(MAX_IGNORE_PATTERNS + 1))])
+    assert raised.value.args[1] == MAX_IGNORE_PATTERNS + 2
+    assert "more than 1,000 different patterns" in raised.value.args[0]
+
+
+def test_a_pattern_longer_than_any_path_is_refused() -> None:
+    with pytest.raises(PatternError, match="a pattern is at most 4,096"):
+        parse_ignore(["a" * 4097])
+
+
+def test_many_distinct_adversarial_patterns_on_a_long_name() -> None:
+    """The shape that took 50 s as 50,000 lines (bench/ignore.py times it)."""
+    rules = parse_ignore([f"*a*a*a*a*a*a*a*b{n}" for n in range(MAX_IGNORE_PATTERNS)])
+    assert not rules.ignored("a" * 200, False)
+    assert rules.ignored("a" * 200 + "b7", False)
+    assert not rules.ignored("/".join(["a" * 40] * 50) + "b", True)

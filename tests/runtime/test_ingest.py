@@ -225,6 +225,7 @@ def test_the_lambda_handler_reads_its_settings_from_the_environment(
         ("json:$.order.id", {}, b'{"order":{"id":42}}', "42"),
         ("json:$.order.id", {}, b"a=1", "nami"),
         ("json:$.order.id", {}, b'{"order":{"id":"caf\xc3\xa9"}}', "nami"),  # SQS would refuse
+        ("json:$.order.id", {}, b'{"order":{"id":"o-7\\n"}}', "nami"),  # `$` before a newline
     ],
 )
 def test_fifo_group_is_picked_as_the_rest_kind_picks_it(
