@@ -229,10 +229,10 @@ def _refused_below(errors: list[ErrorDetails], sources: _Sources, where: tuple[s
 
 def _rules_despite(merged: dict[str, Any], errors: list[ErrorDetails]) -> list[Finding]:
     """The rules' findings on a pipeline the schema refused: its broken keys removed, and a
-    `verify` or `consumer.code` still missing or broken stood in for (no rule reads the code;
-    what the rules say of a stood-in `verify` is dropped). None when it still fails."""
+    `verify` still missing or broken stood in for (what the rules say of a stood-in `verify` is
+    dropped; `consumer.code` is optional since `forward:`, and the rule that wants one of the
+    two speaks for itself). None when it still fails."""
     usable = _without_broken_keys(merged, errors)
-    usable["consumer"] = {"code": ".", **_mapping(usable.get("consumer"))}
     try:
         spec = Pipeline.model_validate(usable)
         stood_in = False
