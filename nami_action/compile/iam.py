@@ -5,10 +5,39 @@ from __future__ import annotations
 from typing import Any
 
 from troposphere import AWSHelperFn, Sub
+from troposphere.iam import Policy, Role
 
 from nami_action.config.models import is_secret_reference
 
 PolicyDocument = dict[str, Any]
+
+# The managed policy every role nami creates carries as its permissions boundary: created
+# once per account by an administrator from docs/iam/permissions-boundary-policy.json. The
+# deploy role may create a role only with it (iam:PermissionsBoundary), so it cannot mint a
+# role stronger than the boundary. A fixed, documented name rather than a bootstrap output:
+# IAM is global while `nami bootstrap` runs per region, and the boundary names the project.
+BOUNDARY_SUFFIX = "-nami-boundary"
+
+
+def boundary_name(project: str) -> str:
+    return f"{project}{BOUNDARY_SUFFIX}"
+
+
+def boundary_arn(project: str) -> AWSHelperFn:
+    return Sub(f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:policy/{boundary_name(project)}")
+
+
+def role(
+    title: str, *, service: str, project: str, policy_name: str, policy: PolicyDocument, tags: Any
+) -> Role:
+    """A role `service` assumes, with one inline policy and the project's boundary."""
+    return Role(
+        title,
+        AssumeRolePolicyDocument=trust(service),
+        Policies=[Policy(PolicyName=policy_name, PolicyDocument=policy)],
+        PermissionsBoundary=boundary_arn(project),
+        Tags=tags,
+    )
 
 
 def trust(service: str) -> PolicyDocument:
