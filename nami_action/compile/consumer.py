@@ -103,12 +103,12 @@ def add_consumer(
                 Description="S3 bucket holding the consumer zip (see `nami bootstrap`)",
             )
         )
-    template.add_resource(_role(config.project, pipeline, tags))
+    template.add_resource(_role(config, pipeline, tags))
     template.add_resource(_function(pipeline, code, tags))
     template.add_resource(_event_source(pipeline))
 
 
-def _role(project: str, pipeline: PipelineConfig, tags: Any) -> Role:
+def _role(config: Config, pipeline: PipelineConfig, tags: Any) -> Role:
     statements = [
         iam.statement(["logs:CreateLogStream", "logs:PutLogEvents"], [GetAtt(LOG_GROUP, "Arn")]),
         iam.statement(
@@ -135,7 +135,7 @@ def _role(project: str, pipeline: PipelineConfig, tags: Any) -> Role:
     return iam.role(
         "ConsumerRole",
         service="lambda.amazonaws.com",
-        project=project,
+        config=config,
         policy_name="consume",
         policy=iam.document(*statements),
         tags=tags,

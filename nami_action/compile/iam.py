@@ -7,6 +7,7 @@ from typing import Any
 from troposphere import AWSHelperFn, Sub
 from troposphere.iam import Policy, Role
 
+from nami_action.config import Config
 from nami_action.config.models import is_secret_reference
 
 PolicyDocument = dict[str, Any]
@@ -19,23 +20,28 @@ PolicyDocument = dict[str, Any]
 BOUNDARY_SUFFIX = "-nami-boundary"
 
 
-def boundary_name(project: str) -> str:
+def boundary_name(config: Config) -> str:
+    """One boundary per project, whichever environment: `config.project` is the stack prefix
+    `<project>-<environment>` there, and the boundary's `<project>-*` covers those stacks."""
+    project = config.project
+    if config.environment:
+        project = project.removesuffix(f"-{config.environment}")
     return f"{project}{BOUNDARY_SUFFIX}"
 
 
-def boundary_arn(project: str) -> AWSHelperFn:
-    return Sub(f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:policy/{boundary_name(project)}")
+def boundary_arn(config: Config) -> AWSHelperFn:
+    return Sub(f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:policy/{boundary_name(config)}")
 
 
 def role(
-    title: str, *, service: str, project: str, policy_name: str, policy: PolicyDocument, tags: Any
+    title: str, *, service: str, config: Config, policy_name: str, policy: PolicyDocument, tags: Any
 ) -> Role:
     """A role `service` assumes, with one inline policy and the project's boundary."""
     return Role(
         title,
         AssumeRolePolicyDocument=trust(service),
         Policies=[Policy(PolicyName=policy_name, PolicyDocument=policy)],
-        PermissionsBoundary=boundary_arn(project),
+        PermissionsBoundary=boundary_arn(config),
         Tags=tags,
     )
 

@@ -68,7 +68,7 @@ def add_ingress(template: Template, config: Config, pipeline: PipelineConfig) ->
         iam.role(
             "ApiRole",
             service="apigateway.amazonaws.com",
-            project=config.project,
+            config=config,
             policy_name="send-to-queue",
             policy=iam.document(iam.statement(["sqs:SendMessage"], [GetAtt(names.QUEUE, "Arn")])),
             tags=tags,

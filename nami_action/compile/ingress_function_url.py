@@ -72,7 +72,7 @@ def add_function_url_ingress(
         iam.role(
             ROLE,
             service="lambda.amazonaws.com",
-            project=config.project,
+            config=config,
             policy_name="ingest",
             policy=iam.document(*statements),
             tags=tags,

@@ -142,7 +142,7 @@ def add_http_ingress(template: Template, config: Config, pipeline: PipelineConfi
         iam.role(
             ROLE,
             service="apigateway.amazonaws.com",
-            project=config.project,
+            config=config,
             policy_name="send-to-queue",
             policy=iam.document(iam.statement(["sqs:SendMessage"], [GetAtt(names.QUEUE, "Arn")])),
             tags=names.cfn_tags(config, pipeline),
