@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install test lint typecheck audit unit demo bench clean schema aws-smoke lock
+.PHONY: install test lint typecheck audit unit demo bench clean schema aws-smoke lock iam-audit
 
 install: $(STAMP)
 
@@ -39,7 +39,23 @@ lock: install
 unit: install
 	$(BIN)/pytest -n 2 --dist loadfile
 
-test: lint typecheck audit unit
+test: lint typecheck audit iam-audit unit
+
+# The IAM documents and the compiled templates, checked the way the field checks them:
+# handler permissions derived from cfn-lint's schemas, cloudsplaining, parliament, checkov.
+# checkov gets its own virtualenv: its pinned dependencies (urllib3 1.x, packaging 23)
+# would downgrade the test environment's.
+CHECKOV_VENV := .venv-checkov
+CHECKOV_VERSION := 3.3.30
+$(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION):
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check 'checkov==$(CHECKOV_VERSION)'
+	touch $@
+
+iam-audit: install $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
+	NAMI_CHECKOV=$(CHECKOV_VENV)/bin/checkov $(BIN)/pytest -n 0 -p no:randomly \
+		tests/security/test_handler_permissions.py tests/security/test_policy_linters.py \
+		tests/security/test_checkov.py tests/security/test_iam_documents.py
 
 demo: install
 	$(BIN)/python examples/demo.py

@@ -51,7 +51,7 @@ def justifications() -> dict[str, Any]:
 def compile_everything(folder: Path) -> list[dict[str, Any]]:
     """The everything-config's templates for the documents' project and region: without
     environments, and as the `staging` environment (stacks `<project>-staging-<pipeline>`)."""
-    shutil.copytree(EVERYTHING, folder / "plain")
+    shutil.copytree(EVERYTHING, folder / "plain", ignore=shutil.ignore_patterns(".nami"))
     text = (folder / "plain" / "nami.yaml").read_text()
     text = re.sub(r"(?m)^project: .*$", f"project: {PROJECT}", text)
     text = re.sub(r"(?m)^region: .*$", f"region: {REGION}", text)
@@ -178,18 +178,20 @@ def _escaped(arn: str) -> str:
 def request_context(resource: Resource, arn: str) -> dict[str, str]:
     """The condition keys the request carries when a handler of this resource calls AWS."""
     context: dict[str, str] = {}
-    for role in [r for r in resources_of(resource.template, resource.stack) if r.type == "AWS::IAM::Role"]:
+    for role in [
+        r for r in resources_of(resource.template, resource.stack) if r.type == "AWS::IAM::Role"
+    ]:
         if own_arns(role)[0] == arn:
             (statement,) = role.properties["AssumeRolePolicyDocument"]["Statement"]
             context["iam:PassedToService"] = statement["Principal"]["Service"]
         boundary = role.properties.get("PermissionsBoundary")
-        if resource.type == "AWS::IAM::Role" and role.logical_id == resource.logical_id:
-            if isinstance(boundary, dict):  # Fn::Sub with the partition and the account
-                context["iam:PermissionsBoundary"] = (
-                    boundary["Fn::Sub"]
-                    .replace("${AWS::Partition}", "aws")
-                    .replace("${AWS::AccountId}", ACCOUNT)
-                )
+        own = resource.type == "AWS::IAM::Role" and role.logical_id == resource.logical_id
+        if own and isinstance(boundary, dict):  # Fn::Sub with the partition and the account
+            context["iam:PermissionsBoundary"] = (
+                boundary["Fn::Sub"]
+                .replace("${AWS::Partition}", "aws")
+                .replace("${AWS::AccountId}", ACCOUNT)
+            )
     functions = resource.referenced("AWS::Lambda::Function")
     if functions:
         context["lambda:FunctionArn"] = own_arns(functions[0])[0]
