@@ -30,6 +30,7 @@ from .iam_documents import PROJECT, Policy, as_list, load, statements
 
 BUCKET = "nami-bootstrap-artifactbucket-emulated"
 PIPELINE = """  {name}:
+    ingress: {ingress}
     verify: {{scheme: none}}
     consumer:
       code: consumer
@@ -38,10 +39,19 @@ PIPELINE = """  {name}:
 
 
 def write_config(
-    folder: Path, pipelines: dict[str, int], region: str, *, bucket: str | None = BUCKET
+    folder: Path,
+    pipelines: dict[str, int],
+    region: str,
+    *,
+    bucket: str | None = BUCKET,
+    ingress: dict[str, str] | None = None,
 ) -> Path:
     """nami.yaml of the example project; bucket None: the bootstrap stack's bucket."""
-    body = "".join(PIPELINE.format(name=n, concurrency=c) for n, c in pipelines.items())
+    kinds = ingress or {}
+    body = "".join(
+        PIPELINE.format(name=n, concurrency=c, ingress=kinds.get(n, "rest"))
+        for n, c in pipelines.items()
+    )
     artifacts = f"artifacts: {{bucket: {bucket}}}\n" if bucket else ""
     config = folder / "nami.yaml"
     config.write_text(
