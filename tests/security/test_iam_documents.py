@@ -42,6 +42,7 @@ PLAN_MAY = {
     "sqs:GetQueueUrl",
     "sqs:GetQueueAttributes",
     "lambda:ListEventSourceMappings",  # a read: which pipelines are paused (no resource ARNs)
+    "apigateway:GET",  # on /account only (checked below): the stage logging role's warning
     "s3:PutObject",  # under the review prefix only (checked below)
     "s3:GetObject",  # CloudFormation reads a TemplateURL with the caller's credentials
 }
@@ -90,6 +91,8 @@ def plan_policy_problems(policy: Policy) -> list[str]:
                 problems.append(f"{action} on {resource}: not a stack of the project")
         elif action == "cloudformation:DescribeStacks" and resource != "*":
             problems.append("DescribeStacks without a name needs Resource *")
+        elif action == "apigateway:GET" and resource != "arn:aws:apigateway:*::/account":
+            problems.append(f"apigateway:GET on {resource}: only the account setting")
     for statement in statements(policy, "Allow"):
         if "cloudformation:TagResource" in as_list(statement["Action"]):
             create = statement.get("Condition", {}).get("StringEquals", {})
@@ -182,6 +185,7 @@ def _with(policy: Policy, statement: dict[str, Any]) -> Policy:
             "not a stack of the project",
         ),
         ({"Action": "lambda:UpdateFunctionCode", "Resource": "*"}, "lambda:UpdateFunctionCode"),
+        ({"Action": "apigateway:GET", "Resource": "*"}, "only the account setting"),
         ({"Action": "cloudformation:TagResource", "Resource": STACK}, "outside CreateChangeSet"),
     ],
 )
