@@ -86,7 +86,7 @@ def arn_patterns(action: str) -> frozenset[str]:
     return frozenset(re.sub(r"\$\{[^}]*\}", "*", f) for f in formats)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # hashed by identity: one object per template resource
 class Resource:
     stack: str
     logical_id: str
@@ -216,11 +216,17 @@ def missing_handler_permissions(
     of this role names."""
     excused = justifications()["handler_permissions_not_granted"][role]
     missing: set[Missing] = set()
+    arns: dict[Resource, list[str]] = {}
+    contexts: dict[tuple[Resource, str], dict[str, str]] = {}
     for resource, handler, action in _handler_actions(templates, handlers):
         if action in excused or f"{resource.type} {action}" in excused:
             continue
-        for arn in _targets(resource, action):
-            if not permits(policy, action, arn, request_context(resource, arn)):
+        if resource not in arns:  # worked out once per resource, not per permission
+            arns[resource] = own_arns(resource)
+        for arn in _targets(arns[resource], action):
+            if (resource, arn) not in contexts:
+                contexts[resource, arn] = request_context(resource, arn)
+            if not permits(policy, action, arn, contexts[resource, arn]):
                 missing.add(Missing(resource.type, handler, action, arn))
     return sorted(missing, key=str)
 
@@ -240,9 +246,8 @@ def handler_actions(templates: list[dict[str, Any]], handlers: tuple[str, ...]) 
     return {action for _, _, action in _handler_actions(templates, handlers)}
 
 
-def _targets(resource: Resource, action: str) -> list[str]:
+def _targets(arns: list[str], action: str) -> list[str]:
     """The ARNs among the resource's own that the action can name; "*" if none can."""
-    arns = own_arns(resource)
     if action.lower().startswith("apigateway:"):
         # API Gateway authorizes HTTP verbs on resource paths; the reference lists them
         # per API kind, and every path of the resource's kind is what a handler touches.

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -35,10 +36,15 @@ def statements(policy: Policy, effect: str) -> list[Statement]:
 
 def iam_like(pattern: str, value: str) -> bool:
     """IAM's StringLike (and ARN/Action/Resource) matching: `*` and `?` are wildcards."""
+    return _compiled(pattern).fullmatch(value) is not None
+
+
+@cache
+def _compiled(pattern: str) -> re.Pattern[str]:
     regex = "".join(
         ".*" if char == "*" else "." if char == "?" else re.escape(char) for char in pattern
     )
-    return re.fullmatch(regex, value, flags=re.DOTALL) is not None
+    return re.compile(regex, flags=re.DOTALL)
 
 
 OPERATORS = {
