@@ -251,7 +251,7 @@ def _targets(arns: list[str], action: str) -> list[str]:
     if action.lower().startswith("apigateway:"):
         # API Gateway authorizes HTTP verbs on resource paths; the reference lists them
         # per API kind, and every path of the resource's kind is what a handler touches.
-        return arns and [a for a in arns if a.startswith("arn:aws:apigateway:")]
+        return [a for a in arns if a.startswith("arn:aws:apigateway:")] or ["*"]
     patterns = arn_patterns(action)
     named = [a for a in arns if any(iam_like(p, a) for p in patterns if p != "*")]
     if named or "*" in patterns or not patterns:
