@@ -11,6 +11,11 @@ LOCKS := requirements/uv.lock requirements/test.lock
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(LOCKS) | cksum | cut -d' ' -f1)
 UV := $(BIN)/uv
 UV_PIP := $(UV) pip install --quiet --python $(BIN)/python --no-deps
+# checkov's own virtualenv (below, before `unit` names its stamp).
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(shell cat requirements/checkov.lock | cksum | cut -d' ' -f1)
+
+.PHONY: install test lint typecheck audit unit demo bench clean schema aws-smoke lock iam-audit
 
 install: $(STAMP)
 
@@ -38,7 +43,7 @@ audit: install
 
 # The hashed locks, for every platform and Python >= 3.11: action.lock (what action.yml
 # installs), test.lock (what `make install` installs: the suite runs the versions the Action
-# ships) and uv.lock (the installer itself).
+# ships), uv.lock (the installer itself) and checkov.lock (checkov's own venv).
 # Rerun after changing pyproject's dependencies; UPGRADE=1 moves every pin to the newest
 # version the ranges allow (the latest-deps workflow does that weekly).
 LOCK_FLAGS := --universal --python-version 3.11 --generate-hashes --quiet \
@@ -48,9 +53,10 @@ lock: install
 	$(UV) pip compile $(LOCK_FLAGS) pyproject.toml requirements/test.in --extra test \
 		-c requirements/action.lock -o requirements/test.lock
 	$(UV) pip compile $(LOCK_FLAGS) requirements/uv.in -o requirements/uv.lock
+	$(UV) pip compile $(LOCK_FLAGS) requirements/checkov.in -o requirements/checkov.lock
 
-unit: install
-	$(BIN)/pytest -n 2 --dist loadfile
+unit: install $(CHECKOV_STAMP)
+	NAMI_CHECKOV=$(CHECKOV_VENV)/bin/checkov $(BIN)/pytest -n 2 --dist loadfile
 
 # The `nami dev` inspector's browser test drives a system Chromium (NAMI_CHROMIUM, or one on
 # PATH); without one, on Debian/Ubuntu as root, this installs the distribution's package.
@@ -65,6 +71,24 @@ browser:
 	       "install Chromium, or set NAMI_CHROMIUM=/path/to/chrome" >&2; exit 1; }
 
 test: lint typecheck audit browser unit
+
+# checkov (CloudFormation checks of the compiled templates, tests/security/test_checkov.py) gets
+# its own virtualenv, from its own hashed lock: its pinned dependencies (urllib3 1.x,
+# packaging 23) would downgrade the test environment's.
+$(CHECKOV_STAMP): requirements/checkov.lock | install
+	rm -rf $(CHECKOV_VENV)
+	$(UV) venv --quiet --python $(BIN)/python $(CHECKOV_VENV)
+	$(UV) pip install --quiet --python $(CHECKOV_VENV)/bin/python --no-deps --require-hashes \
+		-r requirements/checkov.lock
+	touch $@
+
+# The IAM documents and the compiled templates alone, checked the way the field checks them:
+# handler permissions derived from cfn-lint's schemas, cloudsplaining, parliament, checkov
+# (`make test` runs them with the rest of the suite).
+iam-audit: install $(CHECKOV_STAMP)
+	NAMI_CHECKOV=$(CHECKOV_VENV)/bin/checkov $(BIN)/pytest -n 0 -p no:randomly \
+		tests/security/test_handler_permissions.py tests/security/test_policy_linters.py \
+		tests/security/test_checkov.py tests/security/test_iam_documents.py
 
 demo: install
 	$(BIN)/python examples/demo.py

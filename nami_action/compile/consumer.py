@@ -22,7 +22,7 @@ from troposphere.dynamodb import (
     Table,
     TimeToLiveSpecification,
 )
-from troposphere.iam import Policy, Role
+from troposphere.iam import Role
 from troposphere.logs import LogGroup
 from troposphere.validators import integer
 
@@ -119,12 +119,12 @@ def add_consumer(
                 Description="S3 bucket holding the consumer zip (see `nami bootstrap`)",
             )
         )
-    template.add_resource(_role(pipeline, tags))
+    template.add_resource(_role(config, pipeline, tags))
     template.add_resource(_function(pipeline, code, tags))
     template.add_resource(_event_source(pipeline))
 
 
-def _role(pipeline: PipelineConfig, tags: Any) -> Role:
+def _role(config: Config, pipeline: PipelineConfig, tags: Any) -> Role:
     statements = [
         iam.statement(["logs:CreateLogStream", "logs:PutLogEvents"], [GetAtt(LOG_GROUP, "Arn")]),
         iam.statement(
@@ -149,11 +149,13 @@ def _role(pipeline: PipelineConfig, tags: Any) -> Role:
                 [GetAtt(DEDUPE_TABLE, "Arn")],
             )
         )
-    return Role(
+    return iam.role(
         "ConsumerRole",
-        AssumeRolePolicyDocument=iam.trust("lambda.amazonaws.com"),
-        Policies=[Policy(PolicyName="consume", PolicyDocument=iam.document(*statements))],
-        Tags=tags,
+        service="lambda.amazonaws.com",
+        config=config,
+        policy_name="consume",
+        policy=iam.document(*statements),
+        tags=tags,
     )
 
 

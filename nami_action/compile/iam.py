@@ -5,10 +5,45 @@ from __future__ import annotations
 from typing import Any
 
 from troposphere import AWSHelperFn, Sub
+from troposphere.iam import Policy, Role
 
+from nami_action.config import Config
 from nami_action.config.models import is_secret_reference
 
 PolicyDocument = dict[str, Any]
+
+# The managed policy every role nami creates carries as its permissions boundary: created
+# once per account by an administrator from docs/iam/permissions-boundary-policy.json. The
+# deploy role may create a role only with it (iam:PermissionsBoundary), so it cannot mint a
+# role stronger than the boundary. A fixed, documented name rather than a bootstrap output:
+# IAM is global while `nami bootstrap` runs per region, and the boundary names the project.
+BOUNDARY_SUFFIX = "-nami-boundary"
+
+
+def boundary_name(config: Config) -> str:
+    """One boundary per project, whichever environment: `config.project` is the stack prefix
+    `<project>-<environment>` there, and the boundary's `<project>-*` covers those stacks."""
+    project = config.project
+    if config.environment:
+        project = project.removesuffix(f"-{config.environment}")
+    return f"{project}{BOUNDARY_SUFFIX}"
+
+
+def boundary_arn(config: Config) -> AWSHelperFn:
+    return Sub(f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:policy/{boundary_name(config)}")
+
+
+def role(
+    title: str, *, service: str, config: Config, policy_name: str, policy: PolicyDocument, tags: Any
+) -> Role:
+    """A role `service` assumes, with one inline policy and the project's boundary."""
+    return Role(
+        title,
+        AssumeRolePolicyDocument=trust(service),
+        Policies=[Policy(PolicyName=policy_name, PolicyDocument=policy)],
+        PermissionsBoundary=boundary_arn(config),
+        Tags=tags,
+    )
 
 
 def trust(service: str) -> PolicyDocument:

@@ -18,7 +18,6 @@ from troposphere.apigateway import (
     Stage,
 )
 from troposphere.apigateway import EndpointConfiguration as ApiEndpointConfiguration
-from troposphere.iam import Policy, Role
 from troposphere.logs import LogGroup
 
 from nami_action.compile import iam, mapping, names
@@ -66,18 +65,13 @@ def add_ingress(template: Template, config: Config, pipeline: PipelineConfig) ->
         )
     )
     template.add_resource(
-        Role(
+        iam.role(
             "ApiRole",
-            AssumeRolePolicyDocument=iam.trust("apigateway.amazonaws.com"),
-            Policies=[
-                Policy(
-                    PolicyName="send-to-queue",
-                    PolicyDocument=iam.document(
-                        iam.statement(["sqs:SendMessage"], [GetAtt(names.QUEUE, "Arn")])
-                    ),
-                )
-            ],
-            Tags=tags,
+            service="apigateway.amazonaws.com",
+            config=config,
+            policy_name="send-to-queue",
+            policy=iam.document(iam.statement(["sqs:SendMessage"], [GetAtt(names.QUEUE, "Arn")])),
+            tags=tags,
         )
     )
     parent = _add_path(template, pipeline.path)

@@ -13,7 +13,6 @@ from typing import Any
 
 from troposphere import GetAtt, Ref, Template
 from troposphere.awslambda import Code, Environment, Function, LoggingConfig, Permission, Url
-from troposphere.iam import Policy, Role
 from troposphere.logs import LogGroup
 
 from nami_action.compile import iam, names
@@ -70,11 +69,13 @@ def add_function_url_ingress(
         *iam.secret_statements(verify_references(pipeline)),
     ]
     template.add_resource(
-        Role(
+        iam.role(
             ROLE,
-            AssumeRolePolicyDocument=iam.trust("lambda.amazonaws.com"),
-            Policies=[Policy(PolicyName="ingest", PolicyDocument=iam.document(*statements))],
-            Tags=tags,
+            service="lambda.amazonaws.com",
+            config=config,
+            policy_name="ingest",
+            policy=iam.document(*statements),
+            tags=tags,
         )
     )
     consumer = pipeline.spec.consumer

@@ -24,7 +24,6 @@ from troposphere.apigatewayv2 import (
     RouteSettings,
     Stage,
 )
-from troposphere.iam import Policy, Role
 from troposphere.logs import LogGroup
 
 from nami_action.compile import iam, names
@@ -158,18 +157,13 @@ def add_http_ingress(template: Template, config: Config, pipeline: PipelineConfi
         )
     )
     template.add_resource(
-        Role(
+        iam.role(
             ROLE,
-            AssumeRolePolicyDocument=iam.trust("apigateway.amazonaws.com"),
-            Policies=[
-                Policy(
-                    PolicyName="send-to-queue",
-                    PolicyDocument=iam.document(
-                        iam.statement(["sqs:SendMessage"], [GetAtt(names.QUEUE, "Arn")])
-                    ),
-                )
-            ],
-            Tags=names.cfn_tags(config, pipeline),
+            service="apigateway.amazonaws.com",
+            config=config,
+            policy_name="send-to-queue",
+            policy=iam.document(iam.statement(["sqs:SendMessage"], [GetAtt(names.QUEUE, "Arn")])),
+            tags=names.cfn_tags(config, pipeline),
         )
     )
     template.add_resource(

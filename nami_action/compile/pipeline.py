@@ -12,6 +12,7 @@ from troposphere import GetAtt, Output, Ref, Sub, Template
 from nami_action import __version__
 from nami_action.compile import names
 from nami_action.compile.alarms import add_alarms
+from nami_action.compile.checkov import add_skips
 from nami_action.compile.consumer import CodeLocation, add_consumer
 from nami_action.compile.dashboard import add_dashboard
 from nami_action.compile.ingress import add_ingress
@@ -42,6 +43,7 @@ def build_template(config: Config, pipeline: PipelineConfig, code: CodeLocation)
     add_alarms(template, config, pipeline)
     add_dashboard(template, pipeline)
     _add_outputs(template, pipeline)
+    add_skips(template)
     # What is deployed, in nami.yaml's terms: `nami plan` prices it and names what changed.
     template.set_metadata(pipeline_metadata(pipeline, code))
     return template

@@ -24,12 +24,14 @@ from typing import Any
 
 import pytest
 
+from nami_action.aws import session
 from nami_action.aws.session import Aws
 
-from .iam_documents import PROJECT, Policy, as_list, load, statements
+from .iam_documents import PROJECT, Policy, allowed, as_list, iam_like, load, statements
 
 BUCKET = "nami-bootstrap-artifactbucket-emulated"
 PIPELINE = """  {name}:
+    ingress: {ingress}
     verify: {{scheme: none}}
     consumer:
       code: consumer
@@ -38,10 +40,19 @@ PIPELINE = """  {name}:
 
 
 def write_config(
-    folder: Path, pipelines: dict[str, int], region: str, *, bucket: str | None = BUCKET
+    folder: Path,
+    pipelines: dict[str, int],
+    region: str,
+    *,
+    bucket: str | None = BUCKET,
+    ingress: dict[str, str] | None = None,
 ) -> Path:
     """nami.yaml of the example project; bucket None: the bootstrap stack's bucket."""
-    body = "".join(PIPELINE.format(name=n, concurrency=c) for n, c in pipelines.items())
+    kinds = ingress or {}
+    body = "".join(
+        PIPELINE.format(name=n, concurrency=c, ingress=kinds.get(n, "rest"))
+        for n, c in pipelines.items()
+    )
     artifacts = f"artifacts: {{bucket: {bucket}}}\n" if bucket else ""
     config = folder / "nami.yaml"
     config.write_text(
@@ -95,3 +106,47 @@ def assume(aws: Aws, role: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", credentials["AccessKeyId"])
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", credentials["SecretAccessKey"])
     monkeypatch.setenv("AWS_SESSION_TOKEN", credentials["SessionToken"])
+
+
+# botocore operation -> the IAM action it is authorized as, where the names differ.
+AUTHORIZED_AS = {
+    "s3:HeadObject": "s3:GetObject",
+    "s3:HeadBucket": "s3:ListBucket",
+    "s3:ListObjectsV2": "s3:ListBucket",
+}
+NEEDS_NO_PERMISSION = {"sts:GetCallerIdentity"}
+
+
+def record_calls(monkeypatch: pytest.MonkeyPatch) -> set[str]:
+    """Every AWS call nami makes from here on, as the IAM action it needs (a botocore
+    before-call hook on each client nami creates)."""
+    calls: set[str] = set()
+    original = session.Aws.client
+
+    def hook(model: Any, **_: Any) -> None:
+        service = model.service_model.service_name
+        name = f"{service}:{model.name}"
+        if service == "apigateway":  # authorized as the HTTP verb on the path
+            name = f"apigateway:{model.http['method']}"
+        calls.add(AUTHORIZED_AS.get(name, name))
+
+    def client(self: session.Aws, service: str) -> Any:
+        made = original(self, service)
+        if not getattr(made, "_nami_recorded", False):
+            made.meta.events.register("before-call", hook)
+            made._nami_recorded = True
+        return made
+
+    monkeypatch.setattr(session.Aws, "client", client)
+    return calls
+
+
+def not_in_policy(calls: set[str], policy: Policy) -> set[str]:
+    """The recorded calls no Allow statement of the policy names (resources and conditions
+    are what the emulator enforces, or what test_handler_permissions.py reads)."""
+    actions = {action.lower() for action, _ in allowed(policy)}
+    return {
+        call
+        for call in calls - NEEDS_NO_PERMISSION
+        if not any(iam_like(a, call.lower()) for a in actions)
+    }

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -35,29 +36,58 @@ def statements(policy: Policy, effect: str) -> list[Statement]:
 
 def iam_like(pattern: str, value: str) -> bool:
     """IAM's StringLike (and ARN/Action/Resource) matching: `*` and `?` are wildcards."""
+    return _compiled(pattern).fullmatch(value) is not None
+
+
+@cache
+def _compiled(pattern: str) -> re.Pattern[str]:
     regex = "".join(
         ".*" if char == "*" else "." if char == "?" else re.escape(char) for char in pattern
     )
-    return re.fullmatch(regex, value, flags=re.DOTALL) is not None
+    return re.compile(regex, flags=re.DOTALL)
 
 
 OPERATORS = {
     "StringEquals": lambda pattern, value: pattern == value,
     "StringLike": iam_like,
+    "ArnEquals": lambda pattern, value: pattern == value,
+    "ArnLike": iam_like,  # ARN wildcards match like StringLike within each ARN part
 }
+# Negated operators hold when no listed value matches, and also when the key is absent.
+NEGATED = {"StringNotEquals": "StringEquals", "StringNotLike": "StringLike"}
 
 
 def conditions_hold(condition: dict[str, dict[str, Any]], context: dict[str, str]) -> bool:
     """Every operator, every key: the context value matches one of the listed values. An
     operator this evaluator does not know fails the check (never a silent pass)."""
     for operator, keys in condition.items():
-        if operator not in OPERATORS:
+        positive = NEGATED.get(operator, operator)
+        if positive not in OPERATORS:
             raise ValueError(f"condition operator {operator} is not evaluated here")
         for key, expected in keys.items():
             value = context.get(key)
-            if value is None or not any(OPERATORS[operator](p, value) for p in as_list(expected)):
+            matches = value is not None and any(
+                OPERATORS[positive](p, value) for p in as_list(expected)
+            )
+            if matches == (operator in NEGATED):
                 return False
     return True
+
+
+def _covers(statement: Statement, action: str, resource: str, context: dict[str, str]) -> bool:
+    return (
+        any(iam_like(a.lower(), action.lower()) for a in as_list(statement["Action"]))
+        and any(iam_like(r, resource) for r in as_list(statement["Resource"]))
+        and conditions_hold(statement.get("Condition", {}), context)
+    )
+
+
+def permits(policy: Policy, action: str, resource: str, context: dict[str, str]) -> bool:
+    """IAM's evaluation within one identity policy: an Allow covers the request (action
+    names are case-insensitive, resources and condition values are not) and no Deny does."""
+    if any(_covers(s, action, resource, context) for s in statements(policy, "Deny")):
+        return False
+    return any(_covers(s, action, resource, context) for s in statements(policy, "Allow"))
 
 
 def trust_admits(trust: Policy, *, sub: str, aud: str = "sts.amazonaws.com") -> bool:

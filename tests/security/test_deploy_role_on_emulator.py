@@ -10,11 +10,14 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from nami_action.aws.artifacts import deploy_bootstrap
 from nami_action.aws.session import Aws, AwsTarget
 from nami_action.cli import cli
+from nami_action.compile.bootstrap import DEFAULT_STACK_NAME, bootstrap_template_json
 from tests.conftest import REGION
 
-from .enforced import BUCKET, assume, set_auth, write_config
+from .enforced import BUCKET, assume, not_in_policy, record_calls, set_auth, write_config
+from .iam_documents import load
 from .test_plan_role_on_emulator import FAST, STACK, denied
 
 pytestmark = pytest.mark.emulator
@@ -49,3 +52,25 @@ def test_nami_deploy_works_with_the_deploy_role_alone(
     assert body["Resources"]["ConsumerEventSource"]["Properties"]["ScalingConfig"] == {
         "MaximumConcurrency": 40
     }
+
+
+def test_every_ingress_kind_deploys_with_the_deploy_role_and_the_bootstrap_bucket(
+    project_folder: Path, aws: Aws, emulator: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each ingress kind, the bucket found through the bootstrap stack (ListStackResources),
+    and every call nami makes is one the deploy role's documents allow."""
+    deploy_bootstrap(aws, DEFAULT_STACK_NAME, bootstrap_template_json(), poll_seconds=1)
+    kinds = {"rest": "rest", "http": "http", "url": "function-url"}
+    config = write_config(
+        project_folder, dict.fromkeys(kinds, 2), REGION, bucket=None, ingress=kinds
+    )
+    assume(aws, "deploy", monkeypatch)
+    calls = record_calls(monkeypatch)
+    set_auth(emulator, "0")
+    try:
+        result = CliRunner().invoke(cli, ["deploy", str(config), "--poll-seconds", FAST])
+    finally:
+        set_auth(emulator, "inf")
+    assert result.exit_code == 0, result.output
+    assert {"cloudformation:ExecuteChangeSet", "cloudformation:ListStackResources"} <= calls
+    assert not_in_policy(calls, load("deploy-role-policy.json")) == set()

@@ -42,6 +42,7 @@ PLAN_MAY = {
     "sqs:GetQueueUrl",
     "sqs:GetQueueAttributes",
     "lambda:ListEventSourceMappings",  # a read: which pipelines are paused (no resource ARNs)
+    "apigateway:GET",  # on /account only (checked below): the stage logging role's warning
     "s3:PutObject",  # under the review prefix only (checked below)
     "s3:GetObject",  # CloudFormation reads a TemplateURL with the caller's credentials
 }
@@ -90,6 +91,8 @@ def plan_policy_problems(policy: Policy) -> list[str]:
                 problems.append(f"{action} on {resource}: not a stack of the project")
         elif action == "cloudformation:DescribeStacks" and resource != "*":
             problems.append("DescribeStacks without a name needs Resource *")
+        elif action == "apigateway:GET" and resource != "arn:aws:apigateway:*::/account":
+            problems.append(f"apigateway:GET on {resource}: only the account setting")
     for statement in statements(policy, "Allow"):
         if "cloudformation:TagResource" in as_list(statement["Action"]):
             create = statement.get("Condition", {}).get("StringEquals", {})
@@ -182,6 +185,7 @@ def _with(policy: Policy, statement: dict[str, Any]) -> Policy:
             "not a stack of the project",
         ),
         ({"Action": "lambda:UpdateFunctionCode", "Resource": "*"}, "lambda:UpdateFunctionCode"),
+        ({"Action": "apigateway:GET", "Resource": "*"}, "only the account setting"),
         ({"Action": "cloudformation:TagResource", "Resource": STACK}, "outside CreateChangeSet"),
     ],
 )
@@ -220,13 +224,31 @@ def test_the_deploy_role_never_reads_the_review_prefix_nor_runs_a_plans_change_s
     assert not conditions_hold(guard["Condition"], {key: f"{DEPLOY_CHANGE_SET_PREFIX}stripe-1"})
 
 
+# The `sub` claim once the repository's OIDC subject is customized to
+# ["repo", "context", "job_workflow_ref"] (README, "The IAM roles").
+WORKFLOW = f"{REPO}/.github/workflows/nami.yml"
+
+
+def subject(context: str, ref: str = "refs/heads/main", workflow: str = WORKFLOW) -> str:
+    return f"repo:{REPO}:{context}:job_workflow_ref:{workflow}@{ref}"
+
+
 SUBJECTS = {
-    "pull_request": f"repo:{REPO}:pull_request",
-    "default branch": f"repo:{REPO}:ref:refs/heads/main",
-    "merge queue": f"repo:{REPO}:ref:refs/heads/gh-readonly-queue/main/pr-7-abc",
-    "other branch": f"repo:{REPO}:ref:refs/heads/feature",
-    "production": f"repo:{REPO}:environment:production",
-    "staging": f"repo:{REPO}:environment:staging",
+    "pull_request": subject("pull_request", "refs/pull/7/merge"),
+    "default branch": subject("ref:refs/heads/main"),
+    "merge queue": subject(
+        "ref:refs/heads/gh-readonly-queue/main/pr-7-abc",
+        "refs/heads/gh-readonly-queue/main/pr-7-abc",
+    ),
+    "other branch": subject("ref:refs/heads/feature", "refs/heads/feature"),
+    "production": subject("environment:production"),
+    "staging": subject("environment:staging"),
+    "production from another workflow": subject(
+        "environment:production", workflow=f"{REPO}/.github/workflows/other.yml"
+    ),
+    "production from a branch's workflow": subject("environment:production", "refs/heads/x"),
+    "drift": subject("ref:refs/heads/main", workflow=f"{REPO}/.github/workflows/nami-drift.yml"),
+    "production without job_workflow_ref": f"repo:{REPO}:environment:production",
     "production of a fork": "repo:mallory/webhooks:environment:production",
     "lookalike repository": f"repo:{REPO}-fork:environment:production",
 }
@@ -242,6 +264,14 @@ def test_only_the_production_environment_assumes_the_deploy_role() -> None:
     assert not trust_admits(trust, sub=SUBJECTS["production"], aud="https://github.com/acme")
 
 
+def test_only_staging_assumes_the_staging_deploy_role() -> None:
+    assert admitted(load("deploy-role-trust-policy-staging.json")) == {"staging"}
+
+
+def test_only_the_scheduled_drift_workflow_assumes_the_drift_role() -> None:
+    assert admitted(load("drift-role-trust-policy.json")) == {"drift"}
+
+
 def test_the_plan_role_is_for_pull_requests_and_the_default_branch() -> None:
     trust = load("plan-role-trust-policy.json")
     assert admitted(trust) == {"pull_request", "default branch", "merge queue"}
@@ -254,11 +284,16 @@ def test_the_trust_check_sees_a_trust_that_admits_pull_requests() -> None:
     condition = trust["Statement"][0]["Condition"]
     sub = condition["StringEquals"].pop("token.actions.githubusercontent.com:sub")
     condition["StringLike"] = {
-        "token.actions.githubusercontent.com:sub": [sub, f"repo:{REPO}:pull_request"]
+        "token.actions.githubusercontent.com:sub": [sub, SUBJECTS["pull_request"]]
     }
     assert admitted(trust) == {"production", "pull_request"}
     condition["StringLike"] = {"token.actions.githubusercontent.com:sub": f"repo:{REPO}:*"}
     assert "pull_request" in admitted(trust)
+    # Not pinned to the workflow: any workflow file of a branch could run in production.
+    condition["StringLike"] = {
+        "token.actions.githubusercontent.com:sub": f"repo:{REPO}:environment:production*"
+    }
+    assert "production from another workflow" in admitted(trust)
 
 
 def test_iam_like_follows_iam_wildcards() -> None:

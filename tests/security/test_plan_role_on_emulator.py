@@ -26,7 +26,8 @@ from nami_action.config import load_config
 from nami_action.plan.planner import PlanOptions, make_plan
 from tests.conftest import REGION
 
-from .enforced import BUCKET, assume, set_auth, write_config
+from .enforced import BUCKET, assume, not_in_policy, record_calls, set_auth, write_config
+from .iam_documents import load
 
 pytestmark = pytest.mark.emulator
 
@@ -155,3 +156,17 @@ def test_the_plan_role_finds_the_bootstrap_bucket(
     assert result.exit_code == 0, result.output
     (pipeline,) = json.loads(result.output)["pipelines"]
     assert (pipeline["action"], pipeline["error"]) == ("create", "")
+
+
+def test_every_call_of_the_actions_plan_is_allowed_by_the_plan_role(
+    plan_role: Aws, deployed: Path, enforced: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Action plans without drift reads (PlanOptions.drift is off), as `--no-drift`."""
+    write_config(deployed.parent, {"stripe": 40, "github": 5}, REGION)
+    calls = record_calls(monkeypatch)
+    result = CliRunner().invoke(
+        cli, ["plan", str(deployed), "--format", "json", "--no-drift", "--poll-seconds", FAST]
+    )
+    assert result.exit_code == 0, result.output
+    assert {"cloudformation:CreateChangeSet", "cloudformation:DeleteChangeSet"} <= calls
+    assert not_in_policy(calls, load("plan-role-policy.json")) == set()

@@ -29,7 +29,7 @@ import botocore.exceptions
 
 from nami_action.aws.session import Aws, AwsTarget, credentials_available
 from nami_action.aws.stacks import stack_resources
-from nami_action.compile import names
+from nami_action.compile import iam, names
 from nami_action.compile.consumer import LOG_GROUP
 from nami_action.config import Config, load_config
 from nami_action.runtime.verify import VerifySettings
@@ -97,6 +97,39 @@ def stored_secrets(aws: Aws, wanted: dict[str, str]) -> Iterator[None]:
                     )
             except botocore.exceptions.ClientError as exc:
                 log(f"could not delete {reference}: {exc}")
+
+
+def boundary_document(template: str, account: str, project: str) -> str:
+    """docs/iam's permissions boundary for this run: its account, its project, and the
+    secrets `smoke_config` moved under `/<project>/` (SSM) and `<project>/` (Secrets Manager)."""
+    return (
+        template.replace("123456789012", account)
+        .replace("acme-webhooks", project)
+        .replace(":parameter/acme/", f":parameter/{project}/")
+        .replace(":secret:acme/", f":secret:{project}/")
+    )
+
+
+@contextmanager
+def boundary_policy(aws: Aws, config: Config, keep: bool) -> Iterator[None]:
+    """The boundary every role of the run's stacks names (README, "The IAM roles"); deleted
+    once the stacks are (roles still using it would make the delete fail)."""
+    account = aws.account_id()
+    name = iam.boundary_name(config)
+    document = boundary_document(
+        (ROOT / "docs" / "iam" / "permissions-boundary-policy.json").read_text(),
+        account,
+        config.project,
+    )
+    arn = aws.client("iam").create_policy(PolicyName=name, PolicyDocument=document)["Policy"]["Arn"]
+    try:
+        yield
+    finally:
+        if not keep:
+            try:
+                aws.client("iam").delete_policy(PolicyArn=arn)
+            except botocore.exceptions.ClientError as exc:
+                log(f"could not delete the boundary policy {name}: {exc}")
 
 
 def targets(config: Config, wanted: dict[str, str]) -> list[Target]:
@@ -212,7 +245,7 @@ def run(options: Options, sender: Sender = send) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         config_path, wanted = prepare(Path(tmp) / "project", project)
         config = load_config(config_path)
-        with stored_secrets(aws, wanted):
+        with stored_secrets(aws, wanted), boundary_policy(aws, config, options.keep):
             try:
                 return deploy_send_check(aws, config, config_path, wanted, options, sender)
             finally:

@@ -45,3 +45,18 @@ def test_a_run_sends_everything_and_cleans_up(emulator: str) -> None:
     stacks = aws.client("cloudformation").list_stacks()["StackSummaries"]
     left = {s["StackName"] for s in stacks if s["StackStatus"] != "DELETE_COMPLETE"}
     assert left == {"nami-bootstrap"}
+    # The run's permissions boundary was made for its roles, and deleted with them.
+    policies = aws.client("iam").list_policies(Scope="Local")["Policies"]
+    assert [p["PolicyName"] for p in policies if p["PolicyName"].startswith("nami-smoke-")] == []
+
+
+def test_the_boundary_document_is_rewritten_for_the_run() -> None:
+    template = (aws_smoke.ROOT / "docs" / "iam" / "permissions-boundary-policy.json").read_text()
+    document = json.loads(
+        aws_smoke.boundary_document(template, "210987654321", "nami-smoke-ab12cd")
+    )
+    resources = [r for s in document["Statement"] for r in [s["Resource"]]]
+    assert "arn:aws:sqs:*:210987654321:nami-smoke-ab12cd-*" in resources
+    assert "arn:aws:ssm:*:210987654321:parameter/nami-smoke-ab12cd/*" in resources
+    assert "arn:aws:secretsmanager:*:210987654321:secret:nami-smoke-ab12cd/*" in resources
+    assert "acme" not in json.dumps(document) and "123456789012" not in json.dumps(document)
