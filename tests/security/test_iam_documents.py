@@ -43,6 +43,7 @@ PLAN_MAY = {
     "sqs:GetQueueAttributes",
     "lambda:ListEventSourceMappings",  # a read: which pipelines are paused (no resource ARNs)
     "apigateway:GET",  # on /account only (checked below): the stage logging role's warning
+    "cloudwatch:GetMetricData",  # a read: the last 30 days of traffic the cost is priced at
     "s3:PutObject",  # under the review prefix only (checked below)
     "s3:GetObject",  # CloudFormation reads a TemplateURL with the caller's credentials
 }
