@@ -190,7 +190,9 @@ def _slack(
 
 # Svix (the reference implementation, behind Clerk, Resend, ...) sends the same three values
 # as svix-id / svix-timestamp / svix-signature; its verifier takes each svix-* header where
-# present, else the webhook-* one (svix/webhooks.py, Webhook.verify). So does this one.
+# present, else the webhook-* one (svix/webhooks.py, Webhook.verify). So does this one, except
+# that an empty svix-* value counts as absent: `ingress: http` maps a header the sender did not
+# send to an empty value, and no sender sends an empty one.
 SVIX_HEADERS = {
     "webhook-id": "svix-id",
     "webhook-timestamp": "svix-timestamp",
@@ -203,9 +205,7 @@ def _standard_webhooks(
 ) -> VerifyResult:
     values: dict[str, str] = {}
     for name, svix in SVIX_HEADERS.items():
-        value = headers.get(svix)
-        if value is None:
-            value = headers.get(name)
+        value = headers.get(svix) or headers.get(name)
         if value is None:
             return _missing(name)
         values[name] = value.strip()

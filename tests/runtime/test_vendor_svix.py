@@ -85,3 +85,14 @@ def test_an_unpadded_secret_is_no_startup_problem() -> None:
     assert secret_problem("standard-webhooks", UNPADDED) is None
     assert secret_problem("standard-webhooks", "whsec_") is not None
     assert secret_problem("standard-webhooks", "whsec_not*base64") is not None
+
+
+def test_empty_svix_headers_are_absent_ones() -> None:
+    """`ingress: http` maps a header the sender did not send to an empty value; a webhook-*
+    sender must still verify when the envelope also holds empty svix-* headers. (svix's own
+    verifier would take the empty values and refuse; no sender sends them empty.)"""
+    ts, sig = signed(PADDED)
+    standard = {"webhook-id": "msg_1", "webhook-timestamp": ts, "webhook-signature": sig}
+    empty = {"svix-id": "", "svix-timestamp": "", "svix-signature": ""}
+    assert ours(PADDED, {**standard, **empty})
+    assert not ours(PADDED, empty)
