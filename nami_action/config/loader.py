@@ -172,6 +172,8 @@ YAML_VERSIONS = ("1.1", "1.2")
 def _check_directives(text: str, name: str) -> None:
     """A `%YAML` version ruamel cannot read (1.0, 1.3...) fails an assertion inside the
     parser: refuse it here, at its line."""
+    if "%YAML" not in text:
+        return
     for number, line in enumerate(text.splitlines(), start=1):
         if line.startswith(("---", "...")):
             return  # directives come before the document only
