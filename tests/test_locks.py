@@ -7,6 +7,7 @@ past the pin) fails here; `make lock` regenerates all three.
 from __future__ import annotations
 
 import re
+import sysconfig
 import tomllib
 from importlib.metadata import distributions
 from pathlib import Path
@@ -115,7 +116,12 @@ def test_the_test_environment_is_the_lock() -> None:
         for name, version, marker in entries("test.lock")
         if not marker or Marker(marker).evaluate(environment)
     }
-    installed = {canonicalize_name(d.metadata["Name"]): d.version for d in distributions()}
+    # Only what is installed: pkg_resources (imported by parliament) puts setuptools' vendored
+    # packages on sys.path, which plain distributions() would count.
+    where = sorted({sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]})
+    installed = {
+        canonicalize_name(d.metadata["Name"]): d.version for d in distributions(path=where)
+    }
     extra = set(installed) - set(wanted) - {"pip", "uv", "nami-action"}
     assert not extra, f"installed but not in test.lock: {sorted(extra)}"
     assert {n: installed.get(n) for n in wanted} == wanted
