@@ -29,6 +29,9 @@ REASONS = {
     "a VPC would need NAT gateways nami does not create",
     "CKV_AWS_119": "encrypted with the AWS-managed key; the table holds event ids only",
     "CKV_AWS_120": "every POST must reach the queue: a cached answer would drop a webhook",
+    "CKV_AWS_149": "the forward signing key is encrypted with the AWS-managed key; a customer "
+    "key would need KMS grants for the deploy role and the function, and only the pipeline's "
+    "own function may read the secret",
     "CKV_AWS_158": "encrypted by CloudWatch Logs by default; the logs hold no secrets (the "
     "runtime logs references, never values) and a customer key is the user's choice",
     "CKV_AWS_173": "the environment holds secret references only, resolved at cold start; "
@@ -45,6 +48,7 @@ BY_TYPE = {
     "AWS::Lambda::Url": ["CKV_AWS_258"],
     "AWS::Logs::LogGroup": ["CKV_AWS_158"],
     "AWS::SNS::Topic": ["CKV_AWS_26"],
+    "AWS::SecretsManager::Secret": ["CKV_AWS_149"],
     "AWS::SQS::Queue": ["CKV_AWS_27"],
 }
 

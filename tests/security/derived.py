@@ -159,6 +159,10 @@ def own_arns(resource: Resource) -> list[str]:
         arns = [f"arn:aws:sns:{region}:{account}:{name}"]
     elif kind == "AWS::SNS::Subscription":
         arns = [f"{topic}:0f1e2d3c-4b5a" for topic in _referenced_arns(resource, "AWS::SNS::Topic")]
+    elif kind == "AWS::SecretsManager::Secret":  # Secrets Manager appends 6 random characters
+        arns = [
+            f"arn:aws:secretsmanager:{region}:{account}:secret:{resource.properties['Name']}-AbCdEf"
+        ]
     elif kind == "AWS::DynamoDB::Table":
         arns = [f"arn:aws:dynamodb:{region}:{account}:table/{name}"]
     else:

@@ -43,7 +43,7 @@ def test_the_templates_hold_every_resource_type(templates: list[dict[str, Any]])
     assert "acme-webhooks-staging-gh" in stacks and "acme-webhooks-gh" in stacks  # environments
     types = {r["Type"] for t in templates for r in t["Resources"].values()}
     assert {"AWS::ApiGatewayV2::Api", "AWS::Lambda::Url", "AWS::DynamoDB::Table"} <= types
-    assert len(types) == 21
+    assert len(types) == 22
 
 
 def test_the_deploy_role_allows_every_handler_permission(
