@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import sysconfig
 import tomllib
+from dataclasses import dataclass, field
 from importlib.metadata import distributions
 from pathlib import Path
 
@@ -22,34 +23,31 @@ REQUIREMENTS = ROOT / "requirements"
 PIN = re.compile(r"^([A-Za-z0-9._-]+)==([^\s;\\]+)")
 PYPROJECT = "nami-action (pyproject.toml)"
 
-Pins = dict[str, tuple[str, list[str], list[str]]]
+
+@dataclass
+class Pin:
+    """One `name==version` line of a lock with its marker, hashes and what requires it. A
+    package may be pinned twice, to different versions for different Pythons (networkx)."""
+
+    name: str
+    version: str
+    marker: str
+    hashes: list[str] = field(default_factory=list)
+    via: list[str] = field(default_factory=list)
 
 
-def entries(lock: str) -> list[tuple[str, str, str]]:
-    """(name, version, environment marker) of every pin; a package may be pinned twice, to
-    different versions for different Pythons (networkx)."""
-    found = []
+def pins(lock: str) -> list[Pin]:
+    found: list[Pin] = []
     for line in (REQUIREMENTS / lock).read_text().splitlines():
         if match := PIN.match(line):
             marker = line.partition(";")[2].rstrip(" \\").strip()
-            found.append((canonicalize_name(match.group(1)), match.group(2), marker))
-    return found
-
-
-def pins(lock: str) -> Pins:
-    """name -> (version, hashes, what it is required by), read from a lock file."""
-    found: Pins = {}
-    current = ""
-    for line in (REQUIREMENTS / lock).read_text().splitlines():
-        if match := PIN.match(line):
-            current = canonicalize_name(match.group(1))
-            found.setdefault(current, (match.group(2), [], []))
+            found.append(Pin(canonicalize_name(match.group(1)), match.group(2), marker))
         elif "--hash=sha256:" in line:
-            found[current][1].append(line.split("--hash=sha256:")[1].rstrip(" \\"))
-        elif (via := line.strip().removeprefix("#").strip()) and current:
+            found[-1].hashes.append(line.split("--hash=sha256:")[1].rstrip(" \\"))
+        elif (via := line.strip().removeprefix("#").strip()) and found:
             via = via.removeprefix("via").strip()
             if via:
-                found[current][2].append(via)
+                found[-1].via.append(via)
     return found
 
 
@@ -90,21 +88,22 @@ def test_lock_covers_exactly_its_declared_requirements(lock: str) -> None:
     locked = pins(lock)
     for via, texts in roots(lock).items():
         declared = requirements_of(texts)
-        direct = {name for name, (_, _, vias) in locked.items() if via in vias}
+        direct = {pin.name for pin in locked if via in pin.via}
         assert direct == set(declared), f"{lock} is stale for {via}: run `make lock`"
-        for name, requirement in declared.items():
-            version = locked[name][0]
-            assert requirement.specifier.contains(version, prereleases=True), (
-                f"{lock}: {name}=={version} is outside {requirement}: run `make lock`"
-            )
+        for pin in locked:
+            if pin.name in declared:
+                assert declared[pin.name].specifier.contains(pin.version, prereleases=True), (
+                    f"{lock}: {pin.name}=={pin.version} is outside {declared[pin.name]}: "
+                    "run `make lock`"
+                )
 
 
 @pytest.mark.parametrize("lock", LOCKS)
 def test_every_pin_has_hashes_and_is_needed(lock: str) -> None:
-    for name, (version, hashes, via) in pins(lock).items():
-        assert hashes and all(re.fullmatch(r"[0-9a-f]{64}", h) for h in hashes), name
-        assert via, f"{name}=={version} is required by nothing"
-        assert "==" not in version and version[0].isdigit(), (name, version)
+    for pin in pins(lock):
+        assert pin.hashes and all(re.fullmatch(r"[0-9a-f]{64}", h) for h in pin.hashes), pin
+        assert pin.via, f"{pin.name}=={pin.version} is required by nothing"
+        assert "==" not in pin.version and pin.version[0].isdigit(), pin
 
 
 def test_the_test_environment_is_the_lock() -> None:
@@ -112,9 +111,9 @@ def test_the_test_environment_is_the_lock() -> None:
     and the project itself): nothing floated, nothing extra."""
     environment = default_environment()
     wanted = {
-        name: version
-        for name, version, marker in entries("test.lock")
-        if not marker or Marker(marker).evaluate(environment)
+        pin.name: pin.version
+        for pin in pins("test.lock")
+        if not pin.marker or Marker(pin.marker).evaluate(environment)
     }
     # Only what is installed: pkg_resources (imported by parliament) puts setuptools' vendored
     # packages on sys.path, which plain distributions() would count.
@@ -128,6 +127,6 @@ def test_the_test_environment_is_the_lock() -> None:
 
 
 def test_the_suite_runs_the_versions_the_action_ships() -> None:
-    tested = {(name, marker): version for name, version, marker in entries("test.lock")}
-    for name, version, marker in entries("action.lock"):
-        assert tested.get((name, marker)) == version, f"{name}: run `make lock`"
+    tested = {(pin.name, pin.marker): pin.version for pin in pins("test.lock")}
+    for pin in pins("action.lock"):
+        assert tested.get((pin.name, pin.marker)) == pin.version, f"{pin.name}: run `make lock`"
