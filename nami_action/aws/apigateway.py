@@ -26,8 +26,8 @@ def logging_role_arn(aws: Aws) -> str | None:
     """The `cloudwatchRoleArn` of API Gateway's account settings in this region, or None.
 
     A stage with access logs cannot be created without it ("CloudWatch Logs role ARN must be
-    set in account settings to enable logging"); `nami bootstrap` sets it
-    (AWS::ApiGateway::Account). Returns "" when the setting cannot be read (UNKNOWN_CODES).
+    set in account settings to enable logging"); `nami bootstrap` sets it when none is set
+    (ensure_logging_role). Returns "" when the setting cannot be read (UNKNOWN_CODES).
     """
     with translate_errors("reading API Gateway's account settings (apigateway:GET)"):
         try:

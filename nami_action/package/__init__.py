@@ -27,7 +27,6 @@ from nami_action.package.archive import (
 )
 from nami_action.package.deps import (
     PIP_PLATFORMS,
-    check_requirements_file,
     has_requirements,
     install_requirements,
 )
@@ -122,9 +121,7 @@ def build_artifact(
     deps: list[Entry] = []
     check_unzipped_size(code)
 
-    if requirements_text:
-        check_requirements_file(requirements)  # the rules, before pip sees it
-    if has_requirements(requirements_text):
+    if has_requirements(requirements_text):  # install_requirements checks the rules first
         installed = install_requirements(
             requirements,
             architecture=architecture,
