@@ -4,7 +4,6 @@ in the window none of whose attempts succeeded."""
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -17,7 +16,7 @@ from click.testing import CliRunner
 
 from nami_action.cli import cli
 
-from .github_fakes import REPO, TOKEN
+from .github_fakes import REPO, TOKEN, JsonHandler
 
 HOOK = 7
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -65,20 +64,7 @@ class FakeHooks:
         fake = self
         base = f"/repos/{REPO}/hooks/{HOOK}/deliveries"
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-            def _send(self, status: int, data: Any, headers: dict[str, str] | None = None) -> None:
-                body = json.dumps(data).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                for key, value in (headers or {}).items():
-                    self.send_header(key, value)
-                self.end_headers()
-                self.wfile.write(body)
-
+        class Handler(JsonHandler):
             def _authorised(self) -> bool:
                 if self.headers.get("Authorization") == f"Bearer {TOKEN}":
                     return True
