@@ -4,8 +4,6 @@ privilege, its settings, and cfn-lint clean."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +11,7 @@ import pytest
 
 from nami_action.compile import CodeLocation, compile_config
 from nami_action.config import load_config
+from tests.cfn_lint import assert_templates_lint_clean
 
 CODE = CodeLocation("artifacts-bucket", "nami/artifacts/" + "0" * 64 + ".zip")
 CONFIG = """\
@@ -50,19 +49,7 @@ def templates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, A
 def test_function_url_templates_pass_cfn_lint(
     templates: dict[str, dict[str, Any]], tmp_path: Path
 ) -> None:
-    files = []
-    for name, body in templates.items():
-        path = tmp_path / f"{name}.template.json"
-        path.write_text(json.dumps(body))
-        files.append(str(path))
-    lint = subprocess.run(
-        [str(Path(sys.executable).parent / "cfn-lint"), "--include-checks", "I", "--", *files],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert lint.returncode == 0, lint.stdout + lint.stderr
-    assert lint.stdout == ""
+    assert_templates_lint_clean(templates, tmp_path)
 
 
 def test_no_api_gateway_and_a_public_url_to_the_ingest_function(

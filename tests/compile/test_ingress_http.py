@@ -9,8 +9,6 @@ import hashlib
 import hmac
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +27,7 @@ from nami_action.config.rules import throttle_limits
 from nami_action.plan.endpoints import endpoint_warnings
 from nami_action.runtime import Headers, VerifySettings, verify
 from nami_action.runtime.webhook import MalformedEnvelope, decode_envelope
+from tests.cfn_lint import assert_templates_lint_clean
 
 CODE = CodeLocation("artifacts-bucket", "nami/artifacts/" + "0" * 64 + ".zip")
 SECRET = "whsec_" + base64.b64encode(b"k" * 32).decode()  # valid for every scheme
@@ -88,19 +87,7 @@ def resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
 
 
 def test_http_templates_pass_cfn_lint(templates: dict[str, dict[str, Any]], tmp_path: Path) -> None:
-    files = []
-    for name, body in templates.items():
-        path = tmp_path / f"{name}.template.json"
-        path.write_text(json.dumps(body))
-        files.append(str(path))
-    lint = subprocess.run(
-        [str(Path(sys.executable).parent / "cfn-lint"), "--include-checks", "I", "--", *files],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert lint.returncode == 0, lint.stdout + lint.stderr
-    assert lint.stdout == ""
+    assert_templates_lint_clean(templates, tmp_path)
 
 
 def test_defaults_choose_the_kind_and_a_pipeline_overrides_it(

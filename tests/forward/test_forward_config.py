@@ -4,8 +4,6 @@ cfn-lint clean template with least privilege, the plan's bounds, drain time and 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +18,7 @@ from nami_action.errors import ConfigError
 from nami_action.plan.model import PipelinePlan, Plan
 from nami_action.render.markdown import plan_markdown
 from nami_action.render.text import plan_text
+from tests.cfn_lint import assert_templates_lint_clean
 
 CODE = CodeLocation("artifacts-bucket", "nami/artifacts/" + "0" * 64 + ".zip")
 CONFIG = """\
@@ -113,19 +112,7 @@ pipelines:
 
 
 def test_templates_pass_cfn_lint(templates: dict[str, dict[str, Any]], tmp_path: Path) -> None:
-    files = []
-    for name, body in templates.items():
-        path = tmp_path / f"{name}.template.json"
-        path.write_text(json.dumps(body))
-        files.append(str(path))
-    lint = subprocess.run(
-        [str(Path(sys.executable).parent / "cfn-lint"), "--include-checks", "I", "--", *files],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert lint.returncode == 0, lint.stdout + lint.stderr
-    assert lint.stdout == ""
+    assert_templates_lint_clean(templates, tmp_path)
 
 
 def test_the_delivery_function_is_bounded_and_reads_only_its_secrets(
