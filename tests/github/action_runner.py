@@ -18,6 +18,7 @@ Only the expression forms action.yml uses are supported; anything else fails lou
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import re
@@ -196,8 +197,9 @@ def run_action(
     return result
 
 
+@functools.cache
 def machine_uv_cache() -> str:
-    """Where uv keeps its cache for this user (`uv cache dir`)."""
+    """Where uv keeps its cache for this user (`uv cache dir`), asked once per test process."""
     uv = Path(sys.prefix) / "bin" / "uv"
     done = subprocess.run([str(uv), "cache", "dir"], capture_output=True, text=True, check=True)
     return done.stdout.strip()

@@ -6,6 +6,7 @@ The fork and invalid-config runs need no AWS; the plan/deploy runs need `nami pl
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -107,14 +108,19 @@ REGISTRY_VARIABLES = (
 )
 
 
+@functools.cache
+def machine_pip_cache() -> str:
+    """This machine's pip cache folder ("" if pip cannot say), asked once per test process."""
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "cache", "dir"], capture_output=True, text=True
+    )
+    return done.stdout.strip() if done.returncode == 0 else ""
+
+
 def registry_access(*, warm: bool) -> dict[str, str]:
     env = {name: os.environ[name] for name in REGISTRY_VARIABLES if name in os.environ}
-    if warm:  # pip finds uv's wheel in this machine's cache, as `make install` left it
-        done = subprocess.run(
-            [sys.executable, "-m", "pip", "cache", "dir"], capture_output=True, text=True
-        )
-        if done.returncode == 0 and done.stdout.strip():
-            env["PIP_CACHE_DIR"] = done.stdout.strip()
+    if warm and machine_pip_cache():  # pip finds uv's wheel there, as `make install` left it
+        env["PIP_CACHE_DIR"] = machine_pip_cache()
     return env
 
 
