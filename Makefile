@@ -15,7 +15,8 @@ UV_PIP := $(UV) pip install --quiet --python $(BIN)/python --no-deps
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(shell cat requirements/checkov.lock | cksum | cut -d' ' -f1)
 
-.PHONY: install test lint typecheck audit unit demo bench clean schema aws-smoke lock iam-audit
+.PHONY: install test lint typecheck audit unit demo bench clean schema aws-smoke lock iam-audit \
+	browser dev
 
 install: $(STAMP)
 
@@ -61,7 +62,6 @@ unit: install $(CHECKOV_STAMP)
 # The `nami dev` inspector's browser test drives a system Chromium (NAMI_CHROMIUM, or one on
 # PATH); without one, on Debian/Ubuntu as root, this installs the distribution's package.
 BROWSERS := chromium chromium-browser google-chrome google-chrome-stable
-.PHONY: browser
 browser:
 	@if [ -n "$$NAMI_CHROMIUM" ]; then exit 0; fi; \
 	for b in $(BROWSERS); do command -v $$b >/dev/null && exit 0; done; \
@@ -108,7 +108,7 @@ schema: install
 	$(BIN)/python -c "import pathlib; from nami_action.config.readme import with_reference as w; p = pathlib.Path('README.md'); p.write_text(w(p.read_text()))"
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
 
 # The examples on this machine until Ctrl-C: the AWS emulator with them deployed, and `nami dev`.
 dev: install
