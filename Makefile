@@ -43,7 +43,7 @@ audit: install
 		.github/workflows/latest-deps.yml .github/dependabot.yml
 
 # The hashed locks, for every platform and Python >= 3.11: action.lock (what action.yml
-# installs), test.lock (what `make install` installs: the suite runs the versions the Action
+# installs), test.lock (what `make install` installs, the `test` and `docs` extras included: the suite runs the versions the Action
 # ships), uv.lock (the installer itself) and checkov.lock (checkov's own venv).
 # Rerun after changing pyproject's dependencies; UPGRADE=1 moves every pin to the newest
 # version the ranges allow (the latest-deps workflow does that weekly).
@@ -51,7 +51,7 @@ LOCK_FLAGS := --universal --python-version 3.11 --generate-hashes --quiet \
 	--custom-compile-command 'make lock' $(if $(UPGRADE),--upgrade)
 lock: install
 	$(UV) pip compile $(LOCK_FLAGS) pyproject.toml -o requirements/action.lock
-	$(UV) pip compile $(LOCK_FLAGS) pyproject.toml requirements/test.in --extra test \
+	$(UV) pip compile $(LOCK_FLAGS) pyproject.toml requirements/test.in --extra test --extra docs \
 		-c requirements/action.lock -o requirements/test.lock
 	$(UV) pip compile $(LOCK_FLAGS) requirements/uv.in -o requirements/uv.lock
 	$(UV) pip compile $(LOCK_FLAGS) requirements/checkov.in -o requirements/checkov.lock

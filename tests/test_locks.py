@@ -69,11 +69,12 @@ def roots(lock: str) -> dict[str, list[str]]:
     """The requirements each lock is compiled from, keyed by the `via` uv writes for them."""
     meta = project()
     dependencies = list(meta["dependencies"])  # type: ignore[call-overload]
-    test_extra = list(meta["optional-dependencies"]["test"])  # type: ignore[index]
+    extras = meta["optional-dependencies"]
+    test_extras = list(extras["test"]) + list(extras["docs"])  # type: ignore[index]
     return {
         "action.lock": {PYPROJECT: dependencies},
         "test.lock": {
-            PYPROJECT: dependencies + test_extra,
+            PYPROJECT: dependencies + test_extras,
             "-r requirements/test.in": in_file("test.in"),
         },
         "uv.lock": {"-r requirements/uv.in": in_file("uv.in")},
