@@ -43,8 +43,9 @@ audit: install
 		.github/workflows/latest-deps.yml .github/dependabot.yml
 
 # The hashed locks, for every platform and Python >= 3.11: action.lock (what action.yml
-# installs), test.lock (what `make install` installs, the `test` and `docs` extras included: the suite runs the versions the Action
-# ships), uv.lock (the installer itself) and checkov.lock (checkov's own venv).
+# installs), test.lock (what `make install` installs, with the `test` and `docs` extras: the
+# suite runs the versions the Action ships), uv.lock (the installer itself) and checkov.lock
+# (checkov's own venv).
 # Rerun after changing pyproject's dependencies; UPGRADE=1 moves every pin to the newest
 # version the ranges allow (the latest-deps workflow does that weekly).
 LOCK_FLAGS := --universal --python-version 3.11 --generate-hashes --quiet \
