@@ -1,5 +1,5 @@
 # Two entry points, each doing its own set-up on a fresh machine:
-#   make test  - install into .venv, then ruff, mypy, zizmor and the whole pytest suite
+#   make test  - install into .venv, then ruff, mypy, zizmor, the docs site and the whole pytest suite
 #   make demo  - install, start the local AWS emulator, plan + deploy examples/nami.yaml, stop it
 PYTHON ?= python3
 VENV := .venv
@@ -16,7 +16,7 @@ CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(shell cat requirements/checkov.lock | cksum | cut -d' ' -f1)
 
 .PHONY: install test lint typecheck audit unit demo bench clean schema aws-smoke lock iam-audit \
-	browser dev
+	browser dev docs
 
 install: $(STAMP)
 
@@ -30,17 +30,18 @@ $(STAMP): pyproject.toml $(LOCKS)
 	touch $@
 
 lint: install
-	$(BIN)/ruff check nami_action tests bench examples
-	$(BIN)/ruff format --check nami_action bench examples
+	$(BIN)/ruff check nami_action tests bench examples docs/_hooks
+	$(BIN)/ruff format --check nami_action bench examples docs/_hooks
 
 typecheck: install
 	$(BIN)/mypy
+	$(BIN)/mypy docs/_hooks
 
 audit: install
 	$(BIN)/zizmor --offline --persona=pedantic action.yml examples/workflows/nami.yml \
 		examples/workflows/nami-drift.yml \
 		.github/workflows/ci.yml .github/workflows/action-test.yml .github/workflows/aws-smoke.yml \
-		.github/workflows/latest-deps.yml .github/dependabot.yml
+		.github/workflows/latest-deps.yml .github/workflows/docs.yml .github/dependabot.yml
 
 # The hashed locks, for every platform and Python >= 3.11: action.lock (what action.yml
 # installs), test.lock (what `make install` installs, with the `test` and `docs` extras: the
@@ -71,7 +72,14 @@ browser:
 	{ echo "make browser: no Chromium, and apt-get could not install one (root needed);" \
 	       "install Chromium, or set NAMI_CHROMIUM=/path/to/chrome" >&2; exit 1; }
 
-test: lint typecheck audit browser unit
+test: lint typecheck audit docs browser unit
+
+# The manual (mkdocs.yml, docs/) as a static site in site/; --strict: a broken link or anchor,
+# here or to a repository file outside docs/, fails the build. Not --quiet: mkdocs 1.6 does
+# not count the warnings it hides, so --strict would pass. NO_MKDOCS_2_WARNING: the theme's
+# notice about its end of life (9.x is kept until May 2027) on every build.
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 # checkov (CloudFormation checks of the compiled templates, tests/security/test_checkov.py) gets
 # its own virtualenv, from its own hashed lock: its pinned dependencies (urllib3 1.x,
@@ -106,10 +114,10 @@ bench: install
 
 schema: install
 	$(BIN)/nami schema > schemas/nami.schema.json
-	$(BIN)/python -c "import pathlib; from nami_action.config.readme import with_reference as w; p = pathlib.Path('README.md'); p.write_text(w(p.read_text()))"
+	$(BIN)/python -c "import pathlib; from nami_action.config.reference import with_reference as w; p = pathlib.Path('docs/reference.md'); p.write_text(w(p.read_text()))"
 
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis site
 
 # The examples on this machine until Ctrl-C: the AWS emulator with them deployed, and `nami dev`.
 dev: install

@@ -14,7 +14,7 @@ from nami_action.config.schema import schema_text
     "fmt",
     type=click.Choice(["json", "markdown"]),
     default="json",
-    help="json: the JSON Schema (Draft 2020-12); markdown: the reference table in the README.",
+    help="json: the JSON Schema (Draft 2020-12); markdown: the table of docs/reference.md.",
 )
 def schema(fmt: str) -> None:
     """Print the JSON Schema of nami.yaml (for editors and other tools)."""

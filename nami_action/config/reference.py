@@ -1,4 +1,5 @@
-"""The nami.yaml reference in Markdown, generated from the JSON Schema (kept in the README)."""
+"""The nami.yaml reference in Markdown, generated from the JSON Schema (kept in
+docs/reference.md, between the markers, by `make schema`)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,17 @@ def reference_markdown() -> str:
     lines = ["| Key | Type | Default | Description |", "|---|---|---|---|"]
     lines += [f"| `{key}` | {kind} | {default} | {text} |" for key, kind, default, text in rows]
     return "\n".join(lines) + "\n"
+
+
+def with_reference(page: str) -> str:
+    """The page's text with the block between the markers replaced by the fresh reference."""
+    head, found, rest = page.partition(BEGIN)
+    if not found:
+        raise ValueError("the page lacks the reference markers")
+    _, found, tail = rest.partition(END)
+    if not found:
+        raise ValueError("the page lacks the reference end marker")
+    return f"{head}{BEGIN}\n{reference_markdown()}{END}{tail}"
 
 
 def _resolve(root: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:

@@ -175,8 +175,8 @@ def test_schema_and_models_agree(doc: dict[str, Any], valid: bool, tmp_path: Pat
     assert pydantic_accepts(doc, tmp_path) == valid
 
 
-def test_readme_reference_is_generated_from_the_schema() -> None:
-    from nami_action.config.readme import with_reference
+def test_docs_reference_is_generated_from_the_schema() -> None:
+    from nami_action.config.reference import with_reference
 
-    readme = (ROOT / "README.md").read_text()
-    assert readme == with_reference(readme), "run `make schema` and commit README.md"
+    page = (ROOT / "docs" / "reference.md").read_text()
+    assert page == with_reference(page), "run `make schema` and commit docs/reference.md"

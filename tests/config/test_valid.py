@@ -39,12 +39,18 @@ def test_example_has_schema_modeline() -> None:
     assert first == "# yaml-language-server: $schema=../schemas/nami.schema.json"
 
 
-def test_readme_examples_validate(tmp_path: Path) -> None:
-    readme = (ROOT / "README.md").read_text()
-    blocks = re.findall(r"```yaml\n(.*?)```", readme, re.S)
-    configs = [b for b in blocks if b.lstrip().startswith(("version: 1", "# nami.yaml"))]
-    assert configs, "README shows no nami.yaml example"
-    for index, block in enumerate(configs):
+def test_documented_examples_validate(tmp_path: Path) -> None:
+    """Every whole nami.yaml the README and the manual (docs/) show loads."""
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    configs = [
+        (page.name, block)
+        for page in pages
+        for block in re.findall(r"```yaml\n(.*?)```", page.read_text(), re.S)
+        if block.lstrip().startswith(("version: 1", "# nami.yaml"))
+    ]
+    shown = {name for name, _ in configs}
+    assert {"README.md", "nami-yaml.md"} <= shown, f"no nami.yaml example left in {shown}"
+    for index, (_, block) in enumerate(configs):
         folder = tmp_path / str(index)
         folder.mkdir()
         load_config(write(folder, block))

@@ -278,12 +278,13 @@ def test_an_unknown_region_has_no_prices() -> None:
     assert prices_for("xx-nowhere-9") is None
 
 
-def test_readme_figures_are_the_example_configs() -> None:
-    """The README's "What it costs" table is what the model gives for examples/nami.yaml."""
-    readme = (ROOT / "README.md").read_text()
+def test_documented_figures_are_the_example_configs() -> None:
+    """The manual's "What it costs" table (docs/cost.md) is what the model gives for
+    examples/nami.yaml."""
+    page = (ROOT / "docs" / "cost.md").read_text()
     example = ROOT / "examples" / "nami.yaml"
     region = load_config(example).region
-    assert region is not None and f"the list prices of its region, {region}" in readme
+    assert region is not None and f"the list prices of its region, {region}" in page
     prices = prices_for(region)
     assert prices is not None
     templates = compiled_templates(example)
@@ -295,4 +296,4 @@ def test_readme_figures_are_the_example_configs() -> None:
             f"| ${figures.per_million:.2f} | ${figures.fixed_monthly:.2f} "
             f"| ${figures.monthly(2_000_000):.2f} |"
         )
-        assert f"| `{name}` |" in readme and row in readme, (name, row)
+        assert f"| `{name}` |" in page and row in page, (name, row)

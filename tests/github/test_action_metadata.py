@@ -221,6 +221,7 @@ WORKFLOWS = ACTION_PATH / ".github" / "workflows"
         WORKFLOWS / "ci.yml",
         WORKFLOWS / "action-test.yml",
         WORKFLOWS / "latest-deps.yml",
+        WORKFLOWS / "docs.yml",
         ACTION_PATH / ".github" / "dependabot.yml",
     ],
     ids=lambda p: p.name,
@@ -237,23 +238,23 @@ def test_zizmor_has_no_findings(path: Path) -> None:
     assert "No findings" in done.stdout
 
 
-def readme_table(heading: str) -> list[list[str]]:
-    """The rows of the Markdown table under `### heading` in the README's Action section."""
-    text = (ACTION_PATH / "README.md").read_text()
-    section = text.split("## GitHub Action\n", 1)[1].split(f"### {heading}\n", 1)[1]
-    rows = [line for line in section.split("\n### ", 1)[0].splitlines() if line.startswith("|")]
+def documented_table(heading: str) -> list[list[str]]:
+    """The rows of the Markdown table under `## heading` of the manual's Action page."""
+    text = (ACTION_PATH / "docs" / "github-action.md").read_text()
+    section = text.split("# GitHub Action\n", 1)[1].split(f"\n## {heading}\n", 1)[1]
+    rows = [line for line in section.split("\n## ", 1)[0].splitlines() if line.startswith("|")]
     return [[cell.strip() for cell in row.strip("|").split(" | ")] for row in rows[2:]]
 
 
-def test_readme_documents_every_input_with_its_default() -> None:
+def test_docs_document_every_input_with_its_default() -> None:
     inputs = load_action()["inputs"]
-    documented = {row[0].strip("`"): row[1] for row in readme_table("Inputs")}
+    documented = {row[0].strip("`"): row[1] for row in documented_table("Inputs")}
     assert set(documented) == set(inputs)
     for name, spec in inputs.items():
         default = str(spec.get("default") or '""')
         assert documented[name] == f"`{default}`", name
 
 
-def test_readme_documents_every_output() -> None:
-    documented = [row[0].strip("`") for row in readme_table("Outputs")]
+def test_docs_document_every_output() -> None:
+    documented = [row[0].strip("`") for row in documented_table("Outputs")]
     assert documented == list(load_action()["outputs"])
