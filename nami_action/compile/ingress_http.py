@@ -34,7 +34,7 @@ from nami_action.runtime.textenvelope import format_text_envelope
 
 # What this kind relies on is partly undocumented (a missing header in a mapping, newlines in a
 # mapping value, `${request.body}` of a binary body): until `make aws-smoke` has passed against a
-# real account with an http pipeline, the plan and the README say so. Set True in the commit
+# real account with an http pipeline, the plan and the manual say so. Set True in the commit
 # that records that run (docs/aws-smoke.md).
 VERIFIED_ON_AWS = False
 
@@ -82,7 +82,8 @@ BODY = "${request.body}"
 # 5xx pass through as 5xx. A stored message answers 202, as the REST kind does.
 # Response parameter mapping changes the status code and headers only, never the body: SQS's
 # error text (an access-denied one names the role's ARN, so the account id) reaches the sender,
-# unlike the REST kind's static answers. The README says so; `make aws-smoke` reports it.
+# unlike the REST kind's static answers. The manual says so (docs/what-a-pipeline-becomes.md);
+# `make aws-smoke` reports it.
 # https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-parameter-mapping.html#http-api-mapping-response-parameters
 STORED_STATUS = "202"
 REFUSED_STATUS = "500"

@@ -595,7 +595,7 @@ def _alarm_endpoint(value: str) -> str:
         raise ValueError(
             "a Slack incoming webhook cannot confirm an SNS subscription, so it would never "
             "receive an alarm: route alarms to Slack with AWS Chatbot on `alarms.topic`, or a "
-            "relay function (README: Alarms)"
+            "relay function (docs/alarms.md)"
         )
     if any(on(domain) for domain in KEYED_ALARM_HOSTS):
         raise ValueError(

@@ -47,7 +47,7 @@ def job_bundle(job: Job, config: Config) -> Bundle | None:
             "notice",
             "no bundle from a build step: packaging here, in a job that holds AWS "
             "credentials. Run the Action with `command: build` before the credentials step "
-            "(see the README, GitHub Action).",
+            "(see docs/github-action.md).",
             title="nami: no bundle",
         )
         return None

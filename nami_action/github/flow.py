@@ -66,7 +66,8 @@ def _run(job: Job) -> int:
             "warning",
             "pull_request_target runs with this repository's secrets and a write token; "
             "checking out and planning the pull request's code there lets its author run "
-            "code with them. Use pull_request (see the README, Pull requests from forks).",
+            "code with them. Use pull_request (see docs/github-action.md, Pull requests "
+            "from forks).",
             title="nami: pull_request_target",
         )
     with _chdir(job.workdir):

@@ -1,6 +1,6 @@
 """One batch of SQS records in, per-webhook outcomes and the failed message ids out.
 
-Every record ends in exactly one outcome (README, "Where a webhook can end up"):
+Every record ends in exactly one outcome (docs/where-a-webhook-can-end-up.md):
 handled, failed (retried), rejected or malformed (moved to the DLQ with the reason, then
 done), duplicate (an earlier copy was handled); with `forward:`, forwarded instead of handled,
 or refused (the destination's 4xx: moved to the DLQ with its answer). One JSON log line per

@@ -5,7 +5,7 @@ plus a Standard Webhooks signature made with the pipeline's own nami secret, so 
 nami instead of the sender: a delivery delayed by a backlog or a retry is older than the
 5-minute tolerance sender SDKs apply. https://www.standardwebhooks.com/
 
-What the answer means (README, "Where a webhook can end up"):
+What the answer means (docs/where-a-webhook-can-end-up.md):
 - 2xx: forwarded.
 - 408, 429, 5xx, a timeout or a connection error: RetryLater, the consumer.retry schedule,
   no sooner than the destination's Retry-After.

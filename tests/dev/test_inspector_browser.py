@@ -3,7 +3,7 @@ driven by Playwright. Webhooks sent after the page opened appear without a reloa
 outcome and reason; filters, replay, copy and redrive work; a sender's markup stays text.
 
 This test never skips: without a browser it fails and says how to get one.
-Set NAMI_INSPECTOR_SCREENSHOT=docs/inspector.png to refresh the README's screenshot.
+Set NAMI_INSPECTOR_SCREENSHOT=docs/inspector.png to refresh the screenshot (README, nami-dev page).
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def playwright_api() -> Any:
 def app(
     make_project: Callable[..., Project], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[DevApp]:
-    """nami dev on the test pipelines; for the README's picture, as a user starts it
+    """nami dev on the test pipelines; for the screenshot, as a user starts it
     (`nami dev nami.yaml`, port 8787)."""
     project = make_project(PIPELINES)
     monkeypatch.chdir(project.config.parent)
@@ -121,7 +121,7 @@ def test_the_inspector_shows_webhooks_live_and_keeps_sender_markup_inert(
             expect(rejected).to_contain_text("failed: signature mismatch")
             expect(with_outcome("dead-lettered")).to_have_count(1)
 
-            # The README's picture: a rejected and a dead-lettered webhook, one selected.
+            # The screenshot: a rejected and a dead-lettered webhook, one selected.
             rejected.click()
             expect(page.locator("#detail-body pre.body")).to_contain_text('"action": "closed"')
             shot = SCREENSHOT or tmp_path / "inspector.png"

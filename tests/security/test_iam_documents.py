@@ -226,7 +226,7 @@ def test_the_deploy_role_never_reads_the_review_prefix_nor_runs_a_plans_change_s
 
 
 # The `sub` claim once the repository's OIDC subject is customized to
-# ["repo", "context", "job_workflow_ref"] (README, "The IAM roles").
+# ["repo", "context", "job_workflow_ref"] (docs/github-action.md, "The IAM roles").
 WORKFLOW = f"{REPO}/.github/workflows/nami.yml"
 
 

@@ -112,8 +112,8 @@ def boundary_document(template: str, account: str, project: str) -> str:
 
 @contextmanager
 def boundary_policy(aws: Aws, config: Config, keep: bool) -> Iterator[None]:
-    """The boundary every role of the run's stacks names (README, "The IAM roles"); deleted
-    once the stacks are (roles still using it would make the delete fail)."""
+    """The boundary every role of the run's stacks names (docs/github-action.md, "The IAM
+    roles"); deleted once the stacks are (roles still using it would make the delete fail)."""
     account = aws.account_id()
     name = iam.boundary_name(config)
     document = boundary_document(
