@@ -4,10 +4,15 @@ it leads to every page. (The pages' own links are checked by `make docs`: mkdocs
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 from markdown.extensions.toc import slugify
+from ruamel.yaml import YAML
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
@@ -60,3 +65,44 @@ def test_anchors_follow_the_headings() -> None:
     """The slug rule above is the site's: a heading with code and punctuation."""
     assert "try-it-locally-nami-dev" in anchors(ROOT / "docs" / "nami-dev.md")
     assert "set-up-step-by-step" in anchors(ROOT / "docs" / "github-action.md")
+
+
+def build(project: Path) -> subprocess.CompletedProcess[str]:
+    """`mkdocs build --strict` of a small project that uses the site's link hook and its
+    validation settings."""
+    settings = YAML(typ="base").load((ROOT / "mkdocs.yml").read_text())  # base: keeps !ENV
+    config = {
+        "site_name": "t",
+        "repo_url": "https://github.com/acme/nami",
+        "strict": True,
+        "validation": settings["validation"],
+        "hooks": [str(ROOT / "docs" / "_hooks" / "repository_links.py")],
+    }
+    (project / "mkdocs.yml").write_text(json.dumps(config))
+    return subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "GITHUB_SHA": "abc123", "NO_MKDOCS_2_WARNING": "1"},
+    )
+
+
+def test_links_to_repository_files_are_checked_and_point_at_github(tmp_path: Path) -> None:
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "examples").mkdir()
+    (tmp_path / "examples" / "nami.yaml").write_text("version: 1\n")
+    page = tmp_path / "docs" / "index.md"
+    page.write_text("# Home\n\n[example](../examples/nami.yaml) [folder](../examples/)\n")
+    built = build(tmp_path)
+    assert built.returncode == 0, built.stderr
+    html = (tmp_path / "site" / "index.html").read_text()
+    assert 'href="https://github.com/acme/nami/blob/abc123/examples/nami.yaml"' in html
+    assert 'href="https://github.com/acme/nami/tree/abc123/examples"' in html
+
+    page.write_text("# Home\n\n[gone](../examples/gone.yaml)\n\n```\n[code](../no.md)\n```\n")
+    built = build(tmp_path)
+    assert built.returncode != 0
+    assert "links to ../examples/gone.yaml, which is not in the repository" in built.stderr
+    assert "no.md" not in built.stderr  # inside a code block: not a link
