@@ -8,10 +8,13 @@ template itself never holds a version id: it stays the same for the same zip, an
 bundle digest a reviewer saw.
 
 Plan and deploy follow one rule, so that both make the same change set:
-- the deployed stack runs this same bucket and key: keep the version it runs. A deploy first
-  checks (S3's stored SHA-256 of that version) that it still holds the zip; if it does not
-  (deleted, expired), the deploy pins another version and its plan fingerprint no longer
-  matches the approved one, which kept the deployed version.
+- the deployed stack runs this same bucket and key: keep what it runs, so its code is not
+  fetched again. A deploy first checks (S3's stored SHA-256 of that version) that the version
+  still holds the zip; if it does not (deleted, expired), the deploy pins another version and
+  its plan fingerprint no longer matches the approved one, which kept the deployed version. A
+  stack that runs the key without a version (deployed before nami pinned versions, or from a
+  bucket without versioning) keeps running it so until its code changes; the deploy still
+  repairs the object at the key.
 - otherwise the zip is new to the stack. A plan neither uploads nor reads zips (the plan role
   cannot), so its change set leaves the version out (""). A deploy uploads the zip or checks the
   object at its key, and pins the version whose checksum it checked (aws/artifacts.py).
@@ -27,6 +30,7 @@ from typing import Any
 from nami_action.aws.artifacts import StoredZip, upload_artifact, version_holds
 from nami_action.aws.session import Aws
 from nami_action.compile import names
+from nami_action.compile.consumer import ARTIFACT_VERSION_PARAMETER
 from nami_action.errors import NamiError
 from nami_action.package import Artifact
 from nami_action.plan.model import PipelinePlan
@@ -40,8 +44,8 @@ class PinnedCode:
 
     @property
     def approved(self) -> str | None:
-        """What the plan fingerprint records: the kept version id, or None for the version
-        a deploy checks or uploads (a plan cannot know its id beforehand)."""
+        """What the plan fingerprint records: the kept version id ("": kept unpinned), or
+        None for the version a deploy checks or uploads (no plan can know its id)."""
         return self.version if self.kept else None
 
 
@@ -49,23 +53,26 @@ def needs_code(plan: PipelinePlan, artifacts: dict[str, Artifact]) -> bool:
     return plan.action in ("create", "update") and not plan.error and plan.pipeline in artifacts
 
 
-def deployed_version(version: str, deployed: dict[str, Any] | None, code: Any) -> str:
-    """`version` (the stack's ArtifactVersion) if the stack runs this same object (`code`:
-    bucket and key), else ""."""
+def running_version(
+    parameters: dict[str, str], deployed: dict[str, Any] | None, code: tuple[str, str]
+) -> str | None:
+    """The stack's ArtifactVersion ("" when it has none) if it runs this same object (`code`:
+    bucket and key), else None."""
     resources = (deployed or {}).get("Resources") or {}
     function = resources.get(names.FUNCTION) or {}
     running = (function.get("Properties") or {}).get("Code") or {}
-    same = (running.get("S3Bucket"), running.get("S3Key")) == code
-    return version if same else ""
+    if (running.get("S3Bucket"), running.get("S3Key")) != code:
+        return None
+    return parameters.get(ARTIFACT_VERSION_PARAMETER, "")
 
 
-def planned(kept: str) -> PinnedCode:
-    """A plan's choice: keep the deployed version, or leave the version to the deploy."""
-    return PinnedCode(kept, kept=bool(kept))
+def planned(kept: str | None) -> PinnedCode:
+    """A plan's choice: keep what the stack runs, or leave the version to the deploy."""
+    return PinnedCode(kept or "", kept=kept is not None)
 
 
-def _pin_stored(bucket: str, artifact: Artifact, kept: str, stored: StoredZip) -> PinnedCode:
-    """A deploy's pin when the deployed version cannot be kept: the version `stored` checked."""
+def _pin_stored(bucket: str, artifact: Artifact, kept: str | None, stored: StoredZip) -> PinnedCode:
+    """A deploy's pin once `stored` says what is at the key (see the module docstring)."""
     where = f"s3://{bucket}/{artifact.s3_key}"
     notes = []
     if kept:
@@ -75,6 +82,8 @@ def _pin_stored(bucket: str, artifact: Artifact, kept: str, stored: StoredZip) -
             f"{where} did not hold the bytes of the local zip (SHA-256 differed or was "
             "missing): uploaded again"
         )
+    if kept == "":  # unpinned and unchanged: the function's code is not fetched again
+        return PinnedCode("", kept=True, note="; ".join(notes))
     if stored.version is None:
         notes.append(
             f"WARNING: bucket {bucket} keeps no object versions, so the function is not pinned "
@@ -93,7 +102,7 @@ class Pinner:
         self.aws, self.bucket = aws, bucket
         self.stored: dict[str, StoredZip | str] = {}  # s3 key -> what is there, or the error
 
-    def pin(self, artifact: Artifact, kept: str) -> PinnedCode:
+    def pin(self, artifact: Artifact, kept: str | None) -> PinnedCode:
         """Raises NamiError when the zip cannot be stored or checked."""
         if kept and version_holds(self.aws, self.bucket, artifact, kept):
             return PinnedCode(kept, kept=True)

@@ -42,9 +42,9 @@ from nami_action.plan.changes import with_changes
 from nami_action.plan.code_versions import (
     PinnedCode,
     Pinner,
-    deployed_version,
     needs_code,
     planned,
+    running_version,
 )
 from nami_action.plan.costs import add_costs
 from nami_action.plan.endpoints import endpoint_warnings, ingress_note
@@ -192,8 +192,8 @@ def _pin_code(
     for plan in plans:
         if needs_code(plan, run.artifacts):
             artifact = run.artifacts[plan.pipeline]
-            kept = _running_version(aws, run, plan, artifact)
             try:
+                kept = _running_version(aws, run, plan, artifact)
                 run.code[plan.pipeline] = pinner.pin(artifact, kept) if pinner else planned(kept)
             except NamiError as exc:
                 plan = replace(plan, error=str(exc))
@@ -201,14 +201,13 @@ def _pin_code(
     return found
 
 
-def _running_version(aws: Aws, run: PlanRun, plan: PipelinePlan, artifact: Artifact) -> str:
-    """The zip version the deployed stack runs, if it runs this same zip; else ""."""
+def _running_version(aws: Aws, run: PlanRun, plan: PipelinePlan, artifact: Artifact) -> str | None:
+    """The zip version the deployed stack runs ("": none), if it runs this same zip."""
     stack = run.stacks.get(plan.stack_name)
-    version = stack.parameters.get(ARTIFACT_VERSION_PARAMETER, "") if stack else ""
-    if plan.action != "update" or not version:
-        return ""
+    if plan.action != "update" or stack is None:
+        return None
     deployed = run.deployed_template(aws, plan.stack_name)
-    return deployed_version(version, deployed, (run.bucket, artifact.s3_key))
+    return running_version(stack.parameters, deployed, (run.bucket, artifact.s3_key))
 
 
 def _mark_paused(aws: Aws, plans: list[PipelinePlan]) -> list[PipelinePlan]:

@@ -153,13 +153,27 @@ def test_an_update_keeps_the_version_the_stack_runs_and_refuses_once_it_is_gone(
     assert difference.startswith("github: code_version differ") and "plan again" in difference
 
 
-def test_a_bucket_without_versions_deploys_with_a_warning(project: Project, emulator: str) -> None:
+def test_a_bucket_without_versions_deploys_with_a_warning(
+    project: Project, emulator: str, aws: Aws
+) -> None:
     project.pipelines = {"github": 5}
     project.write()
     run = plan_run(project, fresh_aws(emulator), keep=True)
     (github,) = carry_out(fresh_aws(emulator), run).pipelines
     assert github.outcome == "created"
     assert any("keeps no object versions" in r for r in github.reasons), github.reasons
+    assert pinned_version(aws) == ""
+
+    # Same code, other settings: the stack keeps running the key unpinned (its code is not
+    # fetched again), and plan and deploy agree on that.
+    project.pipelines = {"github": 40}
+    project.write()
+    approved = review.fingerprint(plan_run(project, fresh_aws(emulator)), None)
+    assert approved["pipelines"]["github"]["code_version"] == ""
+    run = plan_run(project, fresh_aws(emulator), keep=True)
+    assert review.differences(approved, review.fingerprint(run, None)) == []
+    (github,) = carry_out(fresh_aws(emulator), run).pipelines
+    assert github.outcome == "updated" and github.reasons == []
 
 
 def test_a_change_set_without_changes_is_empty_and_a_new_version_alone_is_a_change(
