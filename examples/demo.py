@@ -36,6 +36,21 @@ def nami(*args: str, check: bool = True) -> int:
     return code
 
 
+def version_the_bootstrap_bucket() -> None:
+    """moto 5.2 ignores the VersioningConfiguration of a bucket made by CloudFormation
+    (measured: tests/package/test_artifacts_emulator.py); on AWS the bootstrap template turns
+    versioning on, and deploys pin the functions' code to the S3 version they checked. The
+    emulator's bucket gets here what AWS gives it, so the demo deploys as it would on AWS."""
+    import boto3
+
+    s3 = boto3.client("s3", endpoint_url=os.environ["NAMI_ENDPOINT_URL"], region_name=REGION)
+    for bucket in s3.list_buckets()["Buckets"]:
+        if bucket["Name"].startswith("nami-bootstrap-artifactbucket"):
+            s3.put_bucket_versioning(
+                Bucket=bucket["Name"], VersioningConfiguration={"Status": "Enabled"}
+            )
+
+
 def main() -> None:
     from moto.server import ThreadedMotoServer
 
@@ -59,6 +74,7 @@ def main() -> None:
         print(f"demo: AWS emulator (moto) on 127.0.0.1:{port}; working in {work}")
         nami("validate", "nami.yaml")
         nami("bootstrap", "--region", REGION)
+        version_the_bootstrap_bucket()
         nami("plan", "nami.yaml", "--poll-seconds", "0.2")
         nami("deploy", "nami.yaml", "--poll-seconds", "0.2")
         config = Path("nami.yaml")

@@ -11,7 +11,6 @@ from datetime import datetime
 from pathlib import Path
 
 from nami_action.aws import stacks as cfn
-from nami_action.aws.artifacts import upload_artifact
 from nami_action.aws.function_urls import function_url
 from nami_action.aws.mappings import get_mapping
 from nami_action.aws.session import Aws
@@ -95,13 +94,13 @@ def refusal(plan: PipelinePlan, options: DeployOptions) -> tuple[Outcome, str] |
 class Deployer:
     def __init__(self, aws: Aws, run: PlanRun, options: DeployOptions, on_event: EventSink):
         self.aws, self.run, self.options, self.on_event = aws, run, options, on_event
-        self.notes: dict[str, str] = {}  # s3 key -> what was found wrong with it
 
     def deploy(self) -> DeployResult:
+        # The zips were uploaded (or checked) and pinned by version when the change sets were
+        # made (plan/code_versions.py); a pipeline whose zip failed carries the error.
         plans = self.run.plan.pipelines
-        failed_uploads = self._upload_artifacts(plans)
         with ThreadPoolExecutor(max_workers=max(1, self.options.max_parallel)) as pool:
-            results = list(pool.map(lambda plan: self._one(plan, failed_uploads), plans))
+            results = list(pool.map(self._one, plans))
         self._sweep_review_stacks()
         return DeployResult(self.run.config.project, self.aws.region, results)
 
@@ -122,45 +121,18 @@ class Deployer:
                 except NamiError:
                     continue
 
-    def _upload_artifacts(self, plans: list[PipelinePlan]) -> dict[str, str]:
-        """Upload each distinct zip once, before any stack runs: pipelines sharing a code
-        folder share a key, and parallel PUTs of one key race a reader of it (the emulator
-        even fails on it). Returns pipeline -> why its upload failed; a key that held other
-        bytes than the local zip is noted on the pipeline's result."""
-        failures: dict[str, str] = {}
-        done: dict[str, str] = {}  # s3 key -> "" or the error
-        for plan in plans:
-            artifact = self.run.artifacts.get(plan.pipeline)
-            if artifact is None or plan.action in ("none", "delete") or plan.error:
-                continue
-            if artifact.s3_key not in done:
-                try:
-                    if upload_artifact(self.aws, self.run.bucket, artifact) == "replaced":
-                        self.notes[artifact.s3_key] = (
-                            f"s3://{self.run.bucket}/{artifact.s3_key} did not hold the bytes "
-                            "of the local zip (SHA-256 differed or was missing): uploaded again"
-                        )
-                    done[artifact.s3_key] = ""
-                except NamiError as exc:
-                    done[artifact.s3_key] = str(exc)
-            if done[artifact.s3_key]:
-                failures[plan.pipeline] = done[artifact.s3_key]
-        return failures
-
-    def _one(self, plan: PipelinePlan, failed_uploads: dict[str, str]) -> PipelineResult:
+    def _one(self, plan: PipelinePlan) -> PipelineResult:
         started = time.monotonic()
         paused = self._paused(plan)
         try:
-            if plan.pipeline in failed_uploads:
-                raise NamiError(failed_uploads[plan.pipeline])
             outcome, reasons = restore_drift(self.aws, plan, *self._carry_out(plan))
         except NamiError as exc:
             outcome, reasons = "failed", [str(exc)]
         except Exception as exc:  # one pipeline's surprise must not stop the others
             outcome, reasons = "failed", [f"unexpected error: {type(exc).__name__}: {exc}"]
-        artifact = self.run.artifacts.get(plan.pipeline)
-        if artifact is not None and artifact.s3_key in self.notes:
-            reasons.insert(0, self.notes[artifact.s3_key])
+        pinned = self.run.code.get(plan.pipeline)
+        if pinned is not None and pinned.note:
+            reasons.insert(0, pinned.note)
         reasons += self._after(plan)
         if outcome in ("created", "updated", "unchanged", "restored"):
             reasons += self._carry_over(plan)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import botocore.exceptions
@@ -14,6 +15,8 @@ from nami_action.compile.bootstrap import BUCKET_LOGICAL_ID
 from nami_action.package import Artifact
 
 NOT_FOUND_CODES = {"404", "NoSuchKey", "NotFound", "NoSuchBucket"}
+# A version id S3 does not know: 404 (NoSuchVersion) or, for a malformed id, 400.
+NO_VERSION_CODES = {*NOT_FOUND_CODES, "NoSuchVersion", "400", "InvalidArgument"}
 NO_UPDATES = "No updates are to be performed"
 BUSY_SUFFIXES = ("_IN_PROGRESS",)
 # Bootstrap makes one bucket in well under a minute; the 10-minute cap (5 s x 120) only
@@ -29,9 +32,18 @@ CAPABILITIES: list[Literal["CAPABILITY_IAM"]] = ["CAPABILITY_IAM"]
 Upload = Literal["unchanged", "uploaded", "replaced"]
 
 
-def upload_artifact(aws: Aws, bucket: str, artifact: Artifact) -> Upload:
+@dataclass(frozen=True)
+class StoredZip:
+    """What upload_artifact found or did, and the S3 version that holds exactly the zip."""
+
+    upload: Upload
+    version: str | None  # None: the bucket keeps no versions (versioning never turned on)
+
+
+def upload_artifact(aws: Aws, bucket: str, artifact: Artifact) -> StoredZip:
     """Make the object at the zip's content-hash key hold exactly the local zip: "unchanged"
-    (it did), "uploaded" (there was none) or "replaced" (it held other or unchecked bytes).
+    (it did), "uploaded" (there was none) or "replaced" (it held other or unchecked bytes);
+    with the version id of the object whose checksum was checked (or that was just put).
 
     A key that exists proves nothing: anyone who can write to the bucket can put other bytes
     under it. The object's SHA-256 checksum (stored by S3 at upload, read back with
@@ -39,17 +51,19 @@ def upload_artifact(aws: Aws, bucket: str, artifact: Artifact) -> Upload:
     is uploaded again, and S3 verifies the new upload against the checksum we send
     (https://docs.aws.amazon.com/AmazonS3/latest/userguide/checking-object-integrity.html).
     If that upload is refused, the deploy stops here rather than point a function at
-    bytes nobody checked.
+    bytes nobody checked. The version id comes from the same answer as the checksum, so the
+    function can be pinned to exactly the checked bytes (S3ObjectVersion), whatever is put
+    under the key afterwards.
 
     The role needs s3:ListBucket on the bucket: without it S3 answers 403, not 404, for a
     missing key, and that is reported as access denied rather than guessed at.
     """
     expected = sha256_checksum(artifact.sha256)
-    found = stored_sha256(aws, bucket, artifact.s3_key)
+    found, version = _stored(aws, bucket, artifact.s3_key)
     if found == expected:
-        return "unchanged"
+        return StoredZip("unchanged", version)
     try:
-        _put_zip(aws, bucket, artifact, expected)
+        version = _put_zip(aws, bucket, artifact, expected)
     except AwsError as exc:
         if found is None:
             raise
@@ -58,7 +72,15 @@ def upload_artifact(aws: Aws, bucket: str, artifact: Artifact) -> Upload:
             f"(SHA-256 {found or 'none recorded'} in S3, {expected} here) and uploading it again "
             f"failed, so the deploy stops: {exc}"
         ) from exc
-    return "uploaded" if found is None else "replaced"
+    return StoredZip("uploaded" if found is None else "replaced", version)
+
+
+def version_holds(aws: Aws, bucket: str, artifact: Artifact, version: str) -> bool:
+    """Whether that S3 version of the zip's key holds exactly the zip (S3's stored SHA-256).
+    A version's bytes never change, but it can be deleted (or expire once noncurrent); a
+    version that is gone or unknown is False. Reading a version needs s3:GetObjectVersion."""
+    found, _ = _stored(aws, bucket, artifact.s3_key, version)
+    return found == sha256_checksum(artifact.sha256)
 
 
 def sha256_checksum(hex_digest: str) -> str:
@@ -66,19 +88,26 @@ def sha256_checksum(hex_digest: str) -> str:
     return base64.b64encode(bytes.fromhex(hex_digest)).decode()
 
 
-def stored_sha256(aws: Aws, bucket: str, key: str) -> str | None:
-    """The object's SHA-256 checksum as S3 recorded it; "" if it has none, None if no object."""
-    with translate_errors(f"checking s3://{bucket}/{key}"):
+def _stored(
+    aws: Aws, bucket: str, key: str, version: str | None = None
+) -> tuple[str | None, str | None]:
+    """(SHA-256 checksum: "" if none recorded, None if no such object; its version id)."""
+    where = f"s3://{bucket}/{key}" + (f" (version {version})" if version else "")
+    pinned = {"VersionId": version} if version else {}
+    with translate_errors(f"checking {where}"):
         try:
-            head = aws.client("s3").head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
+            head = aws.client("s3").head_object(
+                Bucket=bucket, Key=key, ChecksumMode="ENABLED", **pinned
+            )
         except botocore.exceptions.ClientError as exc:
-            if error_code(exc) not in NOT_FOUND_CODES:
+            if error_code(exc) not in (NO_VERSION_CODES if version else NOT_FOUND_CODES):
                 raise
-            return None
-    return str(head.get("ChecksumSHA256") or "")
+            return None, None
+    return str(head.get("ChecksumSHA256") or ""), _version_id(head)
 
 
-def _put_zip(aws: Aws, bucket: str, artifact: Artifact, checksum: str) -> None:
+def _put_zip(aws: Aws, bucket: str, artifact: Artifact, checksum: str) -> str | None:
+    """Upload the zip; returns the new object's version id (None: the bucket keeps none)."""
     with (
         translate_errors(f"uploading {artifact.path.name} to s3://{bucket}"),
         artifact.path.open("rb") as body,
@@ -98,6 +127,14 @@ def _put_zip(aws: Aws, bucket: str, artifact: Artifact, checksum: str) -> None:
             f"S3 did not confirm the SHA-256 of s3://{bucket}/{artifact.s3_key} "
             f"(answered {answer.get('ChecksumSHA256') or 'none'}, sent {checksum})"
         )
+    return _version_id(answer)
+
+
+def _version_id(answer: Any) -> str | None:
+    """The answer's version id. "null" is the one object a bucket with versioning suspended
+    overwrites in place: no pin, like a bucket that never had versioning (None)."""
+    version = str(answer.get("VersionId") or "")
+    return None if version in ("", "null") else version
 
 
 def bucket_exists(aws: Aws, bucket: str) -> bool:

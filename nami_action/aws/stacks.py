@@ -6,7 +6,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -87,6 +87,7 @@ class StackInfo:
     description: str
     tags: dict[str, str]
     updated: datetime | None
+    parameters: dict[str, str] = field(default_factory=dict)  # the values it was deployed with
 
     @property
     def busy(self) -> bool:
@@ -102,6 +103,11 @@ def _stack_info(raw: dict[str, Any]) -> StackInfo:
         description=raw.get("Description") or "",
         tags={t["Key"]: t["Value"] for t in raw.get("Tags") or []},
         updated=raw.get("LastUpdatedTime") or raw.get("CreationTime"),
+        parameters={
+            str(p["ParameterKey"]): str(p.get("ParameterValue") or "")
+            for p in raw.get("Parameters") or []
+            if "ParameterKey" in p
+        },
     )
 
 
@@ -178,6 +184,7 @@ def create_change_set(
     create: bool,
     tags: dict[str, str],
     poll_seconds: float,
+    parameters: dict[str, str] | None = None,
 ) -> ChangeSetResult:
     """Create a change set, wait until CloudFormation has computed it, and describe it."""
     cfn = aws.client("cloudformation")
@@ -190,10 +197,18 @@ def create_change_set(
                 ChangeSetType="CREATE" if create else "UPDATE",
                 Capabilities=["CAPABILITY_IAM"],
                 Tags=[{"Key": k, "Value": v} for k, v in sorted(tags.items())],
+                Parameters=[
+                    {"ParameterKey": k, "ParameterValue": v}
+                    for k, v in sorted((parameters or {}).items())
+                ],
                 **template,
             )
         except botocore.exceptions.ClientError as exc:
-            # The emulator answers "no changes" here instead of a FAILED change set.
+            # AWS makes an UPDATE change set without changes and ends it FAILED ("The
+            # submitted information didn't contain changes..."). moto 5.2 does that only
+            # without Parameters: with them it refuses CreateChangeSet itself, "No updates
+            # are to be performed." (moto/cloudformation/responses.py,
+            # _validate_different_update). Both mean the same: nothing to change.
             if _no_changes(error_message(exc)):
                 return ChangeSetResult("", "", "FAILED", error_message(exc), [])
             raise

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from troposphere import GetAtt, Parameter, Ref, Template
+from troposphere import AWS_NO_VALUE, Equals, GetAtt, If, Not, Parameter, Ref, Template
 from troposphere.awslambda import (
     Code,
     Environment,
@@ -54,6 +54,12 @@ class SqsScalingConfig(ScalingConfig):  # type: ignore[misc]
 
 DEDUPE_TABLE = "DedupeTable"
 ARTIFACT_BUCKET_PARAMETER = "ArtifactBucket"
+# The S3 version of the zip, given when the change set is made (plan/code_versions.py): the
+# template stays the same for the same zip, and the function runs exactly the version the
+# deploy checked, whatever is put under the key later. "" (a plan, before the upload) leaves
+# S3ObjectVersion out.
+ARTIFACT_VERSION_PARAMETER = "ArtifactVersion"
+ARTIFACT_VERSION_GIVEN = "ArtifactVersionGiven"
 LOG_GROUP = "ConsumerLogs"
 
 
@@ -111,7 +117,15 @@ def add_consumer(
         _add_dedupe_table(template, config, pipeline)
     if spec.forward:
         add_forward_secret(template, config, pipeline)
-    if code.bucket is None:
+    template.add_resource(_role(config, pipeline, tags))
+    template.add_resource(_function(pipeline, code_property(template, code), tags))
+    template.add_resource(_event_source(pipeline))
+
+
+def code_property(template: Template, code: CodeLocation) -> Code:
+    """The Lambda `Code` of the consumer's zip, adding the parameters it takes on first use
+    (the consumer and a function-url ingest run from the same zip)."""
+    if code.bucket is None and ARTIFACT_BUCKET_PARAMETER not in template.parameters:
         template.add_parameter(
             Parameter(
                 ARTIFACT_BUCKET_PARAMETER,
@@ -119,9 +133,25 @@ def add_consumer(
                 Description="S3 bucket holding the consumer zip (see `nami bootstrap`)",
             )
         )
-    template.add_resource(_role(config, pipeline, tags))
-    template.add_resource(_function(pipeline, code, tags))
-    template.add_resource(_event_source(pipeline))
+    if ARTIFACT_VERSION_PARAMETER not in template.parameters:
+        template.add_parameter(
+            Parameter(
+                ARTIFACT_VERSION_PARAMETER,
+                Type="String",
+                Default="",
+                Description="S3 version id of the consumer zip (nami deploy sets it)",
+            )
+        )
+        template.add_condition(
+            ARTIFACT_VERSION_GIVEN, Not(Equals(Ref(ARTIFACT_VERSION_PARAMETER), ""))
+        )
+    return Code(
+        S3Bucket=code.bucket or Ref(ARTIFACT_BUCKET_PARAMETER),
+        S3Key=code.key,
+        S3ObjectVersion=If(
+            ARTIFACT_VERSION_GIVEN, Ref(ARTIFACT_VERSION_PARAMETER), Ref(AWS_NO_VALUE)
+        ),
+    )
 
 
 def _role(config: Config, pipeline: PipelineConfig, tags: Any) -> Role:
@@ -159,7 +189,7 @@ def _role(config: Config, pipeline: PipelineConfig, tags: Any) -> Role:
     )
 
 
-def _function(pipeline: PipelineConfig, code: CodeLocation, tags: Any) -> Function:
+def _function(pipeline: PipelineConfig, code: Code, tags: Any) -> Function:
     consumer = pipeline.spec.consumer
     variables: dict[str, Any] = {
         k: v for k, v in sorted(consumer.environment.items()) if not is_secret_reference(v)
@@ -175,7 +205,7 @@ def _function(pipeline: PipelineConfig, code: CodeLocation, tags: Any) -> Functi
         Runtime=consumer.runtime,
         Architectures=[consumer.architecture],
         Handler=RUNTIME_HANDLER,
-        Code=Code(S3Bucket=code.bucket or Ref(ARTIFACT_BUCKET_PARAMETER), S3Key=code.key),
+        Code=code,
         MemorySize=consumer.memory,
         Timeout=function_timeout(pipeline.spec),
         Role=GetAtt("ConsumerRole", "Arn"),

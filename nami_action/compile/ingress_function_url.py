@@ -12,15 +12,11 @@ import json
 from typing import Any
 
 from troposphere import GetAtt, Ref, Template
-from troposphere.awslambda import Code, Environment, Function, LoggingConfig, Permission, Url
+from troposphere.awslambda import Environment, Function, LoggingConfig, Permission, Url
 from troposphere.logs import LogGroup
 
 from nami_action.compile import iam, names
-from nami_action.compile.consumer import (
-    ARTIFACT_BUCKET_PARAMETER,
-    CodeLocation,
-    runtime_settings,
-)
+from nami_action.compile.consumer import CodeLocation, code_property, runtime_settings
 from nami_action.config import Config, PipelineConfig
 from nami_action.config.models import IngressFunction
 
@@ -91,7 +87,7 @@ def add_function_url_ingress(
             Runtime=consumer.runtime,
             Architectures=[consumer.architecture],
             Handler=HANDLER,
-            Code=Code(S3Bucket=code.bucket or Ref(ARTIFACT_BUCKET_PARAMETER), S3Key=code.key),
+            Code=code_property(template, code),
             MemorySize=settings.memory,
             Timeout=TIMEOUT_SECONDS,
             Role=GetAtt(ROLE, "Arn"),

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from troposphere import Template
+
 from nami_action.compile import consumer, names
 from nami_action.compile.pipeline import build_template
 from nami_action.config import Config, PipelineConfig
@@ -18,9 +20,8 @@ RESOLVED_REFERENCE_BYTES = 160
 
 def environment_bytes(config: Config, pipeline: PipelineConfig) -> int:
     """The size Lambda counts for the function's environment, as the compiler writes it."""
-    function = consumer._function(
-        pipeline, consumer.CodeLocation(None, "artifact"), names.cfn_tags(config, pipeline)
-    )
+    code = consumer.code_property(Template(), consumer.CodeLocation(None, "artifact"))
+    function = consumer._function(pipeline, code, names.cfn_tags(config, pipeline))
     variables: dict[str, Any] = function.Environment.Variables
     return sum(len(key.encode()) + _value_bytes(value) for key, value in variables.items())
 

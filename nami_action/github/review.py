@@ -73,11 +73,12 @@ def caution_markdown(job: Job) -> str:
 
 
 def provenance_markdown(found: dict[str, Any], digest: str) -> str:
-    """Folded: the bundle and plan digests, and each pipeline's template and zip digest."""
+    """Folded: the bundle and plan digests, and each pipeline's template and zip digest, and
+    which S3 version of the zip its functions will run."""
     bundle = found.get("bundle")
     rows = [
         f"| {code_span(name)} | {entry['action']} | {_digest(entry['template_sha256'])} "
-        f"| {_digest(entry['zip_sha256'])} |"
+        f"| {_digest(entry['zip_sha256'])} | {_zip_version(entry)} |"
         for name, entry in sorted(found["pipelines"].items())
     ]
     return "\n".join(
@@ -88,14 +89,23 @@ def provenance_markdown(found: dict[str, Any], digest: str) -> str:
             f"Plan digest `{digest}`; bundle digest `{bundle or 'none (packaged in this job)'}`. "
             "A deploy of the merge executes only a plan with the approved digest.",
             "",
-            "| Pipeline | Action | Template SHA-256 | Zip SHA-256 |",
-            "|---|---|---|---|",
+            "| Pipeline | Action | Template SHA-256 | Zip SHA-256 | Zip S3 version |",
+            "|---|---|---|---|---|",
             *rows,
             "",
             "</details>",
             "",
         ]
     )
+
+
+def _zip_version(entry: dict[str, Any]) -> str:
+    """The version the stack runs and keeps, or the one the deploy checks (plan/code_versions)."""
+    kept = entry.get("code_version")
+    if kept:
+        return f"kept {code_span(str(kept))}"
+    changing = entry["action"] in ("create", "update") and entry["zip_sha256"]
+    return "checked and pinned by the deploy" if changing else "-"
 
 
 def _digest(value: str | None) -> str:

@@ -27,6 +27,7 @@ from nami_action.aws.queues import queue_depth, queue_url
 from nami_action.aws.session import Aws
 from nami_action.compile import CodeLocation, compile_config, names
 from nami_action.compile.bootstrap import DEFAULT_STACK_NAME
+from nami_action.compile.consumer import ARTIFACT_VERSION_PARAMETER
 from nami_action.config import Config, PipelineConfig
 from nami_action.config.forward import forward_summary
 from nami_action.config.rules import retry_horizon
@@ -38,6 +39,13 @@ from nami_action.package import Artifact
 from nami_action.package.pipelines import package_config
 from nami_action.plan import decide
 from nami_action.plan.changes import with_changes
+from nami_action.plan.code_versions import (
+    PinnedCode,
+    Pinner,
+    needs_code,
+    planned,
+    running_version,
+)
 from nami_action.plan.costs import add_costs
 from nami_action.plan.endpoints import endpoint_warnings, ingress_note
 from nami_action.plan.model import PipelinePlan, Plan, PlanWarning, ResourceChange
@@ -78,6 +86,8 @@ class PlanRun:
     # Stack name -> its deployed template, read once per run (the preview and the cost
     # estimate both need it).
     deployed: dict[str, dict[str, Any] | None] = field(default_factory=dict)
+    # Pipeline -> the S3 version of its zip its change set pins (plan/code_versions.py).
+    code: dict[str, PinnedCode] = field(default_factory=dict)
 
     def deployed_template(self, aws: Aws, stack_name: str) -> dict[str, Any] | None:
         if stack_name not in self.deployed:
@@ -117,6 +127,9 @@ def make_change_set(
         create=create,
         tags=names.resource_tags(run.config, pipeline),
         poll_seconds=poll_seconds,
+        parameters={ARTIFACT_VERSION_PARAMETER: run.code[plan.pipeline].version}
+        if plan.pipeline in run.code
+        else {},
     )
 
 
@@ -157,6 +170,7 @@ def make_plan(config: Config, aws: Aws, options: PlanOptions) -> PlanRun:
     ]
     if not options.pipelines:
         decided += _orphans(config, stacks)
+    decided = _pin_code(aws, run, decided, deploying=options.keep_change_sets)
     previewer = _Previewer(aws, run, options)
     with ThreadPoolExecutor(max_workers=max(1, options.max_parallel)) as pool:
         previewed = list(pool.map(previewer.preview, decided))
@@ -166,6 +180,34 @@ def make_plan(config: Config, aws: Aws, options: PlanOptions) -> PlanRun:
     run.plan = replace(run.plan, pipelines=marked)
     run.plan = add_costs(aws, run, options.cost)
     return run
+
+
+def _pin_code(
+    aws: Aws, run: PlanRun, plans: list[PipelinePlan], *, deploying: bool
+) -> list[PipelinePlan]:
+    """The zip version each change set pins (run.code). A deploy uploads or checks the zips
+    first; a pipeline whose zip cannot be stored fails untouched (its plan carries the error)."""
+    pinner = Pinner(aws, run.bucket) if deploying else None
+    found = []
+    for plan in plans:
+        if needs_code(plan, run.artifacts):
+            artifact = run.artifacts[plan.pipeline]
+            try:
+                kept = _running_version(aws, run, plan, artifact)
+                run.code[plan.pipeline] = pinner.pin(artifact, kept) if pinner else planned(kept)
+            except NamiError as exc:
+                plan = replace(plan, error=str(exc))
+        found.append(plan)
+    return found
+
+
+def _running_version(aws: Aws, run: PlanRun, plan: PipelinePlan, artifact: Artifact) -> str | None:
+    """The zip version the deployed stack runs ("": none), if it runs this same zip."""
+    stack = run.stacks.get(plan.stack_name)
+    if plan.action != "update" or stack is None:
+        return None
+    deployed = run.deployed_template(aws, plan.stack_name)
+    return running_version(stack.parameters, deployed, (run.bucket, artifact.s3_key))
 
 
 def _mark_paused(aws: Aws, plans: list[PipelinePlan]) -> list[PipelinePlan]:
@@ -304,7 +346,7 @@ class _Previewer:
 
     def preview(self, plan: PipelinePlan) -> PipelinePlan:
         try:
-            if plan.action == "none":
+            if plan.action == "none" or plan.error:
                 return plan
             if plan.action == "delete":
                 return self._preview_delete(plan)

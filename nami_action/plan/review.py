@@ -1,10 +1,13 @@
 """The reviewed plan, as a digest: what a merge's deploy must match before it executes.
 
 A plan's fingerprint holds, per pipeline, what the deploy would do and exactly with what:
-the action, the SHA-256 of the template and of the consumer zip, the SHA-256 of the diff
-against the deployed template (someone deploying in between changes it) and the change set's
-rows. Change set names, costs and queue depths are left out: they differ between two runs that
-would do the same thing. The digest is the SHA-256 of the fingerprint's canonical JSON.
+the action, the SHA-256 of the template and of the consumer zip, the S3 version of the zip
+when the change set keeps the one the stack runs (plan/code_versions.py: otherwise the deploy
+pins the version whose SHA-256 it checked, which no plan can know beforehand), the SHA-256 of
+the diff against the deployed template (someone deploying in between changes it) and the
+change set's rows. Change set names, costs and queue depths are left out: they differ
+between two runs that would do the same thing. The digest is the SHA-256 of the
+fingerprint's canonical JSON.
 
 A deploy computes the fingerprint of its own plan and refuses to execute unless its digest is
 the approved one (Atlantis's saved plans, Terraform Cloud's "apply exactly this plan"), and
@@ -31,11 +34,13 @@ def fingerprint(run: PlanRun, bundle_digest: str | None) -> dict[str, Any]:
     for plan in run.plan.pipelines:
         template = run.templates.get(plan.pipeline) if plan.action != "delete" else None
         artifact = run.artifacts.get(plan.pipeline) if plan.action != "delete" else None
+        pinned = run.code.get(plan.pipeline)
         pipelines[plan.pipeline] = {
             "stack": plan.stack_name,
             "action": plan.action,
             "template_sha256": _sha(template) if template is not None else None,
             "zip_sha256": artifact.sha256 if artifact is not None else None,
+            "code_version": pinned.approved if pinned is not None else None,
             "diff_sha256": _sha(plan.diff) if plan.diff else None,
             "changes": sorted(
                 [c.action, c.logical_id, c.resource_type, c.replacement] for c in plan.changes
@@ -78,6 +83,11 @@ def differences(approved: dict[str, Any], actual: dict[str, Any]) -> list[str]:
 def _hint(keys: list[str]) -> str:
     if "diff_sha256" in keys and "template_sha256" not in keys:
         return " (the deployed stack changed since the plan: someone deployed or it drifted)"
+    if keys == ["code_version"]:
+        return (
+            " (the zip version the plan keeps no longer holds the zip, or the stack now runs"
+            " another: plan again)"
+        )
     return ""
 
 

@@ -201,7 +201,8 @@ def test_destroy_cli_guards_non_empty_queues(project: Project, emulator: str, aw
 def test_failed_create_is_recovered_on_next_deploy(
     project: Project, emulator: str, aws: Aws, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import nami_action.apply
+    import nami_action.plan.code_versions
+    from nami_action.aws.artifacts import StoredZip
 
     # A create that fails while executing: the function's code is nowhere to be found.
     # (moto fails it inside ExecuteChangeSet and leaves REVIEW_IN_PROGRESS; AWS would roll
@@ -209,7 +210,11 @@ def test_failed_create_is_recovered_on_next_deploy(
     text = project.config.read_text()
     project.config.write_text(text.replace(BUCKET, "bucket-that-was-deleted"))
     with monkeypatch.context() as patched:
-        patched.setattr(nami_action.apply, "upload_artifact", lambda *args: False)
+        patched.setattr(
+            nami_action.plan.code_versions,
+            "upload_artifact",
+            lambda *args: StoredZip("unchanged", None),
+        )
         failed, _ = deploy_project(project, emulator)
     assert set(outcomes(failed).values()) == {"failed"}
     assert all(p.reasons for p in failed.pipelines)

@@ -477,6 +477,7 @@ def test_the_deploy_executes_exactly_the_reviewed_plan(
     and the deploy, and executes when nothing changed, the reviewed zips and templates."""
     s3 = boto3.client("s3", endpoint_url=emulator, region_name="us-east-1")
     s3.create_bucket(Bucket=BUCKET)
+    s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
     bundle = str(tmp_path / "bundle")  # the folder the job's steps share
 
     def step(event: str, payload: dict[str, Any], aws: bool = True, **inputs: str) -> ActionRun:
@@ -543,6 +544,9 @@ def test_the_deploy_executes_exactly_the_reviewed_plan(
     assert "harness-orders" in stacks()
     for entry in reviewed["pipelines"].values():
         if entry["zip_sha256"]:
+            # The S3 version each stack pins (its ArtifactVersion) holds the reviewed zip.
+            (stack,) = cfn.describe_stacks(StackName=entry["stack"])["Stacks"]
+            version = {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}
             key = f"nami/artifacts/{entry['zip_sha256']}.zip"
-            body = s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
-            assert hashlib.sha256(body).hexdigest() == entry["zip_sha256"]
+            pinned = s3.get_object(Bucket=BUCKET, Key=key, VersionId=version["ArtifactVersion"])
+            assert hashlib.sha256(pinned["Body"].read()).hexdigest() == entry["zip_sha256"]

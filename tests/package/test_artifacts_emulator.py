@@ -13,11 +13,13 @@ from typing import Any
 import pytest
 
 from nami_action.aws.artifacts import (
+    StoredZip,
     bootstrap_bucket,
     bucket_exists,
     deploy_bootstrap,
     sha256_checksum,
     upload_artifact,
+    version_holds,
 )
 from nami_action.aws.session import Aws, AwsError, AwsTarget
 from nami_action.compile.bootstrap import DEFAULT_STACK_NAME, bootstrap_template_json
@@ -50,12 +52,19 @@ def count_puts(aws: Aws) -> list[str]:
     return calls
 
 
+def versioned_bucket(aws: Aws, name: str) -> None:
+    s3 = aws.client("s3")
+    s3.create_bucket(Bucket=name)
+    s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+
+
 def test_upload_then_skip(aws: Aws, artifact: Artifact) -> None:
     s3 = aws.client("s3")
-    s3.create_bucket(Bucket="artifacts")
+    versioned_bucket(aws, "artifacts")
     puts = count_puts(aws)
 
-    assert upload_artifact(aws, "artifacts", artifact) == "uploaded"
+    stored = upload_artifact(aws, "artifacts", artifact)
+    assert stored.upload == "uploaded"
     body = s3.get_object(Bucket="artifacts", Key=artifact.s3_key)["Body"].read()
     assert body == artifact.path.read_bytes()
     head = s3.head_object(Bucket="artifacts", Key=artifact.s3_key, ChecksumMode="ENABLED")
@@ -63,9 +72,29 @@ def test_upload_then_skip(aws: Aws, artifact: Artifact) -> None:
     digest = hashlib.sha256(artifact.path.read_bytes()).digest()
     assert head["ChecksumSHA256"] == base64.b64encode(digest).decode()
     assert puts == [f"/{artifact.s3_key}"]
+    assert stored.version == head["VersionId"]
 
-    assert upload_artifact(aws, "artifacts", artifact) == "unchanged"
+    again = upload_artifact(aws, "artifacts", artifact)
     assert puts == [f"/{artifact.s3_key}"]  # the stored checksum matched: no second PutObject
+    assert again.upload == "unchanged" and again.version == stored.version
+
+
+def test_a_bucket_without_versioning_gives_no_version(aws: Aws, artifact: Artifact) -> None:
+    aws.client("s3").create_bucket(Bucket="artifacts")
+    assert upload_artifact(aws, "artifacts", artifact).version is None
+    assert upload_artifact(aws, "artifacts", artifact).version is None  # HeadObject: none either
+
+
+def test_version_holds_only_for_the_zips_bytes(aws: Aws, artifact: Artifact) -> None:
+    s3 = aws.client("s3")
+    versioned_bucket(aws, "artifacts")
+    good = upload_artifact(aws, "artifacts", artifact).version
+    assert good is not None
+    swapped = s3.put_object(Bucket="artifacts", Key=artifact.s3_key, Body=b"other bytes")
+    assert version_holds(aws, "artifacts", artifact, good)  # a version's bytes never change
+    assert not version_holds(aws, "artifacts", artifact, swapped["VersionId"])
+    s3.delete_object(Bucket="artifacts", Key=artifact.s3_key, VersionId=good)
+    assert not version_holds(aws, "artifacts", artifact, good)  # gone is not a refusal
 
 
 @pytest.mark.parametrize("checksum", [True, False], ids=["own-checksum", "no-checksum"])
@@ -75,16 +104,18 @@ def test_swapped_object_under_the_same_key_is_replaced(
     """Someone with write access put other bytes at the zip's key: the key alone would say
     "already uploaded". The SHA-256 S3 keeps says otherwise, and the local zip goes up again."""
     s3 = aws.client("s3")
-    s3.create_bucket(Bucket="artifacts")
+    versioned_bucket(aws, "artifacts")
     extra = {"ChecksumAlgorithm": "SHA256"} if checksum else {}
-    s3.put_object(Bucket="artifacts", Key=artifact.s3_key, Body=b"not the zip", **extra)
+    bad = s3.put_object(Bucket="artifacts", Key=artifact.s3_key, Body=b"not the zip", **extra)
     puts = count_puts(aws)
 
-    assert upload_artifact(aws, "artifacts", artifact) == "replaced"
-    body = s3.get_object(Bucket="artifacts", Key=artifact.s3_key)["Body"].read()
-    assert body == artifact.path.read_bytes()
+    stored = upload_artifact(aws, "artifacts", artifact)
+    assert stored.upload == "replaced"
+    assert stored.version not in (None, bad["VersionId"])
+    body = s3.get_object(Bucket="artifacts", Key=artifact.s3_key, VersionId=stored.version)
+    assert body["Body"].read() == artifact.path.read_bytes()
     assert puts == [f"/{artifact.s3_key}"]
-    assert upload_artifact(aws, "artifacts", artifact) == "unchanged"
+    assert upload_artifact(aws, "artifacts", artifact) == StoredZip("unchanged", stored.version)
 
 
 def test_swapped_object_that_cannot_be_replaced_stops_the_deploy(
@@ -142,8 +173,8 @@ def test_deploy_bootstrap_creates_bucket_then_updates(aws: Aws, artifact: Artifa
     # Running bootstrap again is an update (or "No updates", on real AWS) with the same bucket.
     assert deploy_bootstrap(aws, DEFAULT_STACK_NAME, template, poll_seconds=1) == bucket
 
-    assert upload_artifact(aws, bucket, artifact) == "uploaded"
-    assert upload_artifact(aws, bucket, artifact) == "unchanged"
+    assert upload_artifact(aws, bucket, artifact).upload == "uploaded"
+    assert upload_artifact(aws, bucket, artifact).upload == "unchanged"
 
 
 def test_create_failure_names_the_reason(aws: Aws) -> None:

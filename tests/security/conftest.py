@@ -14,10 +14,13 @@ from .enforced import BUCKET, set_auth
 
 @pytest.fixture
 def project_folder(tmp_path: Path, aws: Aws) -> Path:
-    """A project with one consumer folder and its artifact bucket."""
+    """A project with one consumer folder and its artifact bucket (versioned, as bootstrap's:
+    deploys pin the code by S3 version and read that version back)."""
     (tmp_path / "consumer").mkdir()
     (tmp_path / "consumer" / "handler.py").write_text("def handle(webhook):\n    return None\n")
-    aws.client("s3").create_bucket(Bucket=BUCKET)
+    s3 = aws.client("s3")
+    s3.create_bucket(Bucket=BUCKET)
+    s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
     return tmp_path
 
 

@@ -123,12 +123,17 @@ def record_calls(monkeypatch: pytest.MonkeyPatch) -> set[str]:
     calls: set[str] = set()
     original = session.Aws.client
 
-    def hook(model: Any, **_: Any) -> None:
+    def hook(model: Any, params: Any = None, **_: Any) -> None:
         service = model.service_model.service_name
         name = f"{service}:{model.name}"
         if service == "apigateway":  # authorized as the HTTP verb on the path
             name = f"apigateway:{model.http['method']}"
-        calls.add(AUTHORIZED_AS.get(name, name))
+        name = AUTHORIZED_AS.get(name, name)
+        if name == "s3:GetObject" and "versionId" in ((params or {}).get("query_string") or {}):
+            # "If you include a versionId in your request header, you must have the
+            # s3:GetObjectVersion permission" (S3 API reference, GetObject and HeadObject).
+            name = "s3:GetObjectVersion"
+        calls.add(name)
 
     def client(self: session.Aws, service: str) -> Any:
         made = original(self, service)

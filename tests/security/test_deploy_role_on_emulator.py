@@ -32,16 +32,21 @@ def deploy_role(aws: Aws, emulator: str, monkeypatch: pytest.MonkeyPatch) -> Aws
 
 
 def test_nami_deploy_works_with_the_deploy_role_alone(
-    project_folder: Path, deploy_role: Aws, enforced: str
+    project_folder: Path, deploy_role: Aws, enforced: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     config = write_config(project_folder, {"stripe": 5}, REGION)
     deploy = ["deploy", str(config), "--poll-seconds", FAST]
     created = CliRunner().invoke(cli, deploy)
     assert created.exit_code == 0, created.output
     write_config(project_folder, {"stripe": 40}, REGION)
+    calls = record_calls(monkeypatch)
     updated = CliRunner().invoke(cli, deploy)
     assert updated.exit_code == 0, updated.output
     assert "updated" in updated.output
+    # The code did not change: the update keeps the S3 version the stack runs, after reading
+    # that version's checksum (s3:GetObjectVersion), and uploads nothing.
+    assert "s3:GetObjectVersion" in calls and "s3:PutObject" not in calls
+    assert not_in_policy(calls, load("deploy-role-policy.json")) == set()
 
     s3 = deploy_role.client("s3")
     review = "nami/review/templates/x.json"
