@@ -237,12 +237,19 @@ INGEST_FUNCTION = names.INGEST_FUNCTION
 
 
 def api_metric(
-    pipeline: PipelineConfig, metric: str, *, in_sub: bool = False
+    pipeline: PipelineConfig,
+    metric: str,
+    *,
+    in_sub: bool = False,
+    physical: dict[str, str] | None = None,
 ) -> tuple[str, str, list[tuple[str, Any]]]:
     """(namespace, metric name, dimensions) of the ingress metric a REST API calls `metric`;
-    `in_sub`: ids as `${LogicalId}` for a Fn::Sub body (the dashboard) instead of Refs."""
+    `in_sub`: ids as `${LogicalId}` for a Fn::Sub body (the dashboard) instead of Refs;
+    `physical`: a deployed stack's resources (logical -> physical id), for reading the metric."""
 
     def ref(logical_id: str) -> Any:
+        if physical is not None:
+            return physical.get(logical_id, "")
         return f"${{{logical_id}}}" if in_sub else Ref(logical_id)
 
     stage = ("Stage", names.STAGE_NAME)

@@ -387,6 +387,15 @@ INGRESS_DESCRIPTION = (
 )
 
 
+# After a change of `ingress`, the old endpoint keeps writing into the same queue (senders still
+# call its URL until someone updates them) until a deploy finds it quiet this long (plan/
+# endpoints.py reads its request count from CloudWatch).
+RETIRE_AFTER_DESCRIPTION = (
+    "After a change of `ingress`, the old endpoint stays live, writing into the same queue, "
+    "until a deploy finds it without requests for this long (CloudWatch)."
+)
+
+
 # The public URL invokes the function for any request, forged ones too: without a cap, a flood
 # takes the account's whole concurrency (the consumers' included). 10 concurrent ingests of
 # ~50 ms each are ~200 requests/s. https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html
@@ -928,6 +937,9 @@ class Pipeline(Strict):
     ingress_function: IngressFunction | None = Field(
         default=None, description="Only with `ingress: function-url`: its ingest function."
     )
+    ingress_retire_after: Annotated[int, Seconds(HOUR, 90 * DAY, RETIRE_AFTER_DESCRIPTION)] = (
+        7 * DAY
+    )
 
 
 class Defaults(Strict):
@@ -944,6 +956,9 @@ class Defaults(Strict):
     ingress: IngressKind = Field(default="rest", description=INGRESS_DESCRIPTION)
     ingress_function: IngressFunction | None = Field(
         default=None, description="Only with `ingress: function-url`: its ingest function."
+    )
+    ingress_retire_after: Annotated[int, Seconds(HOUR, 90 * DAY, RETIRE_AFTER_DESCRIPTION)] = (
+        7 * DAY
     )
 
 

@@ -24,7 +24,6 @@ from nami_action.compile.ingress_http import (
 )
 from nami_action.config import load_config
 from nami_action.config.rules import throttle_limits
-from nami_action.plan.endpoints import endpoint_warnings
 from nami_action.runtime import Headers, VerifySettings, verify
 from nami_action.runtime.webhook import MalformedEnvelope, decode_envelope
 from tests.cfn_lint import assert_templates_lint_clean
@@ -364,19 +363,6 @@ def test_alarms_and_dashboard_read_the_http_api_metrics(
     assert '"4xx"' in text and "4XXError" not in text
     rest = templates["open"]["Resources"]["Ingress5xxAlarm"]["Properties"]["Metrics"][0]
     assert rest["MetricStat"]["Metric"]["MetricName"] == "5XXError"
-
-
-def test_plan_flags_a_change_of_kind_as_a_changed_endpoint(
-    templates: dict[str, dict[str, Any]],
-) -> None:
-    rest, http = templates["open"], templates["github"]
-    (warning,) = endpoint_warnings("github", rest, http)
-    assert warning.kind == "endpoint-changed"
-    assert warning.loses_messages  # deploy asks for --force, as for a replaced queue
-    assert "from `rest` to `http`" in warning.message
-    assert "senders must be updated" in warning.message
-    assert endpoint_warnings("github", http, http) == []
-    assert endpoint_warnings("github", None, http) == []  # a create has no old URL
 
 
 def test_the_cli_reads_a_v2_envelope_back_as_it_reads_v1(project: Path) -> None:
