@@ -383,7 +383,7 @@ INGRESS_DESCRIPTION = (
     "headers); `http`, an HTTP API writing to SQS (cheaper; UTF-8 text bodies and the headers "
     "verification needs); `function-url`, a small ingest function behind a Lambda function URL "
     "(no gateway fee; checks signatures before storing, answers provider handshakes). A change "
-    "of kind changes the endpoint URL."
+    "of kind changes the endpoint URL; the old one stays live (`ingress_retire_after`)."
 )
 
 
