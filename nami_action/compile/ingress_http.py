@@ -60,6 +60,9 @@ SCHEME_HEADERS: dict[str, tuple[str, ...]] = {
     "shopify": ("x-shopify-hmac-sha256", "x-shopify-topic", "x-shopify-webhook-id"),
     "slack": ("x-slack-signature", "x-slack-request-timestamp"),
     "standard-webhooks": ("webhook-id", "webhook-timestamp", "webhook-signature"),
+    # Svix-based senders (Clerk, Resend, ...) send only these; mapping both sets would make
+    # every request lack three mapped headers (the undocumented case above).
+    "svix": ("svix-id", "svix-timestamp", "svix-signature"),
     "sns": (),  # the signature and the topic are in the body
 }
 # The context variables of an HTTP API. The id is $context.extendedRequestId: the REST API's

@@ -291,6 +291,16 @@ class StandardWebhooksVerify(_SignedBy):
     tolerance: Tolerance = 300
 
 
+class SvixVerify(_SignedBy):
+    """Svix (Clerk, Resend, ...): Standard Webhooks' signature under Svix's header names,
+    `svix-id`, `svix-timestamp`, `svix-signature`. Either scheme verifies either header set
+    (as svix's own library); they differ in what `ingress: http` maps: this one maps exactly
+    the svix-* headers, so no verification rests on a header the sender leaves out."""
+
+    scheme: Literal["svix"]
+    tolerance: Tolerance = 300
+
+
 class HmacVerify(_SignedBy):
     """Any sender that signs the raw body with HMAC-SHA256 into one header."""
 
@@ -339,6 +349,7 @@ Verify = Annotated[
     | StripeVerify
     | SlackVerify
     | StandardWebhooksVerify
+    | SvixVerify
     | HmacVerify
     | SnsVerify
     | NoVerify,
@@ -350,6 +361,7 @@ SCHEMES = (
     "shopify",
     "slack",
     "standard-webhooks",
+    "svix",
     "hmac-sha256",
     "sns",
     "none",

@@ -9,10 +9,12 @@ import hashlib
 import hmac
 import json
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+import svix
 
 from nami_action.compile import CodeLocation, compile_config
 from nami_action.compile.ingress_http import (
@@ -57,6 +59,9 @@ pipelines:
   std:
     verify: {scheme: standard-webhooks, secret: ssm:/acme/std}
     consumer: {code: consumer}
+  clerk:
+    verify: {scheme: svix, secret: ssm:/acme/clerk}
+    consumer: {code: consumer}
   open:
     verify: {scheme: none}
     consumer: {code: consumer}
@@ -94,7 +99,7 @@ def test_defaults_choose_the_kind_and_a_pipeline_overrides_it(
 ) -> None:
     assert resources(templates["open"], "AWS::ApiGatewayV2::Api") == {}
     assert resources(templates["open"], "AWS::ApiGateway::RestApi")
-    for name in ("github", "stripe", "slack", "shopify", "std"):
+    for name in ("github", "stripe", "slack", "shopify", "std", "clerk"):
         assert resources(templates[name], "AWS::ApiGateway::RestApi") == {}
         (api,) = resources(templates[name], "AWS::ApiGatewayV2::Api").values()
         assert api["Properties"]["ProtocolType"] == "HTTP"
@@ -250,6 +255,7 @@ def test_headers_not_sent_are_absent_and_others_are_not_carried(project: Path) -
         ("stripe", {"stripe-signature"}),
         ("slack", {"x-slack-signature", "x-slack-request-timestamp"}),
         ("std", {"webhook-id", "webhook-timestamp", "webhook-signature"}),
+        ("clerk", {"svix-id", "svix-timestamp", "svix-signature"}),
     ],
 )
 def test_only_the_headers_the_scheme_needs_are_mapped(
@@ -320,6 +326,27 @@ def test_every_scheme_verifies_from_what_the_mapping_carries(
         webhook.received_at.timestamp(),
     )
     assert not tampered.ok
+
+
+def test_a_svix_signed_request_verifies_through_the_svix_mapping(project: Path) -> None:
+    """Clerk, Resend, ... sign with the svix library and send only svix-* headers: `scheme:
+    svix` maps exactly those (no mapped header is ever missing), and the runtime verifies
+    them. The standard-webhooks mapping would carry none of them."""
+    body = '{"type":"user.created","data":{"id":"user_1","name":"Zo\u00eb"}}'
+    signature = svix.Webhook(SECRET).sign("msg_2", datetime.fromtimestamp(NOW, tz=UTC), body)
+    sent = {"svix-id": "msg_2", "svix-timestamp": str(NOW), "svix-signature": signature}
+    headers = {**sent, "Content-Type": "application/json", "User-Agent": "Svix-Webhooks/1"}
+
+    def carried(pipeline: str, scheme: str) -> tuple[dict[str, str], bool]:
+        webhook = decode_envelope(
+            fill(message_body(spec_of(project, pipeline)), headers, body, CONTEXT)
+        )
+        settings = VerifySettings(scheme, SECRET)
+        result = verify(settings, webhook.headers, webhook.body, webhook.received_at.timestamp())
+        return dict(webhook.headers.items()), result.ok
+
+    assert carried("clerk", "svix") == (sent, True)
+    assert carried("std", "standard-webhooks") == ({}, False)
 
 
 def test_every_scheme_has_its_headers_listed() -> None:
