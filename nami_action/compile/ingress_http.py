@@ -83,10 +83,18 @@ BODY = "${request.body}"
 # large, characters SQS does not allow, queue gone), 403 (access denied) or 404; each becomes
 # 500 so the sender retries instead of believing a webhook that was never stored. SQS's own
 # 5xx pass through as 5xx. A stored message answers 202, as the REST kind does.
-# Response parameter mapping changes the status code and headers only, never the body: SQS's
-# error text (an access-denied one names the role's ARN, so the account id) reaches the sender,
-# unlike the REST kind's static answers. The README says so; `make aws-smoke` reports it.
+# Response parameter mapping changes the status code and headers only, never the body, and
+# cannot touch x-amz-*/x-amzn-* headers (reserved); HTTP APIs have no gateway responses. So
+# SQS's error text reaches the sender, unlike the REST kind's static answers. What it can hold
+# is kept small by construction: the queues use SSE-SQS, not a KMS key (no KMS error names a
+# key ARN), and the role may send to this queue only, so the usual refusals (too large,
+# characters SQS does not allow, throttled, SQS failing) say nothing about the account. An
+# access-denied text names the account id, the role and the queue; it needs a deny from
+# outside this template (an SCP, an edited role or boundary, IAM still propagating a changed
+# policy during a deploy). The README says so, the plan notes it, `make aws-smoke` reports it;
+# for senders that must learn nothing, `rest` or `function-url`.
 # https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-parameter-mapping.html#http-api-mapping-response-parameters
+# https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-parameter-mapping.html#http-api-mapping-reserved-headers
 STORED_STATUS = "202"
 REFUSED_STATUS = "500"
 SQS_REFUSALS = ("400", "403", "404")

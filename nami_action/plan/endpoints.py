@@ -156,6 +156,10 @@ def ingress_note(pipeline: PipelineConfig) -> str:
             f"function URL, at most {cap} request{'s' if cap != 1 else ''} at once "
             "(`ingress_function.reserved_concurrency`; above it Lambda answers 429)"
         )
-    if spec.ingress == "http" and not VERIFIED_ON_AWS:
-        return "HTTP API, not yet verified on AWS (`make aws-smoke`, docs/aws-smoke.md)"
+    if spec.ingress == "http":
+        # Response mapping cannot replace the body (compile/ingress_http.py): say it each plan.
+        shown = "a refused request shows the sender SQS's error text (use `rest` to hide it)"
+        if VERIFIED_ON_AWS:
+            return f"HTTP API: {shown}"
+        return f"HTTP API, not yet verified on AWS (`make aws-smoke`, docs/aws-smoke.md); {shown}"
     return ""

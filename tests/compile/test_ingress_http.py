@@ -149,6 +149,19 @@ def test_sqs_refusals_answer_5xx_and_stored_answers_202(
         assert status[code] == {"overwrite:statuscode": "500"}
 
 
+def test_an_sqs_refusal_has_no_key_to_name(templates: dict[str, dict[str, Any]]) -> None:
+    """An HTTP API passes SQS's error text to the sender (response mapping cannot replace a
+    body): both queues are SSE-SQS without a KMS key, so no KMS error (which names the key's
+    ARN, the account with it) can be among them; the role may only send to this queue."""
+    for template in templates.values():
+        queues = resources(template, "AWS::SQS::Queue").values()
+        assert len(queues) == 2
+        for queue in queues:
+            properties = queue["Properties"]
+            assert properties["SqsManagedSseEnabled"] is True
+            assert "KmsMasterKeyId" not in properties
+
+
 def test_stage_throttles_from_the_throttle_settings(
     project: Path, templates: dict[str, dict[str, Any]]
 ) -> None:

@@ -181,6 +181,7 @@ def test_the_plan_states_the_ingest_cap_and_the_unverified_kind(project: Project
     said = {p.pipeline: p.ingress for p in plan.pipelines}
     assert said["github"] == ""
     assert "not yet verified on AWS" in said["stripe"]
+    assert "shows the sender SQS's error text" in said["stripe"]
     assert "at most 10 requests at once" in said["orders"]
     text, markdown = plan_text(plan), plan_markdown(plan)
     for note in (said["stripe"], said["orders"]):
