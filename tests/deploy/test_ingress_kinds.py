@@ -12,7 +12,7 @@ from nami_action.aws.session import Aws
 from nami_action.render.markdown import plan_markdown
 from nami_action.render.text import plan_text
 
-from .support import Project
+from .support import FaultProxy, Project
 from .test_deploy import deploy_project, fresh_aws, outcomes, plan_run
 
 
@@ -120,6 +120,25 @@ def test_an_ingress_change_keeps_the_old_endpoint_until_it_is_quiet(
         assert http_url is not None and http_url != rest_url
     else:
         assert http_url is None
+
+
+def test_an_old_endpoint_whose_traffic_cannot_be_read_is_kept(
+    project: Project, emulator: str, aws: Aws, proxy: FaultProxy, proxied_aws: Aws
+) -> None:
+    """CloudWatch refusing the read (here: access denied, injected by the proxy) must not
+    retire an endpoint that senders may still call: it stays, and the plan says why."""
+    written = project.config.read_text()
+    deploy_project(project, emulator)
+    set_stripe(project, written, "    ingress: http")  # no requests seeded: quiet, if readable
+    proxy.fail("GetMetricData", 403, "<Error><Code>AccessDenied</Code></Error>", times=5)
+    run = plan_run(project, proxied_aws)
+    (stripe,) = run.plan.changed
+    (kept,) = [w for w in stripe.warnings if w.kind == "endpoint-live"]
+    assert "is kept, still writing into the queue: its traffic cannot be read" in kept.message
+    assert proxy.seen["GetMetricData"] >= 1  # (the cost estimate reads CloudWatch too)
+    template = json.loads(run.templates["stripe"])
+    assert template["Metadata"]["Nami"]["retiring_ingress"] == ["rest"]
+    assert "ApiPostMethod" in template["Resources"]
 
 
 def test_a_function_url_endpoint_is_read_from_lambda(aws: Aws) -> None:
