@@ -11,7 +11,6 @@ from datetime import datetime
 from pathlib import Path
 
 from nami_action.aws import stacks as cfn
-from nami_action.aws.function_urls import function_url
 from nami_action.aws.mappings import get_mapping
 from nami_action.aws.session import Aws
 from nami_action.compile import names
@@ -20,6 +19,7 @@ from nami_action.drift.restore import restore_drift
 from nami_action.errors import NamiError
 from nami_action.operate.carry_over import MOVE_FOLDER, carry_over, record_intent, replaced_urls
 from nami_action.operate.pause import consumer_mapping, keep_paused
+from nami_action.operate.pipelines import endpoint_of
 from nami_action.plan import decide
 from nami_action.plan.model import DeployResult, Outcome, PipelinePlan, PipelineResult
 from nami_action.plan.planner import PlanRun, change_set_name, make_change_set
@@ -68,15 +68,11 @@ def retry_while_queue_name_cools(
     raise AssertionError("unreachable: the last attempt returns")
 
 
-def endpoint_url(aws: Aws, stack_name: str, path: str) -> str | None:
-    """Derived from the stack's resources (the REST API id), so it works without Outputs."""
+def endpoint_url(aws: Aws, stack_name: str, path: str, kind: str | None = None) -> str | None:
+    """Derived from the stack's resources (the API id of ingress `kind`), so it works without
+    Outputs."""
     resources = cfn.stack_resources(aws, stack_name) or {}
-    api_id = names.api_id_of(resources)
-    if not api_id:
-        ingest = resources.get(names.INGEST_FUNCTION)  # ingress: function-url
-        url = function_url(aws, ingest) if ingest else None
-        return url + path.removeprefix("/") if url else None
-    return f"https://{api_id}.execute-api.{aws.region}.amazonaws.com/{names.STAGE_NAME}{path}"
+    return endpoint_of(aws, resources, path, kind)
 
 
 def refusal(plan: PipelinePlan, options: DeployOptions) -> tuple[Outcome, str] | None:
@@ -218,7 +214,7 @@ class Deployer:
     def _endpoint(self, plan: PipelinePlan, reasons: list[str]) -> str | None:
         pipeline = self.run.config.pipelines[plan.pipeline]
         try:
-            return endpoint_url(self.aws, plan.stack_name, pipeline.path)
+            return endpoint_url(self.aws, plan.stack_name, pipeline.path, pipeline.spec.ingress)
         except NamiError as exc:
             reasons.append(f"could not read the endpoint: {exc}")
             return None

@@ -14,6 +14,9 @@ QUERIES_PER_CALL = 500  # GetMetricData's limit
 Points = list[tuple[datetime, float]]
 
 
+Metric = tuple[str, str, list[tuple[str, str]]]  # namespace, name, dimensions (name, value)
+
+
 def queue_metric(
     aws: Aws,
     queue_names: list[str],
@@ -22,28 +25,43 @@ def queue_metric(
     doing: str,
 ) -> dict[str, Points]:
     """Queue name -> the datapoints of one AWS/SQS metric (name, statistic, period in
-    seconds) between window's start and end, newest first. One GetMetricData call answers up
-    to 500 queues; its pages are followed."""
-    found: dict[str, Points] = {name: [] for name in queue_names}
+    seconds) between window's start and end, newest first."""
     name, stat, period = metric
+    wanted: list[Metric] = [("AWS/SQS", name, [("QueueName", queue)]) for queue in queue_names]
+    found = metric_points(aws, wanted, (stat, period), window, doing)
+    return dict(zip(queue_names, found, strict=True))
+
+
+def metric_points(
+    aws: Aws,
+    metrics: list[Metric],
+    statistic: tuple[str, int],
+    window: tuple[datetime, datetime],
+    doing: str,
+) -> list[Points]:
+    """The datapoints of each metric (statistic, period in seconds) between window's start and
+    end, newest first, in the order asked. One GetMetricData call answers up to 500 metrics;
+    its pages are followed."""
+    found: list[Points] = [[] for _ in metrics]
+    stat, period = statistic
     cloudwatch = aws.client("cloudwatch")
-    for start in range(0, len(queue_names), QUERIES_PER_CALL):
-        chunk = queue_names[start : start + QUERIES_PER_CALL]
+    for start in range(0, len(metrics), QUERIES_PER_CALL):
+        chunk = metrics[start : start + QUERIES_PER_CALL]
         queries = [
             {
-                "Id": f"q{i}",
+                "Id": f"q{start + i}",
                 "MetricStat": {
                     "Metric": {
-                        "Namespace": "AWS/SQS",
+                        "Namespace": namespace,
                         "MetricName": name,
-                        "Dimensions": [{"Name": "QueueName", "Value": queue}],
+                        "Dimensions": [{"Name": k, "Value": v} for k, v in dimensions],
                     },
                     "Period": period,
                     "Stat": stat,
                 },
                 "ReturnData": True,
             }
-            for i, queue in enumerate(chunk)
+            for i, (namespace, name, dimensions) in enumerate(chunk)
         ]
         token: str | None = None
         with translate_errors(doing):
@@ -59,11 +77,11 @@ def queue_metric(
                     points = zip(
                         result.get("Timestamps", []), result.get("Values", []), strict=False
                     )
-                    found[chunk[int(str(result["Id"])[1:])]].extend(points)
+                    found[int(str(result["Id"])[1:])].extend(points)
                 token = page.get("NextToken")
                 if not token:
                     break
-    return {queue: sorted(points, reverse=True) for queue, points in found.items()}
+    return [sorted(points, reverse=True) for points in found]
 
 
 def oldest_message_ages(

@@ -1,4 +1,4 @@
-"""How many webhooks each pipeline received in the last 30 days, from CloudWatch.
+"""CloudWatch request counts: webhooks per pipeline (30 days), and calls to an old endpoint.
 
 The queue's NumberOfMessagesSent counts every webhook the endpoint stored, whatever the
 ingress kind (REST API, HTTP API or function URL), so one metric serves them all.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from nami_action.aws.metrics import queue_metric
+from nami_action.aws.metrics import Metric, metric_points, queue_metric
 from nami_action.aws.session import Aws
 
 WINDOW = timedelta(days=30)
@@ -34,3 +34,20 @@ def webhooks_last_30_days(
         name: float(sum(value for _, value in found)) if found else None
         for name, found in points.items()
     }
+
+
+def request_counts(
+    aws: Aws, metrics: list[Metric], window: timedelta, now: datetime | None = None
+) -> list[float | None]:
+    """Requests each endpoint metric (plan/endpoints.py) counted in the last `window`, in the
+    order asked; None where CloudWatch has no datapoint at all (API Gateway and Lambda publish
+    nothing for an endpoint nobody called). Hourly datapoints: GetMetricData returns none for
+    a start older than 15 days unless the period is a multiple of 300 s, or 63 days of 3600 s.
+    https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_GetMetricData.html"""
+    if not metrics:
+        return []
+    end = now or datetime.now(UTC)
+    found = metric_points(
+        aws, metrics, ("Sum", 3600), (end - window, end), "reading endpoint traffic from CloudWatch"
+    )
+    return [float(sum(value for _, value in points)) if points else None for points in found]

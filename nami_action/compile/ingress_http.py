@@ -60,6 +60,9 @@ SCHEME_HEADERS: dict[str, tuple[str, ...]] = {
     "shopify": ("x-shopify-hmac-sha256", "x-shopify-topic", "x-shopify-webhook-id"),
     "slack": ("x-slack-signature", "x-slack-request-timestamp"),
     "standard-webhooks": ("webhook-id", "webhook-timestamp", "webhook-signature"),
+    # Svix-based senders (Clerk, Resend, ...) send only these; mapping both sets would make
+    # every request lack three mapped headers (the undocumented case above).
+    "svix": ("svix-id", "svix-timestamp", "svix-signature"),
     "sns": (),  # the signature and the topic are in the body
 }
 # The context variables of an HTTP API. The id is $context.extendedRequestId: the REST API's
@@ -80,11 +83,19 @@ BODY = "${request.body}"
 # large, characters SQS does not allow, queue gone), 403 (access denied) or 404; each becomes
 # 500 so the sender retries instead of believing a webhook that was never stored. SQS's own
 # 5xx pass through as 5xx. A stored message answers 202, as the REST kind does.
-# Response parameter mapping changes the status code and headers only, never the body: SQS's
-# error text (an access-denied one names the role's ARN, so the account id) reaches the sender,
-# unlike the REST kind's static answers. The manual says so (docs/what-a-pipeline-becomes.md);
-# `make aws-smoke` reports it.
+# Response parameter mapping changes the status code and headers only, never the body, and
+# cannot touch x-amz-*/x-amzn-* headers (reserved); HTTP APIs have no gateway responses. So
+# SQS's error text reaches the sender, unlike the REST kind's static answers. What it can hold
+# is kept small by construction: the queues use SSE-SQS, not a KMS key (no KMS error names a
+# key ARN), and the role may send to this queue only, so the usual refusals (too large,
+# characters SQS does not allow, throttled, SQS failing) say nothing about the account. An
+# access-denied text names the account id, the role and the queue; it needs a deny from
+# outside this template (an SCP, an edited role or boundary, IAM still propagating a changed
+# policy during a deploy). The manual says so (docs/what-a-pipeline-becomes.md), the plan
+# notes it, `make aws-smoke` reports it; for senders that must learn nothing, `rest` or
+# `function-url`.
 # https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-parameter-mapping.html#http-api-mapping-response-parameters
+# https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-parameter-mapping.html#http-api-mapping-reserved-headers
 STORED_STATUS = "202"
 REFUSED_STATUS = "500"
 SQS_REFUSALS = ("400", "403", "404")
@@ -238,12 +249,19 @@ INGEST_FUNCTION = names.INGEST_FUNCTION
 
 
 def api_metric(
-    pipeline: PipelineConfig, metric: str, *, in_sub: bool = False
+    pipeline: PipelineConfig,
+    metric: str,
+    *,
+    in_sub: bool = False,
+    physical: dict[str, str] | None = None,
 ) -> tuple[str, str, list[tuple[str, Any]]]:
     """(namespace, metric name, dimensions) of the ingress metric a REST API calls `metric`;
-    `in_sub`: ids as `${LogicalId}` for a Fn::Sub body (the dashboard) instead of Refs."""
+    `in_sub`: ids as `${LogicalId}` for a Fn::Sub body (the dashboard) instead of Refs;
+    `physical`: a deployed stack's resources (logical -> physical id), for reading the metric."""
 
     def ref(logical_id: str) -> Any:
+        if physical is not None:
+            return physical.get(logical_id, "")
         return f"${{{logical_id}}}" if in_sub else Ref(logical_id)
 
     stage = ("Stage", names.STAGE_NAME)

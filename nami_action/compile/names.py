@@ -32,10 +32,16 @@ FINGERPRINT_PREFIX = "nami-fingerprint:"
 LOG_RETENTION_DAYS = 30
 
 
-def api_id_of(resources: dict[str, str]) -> str | None:
-    """The deployed API's id from a stack's resources, whichever kind (moto's CloudFormation
-    skips ApiGatewayV2, so an `http` stack on the emulator has none: callers show no URL)."""
-    return next((resources[i] for i in API_LOGICAL_IDS if resources.get(i)), None)
+API_OF_KIND = {"rest": REST_API, "http": HTTP_API}
+
+
+def api_id_of(resources: dict[str, str], kind: str | None = None) -> str | None:
+    """The deployed API's id from a stack's resources: of ingress `kind` (a stack may also hold
+    a retiring endpoint of the other kind), or whichever it holds when the kind is unknown
+    (moto's CloudFormation skips ApiGatewayV2, so an `http` stack on the emulator has none:
+    callers show no URL)."""
+    wanted = API_LOGICAL_IDS if kind is None else (API_OF_KIND.get(kind, ""),)
+    return next((resources[i] for i in wanted if resources.get(i)), None)
 
 
 def cfn_tags(config: Config, pipeline: PipelineConfig) -> Tags:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from troposphere import GetAtt, Output, Ref, Sub, Template
@@ -34,19 +35,31 @@ def api_logical_id(pipeline: PipelineConfig) -> str:
     return names.HTTP_API if pipeline.spec.ingress == "http" else names.REST_API
 
 
-def build_template(config: Config, pipeline: PipelineConfig, code: CodeLocation) -> Template:
+def build_template(
+    config: Config, pipeline: PipelineConfig, code: CodeLocation, retiring: tuple[str, ...] = ()
+) -> Template:
+    """`retiring`: ingress kinds of earlier deploys whose endpoints stay live (senders may still
+    call them; the plan decides from their traffic, plan/endpoints.py), compiled by the same
+    code as a current one and writing into the same queue. The kinds' logical ids differ."""
     template = Template()
     template.set_version("2010-09-09")
     add_queues(template, config, pipeline)
     add_consumer(template, config, pipeline, code)
     INGRESS_KINDS[pipeline.spec.ingress](template, config, pipeline, code)
+    for kind in retiring:
+        INGRESS_KINDS[kind](template, config, as_kind(pipeline, kind), code)
     add_alarms(template, config, pipeline)
     add_dashboard(template, pipeline)
     _add_outputs(template, pipeline)
     add_skips(template)
     # What is deployed, in nami.yaml's terms: `nami plan` prices it and names what changed.
-    template.set_metadata(pipeline_metadata(pipeline, code))
+    template.set_metadata(pipeline_metadata(pipeline, code, retiring))
     return template
+
+
+def as_kind(pipeline: PipelineConfig, kind: str) -> PipelineConfig:
+    """The pipeline as if `ingress` were `kind`: how a retiring endpoint is compiled."""
+    return replace(pipeline, spec=pipeline.spec.model_copy(update={"ingress": kind}))
 
 
 def endpoint_url(api_id: Any, region: Any, path: str) -> str:
@@ -72,10 +85,12 @@ def _add_outputs(template: Template, pipeline: PipelineConfig) -> None:
         template.add_output(Output(title, Value=value))
 
 
-def render_template(config: Config, pipeline: PipelineConfig, code: CodeLocation) -> str:
+def render_template(
+    config: Config, pipeline: PipelineConfig, code: CodeLocation, retiring: tuple[str, ...] = ()
+) -> str:
     """The template text, byte-identical for identical input, with its own fingerprint in the
     Description so the planner can tell from DescribeStacks alone whether a stack changed."""
-    body = build_template(config, pipeline, code).to_dict()
+    body = build_template(config, pipeline, code, retiring).to_dict()
     fingerprint = hashlib.sha256(_canonical(body).encode()).hexdigest()
     body["Description"] = (
         f"Nami {__version__} pipeline {pipeline.stack_name} "

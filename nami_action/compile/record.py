@@ -12,13 +12,18 @@ from nami_action.cost.model import METADATA_KEY, inputs_from_pipeline
 
 SETTINGS = "settings"
 CODE = "code"
+RETIRING = "retiring_ingress"  # kinds of earlier endpoints still live (plan/endpoints.py)
 
 
-def pipeline_metadata(pipeline: PipelineConfig, code: CodeLocation) -> dict[str, Any]:
+def pipeline_metadata(
+    pipeline: PipelineConfig, code: CodeLocation, retiring: tuple[str, ...] = ()
+) -> dict[str, Any]:
     recorded: dict[str, Any] = {
         "cost": inputs_from_pipeline(pipeline.spec).metadata(),
         SETTINGS: flat_settings(pipeline.written),
     }
+    if retiring:
+        recorded[RETIRING] = list(retiring)
     if code.manifest is not None:
         recorded[CODE] = code.manifest.to_metadata()
     return {METADATA_KEY: recorded}

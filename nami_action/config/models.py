@@ -291,6 +291,16 @@ class StandardWebhooksVerify(_SignedBy):
     tolerance: Tolerance = 300
 
 
+class SvixVerify(_SignedBy):
+    """Svix (Clerk, Resend, ...): Standard Webhooks' signature under Svix's header names,
+    `svix-id`, `svix-timestamp`, `svix-signature`. Either scheme verifies either header set
+    (as svix's own library); they differ in what `ingress: http` maps: this one maps exactly
+    the svix-* headers, so no verification rests on a header the sender leaves out."""
+
+    scheme: Literal["svix"]
+    tolerance: Tolerance = 300
+
+
 class HmacVerify(_SignedBy):
     """Any sender that signs the raw body with HMAC-SHA256 into one header."""
 
@@ -339,6 +349,7 @@ Verify = Annotated[
     | StripeVerify
     | SlackVerify
     | StandardWebhooksVerify
+    | SvixVerify
     | HmacVerify
     | SnsVerify
     | NoVerify,
@@ -350,6 +361,7 @@ SCHEMES = (
     "shopify",
     "slack",
     "standard-webhooks",
+    "svix",
     "hmac-sha256",
     "sns",
     "none",
@@ -383,7 +395,16 @@ INGRESS_DESCRIPTION = (
     "headers); `http`, an HTTP API writing to SQS (cheaper; UTF-8 text bodies and the headers "
     "verification needs); `function-url`, a small ingest function behind a Lambda function URL "
     "(no gateway fee; checks signatures before storing, answers provider handshakes). A change "
-    "of kind changes the endpoint URL."
+    "of kind changes the endpoint URL; the old one stays live (`ingress_retire_after`)."
+)
+
+
+# After a change of `ingress`, the old endpoint keeps writing into the same queue (senders still
+# call its URL until someone updates them) until a deploy finds it quiet this long (plan/
+# endpoints.py reads its request count from CloudWatch).
+RETIRE_AFTER_DESCRIPTION = (
+    "After a change of `ingress`, the old endpoint stays live, writing into the same queue, "
+    "until a deploy finds it without requests for this long (CloudWatch)."
 )
 
 
@@ -928,6 +949,9 @@ class Pipeline(Strict):
     ingress_function: IngressFunction | None = Field(
         default=None, description="Only with `ingress: function-url`: its ingest function."
     )
+    ingress_retire_after: Annotated[int, Seconds(HOUR, 90 * DAY, RETIRE_AFTER_DESCRIPTION)] = (
+        7 * DAY
+    )
 
 
 class Defaults(Strict):
@@ -944,6 +968,9 @@ class Defaults(Strict):
     ingress: IngressKind = Field(default="rest", description=INGRESS_DESCRIPTION)
     ingress_function: IngressFunction | None = Field(
         default=None, description="Only with `ingress: function-url`: its ingest function."
+    )
+    ingress_retire_after: Annotated[int, Seconds(HOUR, 90 * DAY, RETIRE_AFTER_DESCRIPTION)] = (
+        7 * DAY
     )
 
 

@@ -25,7 +25,12 @@ from nami_action.runtime.config import DedupeConfig, RuntimeConfig, VerifyConfig
 from nami_action.runtime.consumer import Consumer
 from nami_action.runtime.dedupe import Markers
 from nami_action.runtime.forward import Forwarder
-from nami_action.runtime.verify import DEFAULT_TOLERANCE, VerifySettings, secret_problem
+from nami_action.runtime.verify import (
+    DEFAULT_TOLERANCE,
+    UNSIGNED_BY_SECRET,
+    VerifySettings,
+    secret_problem,
+)
 
 SECRET_ENV_PREFIX = "NAMI_DEV_SECRET_"
 PREVIOUS_ENV_PREFIX = "NAMI_DEV_PREVIOUS_SECRET_"
@@ -160,6 +165,11 @@ def verify_settings(
     secret = secrets.current
     if verify.scheme == "none":
         return None
+    topics = tuple(getattr(verify, "topics", None) or ())
+    if verify.scheme in UNSIGNED_BY_SECRET:
+        # `sns`: SNS's own signature and the TopicArn allow-list, as the Lambda checks them;
+        # no shared secret, so none is asked for.
+        return VerifySettings(scheme=verify.scheme, topics=topics)
     if secret is None:
         warnings.append(
             f"WARNING: pipeline `{pipeline.name}` has verify scheme `{verify.scheme}` but no dev "
@@ -193,6 +203,7 @@ def _verify_config(settings: VerifySettings | None) -> VerifyConfig | None:
         encoding=settings.encoding,
         prefix=settings.prefix,
         tolerance=settings.tolerance,
+        topics=settings.topics,
     )
 
 

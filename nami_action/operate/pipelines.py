@@ -6,6 +6,7 @@ import difflib
 from dataclasses import dataclass
 
 from nami_action.aws import stacks as cfn
+from nami_action.aws.function_urls import function_url
 from nami_action.aws.session import Aws
 from nami_action.compile import names
 from nami_action.config import Config, PipelineConfig
@@ -27,6 +28,20 @@ def endpoint_from_api(api_id: str, region: str, path: str) -> str:
     """The invoke URL of a pipeline's REST API; the same formula as apply.endpoint_url, from
     resources already read (status reads each stack's resources once)."""
     return f"https://{api_id}.execute-api.{region}.amazonaws.com/{names.STAGE_NAME}{path}"
+
+
+def endpoint_of(aws: Aws, resources: dict[str, str], path: str, kind: str | None) -> str | None:
+    """The URL of the endpoint of ingress `kind` among a stack's resources (kind None:
+    whichever it holds); None where it has none."""
+    if kind != "function-url":
+        api_id = names.api_id_of(resources, kind)
+        if api_id:
+            return endpoint_from_api(api_id, aws.region, path)
+        if kind is not None:
+            return None
+    ingest = resources.get(names.INGEST_FUNCTION)  # ingress: function-url
+    url = function_url(aws, ingest) if ingest else None
+    return url + path.removeprefix("/") if url else None
 
 
 def queue_name_of(queue_url: str) -> str:
@@ -60,7 +75,7 @@ def locate(aws: Aws, pipeline: PipelineConfig) -> DeployedPipeline:
             f"pipeline `{pipeline.name}` is not fully deployed ({where} has no queues yet): "
             "run `nami deploy`"
         )
-    api = names.api_id_of(resources)
+    api = names.api_id_of(resources, pipeline.spec.ingress)
     return DeployedPipeline(
         pipeline=pipeline,
         stack_name=pipeline.stack_name,

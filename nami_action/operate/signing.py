@@ -13,7 +13,15 @@ import uuid
 
 from nami_action.runtime.verify import VerifySettings, standard_key
 
-SIGNED_SCHEMES = ("github", "stripe", "shopify", "slack", "standard-webhooks", "hmac-sha256")
+SIGNED_SCHEMES = (
+    "github",
+    "stripe",
+    "shopify",
+    "slack",
+    "standard-webhooks",
+    "svix",
+    "hmac-sha256",
+)
 
 
 class SigningError(ValueError):
@@ -50,8 +58,11 @@ def sign(
             "X-Slack-Request-Timestamp": timestamp,
             settings.header or "X-Slack-Signature": f"v0={signature}",
         }
-    if scheme == "standard-webhooks":
-        return _standard_webhooks(settings.secret, body, timestamp, event_id)
+    if scheme in ("standard-webhooks", "svix"):
+        headers = _standard_webhooks(settings.secret, body, timestamp, event_id)
+        if scheme == "svix":  # the same values under Svix's names
+            return {name.replace("webhook-", "svix-"): value for name, value in headers.items()}
+        return headers
     # hmac-sha256: the pipeline names the header, the encoding and the prefix.
     if not settings.header:
         raise SigningError("hmac-sha256 needs a header name")

@@ -92,7 +92,8 @@ def project_status(config: Config, aws: Aws) -> ProjectStatus:
     queues: dict[str, tuple[str | None, str | None, str | None]] = {}
     for item in found:
         resources = cfn.stack_resources(aws, item.stack.name) or {}
-        api = names.api_id_of(resources)
+        kind = config.pipelines[item.pipeline].spec.ingress if item.in_config else None
+        api = names.api_id_of(resources, kind)
         endpoint = endpoint_from_api(api, aws.region, item.path) if api and item.path else None
         queues[item.pipeline] = (
             resources.get(names.QUEUE),

@@ -24,6 +24,8 @@ WarningKind = Literal[
     "drifted",  # live resources differ from the deployed template (nami_action/drift)
     "drift-unchecked",
     "endpoint-changed",  # the ingress kind changes, and the URL with it (plan/endpoints.py)
+    "endpoint-live",  # an earlier kind's endpoint still gets requests: it stays
+    "endpoint-retired",  # an earlier kind's endpoint was quiet long enough: removed
 ]
 
 

@@ -28,6 +28,7 @@ from nami_action.aws.session import Aws
 from nami_action.compile import CodeLocation, compile_config, names
 from nami_action.compile.bootstrap import DEFAULT_STACK_NAME
 from nami_action.compile.consumer import ARTIFACT_VERSION_PARAMETER
+from nami_action.compile.pipeline import render_template
 from nami_action.config import Config, PipelineConfig
 from nami_action.config.forward import forward_summary
 from nami_action.config.rules import retry_horizon
@@ -47,7 +48,13 @@ from nami_action.plan.code_versions import (
     running_version,
 )
 from nami_action.plan.costs import add_costs
-from nami_action.plan.endpoints import endpoint_warnings, ingress_note
+from nami_action.plan.endpoints import (
+    endpoint_warnings,
+    ingress_kinds,
+    ingress_note,
+    kind_change_warning,
+    old_endpoints,
+)
 from nami_action.plan.model import PipelinePlan, Plan, PlanWarning, ResourceChange
 
 # Who made a change set shows in its name; the IAM documents build on it (a plan role may
@@ -164,9 +171,13 @@ def make_plan(config: Config, aws: Aws, options: PlanOptions) -> PlanRun:
     _fill_descriptions(aws, stacks, [config.pipelines[name].stack_name for name in selected])
     if options.keep_change_sets:
         _settle_busy(aws, stacks, [config.pipelines[name].stack_name for name in selected], options)
+    endpoint_notes = _keep_live_endpoints(aws, run, selected, code, options.max_parallel)
     decided = [
         _first_look(config.project, config.pipelines[name], stacks, templates[name])
         for name in selected
+    ]
+    decided = [
+        replace(p, warnings=[*p.warnings, *endpoint_notes.get(p.pipeline, [])]) for p in decided
     ]
     if not options.pipelines:
         decided += _orphans(config, stacks)
@@ -208,6 +219,38 @@ def _running_version(aws: Aws, run: PlanRun, plan: PipelinePlan, artifact: Artif
         return None
     deployed = run.deployed_template(aws, plan.stack_name)
     return running_version(stack.parameters, deployed, (run.bucket, artifact.s3_key))
+
+
+def _keep_live_endpoints(
+    aws: Aws, run: PlanRun, selected: list[str], code: dict[str, CodeLocation], parallel: int
+) -> dict[str, list[PlanWarning]]:
+    """Endpoints of an earlier `ingress` kind that still get requests stay in the template
+    (run.templates is compiled again with them), so no sender's webhook is stranded; what the
+    plan says about them and about a change of kind. Only a stack whose fingerprint differs
+    from the plain compiled template can hold one: its deployed template is read anyway."""
+
+    def look(name: str) -> tuple[str, list[PlanWarning]]:
+        pipeline = run.config.pipelines[name]
+        stack = run.stacks.get(pipeline.stack_name)
+        try:
+            if stack is None or decide.decide(stack, run.templates[name])[0] != "update":
+                return name, []
+            decide.check_ownership(stack, run.config.project, name)
+        except decide.NotOurs:
+            return name, []  # _first_look says why
+        deployed = run.deployed_template(aws, pipeline.stack_name)
+        notes = kind_change_warning(pipeline, deployed)
+        if ingress_kinds(deployed) - {pipeline.spec.ingress}:
+            resources = cfn.stack_resources(aws, pipeline.stack_name) or {}
+            old = old_endpoints(aws, pipeline, deployed, resources)
+            kept = tuple(endpoint.kind for endpoint in old if endpoint.keep)
+            if kept:
+                run.templates[name] = render_template(run.config, pipeline, code[name], kept)
+            notes += endpoint_warnings(pipeline, old)
+        return name, notes
+
+    with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+        return {name: notes for name, notes in pool.map(look, selected) if notes}
 
 
 def _mark_paused(aws: Aws, plans: list[PipelinePlan]) -> list[PipelinePlan]:
@@ -391,7 +434,6 @@ class _Previewer:
         warnings = list(plan.warnings)
         touched = decide.queue_warnings(plan.pipeline, deployed, compiled, changes)
         warnings += [warning for _, warning in touched]
-        warnings += endpoint_warnings(plan.pipeline, deployed, compiled)
         waiting = self._waiting(plan, changes, dict(touched))
         warnings += waiting[1]
         return replace(

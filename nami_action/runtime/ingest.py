@@ -40,7 +40,7 @@ GROUP_ID = re.compile(r"^[!-~]{1,128}$")  # what SQS accepts as a MessageGroupId
 # answered only where no plainToken can be a signed message: these schemes sign
 # "<timestamp>.<body>", "v0:<timestamp>:<body>" or "<id>.<timestamp>.<body>", and a token
 # holds no "." or ":". Under github, shopify (which sign the bare body) it is refused.
-ZOOM_SAFE_SCHEMES = ("stripe", "slack", "standard-webhooks")
+ZOOM_SAFE_SCHEMES = ("stripe", "slack", "standard-webhooks", "svix")
 ZOOM_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 # SNS confirms a subscription through SubscribeURL: fetched only on SNS's own HTTPS host, and
 # only for a `verify.scheme: sns` pipeline once the message's signature and topic checked out.

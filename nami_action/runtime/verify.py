@@ -79,8 +79,8 @@ def secret_problem(scheme: str, secret: str | None) -> str | None:
         return None
     if not secret or not secret.strip():
         return "is empty"
-    if scheme == "standard-webhooks" and not standard_key(secret):
-        return "is not a base64 key (whsec_...) as standard-webhooks needs"
+    if scheme in ("standard-webhooks", "svix") and not standard_key(secret):
+        return f"is not a base64 key (whsec_...) as {scheme} needs"
     return None
 
 
@@ -300,6 +300,7 @@ SCHEMES: dict[str, Verifier] = {
     "shopify": _shopify,
     "slack": _slack,
     "standard-webhooks": _standard_webhooks,
+    "svix": _standard_webhooks,  # the same algorithm; `ingress: http` maps the svix-* headers
     "hmac-sha256": _hmac_sha256,
     "sns": _sns,
 }

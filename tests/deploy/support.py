@@ -117,6 +117,8 @@ class FaultProxy:
                 target = self.headers.get("X-Amz-Target")
                 if target:
                     return target.rsplit(".", 1)[-1]
+                if "/operation/" in self.path:  # smithy-rpc-v2-cbor (CloudWatch)
+                    return self.path.rsplit("/", 1)[-1]
                 form = urllib.parse.parse_qs(body.decode("latin-1"))
                 return form.get("Action", [self.command])[0]
 

@@ -9,17 +9,32 @@ import json
 import os
 import textwrap
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 import pytest
 import svix
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from nami_action.cli.dev import _secrets
 from nami_action.config import load_config
 from nami_action.dev.app import LOG_NAME, DevApp, DevOptions
-from nami_action.dev.consumers import DevError
+from nami_action.dev.consumers import DevError, DevSecrets, verify_settings
+from nami_action.runtime import Headers, verify
+from tests.runtime.test_sns import (  # noqa: F401  (certificate, cert_server: fixtures)
+    NOW,
+    OTHER_TOPIC,
+    TOPIC,
+    CertServer,
+    cert_server,
+    certificate,
+    notification,
+    private_key,
+    signed,
+    store_for,
+)
 
 from .helpers import Project, post, wait_for
 
@@ -182,3 +197,43 @@ def test_a_failing_handlers_traceback_is_shown_and_logged_at_once(
         assert "Traceback (most recent call last)" in text
         assert 'raise RuntimeError("asked to fail")' in text and "in raise_it" in text
         assert "nami_action/dev/consumers.py" not in text  # the wrapper's frame is left out
+
+
+SNS = f"""
+orders:
+  verify:
+    scheme: sns
+    topics: [{TOPIC}]
+  consumer:
+    code: consumer
+    handler: HANDLER
+"""
+
+
+def test_dev_refuses_an_sns_message_of_another_topic_as_the_runtime_does(
+    make_project: Callable[..., Project],
+    start_app: Callable[..., DevApp],
+    private_key: rsa.RSAPrivateKey,  # noqa: F811  (the imported fixture)
+    cert_server: CertServer,  # noqa: F811
+) -> None:
+    """`nami dev` checks an `sns` pipeline without a dev secret (there is none to give) and
+    with its `topics`: before, it warned "signatures are NOT checked" and handled anything."""
+    project = make_project(SNS)
+    app = start_app(project)
+    forged = signed(private_key, notification(cert_server, OTHER_TOPIC), "2")
+    assert post(app.url, "/orders", json.dumps(forged))[0] == 202
+    wait_for(lambda: len(app.store.dead_letters("orders")) == 1, what="the other topic's kept")
+    (kept,) = app.store.dead_letters("orders")
+    assert (kept.outcome, kept.reason) == ("rejected", "TopicArn is not in verify.topics")
+    assert project.calls() == []
+    # The settings nami dev built are the runtime's: with SNS's host replaced by a certificate
+    # served on 127.0.0.1 (the one seam, as in tests/runtime/test_sns.py), the allowed topic's
+    # signed message verifies and the other topic's does not.
+    warnings: list[str] = []
+    pipeline = load_config(project.config).pipelines["orders"]
+    built = verify_settings(pipeline, DevSecrets(None), warnings)
+    assert built is not None and built.topics == (TOPIC,) and warnings == []
+    settings = replace(built, certificates=store_for(cert_server))
+    for topic, accepted in ((TOPIC, True), (OTHER_TOPIC, False)):
+        body = json.dumps(signed(private_key, notification(cert_server, topic), "2")).encode()
+        assert verify(settings, Headers({}), body, NOW).ok is accepted

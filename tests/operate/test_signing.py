@@ -20,6 +20,7 @@ SETTINGS = [
     VerifySettings("stripe", "whsec_stripe"),
     VerifySettings("slack", "slack-signing"),
     VerifySettings("standard-webhooks", STANDARD_SECRET),
+    VerifySettings("svix", STANDARD_SECRET),
     VerifySettings("hmac-sha256", "k", header="X-Signature"),
     VerifySettings("hmac-sha256", "k", header="X-Sig", encoding="base64", prefix="sha256="),
     VerifySettings("hmac-sha256", "k", header="X-Sig", encoding="hex", prefix="v1:"),
@@ -60,7 +61,7 @@ def test_wrong_secret_is_rejected(settings: VerifySettings) -> None:
     assert not verify(other, Headers(headers), BODY, NOW).ok
 
 
-@pytest.mark.parametrize("scheme", ["stripe", "slack", "standard-webhooks"])
+@pytest.mark.parametrize("scheme", ["stripe", "slack", "standard-webhooks", "svix"])
 def test_timestamped_schemes_sign_now(scheme: str) -> None:
     settings = next(s for s in SETTINGS if s.scheme == scheme)
     headers = sign(settings, BODY, NOW)
@@ -76,6 +77,8 @@ def test_exact_header_forms() -> None:
     assert stripe.startswith("t=1700000000,v1=")
     standard = sign(VerifySettings("standard-webhooks", STANDARD_SECRET), BODY, NOW, event_id="m1")
     assert standard["webhook-id"] == "m1" and standard["webhook-signature"].startswith("v1,")
+    svix = sign(VerifySettings("svix", STANDARD_SECRET), BODY, NOW, event_id="m1")
+    assert svix == {name.replace("webhook-", "svix-"): value for name, value in standard.items()}
     assert sign(VerifySettings("none"), BODY, NOW) == {}
 
 

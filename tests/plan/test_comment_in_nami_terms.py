@@ -21,7 +21,7 @@ from nami_action.cost.prices import prices_for
 from nami_action.package.pipelines import package_config
 from nami_action.plan.changes import with_changes
 from nami_action.plan.decide import queue_warnings
-from nami_action.plan.endpoints import endpoint_warnings
+from nami_action.plan.endpoints import kind_change_warning
 from nami_action.plan.model import PipelinePlan, Plan, PlanCost, ResourceChange, SettingChange
 from nami_action.plan.review_form import review_text
 from nami_action.render.markdown import GITHUB_LIMIT, plan_markdown
@@ -67,7 +67,8 @@ def plan_of(before: dict[str, dict[str, Any]], config_path: Path) -> Plan:
         plan = with_changes(plan, before[name], after[name])
         changes = resource_changes(before[name], after[name])
         touched = queue_warnings(name, before[name], after[name], changes)
-        warnings = [w for _, w in touched] + endpoint_warnings(name, before[name], after[name])
+        changed_kind = kind_change_warning(config.pipelines[name], before[name])
+        warnings = [w for _, w in touched] + changed_kind
         cost = pipeline_cost(before[name], after[name], prices, Assumptions(), 2e6)
         plan = replace(
             plan,
