@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import sys
 from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any
@@ -20,6 +21,7 @@ from .deadletters import SqsDeadLetters
 from .dedupe import DynamoMarkers
 from .forward import Forwarder
 from .retry import SqsRetries
+from .router import QUEUE_URL_ENV, ROUTE_QUEUES_ENV, Router, SqsSender, route_queues
 from .secrets import refresh, resolve
 from .verify import VerifySettings, secret_problem
 
@@ -51,11 +53,19 @@ def build_consumer(env: Mapping[str, str]) -> Consumer:
     config = load_config(env)
     export_secrets(config.secrets)  # before the import: user modules may read env at import time
     settings = verify_settings(config)
+    router = build_router(config, env)
+    if config.code:
+        # A route's handler: its folder in the pipeline's zip (package/routes.py) comes first.
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(__file__)), config.code))
+    if router is not None:
+        function: Callable[..., Any] = _no_function
+    elif config.forward is not None:
+        function = forwarder(config, env)
+    else:
+        function = load_function(config.handler)
     return Consumer(
         config=config,
-        function=load_function(config.handler)
-        if config.forward is None
-        else forwarder(config, env),
+        function=function,
         verify_settings=settings,
         markers=DynamoMarkers(config.dedupe_table)
         if config.dedupe and config.dedupe_table
@@ -66,7 +76,26 @@ def build_consumer(env: Mapping[str, str]) -> Consumer:
         # A forward pipeline always has one: a destination's Retry-After is applied by it.
         retries=SqsRetries(config.retry) if config.retry or config.forward else None,
         reread_secrets=partial(read_verify, config.verify, refresh) if config.verify else None,
+        router=router,
     )
+
+
+def build_router(config: RuntimeConfig, env: Mapping[str, str]) -> Router | None:
+    """The router of a `routes:` pipeline: its routes' queues come from the template."""
+    if not config.routes:
+        return None
+    try:
+        queues = route_queues(env.get(ROUTE_QUEUES_ENV) or "")
+    except ValueError as exc:
+        raise ConfigError(f"routes are configured but {ROUTE_QUEUES_ENV} is unusable") from exc
+    missing = [route.name for route in config.routes if route.name not in queues]
+    if missing:
+        raise ConfigError(f"{ROUTE_QUEUES_ENV} has no queue for route(s) {', '.join(missing)}")
+    return Router(config.routes, queues, SqsSender(), env.get(QUEUE_URL_ENV) or None)
+
+
+def _no_function(webhook: Any) -> None:
+    raise AssertionError("the router routes; it calls no handler")
 
 
 def forwarder(config: RuntimeConfig, env: Mapping[str, str]) -> Forwarder:
