@@ -34,6 +34,12 @@ from nami_action.compile.forward import (
     forward_statements,
     forward_variables,
 )
+from nami_action.compile.routes import (
+    route_settings,
+    router_settings,
+    router_statements,
+    router_variables,
+)
 from nami_action.config import Config, PipelineConfig
 from nami_action.config.forward import concurrency, function_timeout
 from nami_action.config.models import NoVerify, is_secret_reference
@@ -87,6 +93,8 @@ def runtime_settings(pipeline: PipelineConfig) -> dict[str, Any]:
         settings["retry"] = schedule.to_json()
     if spec.forward is not None:
         settings["forward"] = forward_config(pipeline).to_json()
+    settings.update(router_settings(pipeline))
+    settings.update(route_settings(pipeline))
     return settings
 
 
@@ -141,6 +149,7 @@ def _role(config: Config, pipeline: PipelineConfig, tags: Any) -> Role:
         iam.statement(["sqs:SendMessage"], [GetAtt(names.DEAD_LETTER_QUEUE, "Arn")]),
         *iam.secret_statements(secret_references(pipeline)),
         *forward_statements(pipeline),
+        *router_statements(pipeline),
     ]
     if pipeline.spec.dedupe:
         statements.append(
@@ -169,9 +178,10 @@ def _function(pipeline: PipelineConfig, code: CodeLocation, tags: Any) -> Functi
     if pipeline.spec.dedupe:
         variables["NAMI_DEDUPE_TABLE"] = Ref(DEDUPE_TABLE)
     variables.update(forward_variables(pipeline))
+    variables.update(router_variables(pipeline))
     return Function(
         names.FUNCTION,
-        Description=f"Nami consumer for {pipeline.stack_name}",
+        Description=f"Nami {_role_name(pipeline)} for {pipeline.stack_name}",
         Runtime=consumer.runtime,
         Architectures=[consumer.architecture],
         Handler=RUNTIME_HANDLER,
@@ -183,6 +193,11 @@ def _function(pipeline: PipelineConfig, code: CodeLocation, tags: Any) -> Functi
         LoggingConfig=LoggingConfig(LogGroup=Ref(LOG_GROUP)),
         Tags=tags,
     )
+
+
+def _role_name(pipeline: PipelineConfig) -> str:
+    """What the function is, for people reading the console (unchanged for pipelines)."""
+    return "router" if pipeline.spec.routes else "consumer"
 
 
 def _event_source(pipeline: PipelineConfig) -> EventSourceMapping:

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 Finding = tuple[tuple[str, ...], str]
 # The keys a route writes; a rule's finding elsewhere is the pipeline's own (reported once).
 ROUTE_KEYS = ("consumer", "forward", "queue", "dead_letter")
+ROUTES_FOLDER = "routes"  # a route's handler code in the pipeline's zip: routes/<route>/
 ROUTE_SEPARATOR = "_"  # never in a pipeline name: `<stack>_<route>` cannot be another stack's
 
 
@@ -103,6 +104,10 @@ def route_test(name: str, route: Route) -> RouteTest:
     }
     test, value = next(((t, v) for t, v in tests.items() if v is not None), ("exists", True))
     return RouteTest(name, header=match.header, json_path=match.json_path, test=test, value=value)
+
+
+def route_code_folder(route: str) -> str:
+    return f"{ROUTES_FOLDER}/{route}"
 
 
 def logical_prefix(route: str) -> str:
