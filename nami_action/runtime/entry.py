@@ -21,7 +21,14 @@ from .deadletters import SqsDeadLetters
 from .dedupe import DynamoMarkers
 from .forward import Forwarder
 from .retry import SqsRetries
-from .router import QUEUE_URL_ENV, ROUTE_QUEUES_ENV, Router, SqsSender, route_queues
+from .router import (
+    QUEUE_URL_ENV,
+    ROUTE_QUEUES_ENV,
+    Router,
+    SqsSender,
+    no_handler,
+    route_queues,
+)
 from .secrets import refresh, resolve
 from .verify import VerifySettings, secret_problem
 
@@ -58,7 +65,7 @@ def build_consumer(env: Mapping[str, str]) -> Consumer:
         # A route's handler: its folder in the pipeline's zip (package/routes.py) comes first.
         sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(__file__)), config.code))
     if router is not None:
-        function: Callable[..., Any] = _no_function
+        function: Callable[..., Any] = no_handler
     elif config.forward is not None:
         function = forwarder(config, env)
     else:
@@ -92,10 +99,6 @@ def build_router(config: RuntimeConfig, env: Mapping[str, str]) -> Router | None
     if missing:
         raise ConfigError(f"{ROUTE_QUEUES_ENV} has no queue for route(s) {', '.join(missing)}")
     return Router(config.routes, queues, SqsSender(), env.get(QUEUE_URL_ENV) or None)
-
-
-def _no_function(webhook: Any) -> None:
-    raise AssertionError("the router routes; it calls no handler")
 
 
 def forwarder(config: RuntimeConfig, env: Mapping[str, str]) -> Forwarder:

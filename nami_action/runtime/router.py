@@ -90,6 +90,11 @@ class Router:
         return Routed(sent, owed, error, requeued=True)
 
 
+def no_handler(webhook: Any) -> None:
+    """The router's Consumer function: never called (the Consumer routes instead)."""
+    raise AssertionError("the router routes; it calls no handler")
+
+
 def owed_routes(record: Mapping[str, Any]) -> list[str] | None:
     """The `nami-routes` attribute of a put-back copy (Lambda's record shape), or None."""
     attributes = record.get("messageAttributes") or {}
