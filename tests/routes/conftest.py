@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -55,8 +56,6 @@ def routes_project(tmp_path: Path) -> Callable[..., Path]:
 
 def handled(project: Path) -> list[dict[str, object]]:
     """What the `billing` handler got, in order."""
-    import json
-
     out = project.parent / "consumers" / "billing" / "handled.jsonl"
     if not out.exists():
         return []

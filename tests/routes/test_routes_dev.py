@@ -5,6 +5,7 @@ reason, or dropped and counted with `unrouted: drop`."""
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from collections import Counter
@@ -98,6 +99,4 @@ def test_unrouted_drop_counts_and_logs_without_a_dead_letter(
 
 
 def _body(envelope: str) -> str:
-    import base64
-
     return base64.b64decode(json.loads(envelope)["body"]).decode()

@@ -1,0 +1,227 @@
+"""`routes:` deployed on the moto server, the router run by the Lambda entry point with the
+deployed function's own environment (NAMI_CONFIG, the routes' queue URLs): each webhook lands
+in the queues of the routes it matches, once; unrouted in the pipeline's DLQ with its reason;
+a route whose queue refuses the send gets the webhook later, the others exactly once.
+
+moto does not run Lambda code, so `route_batch` plays the event source mapping: receive,
+invoke the handler with the SQS event (message attributes as Lambda shapes them), delete what
+batchItemFailures does not name.
+https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from nami_action.apply import DeployOptions, deploy
+from nami_action.aws.session import Aws
+from nami_action.compile import names
+from nami_action.config import load_config
+from nami_action.config.routes import logical_prefix
+from nami_action.envelope import IncomingRequest, encode_envelope
+from nami_action.operate.dlq import peek
+from nami_action.plan.planner import PlanOptions, make_plan
+from nami_action.runtime import entry, router, secrets
+
+BUCKET = "rttest-artifacts"
+FAST = 0.05
+ROUTES = ("billing", "crm", "audit", "rest")
+
+pytestmark = pytest.mark.emulator
+
+
+@pytest.fixture(autouse=True)
+def cold_container() -> Any:
+    entry.reset()
+    secrets.clear_cache()
+    yield
+    entry.reset()
+    secrets.clear_cache()
+
+
+def deploy_routes(aws: Aws, monkeypatch: pytest.MonkeyPatch, config_path: Path) -> dict[str, str]:
+    """Deploy, set this process up as the router; logical id -> physical id."""
+    config_path.write_text(
+        config_path.read_text().replace(
+            "project: rttest\n",
+            f"project: rttest\nregion: us-east-1\nartifacts: {{bucket: {BUCKET}}}\n",
+        )
+    )
+    config = load_config(config_path)
+    aws.client("s3").create_bucket(Bucket=BUCKET)
+    run = make_plan(config, aws, PlanOptions(keep_change_sets=True, poll_seconds=FAST))
+    result = deploy(aws, run, DeployOptions(poll_seconds=FAST), lambda event: None)
+    assert [p.outcome for p in result.pipelines] == ["created"], result
+    lam = aws.client("lambda")
+    for mapping in lam.list_event_source_mappings()["EventSourceMappings"]:
+        lam.update_event_source_mapping(UUID=mapping["UUID"], Enabled=False)
+    stack = config.pipelines["stripe"].stack_name
+    summaries = aws.client("cloudformation").list_stack_resources(StackName=stack)
+    resources = {
+        r["LogicalResourceId"]: r["PhysicalResourceId"] for r in summaries["StackResourceSummaries"]
+    }
+    function = resources[names.FUNCTION]
+    variables = lam.get_function_configuration(FunctionName=function)["Environment"]["Variables"]
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", aws.target.endpoint_url or "")
+    return resources
+
+
+def send(aws: Aws, queue_url: str, event_type: str, event_id: str, **headers: str) -> None:
+    request = IncomingRequest(
+        method="POST",
+        path="/live/stripe",
+        headers={"Content-Type": "application/json", **headers},
+        body=json.dumps({"id": event_id, "type": event_type}).encode(),
+        source_ip="203.0.113.9",
+        request_id=f"req-{event_id}",
+        received_at_ms=int(time.time() * 1000),
+    )
+    aws.client("sqs").send_message(QueueUrl=queue_url, MessageBody=encode_envelope(request))
+
+
+def route_batch(aws: Aws, queue_url: str) -> int:
+    """One receive-invoke-delete round of the event source mapping; records received."""
+    sqs = aws.client("sqs")
+    got = sqs.receive_message(
+        QueueUrl=queue_url,
+        MaxNumberOfMessages=10,
+        MessageSystemAttributeNames=["All"],
+        MessageAttributeNames=["All"],
+    ).get("Messages", [])
+    records = [
+        {
+            "messageId": m["MessageId"],
+            "receiptHandle": m["ReceiptHandle"],
+            "body": m["Body"],
+            "attributes": m.get("Attributes", {}),
+            # Lambda's shape: lower-case keys (https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html)
+            "messageAttributes": {
+                k: {"stringValue": v.get("StringValue"), "dataType": v["DataType"]}
+                for k, v in m.get("MessageAttributes", {}).items()
+            },
+        }
+        for m in got
+    ]
+    if not records:
+        return 0
+    result = entry.handler({"Records": records}, None)
+    failed = {item["itemIdentifier"] for item in result["batchItemFailures"]}
+    for m in got:
+        if m["MessageId"] not in failed:
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"])
+    return len(records)
+
+
+def drain_router(aws: Aws, queue_url: str) -> None:
+    deadline = time.monotonic() + 30
+    while route_batch(aws, queue_url):
+        assert time.monotonic() < deadline
+
+
+def queued_ids(aws: Aws, queue_url: str) -> list[str]:
+    """The event ids waiting in a queue (received once, then left to reappear)."""
+    sqs = aws.client("sqs")
+    ids = []
+    while True:
+        got = sqs.receive_message(
+            QueueUrl=queue_url, MaxNumberOfMessages=10, VisibilityTimeout=60
+        ).get("Messages", [])
+        if not got:
+            return sorted(ids)
+        for m in got:
+            envelope = json.loads(m["Body"])
+            ids.append(json.loads(base64.b64decode(envelope["body"]))["id"])
+
+
+def route_queue(resources: dict[str, str], route: str) -> str:
+    return resources[logical_prefix(route) + names.QUEUE]
+
+
+def test_each_webhook_lands_in_the_queues_of_the_routes_it_matches(
+    aws: Aws,
+    monkeypatch: pytest.MonkeyPatch,
+    routes_project: Callable[..., Path],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    resources = deploy_routes(aws, monkeypatch, routes_project("https://app.example.com"))
+    inbox = resources[names.QUEUE]
+    send(aws, inbox, "invoice.paid", "evt_1")
+    send(aws, inbox, "customer.created", "evt_2")
+    send(aws, inbox, "charge.failed", "evt_3")
+    send(aws, inbox, "customer.updated", "evt_4", **{"X-Audit": "1"})
+    drain_router(aws, inbox)
+
+    found = {route: queued_ids(aws, route_queue(resources, route)) for route in ROUTES}
+    assert found == {
+        "billing": ["evt_1"],
+        "crm": ["evt_2", "evt_4"],
+        "audit": ["evt_4"],
+        "rest": ["evt_3"],
+    }
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    metrics = [x for x in lines if "_aws" in x]
+    assert sum(x["Routed"] for x in metrics) == 4
+    assert sum(x["Unrouted"] for x in metrics) == 0
+    (multi,) = [x for x in lines if x.get("routes") == ["crm", "audit"]]
+    assert multi["outcome"] == "routed"
+
+
+def test_unrouted_is_kept_in_the_dead_letter_queue_with_its_reason(
+    aws: Aws,
+    monkeypatch: pytest.MonkeyPatch,
+    routes_project: Callable[..., Path],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    resources = deploy_routes(
+        aws, monkeypatch, routes_project("https://app.example.com", default=False)
+    )
+    inbox = resources[names.QUEUE]
+    send(aws, inbox, "charge.failed", "evt_lost")
+    drain_router(aws, inbox)
+
+    letters = peek(aws, resources[names.DEAD_LETTER_QUEUE], 10)
+    assert [(x.outcome, x.reason) for x in letters] == [("unrouted", "matched no route")]
+    metrics = [json.loads(x) for x in capsys.readouterr().out.splitlines() if "_aws" in x]
+    assert sum(x["Unrouted"] for x in metrics) == 1
+
+
+def test_a_refused_send_reaches_that_route_later_and_the_others_once(
+    aws: Aws,
+    monkeypatch: pytest.MonkeyPatch,
+    routes_project: Callable[..., Path],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    resources = deploy_routes(aws, monkeypatch, routes_project("https://app.example.com"))
+    inbox = resources[names.QUEUE]
+    monkeypatch.setattr(router, "REQUEUE_DELAY", 0)  # the put-back copy is routed at once
+    sqs = aws.client("sqs")
+    audit = route_queue(resources, "audit")
+    attributes = sqs.get_queue_attributes(QueueUrl=audit, AttributeNames=["All"])["Attributes"]
+    sqs.delete_queue(QueueUrl=audit)  # SendMessage to it now fails
+    send(aws, inbox, "customer.updated", "evt_4", **{"X-Audit": "1"})
+    assert route_batch(aws, inbox) == 1
+
+    line = next(json.loads(x) for x in capsys.readouterr().out.splitlines() if '"routes"' in x)
+    assert (line["outcome"], line["routes"], line["reason"]) == (
+        "routed",
+        ["crm"],
+        "put back for audit",
+    )
+    name = audit.rsplit("/", 1)[-1]
+    kept = {
+        k: v for k, v in attributes.items() if k in ("VisibilityTimeout", "MessageRetentionPeriod")
+    }
+    sqs.create_queue(QueueName=name, Attributes=kept)  # the route's queue is back
+    drain_router(aws, inbox)
+
+    assert queued_ids(aws, route_queue(resources, "crm")) == ["evt_4"]  # once
+    assert queued_ids(aws, audit) == ["evt_4"]
