@@ -130,7 +130,7 @@ def drain_router(aws: Aws, queue_url: str) -> None:
 def queued_ids(aws: Aws, queue_url: str) -> list[str]:
     """The event ids waiting in a queue (received once, then left to reappear)."""
     sqs = aws.client("sqs")
-    ids = []
+    ids: list[str] = []
     while True:
         got = sqs.receive_message(
             QueueUrl=queue_url, MaxNumberOfMessages=10, VisibilityTimeout=60
