@@ -10,6 +10,7 @@ not verify: the router verified the webhook once, and only the router may write 
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -108,6 +109,40 @@ def route_test(name: str, route: Route) -> RouteTest:
 
 def route_code_folder(route: str) -> str:
     return f"{ROUTES_FOLDER}/{route}"
+
+
+def match_text(route: Route) -> str:
+    """`json $.type prefix "invoice."`, `header X-Event in [a, b]`, `default`: for people."""
+    test = route_test("", route)
+    if test.default:
+        return DEFAULT_MATCH
+    source = f"header {test.header}" if test.header else f"json {test.json_path}"
+    value = json.dumps(list(test.value) if test.test == "in" else test.value)
+    return f"{source} {test.test} {value}"
+
+
+def routes_summary(spec: Pipeline) -> list[str]:
+    """For the plan: one line per route (its match, what it runs, its bound), and what
+    happens to the unrouted (empty without `routes:`)."""
+    from nami_action.config.forward import concurrency, forward_summary
+
+    if not spec.routes:
+        return []
+    lines = []
+    for name, route in spec.routes.items():
+        derived = route_spec(spec, route)
+        if derived.forward is not None:
+            runs = f"forward to {derived.forward.url}, {forward_summary(derived)}"
+        else:
+            runs = f"handler in {derived.consumer.code}, at most {concurrency(derived)} at once"
+        lines.append(f"{name}: {match_text(route)} -> {runs}")
+    unrouted = (
+        "dropped (counted and logged)"
+        if spec.unrouted == "drop"
+        else "kept in the dead-letter queue (alarmed)"
+    )
+    lines.append(f"unrouted: {unrouted}")
+    return lines
 
 
 def logical_prefix(route: str) -> str:

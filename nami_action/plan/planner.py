@@ -29,6 +29,7 @@ from nami_action.compile import CodeLocation, compile_config, names
 from nami_action.compile.bootstrap import DEFAULT_STACK_NAME
 from nami_action.config import Config, PipelineConfig
 from nami_action.config.forward import forward_summary
+from nami_action.config.routes import routes_summary
 from nami_action.config.rules import retry_horizon
 from nami_action.cost.estimate import CostOptions
 from nami_action.drift.mark import mark_drift
@@ -277,6 +278,7 @@ def _first_look(
         line=pipeline.line,
         retries=retry_horizon(pipeline.spec),
         forward=forward_summary(pipeline.spec),
+        routes=routes_summary(pipeline.spec),
         ingress=ingress_note(pipeline),
     )
 

@@ -13,7 +13,14 @@ import pytest
 
 from nami_action.compile import CodeLocation, compile_config
 from nami_action.config import load_config
+from nami_action.config.routes import routes_summary
+from nami_action.cost.estimate import pipeline_cost
+from nami_action.cost.model import Assumptions, estimate, inputs_from_pipeline
+from nami_action.cost.prices import prices_for
 from nami_action.errors import ConfigError
+from nami_action.plan.model import PipelinePlan, Plan, PlanCost
+from nami_action.render.markdown import plan_markdown
+from nami_action.render.text import plan_text
 from nami_action.runtime.routing import RouteTest, matched_routes
 from nami_action.runtime.webhook import Headers, Webhook
 from tests.cfn_lint import assert_templates_lint_clean
@@ -300,3 +307,47 @@ def test_the_router_may_send_only_to_its_routes_queues(template: dict[str, Any])
         if "sqs:ReceiveMessage" in s["Action"]
     ]
     assert reads == [[{"Fn::GetAtt": ["RouteBillingQueue", "Arn"]}]]
+
+
+def test_the_plan_shows_each_route_and_its_cost(tmp_path: Path, template: dict[str, Any]) -> None:
+    config = load_config(tmp_path / "nami.yaml")
+    lines = routes_summary(config.pipelines["stripe"].spec)
+    assert lines == [
+        'billing: json $.type prefix "invoice." -> handler in consumers/billing, at most 3 at once',
+        'crm: json $.type in ["customer.created", "customer.updated"] -> forward to '
+        "https://crm.acme.com/hooks, at most 5/s, 10 in flight; a backlog of 100,000 drains in "
+        "about 5 h 33 m at 5/s",
+        "rest: default -> forward to https://api.acme.com/webhooks/stripe, no rate bound, 10 in "
+        "flight; a backlog of 100,000 drains in about 16 m 40 s at 10 at a time, 100 ms each",
+        "unrouted: kept in the dead-letter queue (alarmed)",
+    ]
+    prices = prices_for("us-east-1")
+    assert prices is not None
+    assumptions = Assumptions(duration_ms=100)
+    cost = pipeline_cost(None, template, prices, assumptions, 2_000_000)
+    assert cost.after is not None and set(cost.routes) == {"billing", "crm", "rest"}
+    # Each route is priced on its own settings (crm's 5/s pacing holds its invocations 2 s),
+    # with no endpoint of its own; the pipeline adds the router path, the dearest route per
+    # webhook, and every route's fixed costs (idle polling of its queue, a forward's secret).
+    crm = cost.routes["crm"]
+    assert crm.per_million > cost.routes["rest"].per_million
+    assert cost.after.per_million_parts["routes"] == pytest.approx(crm.per_million)
+    assert cost.after.fixed_parts["routes"] == pytest.approx(
+        sum(line.fixed_monthly for line in cost.routes.values())
+    )
+    routeless = estimate(inputs_from_pipeline(config.pipelines["stripe"].spec), prices, assumptions)
+    assert cost.after.per_million == pytest.approx(routeless.per_million + crm.per_million)
+    plan = Plan(
+        "acme",
+        "nami.yaml",
+        "us-east-1",
+        [PipelinePlan("stripe", "acme-stripe", "create", routes=lines, cost=cost)],
+        cost=PlanCost(region="us-east-1", prices_read="2026-01-01", assumptions="x"),
+    )
+    text = plan_text(plan)
+    assert f"    route {lines[0]}" in text
+    assert "  stripe route crm: $" in text and "per million webhooks it gets" in text
+    markdown = plan_markdown(plan)
+    assert "route billing: json $.type prefix" in markdown
+    assert "stripe route crm" in markdown
+    assert Plan.from_dict(plan.to_dict()).pipelines[0].cost == cost  # JSON round trip
