@@ -19,10 +19,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
 from nami_action.apply import DeployOptions, deploy
 from nami_action.aws.session import Aws
+from nami_action.cli import cli
 from nami_action.compile import names
+from nami_action.compile.consumer import LOG_GROUP
 from nami_action.config import load_config
 from nami_action.config.routes import logical_prefix
 from nami_action.envelope import IncomingRequest, encode_envelope
@@ -181,17 +184,38 @@ def test_unrouted_is_kept_in_the_dead_letter_queue_with_its_reason(
     routes_project: Callable[..., Path],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    resources = deploy_routes(
-        aws, monkeypatch, routes_project("https://app.example.com", default=False)
-    )
+    path = routes_project("https://app.example.com", default=False)
+    resources = deploy_routes(aws, monkeypatch, path)
     inbox = resources[names.QUEUE]
     send(aws, inbox, "charge.failed", "evt_lost")
     drain_router(aws, inbox)
 
     letters = peek(aws, resources[names.DEAD_LETTER_QUEUE], 10)
     assert [(x.outcome, x.reason) for x in letters] == [("unrouted", "matched no route")]
-    metrics = [json.loads(x) for x in capsys.readouterr().out.splitlines() if "_aws" in x]
+    printed = capsys.readouterr().out.splitlines()
+    metrics = [json.loads(x) for x in printed if "_aws" in x]
     assert sum(x["Unrouted"] for x in metrics) == 1
+
+    # `nami events` shows it, from the router's log group (what Lambda would have written).
+    logs = aws.client("logs")
+    group = resources[LOG_GROUP]
+    logs.create_log_stream(logGroupName=group, logStreamName="s")
+    now = int(time.time() * 1000)
+    logs.put_log_events(
+        logGroupName=group,
+        logStreamName="s",
+        logEvents=[{"timestamp": now + i, "message": x} for i, x in enumerate(printed)],
+    )
+    config = str(path)
+    shown = CliRunner().invoke(cli, ["events", "stripe", config, "--outcome", "unrouted"])
+    assert shown.exit_code == 0, shown.output
+    (row,) = shown.output.splitlines()[1:]
+    assert "unrouted" in row and "matched no route" in row
+    # A route's own consumer logs to its own group; a route that is not there is one line.
+    wrong = CliRunner().invoke(cli, ["events", "stripe", config, "--route", "biling"])
+    assert wrong.exit_code != 0
+    assert "pipeline `stripe` has no route `biling`; did you mean `billing`?" in wrong.output
+    assert "Traceback" not in wrong.output
 
 
 def test_a_refused_send_reaches_that_route_later_and_the_others_once(
