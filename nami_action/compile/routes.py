@@ -14,11 +14,10 @@ runtime/router.py), and nothing else beyond a consumer's rights.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
-from troposphere import AWSHelperFn, BaseAWSObject, GetAtt, Output, Ref, Sub, Template
+from troposphere import AWSHelperFn, BaseAWSObject, GetAtt, Output, Ref, Template
 
 from nami_action.compile import iam, names
 from nami_action.compile.alarms import TOPIC, add_consumer_alarms
@@ -30,7 +29,7 @@ from nami_action.config.routes import (
     route_pipelines,
     route_tests,
 )
-from nami_action.runtime.router import QUEUE_URL_ENV, ROUTE_QUEUES_ENV
+from nami_action.runtime.router import QUEUE_URL_ENV
 
 _SUB_NAME = re.compile(r"\$\{([A-Za-z0-9]+)((?:\.[A-Za-z0-9.]+)?)\}")
 
@@ -56,14 +55,10 @@ def route_settings(pipeline: PipelineConfig) -> dict[str, Any]:
 
 
 def router_variables(pipeline: PipelineConfig) -> dict[str, Any]:
-    """The router's environment: each route's queue URL, and its own queue's."""
+    """The router's environment: its own queue's URL (its routes' are named after it)."""
     if not pipeline.spec.routes:
         return {}
-    queues = {route: f"${{{logical_prefix(route)}{names.QUEUE}}}" for route in pipeline.spec.routes}
-    return {
-        ROUTE_QUEUES_ENV: Sub(json.dumps(queues, sort_keys=True)),
-        QUEUE_URL_ENV: Ref(names.QUEUE),
-    }
+    return {QUEUE_URL_ENV: Ref(names.QUEUE)}
 
 
 def router_statements(pipeline: PipelineConfig) -> list[dict[str, Any]]:

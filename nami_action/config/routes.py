@@ -24,6 +24,7 @@ from nami_action.config.models import (
     Route,
     RouteMatch,
 )
+from nami_action.runtime.router import ROUTE_SEPARATOR
 from nami_action.runtime.routing import RouteTest
 
 if TYPE_CHECKING:
@@ -33,7 +34,6 @@ Finding = tuple[tuple[str, ...], str]
 # The keys a route writes; a rule's finding elsewhere is the pipeline's own (reported once).
 ROUTE_KEYS = ("consumer", "forward", "queue", "dead_letter")
 ROUTES_FOLDER = "routes"  # a route's handler code in the pipeline's zip: routes/<route>/
-ROUTE_SEPARATOR = "_"  # never in a pipeline name: `<stack>_<route>` cannot be another stack's
 
 
 def route_spec(spec: Pipeline, route: Route) -> Pipeline:

@@ -21,14 +21,7 @@ from .deadletters import SqsDeadLetters
 from .dedupe import DynamoMarkers
 from .forward import Forwarder
 from .retry import SqsRetries
-from .router import (
-    QUEUE_URL_ENV,
-    ROUTE_QUEUES_ENV,
-    Router,
-    SqsSender,
-    no_handler,
-    route_queues,
-)
+from .router import QUEUE_URL_ENV, Router, SqsSender, no_handler, route_queue_url
 from .secrets import refresh, resolve
 from .verify import VerifySettings, secret_problem
 
@@ -88,17 +81,14 @@ def build_consumer(env: Mapping[str, str]) -> Consumer:
 
 
 def build_router(config: RuntimeConfig, env: Mapping[str, str]) -> Router | None:
-    """The router of a `routes:` pipeline: its routes' queues come from the template."""
+    """The router of a `routes:` pipeline: its routes' queues are named after its own."""
     if not config.routes:
         return None
-    try:
-        queues = route_queues(env.get(ROUTE_QUEUES_ENV) or "")
-    except ValueError as exc:
-        raise ConfigError(f"routes are configured but {ROUTE_QUEUES_ENV} is unusable") from exc
-    missing = [route.name for route in config.routes if route.name not in queues]
-    if missing:
-        raise ConfigError(f"{ROUTE_QUEUES_ENV} has no queue for route(s) {', '.join(missing)}")
-    return Router(config.routes, queues, SqsSender(), env.get(QUEUE_URL_ENV) or None)
+    own = env.get(QUEUE_URL_ENV)
+    if not own:
+        raise ConfigError(f"routes are configured but {QUEUE_URL_ENV} is not set")
+    queues = {route.name: route_queue_url(own, route.name) for route in config.routes}
+    return Router(config.routes, queues, SqsSender(), own)
 
 
 def forwarder(config: RuntimeConfig, env: Mapping[str, str]) -> Forwarder:

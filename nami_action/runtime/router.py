@@ -15,7 +15,6 @@ came from, so this ends: with one route left, the copy is retried and dead-lette
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -24,8 +23,12 @@ from .routing import RouteTest, matched_routes
 from .webhook import Webhook
 
 ROUTES_ATTRIBUTE = "nami-routes"  # on a copy the router put back: the routes still owed
-ROUTE_QUEUES_ENV = "NAMI_ROUTE_QUEUES"  # JSON: route name -> queue URL
-QUEUE_URL_ENV = "NAMI_QUEUE_URL"  # the router's own queue, for the copies it puts back
+QUEUE_URL_ENV = "NAMI_QUEUE_URL"  # the router's own queue; its routes' are named after it
+# A route's queue is the router's queue name, this, and the route's name (config/routes.py
+# names them so). `_` is never in a pipeline name: no other pipeline's queue can be one.
+# Derived rather than listed in the environment: Lambda allows 4 KB of variables, and a URL
+# per route would use it up at about 25 routes.
+ROUTE_SEPARATOR = "_"
 # A copy waits this long before it is routed again: a failed send is mostly a throttle or a
 # brief outage of SQS. (Standard queues only: FIFO queues refuse a per-message delay.)
 # https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessage.html
@@ -105,12 +108,9 @@ def owed_routes(record: Mapping[str, Any]) -> list[str] | None:
     return [name for name in text.split(",") if name]
 
 
-def route_queues(text: str) -> dict[str, str]:
-    """NAMI_ROUTE_QUEUES: a JSON object of route name -> queue URL."""
-    data = json.loads(text)
-    if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
-        raise ValueError(f"{ROUTE_QUEUES_ENV} must map route names to queue URLs")
-    return dict(data)
+def route_queue_url(queue_url: str, route: str) -> str:
+    """A route's queue URL from the router's own (same account, region and name prefix)."""
+    return f"{queue_url}{ROUTE_SEPARATOR}{route}"
 
 
 class SqsSender:

@@ -12,15 +12,18 @@ from typing import Any
 import pytest
 
 from nami_action.compile import CodeLocation, compile_config
+from nami_action.compile.limits import resource_count
 from nami_action.config import load_config
-from nami_action.config.routes import routes_summary
+from nami_action.config.routes import logical_prefix, routes_summary
 from nami_action.cost.estimate import pipeline_cost
 from nami_action.cost.model import Assumptions, estimate, inputs_from_pipeline
 from nami_action.cost.prices import prices_for
 from nami_action.errors import ConfigError
+from nami_action.measure import COMPILER
 from nami_action.plan.model import PipelinePlan, Plan, PlanCost
 from nami_action.render.markdown import plan_markdown
 from nami_action.render.text import plan_text
+from nami_action.runtime.router import route_queue_url
 from nami_action.runtime.routing import RouteTest, matched_routes
 from nami_action.runtime.webhook import Headers, Webhook
 from tests.cfn_lint import assert_templates_lint_clean
@@ -293,10 +296,12 @@ def test_the_router_may_send_only_to_its_routes_queues(template: dict[str, Any])
         "RouteRestQueue",
     ]
     variables = resources["Consumer"]["Properties"]["Environment"]["Variables"]
-    assert variables["NAMI_ROUTE_QUEUES"] == {
-        "Fn::Sub": '{"billing": "${RouteBillingQueue}", "crm": "${RouteCrmQueue}", '
-        '"rest": "${RouteRestQueue}"}'
-    }
+    assert variables["NAMI_QUEUE_URL"] == {"Ref": "Queue"}
+    # The router finds each route's queue by name from its own: the names the template gives.
+    inbox = resources["Queue"]["Properties"]["QueueName"]
+    for route in ("billing", "crm", "rest"):
+        queue = resources[logical_prefix(route) + "Queue"]["Properties"]["QueueName"]
+        assert route_queue_url(inbox, route) == queue
     router = json.loads(variables["NAMI_CONFIG"])
     assert router["verify"]["scheme"] == "stripe"  # the one place it is verified
     # A route's function reads and deletes its own queue only.
@@ -351,3 +356,27 @@ def test_the_plan_shows_each_route_and_its_cost(tmp_path: Path, template: dict[s
     assert "route billing: json $.type prefix" in markdown
     assert "stripe route crm" in markdown
     assert Plan.from_dict(plan.to_dict()).pipelines[0].cost == cost  # JSON round trip
+
+
+def test_too_many_routes_for_one_stack_are_refused_at_the_routes(tmp_path: Path) -> None:
+    def config(count: int) -> str:
+        routes = "".join(
+            f"      r{i}: {{match: {{header: X-R, equals: '{i}'}}, "
+            f"forward: {{url: 'https://a.example/{i}'}}}}\n"
+            for i in range(count)
+        )
+        return (
+            "version: 1\nproject: acme\npipelines:\n  hook:\n    verify: {scheme: none}\n"
+            f"    routes:\n{routes}"
+        )
+
+    path = tmp_path / "nami.yaml"
+    path.write_text(config(30))
+    fits = load_config(path, measure=COMPILER)
+    assert resource_count(fits, fits.pipelines["hook"]) is not None
+    path.write_text(config(45))
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, measure=COMPILER)
+    (found,) = [f"{p.line}:{p.column} {p.message}" for p in caught.value.problems]
+    assert found.startswith("6:5 pipeline `hook`: its stack would hold more than 500 resources")
+    assert "up to 15 per route" in found and "split the routes over two pipelines" in found
