@@ -12,7 +12,10 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from nami_action.dev.app import DevApp
+from nami_action.dev.consumers import DevError
 from tests.forward.conftest import SECRET
 from tests.forward.destination import Destination, Received, post, wait_until
 
@@ -100,3 +103,19 @@ def test_unrouted_drop_counts_and_logs_without_a_dead_letter(
 
 def _body(envelope: str) -> str:
     return base64.b64decode(json.loads(envelope)["body"]).decode()
+
+
+def test_a_remote_route_is_forwarded_only_to_this_machine(
+    destination: Destination,
+    routes_project: Callable[..., Path],
+    start_dev: Callable[..., DevApp],
+) -> None:
+    config = routes_project("https://crm.example.com")
+    with pytest.raises(DevError) as caught:
+        start_dev(config, env={})
+    assert "pass --forward-to stripe/crm=http://localhost:3000/..." in str(caught.value)
+    local = {f"stripe/{r}": f"{destination.url}/{r}" for r in ("crm", "audit", "rest")}
+    app = start_dev(config, env={}, forward_to=local)
+    send(app, "customer.created", "evt_crm")
+    wait_until(lambda: len(destination.delivered()) == 1, 30, "delivered locally")
+    assert destination.delivered()[0].path == "/crm"
