@@ -135,7 +135,7 @@ def routes_summary(spec: Pipeline) -> list[str]:
             runs = f"forward to {derived.forward.url}, {forward_summary(derived)}"
         else:
             runs = f"handler in {derived.consumer.code}, at most {concurrency(derived)} at once"
-        lines.append(f"{name}: {match_text(route)} -> {runs}")
+        lines.append(f"route {name}: {match_text(route)} -> {runs}")
     unrouted = (
         "dropped (counted and logged)"
         if spec.unrouted == "drop"

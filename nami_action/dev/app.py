@@ -387,7 +387,7 @@ def _info(built: DevConsumer) -> PipelineInfo:
     p, checks = built.pipeline, built.consumer.verify_settings is not None
     scheme = p.spec.verify.scheme
     verify = scheme if checks or scheme == "none" else f"{scheme}, not checked (no dev secret)"
-    return PipelineInfo(p.name, p.path, p.spec.ingress, verify, checks)
+    return PipelineInfo(p.name, p.path, p.spec.ingress, verify, checks, p.route)
 
 
 def _lock(data_dir: Path) -> int:

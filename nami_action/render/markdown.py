@@ -265,7 +265,7 @@ class _PlanSection:
         if p.forward and p.action != "delete":
             about.append(f"forward: {p.forward}")
         if p.routes and p.action != "delete":
-            about += [f"route {_md_escape(line)}" for line in p.routes]
+            about += [_md_escape(line) for line in p.routes]
         if p.ingress and p.action != "delete":
             about.append(f"ingress: {p.ingress}")
         if p.paused:

@@ -54,7 +54,7 @@ def _pipeline_lines(pipeline: PipelinePlan, show_diff: bool) -> list[str]:
     if pipeline.forward and pipeline.action != "delete":
         lines.append(f"    forward: {pipeline.forward}")
     if pipeline.action != "delete":
-        lines += [f"    route {line}" for line in pipeline.routes]
+        lines += [f"    {line}" for line in pipeline.routes]
     if pipeline.ingress and pipeline.action != "delete":
         lines.append(f"    ingress: {pipeline.ingress}")
     if pipeline.error:

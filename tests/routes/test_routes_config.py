@@ -318,12 +318,13 @@ def test_the_plan_shows_each_route_and_its_cost(tmp_path: Path, template: dict[s
     config = load_config(tmp_path / "nami.yaml")
     lines = routes_summary(config.pipelines["stripe"].spec)
     assert lines == [
-        'billing: json $.type prefix "invoice." -> handler in consumers/billing, at most 3 at once',
-        'crm: json $.type in ["customer.created", "customer.updated"] -> forward to '
+        'route billing: json $.type prefix "invoice." -> handler in consumers/billing, at most '
+        "3 at once",
+        'route crm: json $.type in ["customer.created", "customer.updated"] -> forward to '
         "https://crm.acme.com/hooks, at most 5/s, 10 in flight; a backlog of 100,000 drains in "
         "about 5 h 33 m at 5/s",
-        "rest: default -> forward to https://api.acme.com/webhooks/stripe, no rate bound, 10 in "
-        "flight; a backlog of 100,000 drains in about 16 m 40 s at 10 at a time, 100 ms each",
+        "route rest: default -> forward to https://api.acme.com/webhooks/stripe, no rate bound, "
+        "10 in flight; a backlog of 100,000 drains in about 16 m 40 s at 10 at a time, 100 ms each",
         "unrouted: kept in the dead-letter queue (alarmed)",
     ]
     prices = prices_for("us-east-1")
@@ -350,7 +351,7 @@ def test_the_plan_shows_each_route_and_its_cost(tmp_path: Path, template: dict[s
         cost=PlanCost(region="us-east-1", prices_read="2026-01-01", assumptions="x"),
     )
     text = plan_text(plan)
-    assert f"    route {lines[0]}" in text
+    assert f"    {lines[0]}" in text
     assert "  stripe route crm: $" in text and "per million webhooks it gets" in text
     markdown = plan_markdown(plan)
     assert "route billing: json $.type prefix" in markdown

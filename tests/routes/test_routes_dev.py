@@ -16,6 +16,7 @@ import pytest
 
 from nami_action.dev.app import DevApp
 from nami_action.dev.consumers import DevError
+from tests.dev.inspector_support import api
 from tests.forward.conftest import SECRET
 from tests.forward.destination import Destination, Received, post, wait_until
 
@@ -119,3 +120,29 @@ def test_a_remote_route_is_forwarded_only_to_this_machine(
     send(app, "customer.created", "evt_crm")
     wait_until(lambda: len(destination.delivered()) == 1, 30, "delivered locally")
     assert destination.delivered()[0].path == "/crm"
+
+
+def test_the_inspector_shows_where_each_webhook_went(
+    destination: Destination,
+    routes_project: Callable[..., Path],
+    start_dev: Callable[..., DevApp],
+) -> None:
+    app = start_dev(routes_project(destination.url), env={})
+    send(app, "customer.updated", "evt_both", **{"X-Audit": "1"})
+    wait_until(lambda: len(destination.delivered()) == 2, 30, "crm and audit delivered")
+
+    def rows() -> dict[str, dict[str, object]]:
+        status, found = api(app, "GET", "webhooks?after=0")
+        assert status == 200
+        return {r["pipeline"]: r for r in found["webhooks"]}
+
+    wait_until(lambda: rows().get("stripe/crm", {}).get("outcome") == "forwarded", 30, "shown")
+    by_pipeline = rows()
+    router = by_pipeline["stripe"]
+    assert (router["outcome"], router["route"]) == ("routed", "crm, audit")
+    crm = by_pipeline["stripe/crm"]
+    assert (crm["outcome"], crm["route"], crm["verification"]) == (
+        "forwarded",
+        "crm",
+        "by the router",
+    )
