@@ -381,3 +381,25 @@ def test_too_many_routes_for_one_stack_are_refused_at_the_routes(tmp_path: Path)
     (found,) = [f"{p.line}:{p.column} {p.message}" for p in caught.value.problems]
     assert found.startswith("6:5 pipeline `hook`: its stack would hold more than 500 resources")
     assert "up to 15 per route" in found and "split the routes over two pipelines" in found
+
+
+def test_the_dashboard_shows_the_router_and_each_route(template: dict[str, Any]) -> None:
+    body = template["Resources"]["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"][0]
+    graphs = {
+        w["properties"]["title"]: w["properties"]["metrics"] for w in json.loads(body)["widgets"]
+    }
+    outcomes = [m[1] for m in graphs["Outcomes a minute (Nami runtime)"]]
+    assert outcomes == ["Routed", "Unrouted", "Failed", "Rejected", "Malformed"]
+    waiting = [m[3] for m in graphs["Routes: webhooks waiting"]]
+    assert waiting == ["acme-stripe_billing", "acme-stripe_crm", "acme-stripe_rest"]
+    queues = template["Resources"]
+    assert [
+        queues[p + "Queue"]["Properties"]["QueueName"]
+        for p in ("RouteBilling", "RouteCrm", "RouteRest")
+    ] == waiting
+    delivered = [(m[1], m[3]) for m in graphs["Routes: delivered a minute"]]
+    assert delivered == [
+        ("Handled", "acme-stripe_billing"),
+        ("Forwarded", "acme-stripe_crm"),
+        ("Forwarded", "acme-stripe_rest"),
+    ]
