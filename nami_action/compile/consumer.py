@@ -43,6 +43,7 @@ from nami_action.compile.routes import (
 from nami_action.config import Config, PipelineConfig
 from nami_action.config.forward import concurrency, function_timeout
 from nami_action.config.models import NoVerify, is_secret_reference
+from nami_action.config.routes import dedupes
 from nami_action.config.rules import retry_schedule
 
 if TYPE_CHECKING:
@@ -76,7 +77,7 @@ def runtime_settings(pipeline: PipelineConfig) -> dict[str, Any]:
     """NAMI_CONFIG: what the Nami runtime in the Lambda needs. References, never secrets."""
     spec = pipeline.spec
     verify = None if isinstance(spec.verify, NoVerify) else spec.verify.model_dump()
-    dedupe = spec.dedupe.model_dump() if spec.dedupe else None
+    dedupe = spec.dedupe.model_dump() if dedupes(spec) and spec.dedupe else None
     secrets = {k: v for k, v in spec.consumer.environment.items() if is_secret_reference(v)}
     settings: dict[str, Any] = {
         "pipeline": pipeline.name,
@@ -115,7 +116,7 @@ def add_consumer(
     template.add_resource(
         names.disposable(LogGroup(LOG_GROUP, RetentionInDays=names.LOG_RETENTION_DAYS, Tags=tags))
     )
-    if spec.dedupe:
+    if dedupes(spec):
         _add_dedupe_table(template, config, pipeline)
     if spec.forward:
         add_forward_secret(template, config, pipeline)
@@ -151,7 +152,7 @@ def _role(config: Config, pipeline: PipelineConfig, tags: Any) -> Role:
         *forward_statements(pipeline),
         *router_statements(pipeline),
     ]
-    if pipeline.spec.dedupe:
+    if dedupes(pipeline.spec):
         statements.append(
             iam.statement(
                 ["dynamodb:DeleteItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
@@ -175,7 +176,7 @@ def _function(pipeline: PipelineConfig, code: CodeLocation, tags: Any) -> Functi
     }
     variables["NAMI_CONFIG"] = json.dumps(runtime_settings(pipeline), sort_keys=True)
     variables["NAMI_DEAD_LETTER_QUEUE_URL"] = Ref(names.DEAD_LETTER_QUEUE)
-    if pipeline.spec.dedupe:
+    if dedupes(pipeline.spec):
         variables["NAMI_DEDUPE_TABLE"] = Ref(DEDUPE_TABLE)
     variables.update(forward_variables(pipeline))
     variables.update(router_variables(pipeline))

@@ -36,6 +36,12 @@ ROUTE_KEYS = ("consumer", "forward", "queue", "dead_letter")
 ROUTES_FOLDER = "routes"  # a route's handler code in the pipeline's zip: routes/<route>/
 
 
+def dedupes(spec: Pipeline) -> bool:
+    """Whether this function dedupes: with `routes:`, each route does, the router does not
+    (a sender's retry is routed again, and each route drops it as a duplicate)."""
+    return spec.dedupe is not None and not spec.routes
+
+
 def route_spec(spec: Pipeline, route: Route) -> Pipeline:
     """The pipeline a route is: the routes pipeline's settings, the route's over them."""
     consumer = spec.consumer.model_dump(exclude={"code"})

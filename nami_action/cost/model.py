@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from nami_action.config.forward import function_timeout, spacing
+from nami_action.config.routes import dedupes
 from nami_action.cost.prices import RegionPrices
 
 MILLION = 1_000_000
@@ -298,7 +299,7 @@ def inputs_from_pipeline(spec: Any, routes: dict[str, dict[str, Any]] | None = N
         memory_mib=consumer.memory,
         timeout_seconds=function_timeout(spec),
         batch_size=consumer.batch_size,
-        dedupe=spec.dedupe is not None,
+        dedupe=dedupes(spec),
         mode=consumer.mode,
         ingest_memory_mib=getattr(getattr(spec, "ingress_function", None), "memory", 128),
         forward_hold_ms=None if forward is None else round(spacing(forward) * 1000, 3),

@@ -403,3 +403,14 @@ def test_the_dashboard_shows_the_router_and_each_route(template: dict[str, Any])
         ("Forwarded", "acme-stripe_crm"),
         ("Forwarded", "acme-stripe_rest"),
     ]
+
+
+def test_dedupe_happens_in_each_route_not_in_the_router(template: dict[str, Any]) -> None:
+    resources = template["Resources"]
+    tables = sorted(k for k, v in resources.items() if v["Type"] == "AWS::DynamoDB::Table")
+    assert tables == ["RouteBillingDedupeTable", "RouteCrmDedupeTable", "RouteRestDedupeTable"]
+    router = resources["Consumer"]["Properties"]["Environment"]["Variables"]
+    assert "NAMI_DEDUPE_TABLE" not in router
+    assert json.loads(router["NAMI_CONFIG"])["dedupe"] is None
+    statements = resources["ConsumerRole"]["Properties"]["Policies"][0]["PolicyDocument"]
+    assert "dynamodb" not in json.dumps(statements)
