@@ -414,3 +414,36 @@ def test_dedupe_happens_in_each_route_not_in_the_router(template: dict[str, Any]
     assert json.loads(router["NAMI_CONFIG"])["dedupe"] is None
     statements = resources["ConsumerRole"]["Properties"]["Policies"][0]["PolicyDocument"]
     assert "dynamodb" not in json.dumps(statements)
+
+
+def test_an_environment_overrides_a_route_key_by_key(tmp_path: Path) -> None:
+    path = tmp_path / "nami.yaml"
+    path.write_text(
+        """\
+version: 1
+project: acme
+pipelines:
+  stripe:
+    verify: {scheme: none}
+    routes:
+      crm:
+        match: {json: $.type, prefix: customer.}
+        forward: {url: "https://crm.example/h", rate: 5/s}
+environments:
+  staging:
+    overrides:
+      pipelines:
+        stripe:
+          routes:
+            crm: {forward: {url: "https://crm-staging.example/h"}}
+  production: {}
+"""
+    )
+    staging = load_config(path, env="staging").pipelines["stripe"].spec.routes
+    production = load_config(path, env="production").pipelines["stripe"].spec.routes
+    assert staging is not None and production is not None
+    assert staging["crm"].forward is not None and production["crm"].forward is not None
+    assert staging["crm"].forward.url == "https://crm-staging.example/h"
+    assert staging["crm"].forward.rate == 5.0  # the rest of the route as written
+    assert staging["crm"].match == production["crm"].match
+    assert production["crm"].forward.url == "https://crm.example/h"
