@@ -88,6 +88,22 @@ def route_pipelines(pipeline: PipelineConfig) -> dict[str, PipelineConfig]:
     return derived
 
 
+def route_queue_owners(pipeline: PipelineConfig) -> dict[str, PipelineConfig]:
+    """Each route as `<pipeline>/<route>` (its name too): how `nami dev` names its local
+    queue, and how `nami dlq` and `nami replay` are pointed at a route's queues."""
+    return {
+        f"{pipeline.name}/{name}": dataclasses.replace(derived, name=f"{pipeline.name}/{name}")
+        for name, derived in route_pipelines(pipeline).items()
+    }
+
+
+def route_stack(pipeline: PipelineConfig) -> str:
+    """The stack a pipeline's resources are in: a route's are in its pipeline's stack."""
+    if pipeline.route is None:
+        return pipeline.stack_name
+    return pipeline.stack_name.removesuffix(f"{ROUTE_SEPARATOR}{pipeline.route}")
+
+
 def _route_written(written: dict[str, Any], name: str) -> dict[str, Any]:
     routes = written.get("routes")
     route = routes.get(name) if isinstance(routes, dict) else None

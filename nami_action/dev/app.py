@@ -16,14 +16,14 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import IO, Any
 
 from nami_action.config import Config, PipelineConfig
 from nami_action.config.forward import concurrency
-from nami_action.config.routes import route_pipelines, route_test, route_tests
+from nami_action.config.routes import route_queue_owners, route_test, route_tests
 from nami_action.config.rules import retry_horizon
 from nami_action.dev import environ
 from nami_action.dev.commit import Committer
@@ -357,8 +357,7 @@ def dev_queues(config: Config) -> dict[str, PipelineConfig]:
     queues: dict[str, PipelineConfig] = {}
     for name, pipeline in config.pipelines.items():
         queues[name] = pipeline
-        for route, derived in route_pipelines(pipeline).items():
-            queues[f"{name}/{route}"] = replace(derived, name=f"{name}/{route}")
+        queues.update(route_queue_owners(pipeline))
     return queues
 
 

@@ -249,3 +249,28 @@ def test_a_refused_send_reaches_that_route_later_and_the_others_once(
 
     assert queued_ids(aws, route_queue(resources, "crm")) == ["evt_4"]  # once
     assert queued_ids(aws, audit) == ["evt_4"]
+
+
+def test_a_routes_dead_letters_are_peeked_and_redriven_by_its_name(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch, routes_project: Callable[..., Path]
+) -> None:
+    path = routes_project("https://app.example.com")
+    resources = deploy_routes(aws, monkeypatch, path)
+    crm_dlq = resources[logical_prefix("crm") + names.DEAD_LETTER_QUEUE]
+    send(aws, crm_dlq, "customer.created", "evt_refused")  # as the crm route dead-lettered it
+    config = str(path)
+
+    peeked = CliRunner().invoke(cli, ["dlq", "peek", "stripe/crm", "--config", config])
+    assert peeked.exit_code == 0, peeked.output
+    assert "req-evt_refused" in peeked.output  # the webhook's id
+    redriven = CliRunner().invoke(
+        cli, ["dlq", "redrive", "stripe/crm", "--config", config, "--poll-seconds", "0.05"]
+    )
+    assert redriven.exit_code == 0, redriven.output
+    assert queued_ids(aws, route_queue(resources, "crm")) == ["evt_refused"]
+    assert queued_ids(aws, crm_dlq) == []
+    assert queued_ids(aws, resources[names.QUEUE]) == []  # not the router's queue
+
+    wrong = CliRunner().invoke(cli, ["dlq", "peek", "stripe/cmr", "--config", config])
+    assert wrong.exit_code != 0 and "Traceback" not in wrong.output
+    assert "pipeline `stripe` has no route `cmr`; did you mean `crm`?" in wrong.output
