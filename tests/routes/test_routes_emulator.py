@@ -21,20 +21,17 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from nami_action.apply import DeployOptions, deploy
 from nami_action.aws.session import Aws
 from nami_action.cli import cli
 from nami_action.compile import names
 from nami_action.compile.consumer import LOG_GROUP
-from nami_action.config import load_config
 from nami_action.config.routes import logical_prefix
 from nami_action.envelope import IncomingRequest, encode_envelope
 from nami_action.operate.dlq import peek
-from nami_action.plan.planner import PlanOptions, make_plan
 from nami_action.runtime import entry, router, secrets
+from tests.stand_in import deploy_and_stand_in
 
 BUCKET = "rttest-artifacts"
-FAST = 0.05
 ROUTES = ("billing", "crm", "audit", "rest")
 
 pytestmark = pytest.mark.emulator
@@ -51,30 +48,7 @@ def cold_container() -> Any:
 
 def deploy_routes(aws: Aws, monkeypatch: pytest.MonkeyPatch, config_path: Path) -> dict[str, str]:
     """Deploy, set this process up as the router; logical id -> physical id."""
-    config_path.write_text(
-        config_path.read_text().replace(
-            "project: rttest\n",
-            f"project: rttest\nregion: us-east-1\nartifacts: {{bucket: {BUCKET}}}\n",
-        )
-    )
-    config = load_config(config_path)
-    aws.client("s3").create_bucket(Bucket=BUCKET)
-    run = make_plan(config, aws, PlanOptions(keep_change_sets=True, poll_seconds=FAST))
-    result = deploy(aws, run, DeployOptions(poll_seconds=FAST), lambda event: None)
-    assert [p.outcome for p in result.pipelines] == ["created"], result
-    lam = aws.client("lambda")
-    for mapping in lam.list_event_source_mappings()["EventSourceMappings"]:
-        lam.update_event_source_mapping(UUID=mapping["UUID"], Enabled=False)
-    stack = config.pipelines["stripe"].stack_name
-    summaries = aws.client("cloudformation").list_stack_resources(StackName=stack)
-    resources = {
-        r["LogicalResourceId"]: r["PhysicalResourceId"] for r in summaries["StackResourceSummaries"]
-    }
-    function = resources[names.FUNCTION]
-    variables = lam.get_function_configuration(FunctionName=function)["Environment"]["Variables"]
-    for name, value in variables.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", aws.target.endpoint_url or "")
+    _, resources = deploy_and_stand_in(aws, monkeypatch, config_path, BUCKET)
     return resources
 
 
