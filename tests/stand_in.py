@@ -6,6 +6,7 @@ environment as written by CloudFormation, and call the runtime's entry point the
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from nami_action.aws.session import Aws
 from nami_action.compile import names
 from nami_action.config import Config, load_config
 from nami_action.plan.planner import PlanOptions, make_plan
+from nami_action.runtime import entry, secrets
 
 FAST = 0.05
 
@@ -57,3 +59,13 @@ def deploy_and_stand_in(
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("AWS_ENDPOINT_URL", aws.target.endpoint_url or "")
     return config, resources
+
+
+@pytest.fixture
+def cold_container() -> Iterator[None]:
+    """A new container for each test: the runtime's cached consumer and secrets forgotten."""
+    entry.reset()
+    secrets.clear_cache()
+    yield
+    entry.reset()
+    secrets.clear_cache()

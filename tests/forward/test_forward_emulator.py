@@ -16,7 +16,6 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -26,24 +25,16 @@ from nami_action.envelope import IncomingRequest, encode_envelope
 from nami_action.operate.dlq import peek
 from nami_action.operate.pipelines import locate
 from nami_action.operate.redrive import RedriveOptions, redrive
-from nami_action.runtime import entry, secrets
-from tests.stand_in import deploy_and_stand_in
+from nami_action.runtime import entry
+from tests.stand_in import cold_container, deploy_and_stand_in
 
 from .conftest import SECRET
 from .destination import Answer, Destination, Received
 
 BUCKET = "fwtest-artifacts"
 
-pytestmark = pytest.mark.emulator
-
-
-@pytest.fixture(autouse=True)
-def cold_container() -> Any:
-    entry.reset()
-    secrets.clear_cache()
-    yield
-    entry.reset()
-    secrets.clear_cache()
+__all__ = ["cold_container"]  # the fixture, used by name below
+pytestmark = [pytest.mark.emulator, pytest.mark.usefixtures("cold_container")]
 
 
 def deploy_forward(

@@ -16,7 +16,6 @@ import json
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -28,22 +27,14 @@ from nami_action.compile.consumer import LOG_GROUP
 from nami_action.config.routes import logical_prefix
 from nami_action.envelope import IncomingRequest, encode_envelope
 from nami_action.operate.dlq import peek
-from nami_action.runtime import entry, router, secrets
-from tests.stand_in import deploy_and_stand_in
+from nami_action.runtime import entry, router
+from tests.stand_in import cold_container, deploy_and_stand_in
 
 BUCKET = "rttest-artifacts"
 ROUTES = ("billing", "crm", "audit", "rest")
 
-pytestmark = pytest.mark.emulator
-
-
-@pytest.fixture(autouse=True)
-def cold_container() -> Any:
-    entry.reset()
-    secrets.clear_cache()
-    yield
-    entry.reset()
-    secrets.clear_cache()
+__all__ = ["cold_container"]  # the fixture, used by name below
+pytestmark = [pytest.mark.emulator, pytest.mark.usefixtures("cold_container")]
 
 
 def deploy_routes(aws: Aws, monkeypatch: pytest.MonkeyPatch, config_path: Path) -> dict[str, str]:
