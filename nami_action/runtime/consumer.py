@@ -3,8 +3,10 @@
 Every record ends in exactly one outcome (README, "Where a webhook can end up"):
 handled, failed (retried), rejected or malformed (moved to the DLQ with the reason, then
 done), duplicate (an earlier copy was handled); with `forward:`, forwarded instead of handled,
-or refused (the destination's 4xx: moved to the DLQ with its answer). One JSON log line per
-record, and one CloudWatch Embedded Metric Format line per batch with the counts.
+or refused (the destination's 4xx: moved to the DLQ with its answer); a `routes:` pipeline's
+router: routed (sent to each matched route's queue) or unrouted (moved to the DLQ with the
+reason, or dropped with `unrouted: drop`). One JSON log line per record, and one CloudWatch
+Embedded Metric Format line per batch with the counts.
 """
 
 from __future__ import annotations
