@@ -46,7 +46,7 @@ from nami_action.dev.inspector import Inspector, check_paths
 from nami_action.dev.queue import Depth, Outgoing, Store
 from nami_action.dev.server import DevServer, Route
 from nami_action.dev.workers import PipelineWorkers, Settings
-from nami_action.runtime.consumer import FORWARDED, HANDLED
+from nami_action.runtime.consumer import FORWARDED, HANDLED, ROUTED
 from nami_action.runtime.forward import Forwarder
 from nami_action.runtime.router import Router
 
@@ -297,7 +297,7 @@ class DevApp:
             outcome,
             retry_after if isinstance(retry_after, int) else None,
         )
-        if outcome not in (HANDLED, FORWARDED):
+        if outcome not in (HANDLED, FORWARDED, ROUTED):
             self.dashboard.say(line)
 
     def _raised(self, text: str) -> None:
