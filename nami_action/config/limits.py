@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Protocol
 from nami_action.config.loader import PathKey
 from nami_action.config.models import is_secret_reference
 from nami_action.config.naming import resource_tags
-from nami_action.config.routes import route_tests
+from nami_action.config.routes import route_pipelines, route_tests
 from nami_action.errors import Problem
 
 if TYPE_CHECKING:
@@ -64,6 +64,8 @@ def limit_problems(config: Config, names: list[str], measure: Measure | None) ->
         problems.extend(_tag_count(config, pipeline))
         if measure is not None:
             problems.extend(_environment_size(config, pipeline, measure))
+            for route in route_pipelines(pipeline).values():  # each route's own function
+                problems.extend(_environment_size(config, route, measure))
             problems.extend(_resource_count(config, pipeline, measure))
     return problems
 
@@ -129,11 +131,16 @@ def _environment_size(config: Config, pipeline: PipelineConfig, measure: Measure
         ("pipelines", pipeline.name, "consumer", "environment"),
         ("defaults", "consumer", "environment"),
     ]
+    who = f"pipeline `{pipeline.name}`"
+    if pipeline.route is not None:
+        route = ("pipelines", pipeline.name, "routes", pipeline.route, "consumer", "environment")
+        candidates.insert(0, route)
+        who += f" route `{pipeline.route}`"
     where = next((c for c in candidates if c in doc.positions), candidates[0])
     return [
         doc.problem(
             where,
-            f"pipeline `{pipeline.name}`: the consumer's environment would be {size:,} bytes "
+            f"{who}: the consumer's environment would be {size:,} bytes "
             "(names and values, with what nami adds: NAMI_CONFIG holds the handler, verify and "
             f"dedupe settings and the secret references); Lambda allows {MAX_ENVIRONMENT_BYTES:,}"
             ": move large values to SSM or Secrets Manager references",

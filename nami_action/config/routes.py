@@ -44,9 +44,12 @@ def dedupes(spec: Pipeline) -> bool:
 
 def route_spec(spec: Pipeline, route: Route) -> Pipeline:
     """The pipeline a route is: the routes pipeline's settings, the route's over them."""
+    from nami_action.config.validate import deep_merge  # validate reads routes
+
     consumer = spec.consumer.model_dump(exclude={"code"})
     if route.consumer is not None:
-        consumer.update(route.consumer.model_dump(exclude_unset=True))
+        # Merged as `defaults` are: mappings key by key (`environment`), the rest replaced.
+        consumer = deep_merge(consumer, route.consumer.model_dump(exclude_unset=True))
     queue, dead_letter = spec.queue, spec.dead_letter
     if route.queue is not None:
         queue = Queue.model_validate(

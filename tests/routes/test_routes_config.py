@@ -14,7 +14,7 @@ import pytest
 from nami_action.compile import CodeLocation, compile_config
 from nami_action.compile.limits import resource_count
 from nami_action.config import load_config
-from nami_action.config.routes import logical_prefix, routes_summary
+from nami_action.config.routes import logical_prefix, route_pipelines, routes_summary
 from nami_action.cost.estimate import pipeline_cost
 from nami_action.cost.model import Assumptions, estimate, inputs_from_pipeline
 from nami_action.cost.prices import prices_for
@@ -447,3 +447,35 @@ environments:
     assert staging["crm"].forward.rate == 5.0  # the rest of the route as written
     assert staging["crm"].match == production["crm"].match
     assert production["crm"].forward.url == "https://crm.example/h"
+
+
+def test_a_routes_environment_is_held_to_lambdas_4_kb_where_it_is_written(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "consumers" / "billing").mkdir(parents=True)
+    (tmp_path / "consumers" / "billing" / "handler.py").write_text("def handle(w): pass\n")
+    path = tmp_path / "nami.yaml"
+    path.write_text(
+        f"""\
+version: 1
+project: acme
+pipelines:
+  stripe:
+    verify: {{scheme: none}}
+    consumer: {{environment: {{SHARED: "{"s" * 2000}"}}}}
+    routes:
+      billing:
+        match: default
+        consumer: {{code: consumers/billing, environment: {{OWN: "{"o" * 2500}"}}}}
+"""
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, measure=COMPILER)
+    (found,) = [f"{p.line}:{p.column} {p.message}" for p in caught.value.problems]
+    assert found.startswith(
+        "10:45 pipeline `stripe` route `billing`: the consumer's environment would be"
+    )
+    # The route's variables are the pipeline's and its own, merged key by key.
+    path.write_text(path.read_text().replace('"' + "s" * 2000 + '"', "s").replace("o" * 2500, "o"))
+    (route,) = route_pipelines(load_config(path).pipelines["stripe"]).values()
+    assert route.spec.consumer.environment == {"SHARED": "s", "OWN": "o"}
