@@ -67,7 +67,7 @@ def _secrets(values: tuple[str, ...]) -> tuple[dict[str, str], dict[str, str]]:
     multiple=True,
     metavar="PIPELINE=URL",
     help="Where a `forward` pipeline delivers locally, e.g. stripe=http://localhost:3000/hooks "
-    "(default: forward.url when it is on this machine).",
+    "(a route: stripe/crm=URL; default: forward.url when it is on this machine).",
 )
 @handle_errors
 def dev(

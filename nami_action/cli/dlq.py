@@ -14,7 +14,7 @@ from nami_action.cli.common import config_option, handle_errors, read_config
 from nami_action.dev.app import DEFAULT_DATA_DIR
 from nami_action.dev.dlq import dev_letters, dev_redrive
 from nami_action.operate.dlq import export, letters_text, peek, write_letters
-from nami_action.operate.pipelines import DeployedPipeline, locate, select_pipeline
+from nami_action.operate.pipelines import DeployedPipeline, locate, select_queue
 from nami_action.operate.redrive import JOURNAL_FOLDER, RedriveOptions, redrive
 
 
@@ -22,14 +22,14 @@ def _target(
     config: Path, pipeline: str, aws_kwargs: dict[str, Any]
 ) -> tuple[Aws, DeployedPipeline]:
     loaded = read_config(config)
-    chosen = select_pipeline(loaded, pipeline)
+    chosen = select_queue(loaded, pipeline)
     aws = connect(loaded, aws_kwargs)
     return aws, locate(aws, chosen)
 
 
 def _dev_target(config: Path, pipeline: str, data: Path) -> tuple[Path, str]:
     """`--dev`: the data folder of `nami dev --data DATA`, and the pipeline's name in it."""
-    return data, select_pipeline(read_config(config), pipeline).name
+    return data, select_queue(read_config(config), pipeline).name
 
 
 def dev_options(command: Any) -> Any:
@@ -70,7 +70,8 @@ def peek_command(
     config: Path,
     **aws_kwargs: Any,
 ) -> None:
-    """Show up to N dead-lettered webhooks of PIPELINE without consuming them.
+    """Show up to N dead-lettered webhooks of PIPELINE (PIPELINE/ROUTE: a route's) without
+    consuming them.
 
     Each is received hidden for a moment and made visible again right after; its receive
     count grows by one (not with --dev: the local queue can be read without receiving)."""
@@ -100,8 +101,9 @@ def peek_command(
 def export_command(
     pipeline: str, out: Path, local: bool, data: Path, config: Path, **aws_kwargs: Any
 ) -> None:
-    """Archive every dead-lettered webhook of PIPELINE to a JSON Lines file, one object per
-    message (SQS id and attributes, envelope with the body in base64), without consuming."""
+    """Archive every dead-lettered webhook of PIPELINE (or PIPELINE/ROUTE) to a JSON Lines
+    file, one object per message (SQS id and attributes, envelope with the body in base64),
+    without consuming."""
     if local:
         letters = dev_letters(*_dev_target(config, pipeline, data))
         write_letters(letters, out)
@@ -145,7 +147,8 @@ def redrive_command(
     config: Path,
     **aws_kwargs: Any,
 ) -> None:
-    """Move PIPELINE's dead-lettered webhooks back to its queue, to be consumed again.
+    """Move PIPELINE's (or PIPELINE/ROUTE's) dead-lettered webhooks back to its queue, to be
+    consumed again.
 
     Uses SQS's message move task where available, else copies each message and deletes the
     original only once the copy is stored. Safe to interrupt and run again. Moves at most

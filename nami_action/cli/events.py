@@ -49,6 +49,12 @@ def _seconds(ctx: click.Context, param: click.Parameter, value: str) -> int:
 @click.option(
     "--id", "webhook_id", default=None, help="Only this webhook (id, message id or event id)."
 )
+@click.option(
+    "--route",
+    default=None,
+    help="A `routes:` pipeline: this route's consumer instead of the router (which logs "
+    "where each webhook went, and the unrouted).",
+)
 @click.option("--follow", "-f", is_flag=True, help="Keep polling for new lines (every 2 s).")
 @click.option(
     "--format", "output", type=click.Choice(["table", "json"]), default="table", show_default=True
@@ -63,6 +69,7 @@ def events(
     since: int,
     outcome: str | None,
     webhook_id: str | None,
+    route: str | None,
     follow: bool,
     output: str,
     poll_seconds: float,
@@ -74,7 +81,7 @@ def events(
     loaded = read_config(config)
     chosen = select_pipeline(loaded, pipeline)
     aws = connect(loaded, aws_kwargs)
-    group = consumer_log_group(aws, chosen)
+    group = consumer_log_group(aws, chosen, route)
     query = EventQuery(since_ms(since, int(time.time() * 1000)), outcome, webhook_id)
     if output == "table":
         click.echo(table_header())

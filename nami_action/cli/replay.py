@@ -9,7 +9,7 @@ import click
 
 from nami_action.cli.aws_options import aws_options, connect
 from nami_action.cli.common import config_option, handle_errors, read_config
-from nami_action.operate.pipelines import locate, select_pipeline
+from nami_action.operate.pipelines import locate, select_queue
 from nami_action.operate.redrive import JOURNAL_FOLDER
 from nami_action.operate.replay import ReplayOptions, replay
 
@@ -30,13 +30,14 @@ from nami_action.operate.replay import ReplayOptions, replay
 def replay_command(
     pipeline: str, source: Path, dry_run: bool, config: Path, **aws_kwargs: Any
 ) -> None:
-    """Send the webhooks of an export file back into PIPELINE's queue, each exactly once.
+    """Send the webhooks of an export file back into PIPELINE's (or PIPELINE/ROUTE's) queue,
+    each exactly once.
 
     A journal beside nami.yaml remembers what was sent: interrupt and run again, or replay
     the same file twice, and nothing is sent twice. Malformed exports are skipped."""
     loaded = read_config(config)
     aws = connect(loaded, aws_kwargs)
-    target = locate(aws, select_pipeline(loaded, pipeline))
+    target = locate(aws, select_queue(loaded, pipeline))
     options = ReplayOptions(
         dry_run=dry_run, journal_folder=config.resolve().parent / JOURNAL_FOLDER
     )

@@ -11,6 +11,7 @@ import click
 from nami_action.cli.common import config_argument, display_path, handle_errors, read_config
 from nami_action.config import Config
 from nami_action.config.forward import concurrency
+from nami_action.config.routes import routes_summary
 from nami_action.config.units import format_duration
 from nami_action.errors import ConfigError, printable, terminal_safe
 
@@ -63,10 +64,15 @@ def summary_rows(config: Config) -> list[dict[str, object]]:
                 "path": pipeline.path,
                 "verify": spec.verify.scheme,
                 "queue": "fifo" if spec.queue.fifo else "standard",
-                "mode": "forward" if spec.forward else spec.consumer.mode,
+                "mode": "routes"
+                if spec.routes
+                else "forward"
+                if spec.forward
+                else spec.consumer.mode,
                 "max_concurrency": concurrency(spec),
                 "batch_size": spec.consumer.batch_size,
                 "visibility_timeout": format_duration(pipeline.visibility_timeout),
+                **({"routes": routes_summary(spec)} if spec.routes else {}),
             }
         )
     return rows
@@ -83,5 +89,11 @@ def summary_text(config: Config) -> str:
             f"  {row['name']:<24} POST {row['path']:<20} verify={row['verify']:<17} "
             f"queue={row['queue']:<8} mode={row['mode']:<7} "
             f"concurrency<={row['max_concurrency']} batch={row['batch_size']}"
+        )
+        routes = row.get("routes")
+        lines += (
+            [f"    {line}" for line in routes if isinstance(line, str)]
+            if isinstance(routes, list)
+            else []
         )
     return "\n".join(lines)

@@ -51,6 +51,37 @@ def add_alarms(template: Template, config: Config, pipeline: PipelineConfig) -> 
     targets: list[Any] = [Ref(TOPIC)]
     if alarms.topic:
         targets.append(alarms.topic)
+    add_consumer_alarms(template, pipeline, targets)
+    stack = pipeline.stack_name
+    template.add_resource(_rejected_alarm(stack, alarms.rejected, targets))
+    if alarms.ingress_5xx is not False:
+        template.add_resource(
+            _ingress_rate_alarm(
+                "Ingress5xxAlarm",
+                "5XXError",
+                alarms.ingress_5xx,
+                f"{stack}: the endpoint answered 5xx (webhooks not stored; senders retry)",
+                pipeline,
+                targets,
+            )
+        )
+    if alarms.ingress_4xx is not False:
+        template.add_resource(
+            _ingress_rate_alarm(
+                "Ingress4xxAlarm",
+                "4XXError",
+                alarms.ingress_4xx,
+                f"{stack}: the endpoint answered 4xx (429 throttled, 413 too large, wrong path)",
+                pipeline,
+                targets,
+            )
+        )
+
+
+def add_consumer_alarms(template: Template, pipeline: PipelineConfig, targets: list[Any]) -> None:
+    """The alarms on a queue and its consumer: a pipeline's, or each route's (config/routes)."""
+    spec = pipeline.spec
+    alarms = spec.alarms
     stack = pipeline.stack_name
     template.add_resource(
         _queue_alarm(
@@ -72,7 +103,6 @@ def add_alarms(template: Template, config: Config, pipeline: PipelineConfig) -> 
             targets,
         )
     )
-    template.add_resource(_rejected_alarm(stack, alarms.rejected, targets))
     if spec.forward is not None:
         template.add_resource(_refused_alarm(stack, alarms.rejected, targets))
     if alarms.errors is not False:
@@ -93,28 +123,6 @@ def add_alarms(template: Template, config: Config, pipeline: PipelineConfig) -> 
                 "Throttles",
                 alarms.throttles,
                 f"{stack}: Lambda throttled the consumer; throttled batches use up receives",
-                targets,
-            )
-        )
-    if alarms.ingress_5xx is not False:
-        template.add_resource(
-            _ingress_rate_alarm(
-                "Ingress5xxAlarm",
-                "5XXError",
-                alarms.ingress_5xx,
-                f"{stack}: the endpoint answered 5xx (webhooks not stored; senders retry)",
-                pipeline,
-                targets,
-            )
-        )
-    if alarms.ingress_4xx is not False:
-        template.add_resource(
-            _ingress_rate_alarm(
-                "Ingress4xxAlarm",
-                "4XXError",
-                alarms.ingress_4xx,
-                f"{stack}: the endpoint answered 4xx (429 throttled, 413 too large, wrong path)",
-                pipeline,
                 targets,
             )
         )

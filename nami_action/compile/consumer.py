@@ -34,9 +34,16 @@ from nami_action.compile.forward import (
     forward_statements,
     forward_variables,
 )
+from nami_action.compile.routes import (
+    route_settings,
+    router_settings,
+    router_statements,
+    router_variables,
+)
 from nami_action.config import Config, PipelineConfig
 from nami_action.config.forward import concurrency, function_timeout
 from nami_action.config.models import NoVerify, is_secret_reference
+from nami_action.config.routes import dedupes
 from nami_action.config.rules import retry_schedule
 
 if TYPE_CHECKING:
@@ -76,7 +83,7 @@ def runtime_settings(pipeline: PipelineConfig) -> dict[str, Any]:
     """NAMI_CONFIG: what the Nami runtime in the Lambda needs. References, never secrets."""
     spec = pipeline.spec
     verify = None if isinstance(spec.verify, NoVerify) else spec.verify.model_dump()
-    dedupe = spec.dedupe.model_dump() if spec.dedupe else None
+    dedupe = spec.dedupe.model_dump() if dedupes(spec) and spec.dedupe else None
     secrets = {k: v for k, v in spec.consumer.environment.items() if is_secret_reference(v)}
     settings: dict[str, Any] = {
         "pipeline": pipeline.name,
@@ -93,6 +100,8 @@ def runtime_settings(pipeline: PipelineConfig) -> dict[str, Any]:
         settings["retry"] = schedule.to_json()
     if spec.forward is not None:
         settings["forward"] = forward_config(pipeline).to_json()
+    settings.update(router_settings(pipeline))
+    settings.update(route_settings(pipeline))
     return settings
 
 
@@ -113,7 +122,7 @@ def add_consumer(
     template.add_resource(
         names.disposable(LogGroup(LOG_GROUP, RetentionInDays=names.LOG_RETENTION_DAYS, Tags=tags))
     )
-    if spec.dedupe:
+    if dedupes(spec):
         _add_dedupe_table(template, config, pipeline)
     if spec.forward:
         add_forward_secret(template, config, pipeline)
@@ -171,8 +180,9 @@ def _role(config: Config, pipeline: PipelineConfig, tags: Any) -> Role:
         iam.statement(["sqs:SendMessage"], [GetAtt(names.DEAD_LETTER_QUEUE, "Arn")]),
         *iam.secret_statements(secret_references(pipeline)),
         *forward_statements(pipeline),
+        *router_statements(pipeline),
     ]
-    if pipeline.spec.dedupe:
+    if dedupes(pipeline.spec):
         statements.append(
             iam.statement(
                 ["dynamodb:DeleteItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
@@ -196,12 +206,13 @@ def _function(pipeline: PipelineConfig, code: Code, tags: Any) -> Function:
     }
     variables["NAMI_CONFIG"] = json.dumps(runtime_settings(pipeline), sort_keys=True)
     variables["NAMI_DEAD_LETTER_QUEUE_URL"] = Ref(names.DEAD_LETTER_QUEUE)
-    if pipeline.spec.dedupe:
+    if dedupes(pipeline.spec):
         variables["NAMI_DEDUPE_TABLE"] = Ref(DEDUPE_TABLE)
     variables.update(forward_variables(pipeline))
+    variables.update(router_variables(pipeline))
     return Function(
         names.FUNCTION,
-        Description=f"Nami consumer for {pipeline.stack_name}",
+        Description=f"Nami {_role_name(pipeline)} for {pipeline.stack_name}",
         Runtime=consumer.runtime,
         Architectures=[consumer.architecture],
         Handler=RUNTIME_HANDLER,
@@ -213,6 +224,11 @@ def _function(pipeline: PipelineConfig, code: Code, tags: Any) -> Function:
         LoggingConfig=LoggingConfig(LogGroup=Ref(LOG_GROUP)),
         Tags=tags,
     )
+
+
+def _role_name(pipeline: PipelineConfig) -> str:
+    """What the function is, for people reading the console (unchanged for pipelines)."""
+    return "router" if pipeline.spec.routes else "consumer"
 
 
 def _event_source(pipeline: PipelineConfig) -> EventSourceMapping:

@@ -21,12 +21,15 @@ from nami_action.compile import names
 from nami_action.compile.alarms import METRIC_NAMESPACE, PIPELINE_DIMENSION
 from nami_action.compile.ingress_http import api_metric
 from nami_action.config import PipelineConfig
-from nami_action.runtime.consumer import FORWARD_OUTCOMES
+from nami_action.config.routes import route_pipelines
+from nami_action.runtime.consumer import FORWARD_OUTCOMES, ROUTER_OUTCOMES
 
 DASHBOARD = "Dashboard"
 OUTCOME_METRICS = ("Handled", "Failed", "Rejected", "Malformed", "Duplicate")
 # A `forward:` pipeline's runtime counts Forwarded instead of Handled, and Refused.
 FORWARD_METRICS = tuple(outcome.capitalize() for outcome in FORWARD_OUTCOMES)
+# A `routes:` pipeline's router counts Routed and Unrouted.
+ROUTER_METRICS = tuple(outcome.capitalize() for outcome in ROUTER_OUTCOMES)
 WIDTH, HEIGHT = 12, 6  # two widgets a row on the console's 24-column grid
 PERIOD_SECONDS = 60
 
@@ -114,9 +117,7 @@ def _widgets(pipeline: PipelineConfig) -> list[dict[str, Any]]:
                 "Outcomes a minute (Nami runtime)",
                 [
                     [METRIC_NAMESPACE, metric, PIPELINE_DIMENSION, stack, {"stat": "Sum"}]
-                    for metric in (
-                        OUTCOME_METRICS if pipeline.spec.forward is None else FORWARD_METRICS
-                    )
+                    for metric in _outcome_metrics(pipeline)
                 ],
             )
         )
@@ -137,7 +138,71 @@ def _widgets(pipeline: PipelineConfig) -> list[dict[str, Any]]:
             ],
         ),
     ]
+    graphs += _route_graphs(pipeline)
     return [_graph(index, title, metrics) for index, (title, metrics) in enumerate(graphs)]
+
+
+def _outcome_metrics(pipeline: PipelineConfig) -> tuple[str, ...]:
+    if pipeline.spec.routes:
+        return ROUTER_METRICS
+    return OUTCOME_METRICS if pipeline.spec.forward is None else FORWARD_METRICS
+
+
+def _route_graphs(pipeline: PipelineConfig) -> list[tuple[str, list[list[Any]]]]:
+    """With `routes:`, each route's backlog, dead letters and outcomes, one line per route
+    (route queues have fixed names, so no placeholder is needed)."""
+    routes = route_pipelines(pipeline)
+    if not routes:
+        return []
+
+    def queue_metric(name: str, route: PipelineConfig, queue: str) -> list[Any]:
+        return ["AWS/SQS", name, "QueueName", queue, {"label": route.route}]
+
+    done = {r: "Handled" if p.spec.forward is None else "Forwarded" for r, p in routes.items()}
+    return [
+        (
+            "Routes: webhooks waiting",
+            [
+                queue_metric("ApproximateNumberOfMessagesVisible", p, names.queue_name(p))
+                for p in routes.values()
+            ],
+        ),
+        (
+            "Routes: dead letters",
+            [
+                queue_metric(
+                    "ApproximateNumberOfMessagesVisible", p, names.dead_letter_queue_name(p)
+                )
+                for p in routes.values()
+            ],
+        ),
+        (
+            "Routes: delivered a minute",
+            [
+                [
+                    METRIC_NAMESPACE,
+                    done[r],
+                    PIPELINE_DIMENSION,
+                    p.stack_name,
+                    {"stat": "Sum", "label": r},
+                ]
+                for r, p in routes.items()
+            ],
+        ),
+        (
+            "Routes: failed a minute",
+            [
+                [
+                    METRIC_NAMESPACE,
+                    "Failed",
+                    PIPELINE_DIMENSION,
+                    p.stack_name,
+                    {"stat": "Sum", "label": r},
+                ]
+                for r, p in routes.items()
+            ],
+        ),
+    ]
 
 
 def _graph(index: int, title: str, metrics: list[list[Any]]) -> dict[str, Any]:

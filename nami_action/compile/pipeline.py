@@ -21,6 +21,7 @@ from nami_action.compile.ingress_function_url import URL, add_function_url_ingre
 from nami_action.compile.ingress_http import add_http_ingress
 from nami_action.compile.queues import add_queues
 from nami_action.compile.record import pipeline_metadata
+from nami_action.compile.routes import add_routes
 from nami_action.config import Config, PipelineConfig
 
 AddIngress = Callable[[Template, Config, PipelineConfig, CodeLocation], None]
@@ -49,6 +50,7 @@ def build_template(
     for kind in retiring:
         INGRESS_KINDS[kind](template, config, as_kind(pipeline, kind), code)
     add_alarms(template, config, pipeline)
+    add_routes(template, config, pipeline, code)
     add_dashboard(template, pipeline)
     _add_outputs(template, pipeline)
     add_skips(template)

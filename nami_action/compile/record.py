@@ -8,7 +8,8 @@ from typing import Any
 
 from nami_action.compile.consumer import CodeLocation
 from nami_action.config import PipelineConfig
-from nami_action.cost.model import METADATA_KEY, inputs_from_pipeline
+from nami_action.config.routes import route_pipelines
+from nami_action.cost.model import METADATA_KEY, inputs_from_pipeline, route_cost_inputs
 
 SETTINGS = "settings"
 CODE = "code"
@@ -19,7 +20,7 @@ def pipeline_metadata(
     pipeline: PipelineConfig, code: CodeLocation, retiring: tuple[str, ...] = ()
 ) -> dict[str, Any]:
     recorded: dict[str, Any] = {
-        "cost": inputs_from_pipeline(pipeline.spec).metadata(),
+        "cost": inputs_from_pipeline(pipeline.spec, route_costs(pipeline)).metadata(),
         SETTINGS: flat_settings(pipeline.written),
     }
     if retiring:
@@ -27,6 +28,11 @@ def pipeline_metadata(
     if code.manifest is not None:
         recorded[CODE] = code.manifest.to_metadata()
     return {METADATA_KEY: recorded}
+
+
+def route_costs(pipeline: PipelineConfig) -> dict[str, Any]:
+    """Each route's cost inputs (empty without `routes:`)."""
+    return {name: route_cost_inputs(r.spec) for name, r in route_pipelines(pipeline).items()}
 
 
 def flat_settings(written: dict[str, Any]) -> dict[str, Any]:

@@ -50,22 +50,32 @@ def check_code_folders(
     problems = []
     checked: dict[str, str | None] = {}  # pipelines often share one folder: look once
     requirements_checked: set[str] = set()
-    for name, pipeline in pipelines.items():
-        code = pipeline.spec.consumer.code
-        if code is None:
-            continue  # a `forward` pipeline has no code folder (rules.py says when one lacks it)
+    for label, key, code in code_sites(pipelines):
         if code not in checked:
             checked[code] = code_problem(code, base_dir, root)
         message = checked[code]
         if message:
             message = printable(message, limit=1000)
-            problems.append(
-                document.problem(code_key(name), f"pipeline `{name}`: consumer.code {message}")
-            )
+            problems.append(document.problem(key, f"{label}: consumer.code {message}"))
         elif code not in requirements_checked:
             requirements_checked.add(code)
             problems.extend(_requirements(document, base_dir, root, code))
     return problems
+
+
+def code_sites(pipelines: Mapping[str, _Pipeline]) -> list[tuple[str, PathKey, str]]:
+    """Every `consumer.code` written: (who, where in nami.yaml, the folder). A `forward`
+    pipeline has none (rules.py says when one lacks it); a `routes:` pipeline has its routes'."""
+    sites: list[tuple[str, PathKey, str]] = []
+    for name, pipeline in pipelines.items():
+        code = pipeline.spec.consumer.code
+        if code is not None:
+            sites.append((f"pipeline `{name}`", code_key(name), code))
+        for route, spec in (pipeline.spec.routes or {}).items():
+            if spec.consumer is not None and spec.consumer.code is not None:
+                key: PathKey = ("pipelines", name, "routes", route, "consumer", "code")
+                sites.append((f"pipeline `{name}` route `{route}`", key, spec.consumer.code))
+    return sites
 
 
 def _requirements(document: Document, base_dir: Path, root: Path, code: str) -> list[Problem]:

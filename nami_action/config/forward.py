@@ -88,6 +88,8 @@ def forward_summary(pipeline: Pipeline) -> str:
 def forward_rules(pipeline: Pipeline) -> Iterator[Finding]:
     forward = pipeline.forward
     code = pipeline.consumer.code
+    if pipeline.routes is not None:
+        return  # each route has its own (config/routes.py)
     if forward is None:
         if code is None:
             yield (

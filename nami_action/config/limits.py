@@ -10,11 +10,13 @@ does not import the compiler; a caller that passes no Measure skips those two ex
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Protocol
 
 from nami_action.config.loader import PathKey
 from nami_action.config.models import is_secret_reference
 from nami_action.config.naming import resource_tags
+from nami_action.config.routes import route_pipelines, route_tests
 from nami_action.errors import Problem
 
 if TYPE_CHECKING:
@@ -34,6 +36,9 @@ MAX_RESOURCES = 500
 # compiled count. Only alarm e-mails and path segments add resources one each, so a template
 # is compiled to count exactly only when this bound could pass MAX_RESOURCES.
 FIXED_RESOURCES_AT_MOST = 60
+# What each route of a `routes:` pipeline adds at most (queue, DLQ, function, its role, logs,
+# event source mapping, alarms, a forward's signing secret, a dedupe table); a test keeps it so.
+ROUTE_RESOURCES_AT_MOST = 15
 # Likewise for tags and the environment: the compiler is asked for the exact figure only when
 # a cheap upper bound (tests keep it one) could pass the limit, so a usual config does not pay
 # for compiling at validate time.
@@ -59,6 +64,8 @@ def limit_problems(config: Config, names: list[str], measure: Measure | None) ->
         problems.extend(_tag_count(config, pipeline))
         if measure is not None:
             problems.extend(_environment_size(config, pipeline, measure))
+            for route in route_pipelines(pipeline).values():  # each route's own function
+                problems.extend(_environment_size(config, route, measure))
             problems.extend(_resource_count(config, pipeline, measure))
     return problems
 
@@ -105,6 +112,8 @@ def environment_bytes_at_most(pipeline: PipelineConfig) -> int:
     for section in (spec.verify, spec.dedupe):
         if section is not None:
             settings.extend(str(v) for v in section.model_dump().values())
+    # The router's matches, each with its name (`routes:`).
+    settings.extend(json.dumps(test.to_json()) for test in route_tests(spec))
     reference += sum(len(text) for text in settings)
     return (
         literal + JSON_BYTES_PER_CHARACTER_AT_MOST * reference + NAMI_ENVIRONMENT_OVERHEAD_AT_MOST
@@ -122,11 +131,16 @@ def _environment_size(config: Config, pipeline: PipelineConfig, measure: Measure
         ("pipelines", pipeline.name, "consumer", "environment"),
         ("defaults", "consumer", "environment"),
     ]
+    who = f"pipeline `{pipeline.name}`"
+    if pipeline.route is not None:
+        route = ("pipelines", pipeline.name, "routes", pipeline.route, "consumer", "environment")
+        candidates.insert(0, route)
+        who += f" route `{pipeline.route}`"
     where = next((c for c in candidates if c in doc.positions), candidates[0])
     return [
         doc.problem(
             where,
-            f"pipeline `{pipeline.name}`: the consumer's environment would be {size:,} bytes "
+            f"{who}: the consumer's environment would be {size:,} bytes "
             "(names and values, with what nami adds: NAMI_CONFIG holds the handler, verify and "
             f"dedupe settings and the secret references); Lambda allows {MAX_ENVIRONMENT_BYTES:,}"
             ": move large values to SSM or Secrets Manager references",
@@ -137,7 +151,13 @@ def _environment_size(config: Config, pipeline: PipelineConfig, measure: Measure
 
 def resources_at_most(pipeline: PipelineConfig) -> int:
     segments = [segment for segment in pipeline.path.split("/") if segment]
-    return FIXED_RESOURCES_AT_MOST + len(pipeline.spec.alarms.email) + len(segments)
+    routes = len(pipeline.spec.routes or {})
+    return (
+        FIXED_RESOURCES_AT_MOST
+        + len(pipeline.spec.alarms.email)
+        + len(segments)
+        + ROUTE_RESOURCES_AT_MOST * routes
+    )
 
 
 def _resource_count(config: Config, pipeline: PipelineConfig, measure: Measure) -> list[Problem]:
@@ -151,13 +171,18 @@ def _resource_count(config: Config, pipeline: PipelineConfig, measure: Measure) 
         ("defaults", "alarms", "email"),
         ("pipelines", pipeline.name, "path"),
     ]
+    why = "one resource per alarm e-mail and per path segment"
+    advice = "send alarms to a mailing list instead of many addresses"
+    if pipeline.spec.routes:
+        candidates.insert(0, ("pipelines", pipeline.name, "routes"))
+        why += f", up to {ROUTE_RESOURCES_AT_MOST} per route"
+        advice += ", or split the routes over two pipelines"
     where = next((c for c in candidates if c in doc.positions), ("pipelines", pipeline.name))
     return [
         doc.problem(
             where,
             f"pipeline `{pipeline.name}`: its stack would hold more than {MAX_RESOURCES} "
-            "resources, the most CloudFormation allows (one resource per alarm e-mail and per "
-            "path segment): send alarms to a mailing list instead of many addresses",
+            f"resources, the most CloudFormation allows ({why}): {advice}",
             at_key=True,
         )
     ]

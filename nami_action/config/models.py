@@ -16,10 +16,12 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Discriminator,
     Field,
     GetCoreSchemaHandler,
     GetJsonSchemaHandler,
     PlainValidator,
+    Tag,
     WithJsonSchema,
 )
 from pydantic_core import PydanticCustomError, core_schema
@@ -920,6 +922,112 @@ class Forward(Strict):
     )
 
 
+class ConsumerOverride(ConsumerSettings):
+    """Keys of `consumer` for one environment; merged over the pipeline's."""
+
+    code: str | None = Field(
+        default=None, min_length=1, description="Folder with the handler code."
+    )
+
+
+# --- routes: one verified endpoint, several destinations -----------------------------------
+
+JSON_PATH_PATTERN = r"^\$(\.[A-Za-z0-9_-]+|\[[0-9]+\])+$"
+HEADER_NAME_PATTERN = r"^[A-Za-z0-9-]+$"
+DEFAULT_MATCH = "default"
+# A route's queue is `<project>-<pipeline>_<route>-dlq.fifo`: `_` cannot occur in pipeline
+# names, so a route's queues never collide with another pipeline's. SQS allows 80 characters;
+# the project and pipeline caps (30 + 40) leave room for a short route name only, which
+# validate.py checks on the whole name.
+ROUTE_NAME_MAX = 40
+
+
+class RouteMatch(Strict):
+    """Which webhooks a route takes: one source (`header` or `json`) and one test."""
+
+    header: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=128,
+        pattern=HEADER_NAME_PATTERN,
+        description="Header to test (case-insensitive), e.g. `X-GitHub-Event`.",
+    )
+    json_path: str | None = Field(
+        default=None,
+        alias="json",
+        pattern=JSON_PATH_PATTERN,
+        description="Path into a JSON body, e.g. `$.type` or `$.data.object.status`.",
+    )
+    equals: str | None = Field(default=None, description="The value is exactly this.")
+    prefix: str | None = Field(
+        default=None, min_length=1, description="The value starts with this, e.g. `invoice.`."
+    )
+    one_of: list[str] | None = Field(
+        default=None,
+        alias="in",
+        min_length=1,
+        max_length=100,
+        description="The value is one of these.",
+    )
+    exists: bool | None = Field(
+        default=None,
+        description="`true`: the header or path is present (any value); `false`: absent.",
+    )
+
+
+def _match(value: object) -> object:
+    if not isinstance(value, dict) and value != DEFAULT_MATCH:
+        raise ValueError(
+            "write `default` (what no other route matched), or a mapping: `header` or `json`, "
+            "and one of `equals`, `prefix`, `in`, `exists`"
+        )
+    return value
+
+
+def _match_kind(value: object) -> str:
+    # One branch per shape, so an error is reported once, at the value (not per union branch).
+    return "default" if isinstance(value, str) else "test"
+
+
+Match = Annotated[
+    Annotated[Literal["default"], Tag("default")] | Annotated[RouteMatch, Tag("test")],
+    Discriminator(_match_kind),
+    BeforeValidator(_match),
+    Field(
+        description="`default`: every webhook no other route matched; or a test on a header or "
+        'a JSON path: `{json: $.type, prefix: "invoice."}`, `{header: X-Event, in: [a, b]}`, '
+        '`{json: $.livemode, equals: "true"}`, `{header: X-Test, exists: false}`.',
+    ),
+]
+
+
+class Route(Strict):
+    """One destination of a `routes:` pipeline: its own queue, dead-letter queue, consumer (or
+    forward), concurrency, retry and alarms; settings not written are the pipeline's."""
+
+    match: Match
+    consumer: ConsumerOverride | None = Field(
+        default=None,
+        description="The route's handler (`code`) and consumer settings, over the pipeline's.",
+    )
+    forward: Forward | None = Field(
+        default=None, description="Deliver this route's webhooks to an existing HTTP endpoint."
+    )
+    queue: Queue | None = Field(
+        default=None, description="The route's queue settings, over the pipeline's."
+    )
+    dead_letter: DeadLetter | None = Field(
+        default=None, description="The route's dead-letter queue settings, over the pipeline's."
+    )
+
+
+RouteName = Annotated[
+    str,
+    Field(min_length=1, max_length=ROUTE_NAME_MAX),
+    AfterValidator(_name),
+]
+
+
 class Pipeline(Strict):
     """One webhook source: an endpoint, a queue, a consumer and its dead-letter queue."""
 
@@ -937,6 +1045,20 @@ class Pipeline(Strict):
         default=None,
         description="Deliver to an existing HTTP endpoint instead of a handler in "
         "`consumer.code` (the consumer's batch, memory and retry settings still apply).",
+    )
+    routes: dict[RouteName, Route] | None = Field(
+        default=None,
+        min_length=1,
+        description="Route name -> route: one verified endpoint split by event type, each "
+        "route with its own queue, dead-letter queue and consumer or forward. Instead of "
+        "`consumer.code` and `forward` (the pipeline's consumer settings run the router and "
+        "are what routes inherit).",
+        json_schema_extra={"propertyNames": {"pattern": NAME_PATTERN, "maxLength": 40}},
+    )
+    unrouted: Literal["keep", "drop"] = Field(
+        default="keep",
+        description="With `routes`, a webhook that matches no route: `keep` moves it to the "
+        "dead-letter queue with reason `unrouted` (alarmed); `drop` counts and logs it only.",
     )
     dead_letter: DeadLetter = DeadLetter()
     alarms: Alarms = Alarms()
@@ -1078,17 +1200,18 @@ class ForwardOverride(Forward):
     ) = None  # type: ignore[assignment]
 
 
-class ConsumerOverride(ConsumerSettings):
-    """Keys of `consumer` for one environment; merged over the pipeline's."""
+class RouteOverride(Route):
+    """Keys of a route for one environment; merged over the pipeline's route."""
 
-    code: str | None = Field(
-        default=None, min_length=1, description="Folder with the handler code."
-    )
+    match: Match | None = None  # type: ignore[assignment]
+    forward: ForwardOverride | None = None
 
 
 class PipelineOverride(Pipeline):
     """A pipeline's keys for one environment, deep-merged over the pipeline (the same rules
     as `defaults`): write only what differs."""
+
+    routes: dict[RouteName, RouteOverride] | None = None  # type: ignore[assignment]
 
     verify: VerifyOverride | None = None  # type: ignore[assignment]
     consumer: ConsumerOverride | None = None  # type: ignore[assignment]

@@ -16,6 +16,7 @@ from nami_action.config.models import (
     NoVerify,
     Pipeline,
 )
+from nami_action.config.routes import route_rule_findings, routes_rules
 from nami_action.config.units import format_about, format_duration
 from nami_action.runtime.retry import RetrySchedule, horizon
 
@@ -257,8 +258,16 @@ RULES: tuple[Callable[[Pipeline], Iterator[Finding]], ...] = (
     http_ingress_rules,
     function_url_rules,
     forward_rules,
+    routes_rules,
 )
 
 
 def check(pipeline: Pipeline) -> list[Finding]:
+    findings = _pipeline_findings(pipeline)
+    if pipeline.routes:
+        findings.extend(route_rule_findings(pipeline, _pipeline_findings))
+    return findings
+
+
+def _pipeline_findings(pipeline: Pipeline) -> list[Finding]:
     return [finding for rule in RULES for finding in rule(pipeline)]

@@ -17,6 +17,7 @@ from nami_action.config.loader import Document, PathKey, load_document
 from nami_action.config.messages import data_path, did_you_mean, to_problems
 from nami_action.config.models import NamiFile, Pipeline
 from nami_action.config.naming import dead_letter_queue_name
+from nami_action.config.routes import route_pipelines
 from nami_action.config.rules import Finding, check, visibility_timeout
 from nami_action.config.written import written_problems
 from nami_action.errors import ConfigError, Problem
@@ -35,6 +36,8 @@ class PipelineConfig:
     # The pipeline's keys as written, `defaults` (and an environment's overrides) merged in:
     # the compiled template records them, so a plan can say what changed in nami.yaml terms.
     written: dict[str, Any] = field(default_factory=dict)
+    # A route of a `routes:` pipeline (config/routes.py derives it): its name; None otherwise.
+    route: str | None = None
 
 
 @dataclass(frozen=True)
@@ -216,6 +219,7 @@ def _resolve(
     problems.extend(_handler_problems(doc, base_dir, pipelines, env))
     problems.extend(_shared_paths(doc, pipelines))
     problems.extend(_name_lengths(doc, env, [pipelines[name] for name in compilable]))
+    problems.extend(_route_name_lengths(doc, [pipelines[name] for name in compilable]))
     problems.extend(limit_problems(config, compilable, measure))
     return config, problems
 
@@ -260,15 +264,19 @@ def _handler_problems(
     root = repository_root(base_dir)
     problems = []
     for name, pipeline in pipelines.items():
-        consumer = pipeline.spec.consumer
-        if consumer.code is None or code_problem(consumer.code, base_dir, root) is not None:
-            continue  # a forward pipeline runs no handler of its own
-        message = handler_problem(base_dir / consumer.code, consumer.handler)
-        if message:
-            where = ("consumer", "handler")
-            problems.append(
-                _locate_rule(doc, _Sources(name, env), where, f"consumer.handler {message}")
-            )
+        consumers = [((), pipeline.spec.consumer)] + [
+            (("routes", route), derived.spec.consumer)
+            for route, derived in route_pipelines(pipeline).items()
+        ]
+        for at, consumer in consumers:
+            if consumer.code is None or code_problem(consumer.code, base_dir, root) is not None:
+                continue  # a forward pipeline runs no handler of its own
+            message = handler_problem(base_dir / consumer.code, consumer.handler)
+            if message:
+                where = (*at, "consumer", "handler")
+                problems.append(
+                    _locate_rule(doc, _Sources(name, env), where, f"consumer.handler {message}")
+                )
     return problems
 
 
@@ -351,6 +359,26 @@ def _name_lengths(doc: Document, env: str | None, pipelines: list[PipelineConfig
                     at_key=True,
                 )
             )
+    return problems
+
+
+def _route_name_lengths(doc: Document, pipelines: list[PipelineConfig]) -> list[Problem]:
+    """A route's queues are `<stack>_<route>` and `<stack>_<route>-dlq`: within SQS's 80
+    characters only when the project, environment, pipeline and route names together are."""
+    problems = []
+    for pipeline in pipelines:
+        for route, derived in route_pipelines(pipeline).items():
+            queue = dead_letter_queue_name(derived)
+            if len(queue) > MAX_QUEUE_NAME:
+                problems.append(
+                    doc.problem(
+                        ("pipelines", pipeline.name, "routes", route),
+                        f"pipeline `{pipeline.name}`: route `{route}`'s dead-letter queue would "
+                        f"be `{queue}` ({len(queue)} characters); SQS allows {MAX_QUEUE_NAME}: "
+                        "shorten the route, pipeline or project name",
+                        at_key=True,
+                    )
+                )
     return problems
 
 

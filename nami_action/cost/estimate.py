@@ -14,6 +14,7 @@ from nami_action.cost.model import (
     CostInputs,
     estimate,
     inputs_from_template,
+    route_estimates,
 )
 from nami_action.cost.prices import RegionPrices, known_regions
 from nami_action.plan.model import CostLine, PipelineCost, Plan
@@ -61,10 +62,16 @@ def pipeline_cost(
     webhooks_per_month: float | None = None,
 ) -> PipelineCost:
     """Before from the deployed template's recorded inputs, after from the compiled one."""
+    after = inputs_from_template(compiled)
+    routes = route_estimates(after, prices, assumptions) if after is not None else {}
     return PipelineCost(
         before=cost_line(inputs_from_template(deployed), prices, assumptions, webhooks_per_month),
-        after=cost_line(inputs_from_template(compiled), prices, assumptions, webhooks_per_month),
+        after=cost_line(after, prices, assumptions, webhooks_per_month),
         webhooks_per_month=webhooks_per_month,
+        routes={
+            name: CostLine(figures.per_million, figures.fixed_monthly)
+            for name, figures in routes.items()
+        },
     )
 
 

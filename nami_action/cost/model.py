@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from nami_action.config.forward import function_timeout, spacing
+from nami_action.config.routes import dedupes
 from nami_action.cost.prices import RegionPrices
 
 MILLION = 1_000_000
@@ -59,6 +60,8 @@ IDLE_RECEIVES_PER_MONTH = IDLE_POLLERS * MONTH_SECONDS // LONG_POLL_SECONDS  # 6
 DEDUPE_WRITES_PER_WEBHOOK = 2
 
 INGRESS_KINDS = ("rest", "http", "function-url")
+# A route of a `routes:` pipeline: no endpoint of its own (its webhooks come from the router).
+ROUTE_INGRESS = "route"
 INGRESS_PRICE = {
     "rest": "apigateway_rest_request",
     "http": "apigateway_http_request",
@@ -100,6 +103,8 @@ class CostInputs:
     # `forward:` only: each delivery holds its invocation at least this long (concurrency /
     # rate), the pacing that bounds the rate; the destination's answer time is duration_ms.
     forward_hold_ms: float | None = None
+    # `routes:` only: route name -> that route's inputs (ingress `route`), as metadata() writes.
+    routes: dict[str, dict[str, Any]] = field(default_factory=dict, compare=False)
 
     def metadata(self) -> dict[str, Any]:
         """What the compiled template records (the counts are read from its resources)."""
@@ -109,7 +114,17 @@ class CostInputs:
             del data["ingest_memory_mib"]
         if self.forward_hold_ms is None:
             del data["forward_hold_ms"]
+        if not self.routes:
+            del data["routes"]  # pipelines without routes keep byte-identical templates
         return data
+
+    def route_inputs(self) -> dict[str, CostInputs]:
+        known = {f.name for f in fields(CostInputs)} - {"routes"}
+        return {
+            name: CostInputs(**{k: v for k, v in recorded.items() if k in known})
+            for name, recorded in self.routes.items()
+            if isinstance(recorded, dict)
+        }
 
 
 @dataclass(frozen=True)
@@ -189,12 +204,27 @@ def estimate(inputs: CostInputs, prices: RegionPrices, assumptions: Assumptions)
     }
     if forwarding:  # the pipeline's Standard Webhooks signing secret
         fixed["signing secret"] = prices["secretsmanager_secret_month"].each
+    routes = route_estimates(inputs, prices, assumptions)
+    if routes:
+        # Each webhook reaches at least one route (with a `default`) and is priced at the
+        # dearest; one that matches several costs each of them (the plan shows each route's).
+        per_million["routes"] = max(f.per_million for f in routes.values())
+        fixed["routes"] = sum(f.fixed_monthly for f in routes.values())
     return CostFigures(
         per_million=sum(per_million.values()),
         fixed_monthly=sum(fixed.values()),
         per_million_parts=per_million,
         fixed_parts=fixed,
     )
+
+
+def route_estimates(
+    inputs: CostInputs, prices: RegionPrices, assumptions: Assumptions
+) -> dict[str, CostFigures]:
+    """Each route's own figures: per million webhooks it gets, and fixed per month."""
+    return {
+        name: estimate(route, prices, assumptions) for name, route in inputs.route_inputs().items()
+    }
 
 
 def _times(count: float, prices: RegionPrices, key: str) -> float:
@@ -204,7 +234,9 @@ def _times(count: float, prices: RegionPrices, key: str) -> float:
 
 def _ingress(inputs: CostInputs, prices: RegionPrices, assumptions: Assumptions) -> float:
     """The endpoint's fee for a million requests; an HTTP API meters each 512 KB as one; a
-    function URL costs the ingest function's invocations and duration."""
+    function URL costs the ingest function's invocations and duration; a route none."""
+    if inputs.ingress == ROUTE_INGRESS:
+        return 0.0
     price = prices[INGRESS_PRICE[inputs.ingress]]
     requests = 1.0
     if price.increment_bytes:
@@ -227,7 +259,7 @@ def _log_bytes(inputs: CostInputs, per_batch: int) -> float:
         total += MILLION * RUNTIME_LINE_BYTES + batches * EMF_LINE_BYTES
     if inputs.ingress == "function-url":
         total += MILLION * PLATFORM_LINES_BYTES  # the ingest function's own invocations
-    else:
+    elif inputs.ingress != ROUTE_INGRESS:
         total += MILLION * ACCESS_LOG_LINE_BYTES
     return total
 
@@ -255,8 +287,9 @@ def metadata(inputs: CostInputs) -> dict[str, Any]:
     return {METADATA_KEY: {"cost": inputs.metadata()}}
 
 
-def inputs_from_pipeline(spec: Any) -> CostInputs:
-    """The cost inputs of one pipeline's merged settings (config.models.Pipeline)."""
+def inputs_from_pipeline(spec: Any, routes: dict[str, dict[str, Any]] | None = None) -> CostInputs:
+    """The cost inputs of one pipeline's merged settings (config.models.Pipeline); with
+    `routes:`, each route's inputs (`route_cost_inputs`) too."""
     consumer = spec.consumer
     forward = getattr(spec, "forward", None)
     return CostInputs(
@@ -266,11 +299,19 @@ def inputs_from_pipeline(spec: Any) -> CostInputs:
         memory_mib=consumer.memory,
         timeout_seconds=function_timeout(spec),
         batch_size=consumer.batch_size,
-        dedupe=spec.dedupe is not None,
+        dedupe=dedupes(spec),
         mode=consumer.mode,
         ingest_memory_mib=getattr(getattr(spec, "ingress_function", None), "memory", 128),
         forward_hold_ms=None if forward is None else round(spacing(forward) * 1000, 3),
+        routes=routes or {},
     )
+
+
+def route_cost_inputs(spec: Any) -> dict[str, Any]:
+    """A route's recorded inputs (its spec as config/routes.py derives it): no endpoint."""
+    data = inputs_from_pipeline(spec).metadata()
+    data["ingress"] = ROUTE_INGRESS
+    return data
 
 
 def inputs_from_template(template: dict[str, Any] | None) -> CostInputs | None:

@@ -13,15 +13,17 @@ import os
 import signal
 import threading
 import time
+import uuid
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import IO, Any
 
-from nami_action.config import Config
+from nami_action.config import Config, PipelineConfig
 from nami_action.config.forward import concurrency
+from nami_action.config.routes import route_queue_owners, route_test, route_tests
 from nami_action.config.rules import retry_horizon
 from nami_action.dev import environ
 from nami_action.dev.commit import Committer
@@ -44,8 +46,9 @@ from nami_action.dev.inspector import Inspector, check_paths
 from nami_action.dev.queue import Depth, Outgoing, Store
 from nami_action.dev.server import DevServer, Route
 from nami_action.dev.workers import PipelineWorkers, Settings
-from nami_action.runtime.consumer import FORWARDED, HANDLED
+from nami_action.runtime.consumer import FORWARDED, HANDLED, ROUTED
 from nami_action.runtime.forward import Forwarder
+from nami_action.runtime.router import Router
 
 DEFAULT_DATA_DIR = Path(".nami/dev")
 DEFAULT_PORT = 8787
@@ -73,7 +76,8 @@ class DevApp:
         unknown = sorted({*options.secrets, *options.previous_secrets} - set(config.pipelines))
         if unknown:
             raise DevError(f"--secret names unknown pipeline(s): {', '.join(unknown)}")
-        forwarding = {n for n, p in config.pipelines.items() if p.spec.forward is not None}
+        self.queues = dev_queues(config)
+        forwarding = {n for n, p in self.queues.items() if p.spec.forward is not None}
         unknown = sorted(set(options.forward_to) - forwarding)
         if unknown:
             raise DevError(
@@ -81,7 +85,7 @@ class DevApp:
             )
         self.config = config
         self.options = options
-        self.counters = {name: Counters() for name in config.pipelines}
+        self.counters = {name: Counters() for name in self.queues}
         self.dashboard = Dashboard(self.counters, self._depth, out)
         self.workers: dict[str, PipelineWorkers] = {}
         self._lock_fd: int | None = None
@@ -127,14 +131,15 @@ class DevApp:
         # until their lease ends; nothing can be processing now, so they go at once.
         release_unfinished(self.store)
         self._purge()
-        consumers = [self._consumer(name) for name in self.config.pipelines]
+        consumers = [self._consumer(name) for name in self.queues]
         self._committer = Committer(self.store, self._committed)
+        endpoints = [c for c in consumers if c.pipeline.route is None]
         self._server = KindsDevServer(
             (self.options.host, self.options.port),
             self._routes(),
             self._committer.submit,
             lambda pipeline: self.counters[pipeline].add(received=1),
-            kind_routes([(c.pipeline, c.consumer.verify_settings) for c in consumers]),
+            kind_routes([(c.pipeline, c.consumer.verify_settings) for c in endpoints]),
         )
         self._inspect(consumers, self._server)
         self._announce(consumers, released)
@@ -192,7 +197,7 @@ class DevApp:
     def _inspect(self, consumers: list[DevConsumer], server: KindsDevServer) -> None:
         """The inspector page on the same port (dev/inspector.py)."""
         assert self._committer is not None
-        self._history = History(self.store, self.config.pipelines)
+        self._history = History(self.store, self.queues)
         pipelines = {c.pipeline.name: _info(c) for c in consumers}
         self.inspector = Inspector(
             self._history,
@@ -207,7 +212,7 @@ class DevApp:
         server.on_refused = self._history.refused
 
     def _consumer(self, name: str) -> DevConsumer:
-        pipeline = self.config.pipelines[name]
+        pipeline = self.queues[name]
         options = self.options
         secrets = DevSecrets(
             dev_secret(name, options.secrets, options.env),
@@ -218,14 +223,23 @@ class DevApp:
         notes: list[str] = []
         if pipeline.spec.forward is not None:
             url = destination(pipeline, self.options.forward_to)
-            key, kept = signing_secret(name, self.options.data_dir, self.options.env)
+            key_name = name.replace("/", "_")  # a route's: <pipeline>_<route>
+            key, kept = signing_secret(key_name, self.options.data_dir, self.options.env)
             forwarder = build_forwarder(pipeline, url, key, notes)
             rate = pipeline.spec.forward.rate
             notes.insert(
                 0,
                 f"  {name}: forwarding to {url} (at most {pipeline.spec.forward.concurrency} at "
                 f"once{f', {rate:g}/s' if rate else ''}), signed (Standard Webhooks) with the "
-                f"secret in {kept or 'NAMI_DEV_FORWARD_SECRET_' + name.upper()}",
+                f"secret in {kept or 'NAMI_DEV_FORWARD_SECRET_' + key_name.upper()}",
+            )
+        router = None
+        if pipeline.spec.routes:
+            queues = {route: f"{name}/{route}" for route in pipeline.spec.routes}
+            # No put-back queue: the routes' queues are in the same database as this one, so a
+            # send that fails fails them all and the record is retried whole.
+            router = Router(
+                route_tests(pipeline.spec), queues, StoreSender(self.store, self._committed)
             )
         built = build_consumer(
             pipeline,
@@ -236,6 +250,7 @@ class DevApp:
             self.store,
             self._environ,
             forwarder,
+            router,
         )
         if notes:
             built = DevConsumer(built.pipeline, built.consumer, (*built.warnings, *notes))
@@ -282,7 +297,7 @@ class DevApp:
             outcome,
             retry_after if isinstance(retry_after, int) else None,
         )
-        if outcome not in (HANDLED, FORWARDED):
+        if outcome not in (HANDLED, FORWARDED, ROUTED):
             self.dashboard.say(line)
 
     def _raised(self, text: str) -> None:
@@ -299,7 +314,7 @@ class DevApp:
         """Drop what SQS would have: messages past queue.retention, dead letters past
         dead_letter.retention, both counted from when the webhook was first stored."""
         now = time.time()
-        for p in self.config.pipelines.values():
+        for p in self.queues.values():
             spec = p.spec
             gone = self.store.purge_expired(
                 p.name, spec.queue.retention, spec.dead_letter.retention, now
@@ -316,12 +331,19 @@ class DevApp:
         for built in consumers:
             p, spec = built.pipeline, built.pipeline.spec
             verify = spec.verify.scheme if built.consumer.verify_settings else "off"
-            say(
-                f"  POST {self.url}{p.path} -> {p.name} (mode={spec.consumer.mode}, "
-                f"verify={verify}, dedupe={'on' if spec.dedupe else 'off'}, "
-                f"batch={spec.consumer.batch_size}, concurrency<={concurrency(spec)}, "
-                f"visibility={p.visibility_timeout}s, retries: {retry_horizon(spec)})"
-            )
+            if p.route is not None:
+                what = "forward" if spec.forward else f"code={spec.consumer.code}"
+                say(
+                    f"    route {p.name} ({_match_text(self.config, p)}): {what}, "
+                    f"concurrency<={concurrency(spec)}, retries: {retry_horizon(spec)}"
+                )
+            else:
+                say(
+                    f"  POST {self.url}{p.path} -> {p.name} (mode={spec.consumer.mode}, "
+                    f"verify={verify}, dedupe={'on' if spec.dedupe else 'off'}, "
+                    f"batch={spec.consumer.batch_size}, concurrency<={concurrency(spec)}, "
+                    f"visibility={p.visibility_timeout}s, retries: {retry_horizon(spec)})"
+                )
             for warning in built.warnings:
                 say(warning)
         if released:
@@ -329,11 +351,42 @@ class DevApp:
         say("Ctrl-C stops: accepting ends, in-flight batches finish.")
 
 
+def dev_queues(config: Config) -> dict[str, PipelineConfig]:
+    """Every local queue: each pipeline's, and each route's as the pipeline `<name>/<route>`
+    (its own queue, dead letters, workers and counters, as on AWS)."""
+    queues: dict[str, PipelineConfig] = {}
+    for name, pipeline in config.pipelines.items():
+        queues[name] = pipeline
+        queues.update(route_queue_owners(pipeline))
+    return queues
+
+
+class StoreSender:
+    """The router's sends in `nami dev`: into the route's local queue, durably, then its
+    workers are woken and the inspector is told (as a webhook the endpoint stored)."""
+
+    def __init__(self, store: Store, stored: Callable[[Sequence[Outgoing]], None]) -> None:
+        self._store = store
+        self._stored = stored
+
+    def send(self, queue: str, body: str, attributes: Mapping[str, str], delay: int) -> None:
+        message = Outgoing(queue, str(uuid.uuid4()), body, time.time())
+        self._store.send([message])
+        self._stored([message])
+
+
+def _match_text(config: Config, pipeline: PipelineConfig) -> str:
+    """`{"json": "$.type", "prefix": "invoice."}` or `default`: a route's match, as written."""
+    parent, _, route = pipeline.name.partition("/")
+    routes = config.pipelines[parent].spec.routes or {}
+    return json.dumps(route_test(route, routes[route]).to_json()["match"], ensure_ascii=False)
+
+
 def _info(built: DevConsumer) -> PipelineInfo:
     p, checks = built.pipeline, built.consumer.verify_settings is not None
     scheme = p.spec.verify.scheme
     verify = scheme if checks or scheme == "none" else f"{scheme}, not checked (no dev secret)"
-    return PipelineInfo(p.name, p.path, p.spec.ingress, verify, checks)
+    return PipelineInfo(p.name, p.path, p.spec.ingress, verify, checks, p.route)
 
 
 def _lock(data_dir: Path) -> int:

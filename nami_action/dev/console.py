@@ -29,6 +29,8 @@ class Snapshot:
     dead_lettered: int = 0
     forwarded: int = 0  # `forward:` pipelines: the destination answered 2xx
     refused: int = 0  # `forward:` pipelines: a 4xx (not 408/429) moved it to the dead letters
+    routed: int = 0  # `routes:` pipelines: sent to each matched route's queue
+    unrouted: int = 0  # `routes:` pipelines: matched no route (dead letters, or dropped)
 
     def line(self, pipeline: str) -> str:
         values = " ".join(f"{f.name}={getattr(self, f.name)}" for f in fields(self))

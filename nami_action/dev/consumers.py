@@ -25,6 +25,7 @@ from nami_action.runtime.config import DedupeConfig, RuntimeConfig, VerifyConfig
 from nami_action.runtime.consumer import Consumer
 from nami_action.runtime.dedupe import Markers
 from nami_action.runtime.forward import Forwarder
+from nami_action.runtime.router import Router, no_handler
 from nami_action.runtime.verify import (
     DEFAULT_TOLERANCE,
     UNSIGNED_BY_SECRET,
@@ -119,8 +120,10 @@ def build_consumer(
     store: Store,
     environ: PipelineEnviron,
     forwarder: Forwarder | None = None,
+    router: Router | None = None,
 ) -> DevConsumer:
-    """The pipeline's Consumer: its handler, or with `forward:` the given Forwarder."""
+    """The pipeline's Consumer: its handler, with `forward:` the given Forwarder, with
+    `routes:` the given Router (a route is a pipeline named `<pipeline>/<route>` here)."""
     spec = pipeline.spec
     warnings: list[str] = []
     settings = verify_settings(pipeline, secrets, warnings)
@@ -137,11 +140,15 @@ def build_consumer(
         dedupe=dedupe,
         stack=pipeline.stack_name,
         forward=forwarder.config if forwarder else None,
+        routes=tuple(router.routes) if router else (),
+        unrouted=spec.unrouted,
     )
     values = pipeline_environment(pipeline.name, spec.consumer.environment, environ.base, warnings)
     function: Callable[..., Any]
     if forwarder is not None:
         function = forwarder
+    elif router is not None:
+        function = no_handler
     else:
         code = base_dir / (spec.consumer.code or ".")
         with environ.using(values):  # what the module reads at import time is its own too
@@ -153,6 +160,7 @@ def build_consumer(
         markers=markers if dedupe else None,
         dead_letters=StoreDeadLetters(store, pipeline.name),
         emit=sinks.emit,
+        router=router,
     )
     return DevConsumer(pipeline, consumer, tuple(warnings))
 

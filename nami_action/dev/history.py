@@ -104,6 +104,9 @@ class History:
             entry.outcome = str(record.get("outcome"))
             entry.reason = _opt(record.get("reason"))
             entry.error = _opt(record.get("error"))
+            routes = record.get("routes")  # the router's: where it sent the webhook
+            if isinstance(routes, list) and routes:
+                entry.route = ", ".join(str(r) for r in routes)
             entry.route = _opt(record.get("route")) or entry.route
             if entry.webhook_id is None:
                 entry.webhook_id = _opt(record.get("id"))

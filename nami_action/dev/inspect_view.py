@@ -31,6 +31,7 @@ class PipelineInfo:
     ingress: str
     verify: str  # the scheme, `none`, or "<scheme>, not checked (no dev secret)"
     checks: bool  # signatures are checked here
+    route: str | None = None  # a route's queue (`<pipeline>/<route>`): the route's name
 
 
 def decoded(entry: Entry) -> Webhook | None:
@@ -49,6 +50,8 @@ def verification(entry: Entry, pipeline: PipelineInfo) -> str:
         return (f"failed: {entry.reason}" if entry.reason else "failed") + where
     if entry.outcome == MALFORMED:
         return "not checked (malformed envelope)"
+    if pipeline.route is not None:
+        return "by the router"
     if not pipeline.checks:
         return "off" if pipeline.verify == "none" else "not checked (no dev secret)"
     if entry.outcome == QUEUED or entry.attempts == 0:
@@ -66,7 +69,7 @@ def row(entry: Entry, pipeline: PipelineInfo) -> dict[str, Any]:
         "time": round((webhook.received_at.timestamp() if webhook else entry.stored_at) * 1000),
         "method": webhook.method if webhook else None,
         "path": webhook.path if webhook else None,
-        "route": entry.route,
+        "route": entry.route or pipeline.route,
         "verification": verification(entry, pipeline),
         "outcome": entry.outcome,
         "attempts": entry.attempts,

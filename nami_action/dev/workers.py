@@ -28,6 +28,8 @@ from nami_action.runtime.consumer import (
     MALFORMED,
     REFUSED,
     REJECTED,
+    ROUTED,
+    UNROUTED,
 )
 from nami_action.runtime.retry import RetrySchedule, retry_delay
 
@@ -35,7 +37,9 @@ ACCOUNT = "000000000000"
 SENDER_ID = "AROADEVNAMI:apigateway"
 MAX_IDLE_WAIT = 1.0  # seconds between checks for messages whose visibility timeout ended
 SWEEP_EVERY = 0.25  # seconds: how late an exhausted message may reach the dead letters
-DONE_OUTCOMES = frozenset({HANDLED, REJECTED, MALFORMED, DUPLICATE, FORWARDED, REFUSED})
+DONE_OUTCOMES = frozenset(
+    {HANDLED, REJECTED, MALFORMED, DUPLICATE, FORWARDED, REFUSED, ROUTED, UNROUTED}
+)
 
 Invoke = Callable[[Mapping[str, Any], Any], Any]
 

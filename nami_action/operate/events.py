@@ -21,6 +21,8 @@ from nami_action.aws.logs import LogEvent, log_events
 from nami_action.aws.session import Aws
 from nami_action.compile.consumer import LOG_GROUP
 from nami_action.config import PipelineConfig
+from nami_action.config.messages import did_you_mean
+from nami_action.config.routes import logical_prefix
 from nami_action.errors import NamiError
 from nami_action.runtime.consumer import ALL_OUTCOMES
 
@@ -47,6 +49,7 @@ class WebhookEvent:
     reason: str | None = None
     error: str | None = None
     event_id: str | None = None
+    routes: tuple[str, ...] = ()  # a router's line: the routes it sent the webhook to
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -59,6 +62,7 @@ class WebhookEvent:
             "reason": self.reason,
             "error": self.error,
             "eventId": self.event_id,
+            **({"routes": list(self.routes)} if self.routes else {}),
         }
 
 
@@ -90,6 +94,9 @@ def parse_event(event: LogEvent) -> WebhookEvent | None:
         reason=_text(line.get("reason")),
         error=_text(line.get("error")),
         event_id=_text(line.get("eventId")),
+        routes=tuple(str(r) for r in routes)
+        if isinstance(routes := line.get("routes"), list)
+        else (),
     )
 
 
@@ -129,14 +136,23 @@ def select(events: Iterable[LogEvent], query: EventQuery) -> list[WebhookEvent]:
 # --- reading from AWS ------------------------------------------------------------------------
 
 
-def consumer_log_group(aws: Aws, pipeline: PipelineConfig) -> str:
+def consumer_log_group(aws: Aws, pipeline: PipelineConfig, route: str | None = None) -> str:
+    """The log group of the pipeline's function (with `routes:`, the router's), or of one
+    route's function."""
+    routes = list(pipeline.spec.routes or {})
+    if route is not None and route not in routes:
+        known = ", ".join(f"`{r}`" for r in routes) or "none"
+        raise NamiError(
+            f"pipeline `{pipeline.name}` has no route `{route}`{did_you_mean(route, routes)} "
+            f"(routes: {known})"
+        )
     resources = cfn.stack_resources(aws, pipeline.stack_name)
     if resources is None:
         raise NamiError(
             f"pipeline `{pipeline.name}` is not deployed (no stack {pipeline.stack_name} in "
             f"{aws.region}): run `nami deploy` first"
         )
-    group = resources.get(LOG_GROUP)
+    group = resources.get(LOG_GROUP if route is None else logical_prefix(route) + LOG_GROUP)
     if not group:
         raise NamiError(f"stack {pipeline.stack_name} has no consumer log group: run `nami deploy`")
     return group
@@ -194,9 +210,13 @@ def table_row(event: WebhookEvent) -> str:
             event.id or event.message_id or "-",
             event.outcome,
             duration,
-            event.reason or event.error or "",
+            event.reason or event.error or _routed_to(event),
         )
     )
+
+
+def _routed_to(event: WebhookEvent) -> str:
+    return f"to {', '.join(event.routes)}" if event.routes else ""
 
 
 def _row(cells: tuple[str, ...]) -> str:

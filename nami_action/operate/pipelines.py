@@ -10,6 +10,8 @@ from nami_action.aws.function_urls import function_url
 from nami_action.aws.session import Aws
 from nami_action.compile import names
 from nami_action.config import Config, PipelineConfig
+from nami_action.config.messages import did_you_mean
+from nami_action.config.routes import logical_prefix, route_queue_owners, route_stack
 from nami_action.errors import NamiError
 
 
@@ -22,6 +24,22 @@ def select_pipeline(config: Config, name: str) -> PipelineConfig:
     hint = f"; did you mean `{close[0]}`?" if close else ""
     known = ", ".join(sorted(config.pipelines))
     raise NamiError(f"no pipeline `{name}` in {config.file}{hint} (pipelines: {known})")
+
+
+def select_queue(config: Config, name: str) -> PipelineConfig:
+    """A pipeline, or with `PIPELINE/ROUTE` one route of a `routes:` pipeline: the owner of
+    the queue and dead-letter queue a command works on."""
+    parent, slash, route = name.partition("/")
+    pipeline = select_pipeline(config, parent)
+    if not slash:
+        return pipeline
+    owners = route_queue_owners(pipeline)
+    if name in owners:
+        return owners[name]
+    routes = list(pipeline.spec.routes or {})
+    hint = did_you_mean(route, routes)
+    known = ", ".join(f"`{parent}/{r}`" for r in routes) or "none: it has no `routes`"
+    raise NamiError(f"pipeline `{parent}` has no route `{route}`{hint} (routes: {known})")
 
 
 def endpoint_from_api(api_id: str, region: str, path: str) -> str:
@@ -63,22 +81,27 @@ class DeployedPipeline:
 
 def locate(aws: Aws, pipeline: PipelineConfig) -> DeployedPipeline:
     """The deployed queues of a pipeline, or an error saying it is not deployed."""
-    resources = cfn.stack_resources(aws, pipeline.stack_name)
-    where = f"stack {pipeline.stack_name} in {aws.region}"
+    stack = route_stack(pipeline)
+    resources = cfn.stack_resources(aws, stack)
+    where = f"stack {stack} in {aws.region}"
     if resources is None:
         raise NamiError(
             f"pipeline `{pipeline.name}` is not deployed (no {where}): run `nami deploy` first"
         )
-    queue, dead_letter = resources.get(names.QUEUE), resources.get(names.DEAD_LETTER_QUEUE)
+    prefix = "" if pipeline.route is None else logical_prefix(pipeline.route)
+    queue = resources.get(prefix + names.QUEUE)
+    dead_letter = resources.get(prefix + names.DEAD_LETTER_QUEUE)
     if not queue or not dead_letter:
         raise NamiError(
             f"pipeline `{pipeline.name}` is not fully deployed ({where} has no queues yet): "
             "run `nami deploy`"
         )
-    api = names.api_id_of(resources, pipeline.spec.ingress)
+    api = (
+        names.api_id_of(resources, pipeline.spec.ingress) if pipeline.route is None else None
+    )  # a route has no endpoint
     return DeployedPipeline(
         pipeline=pipeline,
-        stack_name=pipeline.stack_name,
+        stack_name=stack,
         queue_url=queue,
         dead_letter_url=dead_letter,
         endpoint=endpoint_from_api(api, aws.region, pipeline.path) if api else None,

@@ -41,6 +41,7 @@ __all__ = [
     "Artifact",
     "PackageError",
     "build_artifact",
+    "build_routes_artifact",
     "build_runtime_artifact",
     "runtime_dir",
 ]
@@ -92,6 +93,61 @@ def build_artifact(
     requirements are cached in `cache_dir`, keyed by requirements.txt, architecture and python.
     Folders in `exclude` (e.g. compile's output folder) and `cache_dir` are never packaged.
     """
+    code, deps = _code_entries(code_dir, architecture, python, cache_dir, pip_command, exclude)
+    groups: list[tuple[str, list[Entry]]] = [(str(code_dir), code)]
+    if deps:
+        groups.append((f"{REQUIREMENTS_FILE} packages", deps))
+    runtime = _runtime_entries()
+    groups.append(("the nami runtime", runtime))
+    return _checked_artifact(groups, cache_dir, build_manifest(code, deps, runtime))
+
+
+def build_routes_artifact(
+    routes: Sequence[RouteCode],
+    *,
+    cache_dir: Path,
+    pip_command: Sequence[str] | None = None,
+    exclude: Sequence[Path] = (),
+) -> Artifact:
+    """One zip for a `routes:` pipeline: the runtime (the router, the delivery functions) and
+    each route's code folder with its requirements under `<folder>/` (e.g. `routes/billing/`),
+    which that route's function puts first on sys.path. Requirements are installed per route,
+    for its own architecture and Python."""
+    runtime = _runtime_entries()
+    groups: list[tuple[str, list[Entry]]] = [("the nami runtime", runtime)]
+    all_code: list[Entry] = []
+    all_deps: list[Entry] = []
+    for route in routes:
+        code_dir = route.code_dir
+        code, deps = _code_entries(
+            code_dir, route.architecture, route.python, cache_dir, pip_command, exclude
+        )
+        placed = [replace(e, name=f"{route.folder}/{e.name}") for e in code + deps]
+        groups.append((str(code_dir), placed))
+        all_code.extend(placed[: len(code)])
+        all_deps.extend(deps)
+    return _checked_artifact(groups, cache_dir, build_manifest(all_code, all_deps, runtime))
+
+
+@dataclass(frozen=True)
+class RouteCode:
+    """A route's code folder and where it goes in the zip."""
+
+    folder: str  # inside the zip
+    code_dir: Path
+    architecture: Architecture
+    python: str
+
+
+def _code_entries(
+    code_dir: Path,
+    architecture: Architecture,
+    python: str,
+    cache_dir: Path,
+    pip_command: Sequence[str] | None,
+    exclude: Sequence[Path],
+) -> tuple[list[Entry], list[Entry]]:
+    """A code folder's files and its installed requirements (checked, not yet zipped)."""
     if architecture not in PIP_PLATFORMS:
         raise PackageError(
             f"unknown Lambda architecture {architecture!r}: use one of {sorted(PIP_PLATFORMS)}"
@@ -117,10 +173,8 @@ def build_artifact(
             f"{code_dir}/{RUNTIME_PACKAGE} clashes with the nami runtime package of that name; "
             "rename it"
         )
-    groups: list[tuple[str, list[Entry]]] = [(str(code_dir), code)]
-    deps: list[Entry] = []
     check_unzipped_size(code)
-
+    deps: list[Entry] = []
     if has_requirements(requirements_text):  # install_requirements checks the rules first
         installed = install_requirements(
             requirements,
@@ -130,15 +184,17 @@ def build_artifact(
             pip_command=pip_command,
         )
         deps = collect_tree(installed, label=str(installed))
-        groups.append((f"{REQUIREMENTS_FILE} packages", deps))
+    return code, deps
 
-    runtime = _runtime_entries()
-    groups.append(("the nami runtime", runtime))
+
+def _checked_artifact(
+    groups: list[tuple[str, list[Entry]]], cache_dir: Path, manifest: CodeManifest
+) -> Artifact:
     check_unique(groups)
     entries = [e for _, group in groups for e in group]
     check_unzipped_size(entries)
     artifact = _write_artifact(entries, cache_dir)
-    return replace(artifact, manifest=build_manifest(code, deps, runtime))
+    return replace(artifact, manifest=manifest)
 
 
 def build_runtime_artifact(cache_dir: Path) -> Artifact:

@@ -20,8 +20,16 @@ from pathlib import Path
 
 from nami_action.config import Config
 from nami_action.config.code import code_key, printable
+from nami_action.config.routes import route_code_folder, route_pipelines
 from nami_action.errors import ConfigError, NamiError
-from nami_action.package import Artifact, PackageError, build_artifact, build_runtime_artifact
+from nami_action.package import (
+    Artifact,
+    PackageError,
+    RouteCode,
+    build_artifact,
+    build_routes_artifact,
+    build_runtime_artifact,
+)
 
 NAMI_FOLDER = ".nami"
 CACHE_DIR = Path(NAMI_FOLDER) / "cache"
@@ -80,6 +88,9 @@ def package_config(
     artifacts: dict[str, Artifact] = {}
     for name, pipeline in config.pipelines.items():
         consumer = pipeline.spec.consumer
+        if pipeline.spec.routes:
+            artifacts[name] = _routes_artifact(config, name, cache, exclude)
+            continue
         if consumer.code is None:  # `forward`: the runtime alone is the delivery function
             artifacts[name] = build_runtime_artifact(cache)
             continue
@@ -102,3 +113,28 @@ def package_config(
                 raise ConfigError([config.document.problem(code_key(name), message)]) from None
         artifacts[name] = built[key]
     return artifacts
+
+
+def _routes_artifact(config: Config, name: str, cache: Path, exclude: Sequence[Path]) -> Artifact:
+    """A `routes:` pipeline's one zip: the router, and every route's code (package/__init__)."""
+    routes = []
+    for route, derived in route_pipelines(config.pipelines[name]).items():
+        consumer = derived.spec.consumer
+        if consumer.code is None:
+            continue  # a forward route: the runtime delivers
+        routes.append(
+            RouteCode(
+                folder=route_code_folder(route),
+                code_dir=(config.base_dir / consumer.code).resolve(),
+                architecture=consumer.architecture,
+                python=consumer.runtime.removeprefix("python"),
+            )
+        )
+    if not routes:
+        return build_runtime_artifact(cache)
+    try:
+        return build_routes_artifact(routes, cache_dir=cache, exclude=exclude)
+    except PackageError as exc:
+        message = printable(f"pipeline `{name}`: a route's consumer.code: {exc}", 1000)
+        where = ("pipelines", name, "routes")
+        raise ConfigError([config.document.problem(where, message)]) from None

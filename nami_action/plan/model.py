@@ -95,6 +95,7 @@ class PipelinePlan:
     cost: PipelineCost | None = None  # estimated cost, deployed -> compiled
     retries: str = ""  # the retry horizon, e.g. "8 attempts over about 4 h 15 m"
     forward: str = ""  # `forward:` bounds and the drain time of a backlog
+    routes: list[str] = field(default_factory=list)  # `routes:` one line per route
     paused: bool = False  # `nami pause`: the consumer takes nothing; deploy keeps it so
     settings: list[SettingChange] = field(default_factory=list)  # as written in nami.yaml
     settings_note: str = ""  # why no settings can be listed (e.g. an older deployed template)
@@ -245,6 +246,8 @@ class PipelineCost:
     after: CostLine | None  # what nami.yaml compiles to (None: deleted)
     webhooks_per_month: float | None = None
     kept: bool = False  # removed from nami.yaml, but stays deployed (no --prune): after = before
+    # `routes:` each route's own figures as compiled (part of `after`): per million it gets.
+    routes: dict[str, CostLine] = field(default_factory=dict)
 
     @property
     def moved(self) -> bool:
@@ -281,9 +284,11 @@ def _code_from_dict(data: dict[str, Any] | None) -> CodeChange | None:
 def _cost_from_dict(data: dict[str, Any] | None) -> PipelineCost | None:
     if not data:
         return None
-    sides = {k: CostLine(**data[k]) if data.get(k) else None for k in ("before", "after")}
+    before, after = (CostLine(**data[k]) if data.get(k) else None for k in ("before", "after"))
     return PipelineCost(
-        **sides,
+        before,
+        after,
         webhooks_per_month=data.get("webhooks_per_month"),
         kept=bool(data.get("kept", False)),
+        routes={name: CostLine(**line) for name, line in (data.get("routes") or {}).items()},
     )

@@ -31,6 +31,7 @@ from nami_action.compile.consumer import ARTIFACT_VERSION_PARAMETER
 from nami_action.compile.pipeline import render_template
 from nami_action.config import Config, PipelineConfig
 from nami_action.config.forward import forward_summary
+from nami_action.config.routes import routes_summary
 from nami_action.config.rules import retry_horizon
 from nami_action.cost.estimate import CostOptions
 from nami_action.drift.mark import mark_drift
@@ -362,6 +363,7 @@ def _first_look(
         line=pipeline.line,
         retries=retry_horizon(pipeline.spec),
         forward=forward_summary(pipeline.spec),
+        routes=routes_summary(pipeline.spec),
         ingress=ingress_note(pipeline),
     )
 

@@ -45,16 +45,27 @@ def heading(plan: Plan) -> str:
 def rows(plan: Plan, arrow: str) -> list[CostRow]:
     """One row per priced pipeline, then the total (when there is more than one): fixed and
     monthly add up; a total per million webhooks would be an average, so it has none."""
-    found = [
-        _row(p.pipeline, p.cost, arrow)
-        for p in plan.pipelines
-        if p.cost is not None and (p.cost.before or p.cost.after)
-    ]
+    found = []
+    for p in plan.pipelines:
+        if p.cost is not None and (p.cost.before or p.cost.after):
+            found.append(_row(p.pipeline, p.cost, arrow))
+            found += [_route_row(p.pipeline, name, line) for name, line in p.cost.routes.items()]
     if len(found) > 1:
         before, after = totals(plan)
         total = _row("total", PipelineCost(before, after), arrow)
         found.append(replace(total, per_million=""))
     return found
+
+
+def _route_row(pipeline: str, route: str, line: CostLine) -> CostRow:
+    """A route's part of its pipeline's figures: per million webhooks routed to it."""
+    return CostRow(
+        name=f"{pipeline} route {route}",
+        per_million=money(line.per_million),
+        fixed=money(line.fixed_monthly),
+        monthly="",
+        note="included in the pipeline's figures; per million webhooks it gets",
+    )
 
 
 def moved(cost: PipelineCost | None) -> bool:

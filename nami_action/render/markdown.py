@@ -264,6 +264,8 @@ class _PlanSection:
             about.append(f"retries: {p.retries}")
         if p.forward and p.action != "delete":
             about.append(f"forward: {p.forward}")
+        if p.routes and p.action != "delete":
+            about += [_md_escape(line) for line in p.routes]
         if p.ingress and p.action != "delete":
             about.append(f"ingress: {p.ingress}")
         if p.paused:

@@ -53,6 +53,8 @@ def _pipeline_lines(pipeline: PipelinePlan, show_diff: bool) -> list[str]:
         lines.append(f"    retries: {pipeline.retries}")
     if pipeline.forward and pipeline.action != "delete":
         lines.append(f"    forward: {pipeline.forward}")
+    if pipeline.action != "delete":
+        lines += [f"    {line}" for line in pipeline.routes]
     if pipeline.ingress and pipeline.action != "delete":
         lines.append(f"    ingress: {pipeline.ingress}")
     if pipeline.error:

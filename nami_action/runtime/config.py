@@ -10,6 +10,7 @@ from typing import Any
 from .dedupe import JsonPathError, parse_json_path
 from .forward import ForwardConfig
 from .retry import RetrySchedule
+from .routing import RouteTest
 from .verify import DEFAULT_TOLERANCE, SCHEMES, UNSIGNED_BY_SECRET
 
 CONFIG_ENV = "NAMI_CONFIG"
@@ -57,6 +58,9 @@ class RuntimeConfig:
     dead_letter_queue_url: str | None = None
     retry: RetrySchedule | None = None  # None: retries come after the visibility timeout
     forward: ForwardConfig | None = None  # `forward:`: deliver instead of calling a handler
+    routes: tuple[RouteTest, ...] = ()  # `routes:`: the router's matches, in order
+    unrouted: str = "keep"  # `routes:`: what happens to a webhook no route matched
+    code: str | None = None  # a route's handler folder inside the pipeline's zip
 
 
 def load_config(env: Mapping[str, str]) -> RuntimeConfig:
@@ -101,7 +105,21 @@ def parse_config(
         dead_letter_queue_url=dead_letter_queue_url,
         retry=_retry(data.get("retry")),
         forward=_forward(data.get("forward")),
+        routes=_routes(data.get("routes")),
+        unrouted=_get(data, "unrouted", str, "keep"),
+        code=_get(data, "code", str, None),
     )
+
+
+def _routes(value: Any) -> tuple[RouteTest, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise ConfigError("routes must be a list")
+    try:
+        return tuple(RouteTest.from_json(_obj(item, "route")) for item in value)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
 
 
 def _forward(value: Any) -> ForwardConfig | None:

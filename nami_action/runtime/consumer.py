@@ -3,8 +3,10 @@
 Every record ends in exactly one outcome (docs/where-a-webhook-can-end-up.md):
 handled, failed (retried), rejected or malformed (moved to the DLQ with the reason, then
 done), duplicate (an earlier copy was handled); with `forward:`, forwarded instead of handled,
-or refused (the destination's 4xx: moved to the DLQ with its answer). One JSON log line per
-record, and one CloudWatch Embedded Metric Format line per batch with the counts.
+or refused (the destination's 4xx: moved to the DLQ with its answer); a `routes:` pipeline's
+router: routed (sent to each matched route's queue) or unrouted (moved to the DLQ with the
+reason, or dropped with `unrouted: drop`). One JSON log line per record, and one CloudWatch
+Embedded Metric Format line per batch with the counts.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from .config import DedupeConfig, RuntimeConfig
 from .deadletters import DeadLetters
 from .dedupe import Markers, event_id
 from .forward import Refused, RetryLater
+from .router import UNROUTED_REASON, Router
 from .verify import MISMATCH, VerifySettings, verify
 from .webhook import MalformedEnvelope, Webhook, decode_envelope
 
@@ -43,7 +46,11 @@ OUTCOMES = (HANDLED, FAILED, REJECTED, MALFORMED, DUPLICATE)
 # `forward:` pipelines: the destination answered 2xx, or refused it for good (dead-lettered).
 FORWARDED, REFUSED = "forwarded", "refused"
 FORWARD_OUTCOMES = (FORWARDED, FAILED, REJECTED, MALFORMED, DUPLICATE, REFUSED)
-ALL_OUTCOMES = (*OUTCOMES, FORWARDED, REFUSED)  # what a log line's `outcome` can be
+# `routes:` pipelines' router: sent to each matched route's queue, or matched none.
+ROUTED, UNROUTED = "routed", "unrouted"
+ROUTER_OUTCOMES = (ROUTED, UNROUTED, FAILED, REJECTED, MALFORMED)
+# What a log line's `outcome` can be.
+ALL_OUTCOMES = (*OUTCOMES, FORWARDED, REFUSED, ROUTED, UNROUTED)
 METRICS_NAMESPACE = "Nami"
 
 
@@ -79,6 +86,7 @@ class Outcome:
     retry_in: int | None = None  # seconds until the next attempt, when a schedule set it
     retry_error: str | None = None  # why the schedule could not be applied
     retry_after: int | None = None  # a `forward` destination's Retry-After, in seconds
+    routes: list[str] | None = None  # the router: the routes it went to
 
     @property
     def failed(self) -> bool:
@@ -97,6 +105,7 @@ class Consumer:
     retries: Retries | None = None  # consumer.retry; None: the queue's visibility timeout
     # Reads the verify secrets again, bypassing any cache (raises when they are unusable).
     reread_secrets: Callable[[], VerifySettings] | None = None
+    router: Router | None = None  # `routes:`: route instead of calling a function
     clock: Callable[[], float] = time.time
     emit: Callable[[str], None] = print_line
     _timer: Callable[[], float] = field(default=time.perf_counter, repr=False)
@@ -126,6 +135,8 @@ class Consumer:
             if outcome.failed:
                 failures.append({"itemIdentifier": outcome.message_id})
         outcomes = OUTCOMES if self.config.forward is None else FORWARD_OUTCOMES
+        if self.router is not None:
+            outcomes = ROUTER_OUTCOMES
         self.emit(metrics_line(self.config.stack, counts, int(self.clock() * 1000), outcomes))
         return {"batchItemFailures": failures}
 
@@ -160,6 +171,8 @@ class Consumer:
             return Outcome(FAILED, message_id, webhook.id, error=_describe(exc))
         if reason is not None:
             return self._dead_letter(record, Outcome(REJECTED, message_id, webhook.id, reason))
+        if self.router is not None:
+            return self._route(self.router, record, webhook, message_id)
         if self.config.dedupe is None or self.markers is None:
             outcome = self._call(webhook, message_id)
         else:
@@ -168,6 +181,31 @@ class Consumer:
             )
         if outcome.outcome == REFUSED:
             return self._dead_letter(record, outcome)
+        return outcome
+
+    def _route(
+        self, router: Router, record: Mapping[str, Any], webhook: Webhook, message_id: str
+    ) -> Outcome:
+        """Send to each matched route's queue; a webhook no route matched is kept in the DLQ
+        (or, with `unrouted: drop`, counted and logged only)."""
+        names = router.choose(record, webhook)
+        if not names:
+            if self.config.unrouted == "drop":
+                reason = f"{UNROUTED_REASON}; dropped (unrouted: drop)"
+                return Outcome(UNROUTED, message_id, webhook.id, reason=reason)
+            unrouted = Outcome(UNROUTED, message_id, webhook.id, reason=UNROUTED_REASON)
+            return self._dead_letter(record, unrouted)
+        routed = router.route(record, names)
+        if routed.done:
+            outcome = Outcome(ROUTED, message_id, webhook.id, error=routed.error)
+            if routed.requeued:
+                outcome.reason = f"put back for {', '.join(routed.owed)}"
+        else:
+            reason = f"not routed to {', '.join(routed.owed)}"
+            if routed.sent:
+                reason += f"; {', '.join(routed.sent)} got it and may see it again"
+            outcome = Outcome(FAILED, message_id, webhook.id, reason=reason, error=routed.error)
+        outcome.routes = routed.sent
         return outcome
 
     def _verify(self, webhook: Webhook) -> str | None:
@@ -284,6 +322,7 @@ class Consumer:
             "retryIn": outcome.retry_in,
             "retryError": outcome.retry_error,
             "retryAfter": outcome.retry_after,
+            "routes": outcome.routes,
         }
         line.update({k: v for k, v in optional.items() if v is not None})
         return json.dumps(line, ensure_ascii=False, separators=(",", ":"))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import sys
 from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any
@@ -20,6 +21,7 @@ from .deadletters import SqsDeadLetters
 from .dedupe import DynamoMarkers
 from .forward import Forwarder
 from .retry import SqsRetries
+from .router import QUEUE_URL_ENV, Router, SqsSender, no_handler, route_queue_url
 from .secrets import refresh, resolve
 from .verify import VerifySettings, secret_problem
 
@@ -51,11 +53,19 @@ def build_consumer(env: Mapping[str, str]) -> Consumer:
     config = load_config(env)
     export_secrets(config.secrets)  # before the import: user modules may read env at import time
     settings = verify_settings(config)
+    router = build_router(config, env)
+    if config.code:
+        # A route's handler: its folder in the pipeline's zip (package/routes.py) comes first.
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(__file__)), config.code))
+    if router is not None:
+        function: Callable[..., Any] = no_handler
+    elif config.forward is not None:
+        function = forwarder(config, env)
+    else:
+        function = load_function(config.handler)
     return Consumer(
         config=config,
-        function=load_function(config.handler)
-        if config.forward is None
-        else forwarder(config, env),
+        function=function,
         verify_settings=settings,
         markers=DynamoMarkers(config.dedupe_table)
         if config.dedupe and config.dedupe_table
@@ -66,7 +76,19 @@ def build_consumer(env: Mapping[str, str]) -> Consumer:
         # A forward pipeline always has one: a destination's Retry-After is applied by it.
         retries=SqsRetries(config.retry) if config.retry or config.forward else None,
         reread_secrets=partial(read_verify, config.verify, refresh) if config.verify else None,
+        router=router,
     )
+
+
+def build_router(config: RuntimeConfig, env: Mapping[str, str]) -> Router | None:
+    """The router of a `routes:` pipeline: its routes' queues are named after its own."""
+    if not config.routes:
+        return None
+    own = env.get(QUEUE_URL_ENV)
+    if not own:
+        raise ConfigError(f"routes are configured but {QUEUE_URL_ENV} is not set")
+    queues = {route.name: route_queue_url(own, route.name) for route in config.routes}
+    return Router(config.routes, queues, SqsSender(), own)
 
 
 def forwarder(config: RuntimeConfig, env: Mapping[str, str]) -> Forwarder:

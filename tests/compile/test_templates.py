@@ -47,7 +47,7 @@ def test_cfn_lint_reports_nothing(tmp_path: Path) -> None:
         result = CliRunner().invoke(cli, ["compile", str(folder / "nami.yaml"), "--out", str(out)])
         assert result.exit_code == 0, result.output
         files += sorted(str(p) for p in out.glob("*.template.json"))
-    assert len(files) == 14
+    assert len(files) == 15
     assert_cfn_lint_clean(files)
 
 

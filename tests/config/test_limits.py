@@ -18,10 +18,12 @@ from nami_action.config.limits import (
     MAX_RESOURCES,
     MAX_TAGS,
     NAMI_TAGS_AT_MOST,
+    ROUTE_RESOURCES_AT_MOST,
     environment_bytes_at_most,
     resources_at_most,
 )
 from nami_action.config.models import bucket_name_problem
+from nami_action.config.routes import logical_prefix
 from nami_action.errors import ConfigError
 from nami_action.measure import COMPILER
 
@@ -85,7 +87,11 @@ def test_cheap_bounds_hold_for_the_compiled_pipelines(tmp_path: Path) -> None:
         assert resource_count(config, pipeline) == compiled
         emails = len(pipeline.spec.alarms.email)
         segments = len([s for s in pipeline.path.split("/") if s])
-        assert compiled - emails - segments <= FIXED_RESOURCES_AT_MOST, pipeline.name
+        routes = ROUTE_RESOURCES_AT_MOST * len(pipeline.spec.routes or {})
+        assert compiled - emails - segments - routes <= FIXED_RESOURCES_AT_MOST, pipeline.name
+        for route in pipeline.spec.routes or {}:
+            own = [t for t in template.resources if t.startswith(logical_prefix(route))]
+            assert 0 < len(own) <= ROUTE_RESOURCES_AT_MOST, (pipeline.name, route)
         assert resources_at_most(pipeline) >= compiled
         assert environment_bytes_at_most(pipeline) >= environment_bytes(config, pipeline)
         added = len(resource_tags(config, pipeline)) - len({**config.tags, **pipeline.spec.tags})

@@ -16,37 +16,25 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from nami_action.apply import DeployOptions, deploy
 from nami_action.aws.session import Aws
-from nami_action.compile import names
 from nami_action.config import load_config
 from nami_action.envelope import IncomingRequest, encode_envelope
 from nami_action.operate.dlq import peek
 from nami_action.operate.pipelines import locate
 from nami_action.operate.redrive import RedriveOptions, redrive
-from nami_action.plan.planner import PlanOptions, make_plan
-from nami_action.runtime import entry, secrets
+from nami_action.runtime import entry
+from tests.stand_in import cold_container, deploy_and_stand_in
 
 from .conftest import SECRET
 from .destination import Answer, Destination, Received
 
 BUCKET = "fwtest-artifacts"
-FAST = 0.05
 
-pytestmark = pytest.mark.emulator
-
-
-@pytest.fixture(autouse=True)
-def cold_container() -> Any:
-    entry.reset()
-    secrets.clear_cache()
-    yield
-    entry.reset()
-    secrets.clear_cache()
+__all__ = ["cold_container"]  # the fixture, used by name below
+pytestmark = [pytest.mark.emulator, pytest.mark.usefixtures("cold_container")]
 
 
 def deploy_forward(
@@ -63,35 +51,12 @@ def deploy_forward(
         "dedupe: {json_path: $.id}\nqueue: {max_receive_count: 10}\n"
         "consumer: {retry: {backoff: fixed, initial: 1s, max: 5s}}\n" + pipeline,
     )
-    config_path.write_text(
-        config_path.read_text().replace(
-            "project: fwtest\n",
-            f"project: fwtest\nregion: us-east-1\nartifacts: {{bucket: {BUCKET}}}\n",
-        )
-    )
-    config = load_config(config_path)
-    aws.client("s3").create_bucket(Bucket=BUCKET)
-    run = make_plan(config, aws, PlanOptions(keep_change_sets=True, poll_seconds=FAST))
-    result = deploy(aws, run, DeployOptions(poll_seconds=FAST), lambda event: None)
-    assert [p.outcome for p in result.pipelines] == ["created"], result
-    lam = aws.client("lambda")
-    for mapping in lam.list_event_source_mappings()["EventSourceMappings"]:
-        lam.update_event_source_mapping(UUID=mapping["UUID"], Enabled=False)
-    stack = config.pipelines["stripe"].stack_name
-    resources = aws.client("cloudformation").list_stack_resources(StackName=stack)
-    (function,) = [
-        r["PhysicalResourceId"]
-        for r in resources["StackResourceSummaries"]
-        if r["LogicalResourceId"] == names.FUNCTION
-    ]
-    variables = lam.get_function_configuration(FunctionName=function)["Environment"]["Variables"]
+    config, _ = deploy_and_stand_in(aws, monkeypatch, config_path, BUCKET)
+    # moto skips AWS::SecretsManager::Secret: the test stores the signing secret itself.
     stored = aws.client("secretsmanager").create_secret(
-        Name=f"{stack}-forward", SecretString=SECRET
+        Name=f"{config.pipelines['stripe'].stack_name}-forward", SecretString=SECRET
     )
-    variables["NAMI_FORWARD_SECRET"] = stored["ARN"]
-    for name, value in variables.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", aws.target.endpoint_url or "")
+    monkeypatch.setenv("NAMI_FORWARD_SECRET", stored["ARN"])
     target = locate(aws, config.pipelines["stripe"])
     return {"queue": target.queue_url, "dlq": target.dead_letter_url, "config": str(config_path)}
 

@@ -1,0 +1,116 @@
+"""The router against SQS on the moto server, without a deploy: a send that fails for one
+route is put back for that route only; when the put-back fails too, the record is retried
+whole and the log line says which routes may see it again."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pytest
+
+from nami_action.aws.session import Aws
+from nami_action.envelope import IncomingRequest, encode_envelope
+from nami_action.runtime import router as router_module
+from nami_action.runtime.config import RuntimeConfig
+from nami_action.runtime.consumer import Consumer
+from nami_action.runtime.router import ROUTES_ATTRIBUTE, Router, SqsSender, no_handler
+from nami_action.runtime.routing import RouteTest
+
+pytestmark = pytest.mark.emulator
+
+ROUTES = (
+    RouteTest("billing", json_path="$.type", test="prefix", value="invoice."),
+    RouteTest("audit", header="X-Audit", test="exists", value=True),
+)
+
+
+def record(event_type: str) -> dict[str, Any]:
+    request = IncomingRequest(
+        method="POST",
+        path="/stripe",
+        headers={"X-Audit": "1"},
+        body=json.dumps({"type": event_type}).encode(),
+        source_ip="203.0.113.9",
+        request_id="req-1",
+        received_at_ms=int(time.time() * 1000),
+    )
+    return {"messageId": "m-1", "body": encode_envelope(request), "attributes": {}}
+
+
+def router_consumer(aws: Aws, queues: dict[str, str], own: str, lines: list[str]) -> Consumer:
+    sender = SqsSender(lambda: aws.client("sqs"))
+    router = Router(ROUTES, queues, sender, own)
+    config = RuntimeConfig(pipeline="stripe", mode="webhook", handler="h.h", routes=ROUTES)
+    return Consumer(config=config, function=no_handler, router=router, emit=lines.append)
+
+
+def messages(aws: Aws, url: str) -> list[dict[str, Any]]:
+    got = aws.client("sqs").receive_message(
+        QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
+    )
+    return list(got.get("Messages", []))
+
+
+def test_a_failed_send_is_put_back_for_that_route_only(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sqs = aws.client("sqs")
+    inbox, billing = (sqs.create_queue(QueueName=n)["QueueUrl"] for n in ("in", "in_billing"))
+    gone = inbox + "_audit"  # never created: SendMessage fails
+    lines: list[str] = []
+    consumer = router_consumer(aws, {"billing": billing, "audit": gone}, inbox, lines)
+
+    result = consumer({"Records": [record("invoice.paid")]})
+
+    assert result == {"batchItemFailures": []}  # done: nothing owed is lost
+    assert len(messages(aws, billing)) == 1
+    delayed = sqs.get_queue_attributes(
+        QueueUrl=inbox, AttributeNames=["ApproximateNumberOfMessagesDelayed"]
+    )["Attributes"]
+    assert delayed["ApproximateNumberOfMessagesDelayed"] == "1"  # REQUEUE_DELAY: 30 s
+    monkeypatch.setattr(router_module, "REQUEUE_DELAY", 0)
+    consumer({"Records": [record("invoice.created")]})
+    (copy,) = messages(aws, inbox)
+    assert copy["MessageAttributes"][ROUTES_ATTRIBUTE]["StringValue"] == "audit"
+    line = json.loads(lines[0])
+    assert (line["outcome"], line["routes"], line["reason"]) == (
+        "routed",
+        ["billing"],
+        "put back for audit",
+    )
+    assert line["error"].startswith("route audit: ")
+
+
+def test_when_the_put_back_fails_too_the_record_is_retried_whole(aws: Aws) -> None:
+    sqs = aws.client("sqs")
+    billing = sqs.create_queue(QueueName="in_billing")["QueueUrl"]
+    gone = billing.removesuffix("in_billing") + "nothing"
+    lines: list[str] = []
+    consumer = router_consumer(aws, {"billing": billing, "audit": gone}, gone, lines)
+
+    result = consumer({"Records": [record("invoice.paid")]})
+
+    assert result == {"batchItemFailures": [{"itemIdentifier": "m-1"}]}
+    line = json.loads(lines[0])
+    assert line["outcome"] == "failed"
+    assert line["reason"] == "not routed to audit; billing got it and may see it again"
+    assert "not put back" in line["error"]
+    metrics = json.loads(lines[-1])
+    assert (metrics["Failed"], metrics["Routed"]) == (1, 0)
+
+
+def test_a_put_back_copy_goes_only_to_the_routes_it_owes(aws: Aws) -> None:
+    sqs = aws.client("sqs")
+    inbox, billing, audit = (
+        sqs.create_queue(QueueName=n)["QueueUrl"] for n in ("in", "in_billing", "in_audit")
+    )
+    lines: list[str] = []
+    consumer = router_consumer(aws, {"billing": billing, "audit": audit}, inbox, lines)
+    owed = record("invoice.paid")
+    owed["messageAttributes"] = {ROUTES_ATTRIBUTE: {"stringValue": "audit", "dataType": "String"}}
+
+    assert consumer({"Records": [owed]}) == {"batchItemFailures": []}
+    assert len(messages(aws, audit)) == 1
+    assert messages(aws, billing) == []  # it had it already

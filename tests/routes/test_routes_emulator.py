@@ -1,0 +1,241 @@
+"""`routes:` deployed on the moto server, the router run by the Lambda entry point with the
+deployed function's own environment (NAMI_CONFIG, the routes' queue URLs): each webhook lands
+in the queues of the routes it matches, once; unrouted in the pipeline's DLQ with its reason;
+a route whose queue refuses the send gets the webhook later, the others exactly once.
+
+moto does not run Lambda code, so `route_batch` plays the event source mapping: receive,
+invoke the handler with the SQS event (message attributes as Lambda shapes them), delete what
+batchItemFailures does not name.
+https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from nami_action.aws.session import Aws
+from nami_action.cli import cli
+from nami_action.compile import names
+from nami_action.compile.consumer import LOG_GROUP
+from nami_action.config.routes import logical_prefix
+from nami_action.envelope import IncomingRequest, encode_envelope
+from nami_action.operate.dlq import peek
+from nami_action.runtime import entry, router
+from tests.stand_in import cold_container, deploy_and_stand_in
+
+BUCKET = "rttest-artifacts"
+ROUTES = ("billing", "crm", "audit", "rest")
+
+__all__ = ["cold_container"]  # the fixture, used by name below
+pytestmark = [pytest.mark.emulator, pytest.mark.usefixtures("cold_container")]
+
+
+def deploy_routes(aws: Aws, monkeypatch: pytest.MonkeyPatch, config_path: Path) -> dict[str, str]:
+    """Deploy, set this process up as the router; logical id -> physical id."""
+    _, resources = deploy_and_stand_in(aws, monkeypatch, config_path, BUCKET)
+    return resources
+
+
+def send(aws: Aws, queue_url: str, event_type: str, event_id: str, **headers: str) -> None:
+    request = IncomingRequest(
+        method="POST",
+        path="/live/stripe",
+        headers={"Content-Type": "application/json", **headers},
+        body=json.dumps({"id": event_id, "type": event_type}).encode(),
+        source_ip="203.0.113.9",
+        request_id=f"req-{event_id}",
+        received_at_ms=int(time.time() * 1000),
+    )
+    aws.client("sqs").send_message(QueueUrl=queue_url, MessageBody=encode_envelope(request))
+
+
+def route_batch(aws: Aws, queue_url: str) -> int:
+    """One receive-invoke-delete round of the event source mapping; records received."""
+    sqs = aws.client("sqs")
+    got = sqs.receive_message(
+        QueueUrl=queue_url,
+        MaxNumberOfMessages=10,
+        MessageSystemAttributeNames=["All"],
+        MessageAttributeNames=["All"],
+    ).get("Messages", [])
+    records = [
+        {
+            "messageId": m["MessageId"],
+            "receiptHandle": m["ReceiptHandle"],
+            "body": m["Body"],
+            "attributes": m.get("Attributes", {}),
+            # Lambda's shape: lower-case keys (https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html)
+            "messageAttributes": {
+                k: {"stringValue": v.get("StringValue"), "dataType": v["DataType"]}
+                for k, v in m.get("MessageAttributes", {}).items()
+            },
+        }
+        for m in got
+    ]
+    if not records:
+        return 0
+    result = entry.handler({"Records": records}, None)
+    failed = {item["itemIdentifier"] for item in result["batchItemFailures"]}
+    for m in got:
+        if m["MessageId"] not in failed:
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"])
+    return len(records)
+
+
+def drain_router(aws: Aws, queue_url: str) -> None:
+    deadline = time.monotonic() + 30
+    while route_batch(aws, queue_url):
+        assert time.monotonic() < deadline
+
+
+def queued_ids(aws: Aws, queue_url: str) -> list[str]:
+    """The event ids waiting in a queue (received once, then left to reappear)."""
+    sqs = aws.client("sqs")
+    ids: list[str] = []
+    while True:
+        got = sqs.receive_message(
+            QueueUrl=queue_url, MaxNumberOfMessages=10, VisibilityTimeout=60
+        ).get("Messages", [])
+        if not got:
+            return sorted(ids)
+        for m in got:
+            envelope = json.loads(m["Body"])
+            ids.append(json.loads(base64.b64decode(envelope["body"]))["id"])
+
+
+def route_queue(resources: dict[str, str], route: str) -> str:
+    return resources[logical_prefix(route) + names.QUEUE]
+
+
+def test_each_webhook_lands_in_the_queues_of_the_routes_it_matches(
+    aws: Aws,
+    monkeypatch: pytest.MonkeyPatch,
+    routes_project: Callable[..., Path],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    resources = deploy_routes(aws, monkeypatch, routes_project("https://app.example.com"))
+    inbox = resources[names.QUEUE]
+    send(aws, inbox, "invoice.paid", "evt_1")
+    send(aws, inbox, "customer.created", "evt_2")
+    send(aws, inbox, "charge.failed", "evt_3")
+    send(aws, inbox, "customer.updated", "evt_4", **{"X-Audit": "1"})
+    drain_router(aws, inbox)
+
+    found = {route: queued_ids(aws, route_queue(resources, route)) for route in ROUTES}
+    assert found == {
+        "billing": ["evt_1"],
+        "crm": ["evt_2", "evt_4"],
+        "audit": ["evt_4"],
+        "rest": ["evt_3"],
+    }
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    metrics = [x for x in lines if "_aws" in x]
+    assert sum(x["Routed"] for x in metrics) == 4
+    assert sum(x["Unrouted"] for x in metrics) == 0
+    (multi,) = [x for x in lines if x.get("routes") == ["crm", "audit"]]
+    assert multi["outcome"] == "routed"
+
+
+def test_unrouted_is_kept_in_the_dead_letter_queue_with_its_reason(
+    aws: Aws,
+    monkeypatch: pytest.MonkeyPatch,
+    routes_project: Callable[..., Path],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = routes_project("https://app.example.com", default=False)
+    resources = deploy_routes(aws, monkeypatch, path)
+    inbox = resources[names.QUEUE]
+    send(aws, inbox, "charge.failed", "evt_lost")
+    drain_router(aws, inbox)
+
+    letters = peek(aws, resources[names.DEAD_LETTER_QUEUE], 10)
+    assert [(x.outcome, x.reason) for x in letters] == [("unrouted", "matched no route")]
+    printed = capsys.readouterr().out.splitlines()
+    metrics = [json.loads(x) for x in printed if "_aws" in x]
+    assert sum(x["Unrouted"] for x in metrics) == 1
+
+    # `nami events` shows it, from the router's log group (what Lambda would have written).
+    logs = aws.client("logs")
+    group = resources[LOG_GROUP]
+    logs.create_log_stream(logGroupName=group, logStreamName="s")
+    now = int(time.time() * 1000)
+    logs.put_log_events(
+        logGroupName=group,
+        logStreamName="s",
+        logEvents=[{"timestamp": now + i, "message": x} for i, x in enumerate(printed)],
+    )
+    config = str(path)
+    shown = CliRunner().invoke(cli, ["events", "stripe", config, "--outcome", "unrouted"])
+    assert shown.exit_code == 0, shown.output
+    (row,) = shown.output.splitlines()[1:]
+    assert "unrouted" in row and "matched no route" in row
+    # A route's own consumer logs to its own group; a route that is not there is one line.
+    wrong = CliRunner().invoke(cli, ["events", "stripe", config, "--route", "biling"])
+    assert wrong.exit_code != 0
+    assert "pipeline `stripe` has no route `biling`; did you mean `billing`?" in wrong.output
+    assert "Traceback" not in wrong.output
+
+
+def test_a_refused_send_reaches_that_route_later_and_the_others_once(
+    aws: Aws,
+    monkeypatch: pytest.MonkeyPatch,
+    routes_project: Callable[..., Path],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    resources = deploy_routes(aws, monkeypatch, routes_project("https://app.example.com"))
+    inbox = resources[names.QUEUE]
+    monkeypatch.setattr(router, "REQUEUE_DELAY", 0)  # the put-back copy is routed at once
+    sqs = aws.client("sqs")
+    audit = route_queue(resources, "audit")
+    attributes = sqs.get_queue_attributes(QueueUrl=audit, AttributeNames=["All"])["Attributes"]
+    sqs.delete_queue(QueueUrl=audit)  # SendMessage to it now fails
+    send(aws, inbox, "customer.updated", "evt_4", **{"X-Audit": "1"})
+    assert route_batch(aws, inbox) == 1
+
+    line = next(json.loads(x) for x in capsys.readouterr().out.splitlines() if '"routes"' in x)
+    assert (line["outcome"], line["routes"], line["reason"]) == (
+        "routed",
+        ["crm"],
+        "put back for audit",
+    )
+    name = audit.rsplit("/", 1)[-1]
+    kept = {
+        k: v for k, v in attributes.items() if k in ("VisibilityTimeout", "MessageRetentionPeriod")
+    }
+    sqs.create_queue(QueueName=name, Attributes=kept)  # the route's queue is back
+    drain_router(aws, inbox)
+
+    assert queued_ids(aws, route_queue(resources, "crm")) == ["evt_4"]  # once
+    assert queued_ids(aws, audit) == ["evt_4"]
+
+
+def test_a_routes_dead_letters_are_peeked_and_redriven_by_its_name(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch, routes_project: Callable[..., Path]
+) -> None:
+    path = routes_project("https://app.example.com")
+    resources = deploy_routes(aws, monkeypatch, path)
+    crm_dlq = resources[logical_prefix("crm") + names.DEAD_LETTER_QUEUE]
+    send(aws, crm_dlq, "customer.created", "evt_refused")  # as the crm route dead-lettered it
+    config = str(path)
+
+    peeked = CliRunner().invoke(cli, ["dlq", "peek", "stripe/crm", "--config", config])
+    assert peeked.exit_code == 0, peeked.output
+    assert "req-evt_refused" in peeked.output  # the webhook's id
+    redriven = CliRunner().invoke(
+        cli, ["dlq", "redrive", "stripe/crm", "--config", config, "--poll-seconds", "0.05"]
+    )
+    assert redriven.exit_code == 0, redriven.output
+    assert queued_ids(aws, route_queue(resources, "crm")) == ["evt_refused"]
+    assert queued_ids(aws, crm_dlq) == []
+    assert queued_ids(aws, resources[names.QUEUE]) == []  # not the router's queue
+
+    wrong = CliRunner().invoke(cli, ["dlq", "peek", "stripe/cmr", "--config", config])
+    assert wrong.exit_code != 0 and "Traceback" not in wrong.output
+    assert "pipeline `stripe` has no route `cmr`; did you mean `crm`?" in wrong.output
