@@ -5,6 +5,7 @@ and alarms, and a router that may send only to its routes' queues (and its own).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from nami_action.cost.model import Assumptions, estimate, inputs_from_pipeline
 from nami_action.cost.prices import prices_for
 from nami_action.errors import ConfigError
 from nami_action.measure import COMPILER
+from nami_action.plan.changes import setting_changes
 from nami_action.plan.model import PipelinePlan, Plan, PlanCost
 from nami_action.render.markdown import plan_markdown
 from nami_action.render.text import plan_text
@@ -27,6 +29,7 @@ from nami_action.runtime.router import route_queue_url
 from nami_action.runtime.routing import RouteTest, matched_routes
 from nami_action.runtime.webhook import Headers, Webhook
 from tests.cfn_lint import assert_templates_lint_clean
+from tests.plan.test_comment_in_nami_terms import compiled
 
 CODE = CodeLocation("artifacts-bucket", "nami/artifacts/" + "0" * 64 + ".zip")
 
@@ -479,3 +482,21 @@ pipelines:
     path.write_text(path.read_text().replace('"' + "s" * 2000 + '"', "s").replace("o" * 2500, "o"))
     (route,) = route_pipelines(load_config(path).pipelines["stripe"]).values()
     assert route.spec.consumer.environment == {"SHARED": "s", "OWN": "o"}
+
+
+def test_a_routes_changed_setting_opens_its_pipeline_in_the_pr_comment(
+    routes_project: Callable[..., Path],
+) -> None:
+    """Issue 24's example: `routes.crm.forward.rate: 50/s → 10/s`, read from what the two
+    compiled templates record, as the plan reads the deployed one."""
+    config = routes_project("https://crm.example.com")
+    before = compiled(config)["stripe"]
+    config.write_text(config.read_text().replace("rate: 50/s", "rate: 10/s"))
+    after = compiled(config)["stripe"]
+
+    changes, note = setting_changes(before, after)
+
+    assert note == ""
+    assert [(c.key, c.before, c.after) for c in changes] == [
+        ("routes.crm.forward.rate", "50/s", "10/s")
+    ]
