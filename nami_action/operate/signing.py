@@ -11,17 +11,11 @@ import hashlib
 import hmac
 import uuid
 
+from nami_action.config.models import SCHEMES
 from nami_action.runtime.verify import VerifySettings, standard_key
 
-SIGNED_SCHEMES = (
-    "github",
-    "stripe",
-    "shopify",
-    "slack",
-    "standard-webhooks",
-    "svix",
-    "hmac-sha256",
-)
+# Every scheme nami can sign a test webhook for: not `sns` (signed by AWS's private key) nor `none`.
+SIGNED_SCHEMES = tuple(scheme for scheme in SCHEMES if scheme not in ("sns", "none"))
 
 
 class SigningError(ValueError):
