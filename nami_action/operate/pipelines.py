@@ -66,6 +66,13 @@ def queue_name_of(queue_url: str) -> str:
     return queue_url.rstrip("/").rsplit("/", 1)[-1]
 
 
+def queues_in(resources: dict[str, str], route: str | None) -> tuple[str | None, str | None]:
+    """The URLs of the queue and dead-letter queue, among a stack's resources, of its
+    pipeline (route None) or of one of its routes (under the route's logical-id prefix)."""
+    prefix = "" if route is None else logical_prefix(route)
+    return resources.get(prefix + names.QUEUE), resources.get(prefix + names.DEAD_LETTER_QUEUE)
+
+
 @dataclass(frozen=True)
 class DeployedPipeline:
     pipeline: PipelineConfig
@@ -88,9 +95,7 @@ def locate(aws: Aws, pipeline: PipelineConfig) -> DeployedPipeline:
         raise NamiError(
             f"pipeline `{pipeline.name}` is not deployed (no {where}): run `nami deploy` first"
         )
-    prefix = "" if pipeline.route is None else logical_prefix(pipeline.route)
-    queue = resources.get(prefix + names.QUEUE)
-    dead_letter = resources.get(prefix + names.DEAD_LETTER_QUEUE)
+    queue, dead_letter = queues_in(resources, pipeline.route)
     if not queue or not dead_letter:
         raise NamiError(
             f"pipeline `{pipeline.name}` is not fully deployed ({where} has no queues yet): "

@@ -1,9 +1,9 @@
 """`nami status`: what every pipeline of nami.yaml looks like in AWS right now.
 
 Cheap by design: one DescribeStacks listing for the whole region, then per deployed pipeline
-one ListStackResources and two GetQueueAttributes (queue and DLQ), a single
-GetMetricData for the age of the oldest message of every queue at once, and one
-ListEventSourceMappings for which consumers are paused.
+one ListStackResources and two GetQueueAttributes (queue and DLQ; with `routes:`, two more per
+route, each route a row `PIPELINE/ROUTE`), a single GetMetricData for the age of the oldest
+message of every queue at once, and one ListEventSourceMappings for which consumers are paused.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from nami_action.compile import names
 from nami_action.compile.dashboard import dashboard_url
 from nami_action.config import Config
 from nami_action.operate.pause import paused_queues
-from nami_action.operate.pipelines import endpoint_from_api, queue_name_of
+from nami_action.operate.pipelines import endpoint_from_api, queue_name_of, queues_in
 
 NOT_DEPLOYED = "not deployed"
 
@@ -69,6 +69,18 @@ class _Found:
     in_config: bool
 
 
+@dataclass(frozen=True)
+class _Owner:
+    """A queue and dead-letter queue status reports on: a pipeline's, or a route's."""
+
+    name: str  # the pipeline, or `PIPELINE/ROUTE` as `nami dlq` and `nami replay` take it
+    found: _Found
+    queue: str | None
+    dead_letter: str | None
+    endpoint: str | None = None  # a route has none: the router's endpoint is the pipeline's
+    route: bool = False
+
+
 def project_status(config: Config, aws: Aws) -> ProjectStatus:
     stacks = cfn.list_stacks(aws)
     found: list[_Found] = []
@@ -89,41 +101,48 @@ def project_status(config: Config, aws: Aws) -> ProjectStatus:
         ):
             found.append(_Found(pipeline_tag, stack, None, False))
 
-    queues: dict[str, tuple[str | None, str | None, str | None]] = {}
-    for item in found:
-        resources = cfn.stack_resources(aws, item.stack.name) or {}
-        kind = config.pipelines[item.pipeline].spec.ingress if item.in_config else None
-        api = names.api_id_of(resources, kind)
-        endpoint = endpoint_from_api(api, aws.region, item.path) if api and item.path else None
-        queues[item.pipeline] = (
-            resources.get(names.QUEUE),
-            resources.get(names.DEAD_LETTER_QUEUE),
-            endpoint,
-        )
-    queue_names = [queue_name_of(queue) for queue, _, _ in queues.values() if queue]
+    owners = [owner for item in found for owner in _owners(config, aws, item)]
+    queue_names = [queue_name_of(owner.queue) for owner in owners if owner.queue]
     ages = oldest_message_ages(aws, queue_names)
     paused = paused_queues(aws, queue_names) if queue_names else set()
-    for item in found:
-        queue, dead_letter, endpoint = queues[item.pipeline]
+    for owner in owners:
+        item, queue = owner.found, owner.queue
         depth = queue_depth(aws, queue) if queue else None
-        dlq_depth = queue_depth(aws, dead_letter) if dead_letter else None
-        rows[item.pipeline] = PipelineStatus(
-            pipeline=item.pipeline,
+        dlq_depth = queue_depth(aws, owner.dead_letter) if owner.dead_letter else None
+        rows[owner.name] = PipelineStatus(
+            pipeline=owner.name,
             stack=item.stack.name,
             stack_status=item.stack.status,
             in_config=item.in_config,
-            endpoint=endpoint,
+            endpoint=owner.endpoint,
             waiting=depth.visible if depth else None,
             in_flight=depth.in_flight if depth else None,
             delayed=depth.delayed if depth else None,
             dead_letters=dlq_depth.total if dlq_depth else None,
             oldest_age_seconds=ages.get(queue_name_of(queue)) if queue else None,
             last_deploy=_iso(item.stack.updated),
-            dashboard=_dashboard(config, item, aws.region),
+            dashboard=None if owner.route else _dashboard(config, item, aws.region),
             paused=bool(queue) and queue_name_of(str(queue)) in paused,
         )
-    order = [*config.pipelines, *sorted(set(rows) - set(config.pipelines))]
+    # Each pipeline, then its routes in the order written; then those left nami.yaml.
+    order = [name for owner in config.pipelines for name in rows if name.split("/")[0] == owner]
+    order += sorted(set(rows) - set(order))
     return ProjectStatus(config.project, aws.region, [rows[name] for name in order])
+
+
+def _owners(config: Config, aws: Aws, item: _Found) -> list[_Owner]:
+    """The pipeline's queues, then each route's (in the same stack): one ListStackResources."""
+    resources = cfn.stack_resources(aws, item.stack.name) or {}
+    pipeline = config.pipelines[item.pipeline] if item.in_config else None
+    api = names.api_id_of(resources, pipeline.spec.ingress if pipeline else None)
+    endpoint = endpoint_from_api(api, aws.region, item.path) if api and item.path else None
+    owners = [_Owner(item.pipeline, item, *queues_in(resources, None), endpoint)]
+    routes = (pipeline.spec.routes if pipeline else None) or {}
+    owners += [
+        _Owner(f"{item.pipeline}/{route}", item, *queues_in(resources, route), route=True)
+        for route in routes
+    ]
+    return owners
 
 
 def _dashboard(config: Config, item: _Found, region: str) -> str | None:

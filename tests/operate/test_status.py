@@ -35,7 +35,12 @@ def test_status_figures_match_what_was_sent(emulator: str, aws: Aws, config_path
 
     assert result.exit_code == 0, result.output
     rows = {row["pipeline"]: row for row in json.loads(result.stdout)["pipelines"]}
-    assert list(rows) == ["github", "orders", "billing"]
+    assert list(rows) == ["github", "orders", "billing"]  # one entry each: no routes
+    assert set(rows["github"]) == {
+        *("pipeline", "stack", "stack_status", "in_config", "deployed", "endpoint"),
+        *("waiting", "in_flight", "delayed", "dead_letters", "oldest_age_seconds"),
+        *("last_deploy", "dashboard", "paused"),
+    }
     assert {k: rows["github"][k] for k in ("waiting", "in_flight", "dead_letters")} == {
         "waiting": 5,
         "in_flight": 2,
@@ -50,6 +55,8 @@ def test_status_figures_match_what_was_sent(emulator: str, aws: Aws, config_path
     assert rows["billing"]["waiting"] is None
 
     text = CliRunner().invoke(status, [str(config_path)]).output
+    table = text.split("\n\n")[1].splitlines()[1:]  # after the project line and headings
+    assert [line.split()[0] for line in table] == ["github", "orders", "billing"]
     billing = next(line for line in text.splitlines() if line.startswith("billing"))
     assert "not deployed" in billing
     assert "OLDEST" in text and "CREATE_COMPLETE" in text
