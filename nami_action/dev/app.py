@@ -236,8 +236,9 @@ class DevApp:
         router = None
         if pipeline.spec.routes:
             queues = {route: f"{name}/{route}" for route in pipeline.spec.routes}
-            # No put-back queue: the routes' queues are in the same database as this one, so a
-            # send that fails fails them all and the record is retried whole.
+            # No put-back queue: each send is one local write, so one fails only when the
+            # database does (disk full); the record is then retried whole and a route that
+            # already got it may see it again (Lambda's router puts back only the owed routes).
             router = Router(
                 route_tests(pipeline.spec), queues, StoreSender(self.store, self._committed)
             )
