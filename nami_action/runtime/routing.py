@@ -95,7 +95,9 @@ def matched_routes(routes: Sequence[RouteTest], webhook: Webhook) -> list[str]:
 def _json(webhook: Webhook) -> Any:
     try:
         return webhook.json()
-    except ValueError:  # not JSON (a form, text): no path of it exists
+    except Exception:
+        # Not JSON (a form, text), or JSON too deeply nested to parse (RecursionError): no
+        # path of it exists. Never an error: that would fail the router's whole batch.
         return None
 
 
