@@ -123,6 +123,31 @@ pipelines:
     ]
 
 
+def test_a_route_queue_smaller_than_the_pipelines_is_refused_at_its_key(tmp_path: Path) -> None:
+    found = problems(
+        tmp_path,
+        """\
+version: 1
+project: acme
+pipelines:
+  stripe:
+    verify: {scheme: none}
+    queue: {max_message_size: 512KiB}
+    routes:
+      big: {match: default, forward: {url: "https://a.example/x"}, queue: {max_message_size: 1MiB}}
+      small:
+        match: {json: $.type, prefix: x.}
+        forward: {url: "https://a.example/x"}
+        queue: {max_message_size: 256KiB}
+""",
+    )
+    assert found == [
+        "12:35 pipeline `stripe`: route `small`'s queue takes at most 262144 bytes but the "
+        "pipeline's queue takes 524288: a larger webhook could never reach the route; set it "
+        "to at least 524288"
+    ]
+
+
 def test_a_route_inherits_the_pipeline_settings_and_overrides_its_own(tmp_path: Path) -> None:
     found = problems(
         tmp_path,
