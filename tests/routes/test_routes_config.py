@@ -525,3 +525,43 @@ def test_a_routes_changed_setting_opens_its_pipeline_in_the_pr_comment(
     assert [(c.key, c.before, c.after) for c in changes] == [
         ("routes.crm.forward.rate", "50/s", "10/s")
     ]
+
+
+def test_the_router_reads_only_the_verify_secret_and_each_route_its_own(tmp_path: Path) -> None:
+    for folder in ("billing", "crm"):
+        (tmp_path / "consumers" / folder).mkdir(parents=True)
+        (tmp_path / "consumers" / folder / "handler.py").write_text("def handle(w): pass\n")
+    path = tmp_path / "nami.yaml"
+    path.write_text("""\
+version: 1
+project: acme
+pipelines:
+  stripe:
+    verify: {scheme: stripe, secret: ssm:/acme/stripe}
+    consumer: {environment: {DB_PASSWORD: "ssm:/acme/db"}}
+    routes:
+      billing: {match: {json: $.type, prefix: "invoice."},
+                consumer: {code: consumers/billing, environment: {LEDGER: "ssm:/acme/ledger"}}}
+      crm: {match: default, consumer: {code: consumers/crm}}
+""")
+    compiled = compile_config(load_config(path), {"stripe": CODE}, use_cache=False)
+    resources = json.loads(compiled["acme-stripe"])["Resources"]
+
+    def nami_config(function: str) -> dict[str, Any]:
+        variables = resources[function]["Properties"]["Environment"]["Variables"]
+        return dict(json.loads(variables["NAMI_CONFIG"]))
+
+    def policy(role: str) -> str:
+        return json.dumps(resources[role]["Properties"]["Policies"])
+
+    assert nami_config("Consumer")["secrets"] == {}
+    assert "/acme/stripe" in policy("ConsumerRole")
+    assert "/acme/db" not in policy("ConsumerRole")
+    assert "/acme/ledger" not in policy("ConsumerRole")
+    assert nami_config("RouteBillingConsumer")["secrets"] == {
+        "DB_PASSWORD": "ssm:/acme/db",
+        "LEDGER": "ssm:/acme/ledger",
+    }
+    assert "/acme/ledger" in policy("RouteBillingConsumerRole")
+    assert nami_config("RouteCrmConsumer")["secrets"] == {"DB_PASSWORD": "ssm:/acme/db"}
+    assert "/acme/db" in policy("RouteCrmConsumerRole")
