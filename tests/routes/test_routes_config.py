@@ -148,6 +148,29 @@ pipelines:
     ]
 
 
+def test_a_header_route_is_refused_on_ingress_http_where_it_is_written(tmp_path: Path) -> None:
+    # An HTTP API carries only the headers it maps, and a route's header is often absent:
+    # what the API does then is not yet verified on AWS, so such a route is refused.
+    found = problems(
+        tmp_path,
+        """\
+version: 1
+project: acme
+pipelines:
+  stripe:
+    ingress: http
+    verify: {scheme: none}
+    routes:
+      audit: {match: {header: X-Audit, exists: true}, forward: {url: "https://a.example/x"}}
+      rest: {match: {json: $.type, prefix: x.}, forward: {url: "https://a.example/x"}}
+""",
+    )
+    assert found == [
+        "8:31 pipeline `stripe`: route `audit`: `http` does not carry a header for routing "
+        "yet: match on a JSON path, or use `rest` or `function-url`"
+    ]
+
+
 def test_a_route_inherits_the_pipeline_settings_and_overrides_its_own(tmp_path: Path) -> None:
     found = problems(
         tmp_path,
