@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -225,6 +226,18 @@ def test_matching_reads_headers_and_json_paths() -> None:
     assert matched_routes(routes, webhook({"type": {"nested": 1}}, **signed)) == ["rest"]
     assert matched_routes(routes, webhook("not an object", **signed)) == ["rest"]
     assert matched_routes(routes[:1], webhook({"type": "charge"})) == []  # no default: none
+
+
+def test_numbers_compare_as_they_parse_and_null_is_absent_as_the_manual_says() -> None:
+    raw = replace(webhook({}), body=b'{"amount": 1e3, "count": 42, "note": null}')
+    routes = [
+        RouteTest("as-written", json_path="$.amount", test="equals", value="1e3"),
+        RouteTest("as-parsed", json_path="$.amount", test="equals", value="1000.0"),
+        RouteTest("whole", json_path="$.count", test="equals", value="42"),
+        RouteTest("note", json_path="$.note", test="exists", value=True),
+        RouteTest("no-note", json_path="$.note", test="exists", value=False),
+    ]
+    assert matched_routes(routes, raw) == ["as-parsed", "whole", "no-note"]
 
 
 def test_written_routes_match_as_the_runtime_reads_them(tmp_path: Path) -> None:
