@@ -84,7 +84,11 @@ def runtime_settings(pipeline: PipelineConfig) -> dict[str, Any]:
     spec = pipeline.spec
     verify = None if isinstance(spec.verify, NoVerify) else spec.verify.model_dump()
     dedupe = spec.dedupe.model_dump() if dedupes(spec) and spec.dedupe else None
-    secrets = {k: v for k, v in spec.consumer.environment.items() if is_secret_reference(v)}
+    # A routes pipeline's function is the router: it runs no handler, so the handlers'
+    # secrets stay with the routes (each route's function reads its own). It reads only the
+    # verify secret; one it cannot read would otherwise stop every route.
+    environment = {} if spec.routes else spec.consumer.environment
+    secrets = {k: v for k, v in environment.items() if is_secret_reference(v)}
     settings: dict[str, Any] = {
         "pipeline": pipeline.name,
         "stack": pipeline.stack_name,  # the Pipeline dimension of the runtime's metrics

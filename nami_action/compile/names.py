@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from troposphere import AWSObject, Tags
 
@@ -27,12 +27,18 @@ API_LOGICAL_IDS = (REST_API, HTTP_API)
 INGEST_FUNCTION = "IngestFunction"  # ingress: function-url
 STAGE = "ApiStage"
 QUEUE_TYPE = "AWS::SQS::Queue"
-QUEUE_LOGICAL_IDS = (QUEUE, DEAD_LETTER_QUEUE)
 FINGERPRINT_PREFIX = "nami-fingerprint:"
 LOG_RETENTION_DAYS = 30
 
 
 API_OF_KIND = {"rest": REST_API, "http": HTTP_API}
+
+
+def queue_ids(template: dict[str, Any] | None) -> set[str]:
+    """The logical ids of every SQS queue a template holds, by resource Type: the pipeline's
+    own and each route's (`Route<X>Queue`), so a plan sees a route's queue go too."""
+    resources = (template or {}).get("Resources") or {}
+    return {i for i, r in resources.items() if isinstance(r, dict) and r.get("Type") == QUEUE_TYPE}
 
 
 def api_id_of(resources: dict[str, str], kind: str | None = None) -> str | None:

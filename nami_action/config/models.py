@@ -958,7 +958,11 @@ class RouteMatch(Strict):
         pattern=JSON_PATH_PATTERN,
         description="Path into a JSON body, e.g. `$.type` or `$.data.object.status`.",
     )
-    equals: str | None = Field(default=None, description="The value is exactly this.")
+    equals: str | None = Field(
+        default=None,
+        description="The value is exactly this. A JSON boolean reads `true`/`false`, a whole "
+        "number its digits, any other number the decimal it parses to (`1e3`: `1000.0`).",
+    )
     prefix: str | None = Field(
         default=None, min_length=1, description="The value starts with this, e.g. `invoice.`."
     )
@@ -971,7 +975,8 @@ class RouteMatch(Strict):
     )
     exists: bool | None = Field(
         default=None,
-        description="`true`: the header or path is present (any value); `false`: absent.",
+        description="`true`: the header or path is present (any value but JSON `null`, "
+        "which counts as absent); `false`: absent.",
     )
 
 

@@ -213,6 +213,7 @@ def routes_rules(pipeline: Pipeline) -> Iterator[Finding]:
     seen: dict[str, str] = {}
     for name, route in routes.items():
         yield from _route_findings(name, route)
+        yield from _route_queue_findings(name, route, pipeline.queue.max_message_size)
         other = seen.setdefault(logical_prefix(name), name)
         if other != name:
             yield (
@@ -243,6 +244,19 @@ def _route_findings(name: str, route: Route) -> Iterator[Finding]:
         )
     if route.queue is not None and route.queue.fifo:
         yield (*where, "queue", "fifo"), "`routes` do not support FIFO queues yet"
+
+
+def _route_queue_findings(name: str, route: Route, pipeline_size: int) -> Iterator[Finding]:
+    """The router copies each webhook as it is into the route's queue: a queue that takes
+    smaller messages than the pipeline's could never receive the larger webhooks."""
+    size = route.queue.max_message_size if route.queue is not None else pipeline_size
+    if size < pipeline_size:
+        yield (
+            ("routes", name, "queue", "max_message_size"),
+            f"route `{name}`'s queue takes at most {size} bytes but the pipeline's queue "
+            f"takes {pipeline_size}: a larger webhook could never reach the route; set it to "
+            f"at least {pipeline_size}",
+        )
 
 
 def route_rule_findings(pipeline: Pipeline, check: Any) -> Iterator[Finding]:

@@ -15,6 +15,7 @@ from nami_action.config.models import (
     RESERVED_ENV,
     NoVerify,
     Pipeline,
+    RouteMatch,
 )
 from nami_action.config.routes import route_rule_findings, routes_rules
 from nami_action.config.units import format_about, format_duration
@@ -225,6 +226,16 @@ def http_ingress_rules(pipeline: Pipeline) -> Iterator[Finding]:
             "`http` maps a missing group_by key to an empty MessageGroupId, which SQS refuses "
             "(the sender would retry forever): use `rest`, or drop queue.group_by",
         )
+    for name, route in (pipeline.routes or {}).items():
+        # Carrying the header would map it for every request, and what an HTTP API does with
+        # a mapped header a request lacks is not documented (VERIFIED_ON_AWS): a route's
+        # header is often absent by design, so each such webhook could be refused.
+        if isinstance(route.match, RouteMatch) and route.match.header is not None:
+            yield (
+                ("routes", name, "match", "header"),
+                f"route `{name}`: `http` does not carry a header for routing yet: match on a "
+                "JSON path, or use `rest` or `function-url`",
+            )
 
 
 def function_url_rules(pipeline: Pipeline) -> Iterator[Finding]:

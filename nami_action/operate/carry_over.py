@@ -79,11 +79,10 @@ def read_intent(folder: Path, stack_name: str) -> dict[str, str]:
 
 
 def replaced_urls(aws: Aws, stack_name: str, logical_ids: list[str]) -> dict[str, str]:
-    """The URLs of the queues about to be replaced, read right before the change set runs."""
+    """The URLs of the queues about to be replaced (the plan's queue-replaced warnings name
+    them: the pipeline's or a route's), read right before the change set runs."""
     resources = cfn.stack_resources(aws, stack_name) or {}
-    return {
-        i: resources[i] for i in logical_ids if i in names.QUEUE_LOGICAL_IDS and resources.get(i)
-    }
+    return {i: resources[i] for i in logical_ids if resources.get(i)}
 
 
 def carry_over(
@@ -104,7 +103,7 @@ def carry_over(
             continue  # not replaced after all (the update failed and rolled back)
         moved, done = _move(aws, pipeline, old_url, new_url, folder, options)
         result.moved[logical_id] = moved
-        label = "dead-letter queue" if logical_id == names.DEAD_LETTER_QUEUE else "queue"
+        label = "dead-letter queue" if logical_id.endswith(names.DEAD_LETTER_QUEUE) else "queue"
         result.notes.append(
             f"moved {moved} webhook{'s' if moved != 1 else ''} from the replaced {label} "
             f"{queue_name_of(old_url)} into {queue_name_of(new_url)}"

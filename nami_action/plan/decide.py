@@ -109,14 +109,16 @@ def queue_warnings(
     CloudFormation says so in the change set on AWS; the emulator leaves Replacement empty,
     so the template itself is compared too (a changed QueueName or FifoQueue replaces)."""
     found: dict[str, PlanWarning] = {}
+    queues = names.queue_ids(deployed) | names.queue_ids(compiled)
+    queues |= {c.logical_id for c in changes if c.resource_type == names.QUEUE_TYPE}
     for change in changes:
-        if change.logical_id not in names.QUEUE_LOGICAL_IDS:
+        if change.logical_id not in queues:
             continue
         if change.action == "Remove":
             found[change.logical_id] = _removed(pipeline, change.logical_id)
         elif change.replacement in ("True", "Conditional"):
             found[change.logical_id] = _replaced(pipeline, change.logical_id, change.replacement)
-    for logical_id in names.QUEUE_LOGICAL_IDS:
+    for logical_id in sorted(queues):
         if logical_id in found or deployed is None:
             continue
         before = deployed.get("Resources", {}).get(logical_id)
@@ -134,7 +136,10 @@ def _replacing(before: dict[str, Any], after: dict[str, Any]) -> bool:
 
 
 def _label(logical_id: str) -> str:
-    return "dead-letter queue" if logical_id == names.DEAD_LETTER_QUEUE else "queue"
+    """`dead-letter queue` / `queue`; a route's queue is named by its logical id."""
+    kind = "dead-letter queue" if logical_id.endswith(names.DEAD_LETTER_QUEUE) else "queue"
+    own = logical_id in (names.QUEUE, names.DEAD_LETTER_QUEUE)
+    return kind if own else f"{kind} {logical_id}"
 
 
 def _replaced(pipeline: str, logical_id: str, how: str) -> PlanWarning:
@@ -157,6 +162,7 @@ def _removed(pipeline: str, logical_id: str) -> PlanWarning:
         f"the {_label(logical_id)} of `{pipeline}` is removed from the stack (retained in "
         "SQS, no longer consumed)",
         loses_messages=True,
+        resource=logical_id,
     )
 
 

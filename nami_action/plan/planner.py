@@ -508,7 +508,7 @@ class _Previewer:
         touched: dict[str, PlanWarning],
     ) -> tuple[int | None, list[PlanWarning]]:
         """Ask SQS how many webhooks wait in each queue the change touches."""
-        queues = {c.logical_id for c in changes if c.logical_id in names.QUEUE_LOGICAL_IDS}
+        queues = {c.logical_id for c in changes if c.resource_type == names.QUEUE_TYPE}
         queues |= set(touched)
         if plan.action != "update" or not queues:
             return None, []
@@ -524,13 +524,14 @@ class _Previewer:
 
     def _preview_delete(self, plan: PipelinePlan) -> PipelinePlan:
         resources = cfn.stack_resources(self.aws, plan.stack_name) or {}
+        # The deployed template names each resource's type (the cost estimate reads it too):
+        # every queue it holds counts, a route's as much as the pipeline's own.
+        deployed = self.run.deployed_template(self.aws, plan.stack_name) or {}
         waiting = 0
-        for logical_id in names.QUEUE_LOGICAL_IDS:
+        for logical_id in sorted(names.queue_ids(deployed)):
             url = resources.get(logical_id)
             depth = queue_depth(self.aws, url) if url else None
             waiting += depth.total if depth else 0
-        # The deployed template names each resource's type (the cost estimate reads it too).
-        deployed = self.run.deployed_template(self.aws, plan.stack_name) or {}
         types = {
             logical_id: str(resource.get("Type", ""))
             for logical_id, resource in (deployed.get("Resources") or {}).items()

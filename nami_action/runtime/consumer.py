@@ -172,7 +172,12 @@ class Consumer:
         if reason is not None:
             return self._dead_letter(record, Outcome(REJECTED, message_id, webhook.id, reason))
         if self.router is not None:
-            return self._route(self.router, record, webhook, message_id)
+            try:
+                return self._route(self.router, record, webhook, message_id)
+            except Exception as exc:
+                # Only this record is retried: failing the batch would route its
+                # batch-mates again (duplicates in their routes' queues).
+                return Outcome(FAILED, message_id, webhook.id, error=_describe(exc))
         if self.config.dedupe is None or self.markers is None:
             outcome = self._call(webhook, message_id)
         else:

@@ -3,9 +3,11 @@ Lambda and `nami dev` both match with this one module.
 
 A test reads one value, from a header (case-insensitive) or a JSON path into the body, and
 checks it: `equals`, `prefix`, `in` (one of) or `exists`. A JSON number or boolean is compared
-as its JSON text (`true`, `42`), so `equals: "true"` matches `"livemode": true`; an object, an
-array or null only ever satisfies `exists: true`. A webhook may match several routes (it goes to
-each); the `default` route takes what no other route matched.
+as `json.dumps` writes the parsed value (`true`, `42`; `1e3` parses to a float: `1000.0`), so
+`equals: "true"` matches `"livemode": true`; an object or an array only ever satisfies
+`exists: true`. A JSON null is absent, as is any path into a body that is not JSON (or too
+deeply nested to parse): both satisfy `exists: false` only. A webhook may match several routes
+(it goes to each); the `default` route takes what no other route matched.
 """
 
 from __future__ import annotations
@@ -95,7 +97,9 @@ def matched_routes(routes: Sequence[RouteTest], webhook: Webhook) -> list[str]:
 def _json(webhook: Webhook) -> Any:
     try:
         return webhook.json()
-    except ValueError:  # not JSON (a form, text): no path of it exists
+    except Exception:
+        # Not JSON (a form, text), or JSON too deeply nested to parse (RecursionError): no
+        # path of it exists. Never an error: that would fail the router's whole batch.
         return None
 
 

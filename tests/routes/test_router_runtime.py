@@ -26,17 +26,17 @@ ROUTES = (
 )
 
 
-def record(event_type: str) -> dict[str, Any]:
+def record(event_type: str, message_id: str = "m-1", body: bytes | None = None) -> dict[str, Any]:
     request = IncomingRequest(
         method="POST",
         path="/stripe",
         headers={"X-Audit": "1"},
-        body=json.dumps({"type": event_type}).encode(),
+        body=json.dumps({"type": event_type}).encode() if body is None else body,
         source_ip="203.0.113.9",
         request_id="req-1",
         received_at_ms=int(time.time() * 1000),
     )
-    return {"messageId": "m-1", "body": encode_envelope(request), "attributes": {}}
+    return {"messageId": message_id, "body": encode_envelope(request), "attributes": {}}
 
 
 def router_consumer(aws: Aws, queues: dict[str, str], own: str, lines: list[str]) -> Consumer:
@@ -114,3 +114,51 @@ def test_a_put_back_copy_goes_only_to_the_routes_it_owes(aws: Aws) -> None:
     assert consumer({"Records": [owed]}) == {"batchItemFailures": []}
     assert len(messages(aws, audit)) == 1
     assert messages(aws, billing) == []  # it had it already
+
+
+def test_a_body_nested_too_deep_to_parse_is_not_json_and_its_batch_mates_go_once(
+    aws: Aws,
+) -> None:
+    sqs = aws.client("sqs")
+    inbox, billing, audit = (
+        sqs.create_queue(QueueName=n)["QueueUrl"] for n in ("in", "in_billing", "in_audit")
+    )
+    lines: list[str] = []
+    consumer = router_consumer(aws, {"billing": billing, "audit": audit}, inbox, lines)
+    batch = [
+        record("invoice.paid", "m-1"),
+        record("", "m-2", body=b"[" * 100_000),  # json.loads raises RecursionError
+        record("invoice.created", "m-3"),
+    ]
+
+    assert consumer({"Records": batch}) == {"batchItemFailures": []}
+    assert len(messages(aws, billing)) == 2  # m-1 and m-3, once each
+    assert len(messages(aws, audit)) == 3  # its header test still holds for m-2
+    outcomes = [json.loads(line).get("outcome") for line in lines[:3]]
+    assert outcomes == ["routed", "routed", "routed"]
+
+
+class FaultyRouter(Router):
+    """A router with a bug that shows on one webhook only (its body reads `boom`)."""
+
+    def choose(self, record: dict[str, Any], webhook: Any) -> list[str]:  # type: ignore[override]
+        if webhook.body == b"boom":
+            raise RuntimeError("a bug in the router")
+        return super().choose(record, webhook)
+
+
+def test_an_unexpected_router_error_fails_only_its_record(aws: Aws) -> None:
+    sqs = aws.client("sqs")
+    inbox, billing, audit = (
+        sqs.create_queue(QueueName=n)["QueueUrl"] for n in ("in", "in_billing", "in_audit")
+    )
+    lines: list[str] = []
+    sender = SqsSender(lambda: aws.client("sqs"))
+    router = FaultyRouter(ROUTES, {"billing": billing, "audit": audit}, sender, inbox)
+    config = RuntimeConfig(pipeline="stripe", mode="webhook", handler="h.h", routes=ROUTES)
+    consumer = Consumer(config=config, function=no_handler, router=router, emit=lines.append)
+    batch = [record("invoice.paid", "m-1"), record("", "m-2", body=b"boom")]
+
+    assert consumer({"Records": batch}) == {"batchItemFailures": [{"itemIdentifier": "m-2"}]}
+    assert len(messages(aws, billing)) == 1
+    assert "a bug in the router" in json.loads(lines[1])["error"]

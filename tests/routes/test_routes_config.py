@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -123,6 +124,54 @@ pipelines:
     ]
 
 
+def test_a_route_queue_smaller_than_the_pipelines_is_refused_at_its_key(tmp_path: Path) -> None:
+    found = problems(
+        tmp_path,
+        """\
+version: 1
+project: acme
+pipelines:
+  stripe:
+    verify: {scheme: none}
+    queue: {max_message_size: 512KiB}
+    routes:
+      big: {match: default, forward: {url: "https://a.example/x"}, queue: {max_message_size: 1MiB}}
+      small:
+        match: {json: $.type, prefix: x.}
+        forward: {url: "https://a.example/x"}
+        queue: {max_message_size: 256KiB}
+""",
+    )
+    assert found == [
+        "12:35 pipeline `stripe`: route `small`'s queue takes at most 262144 bytes but the "
+        "pipeline's queue takes 524288: a larger webhook could never reach the route; set it "
+        "to at least 524288"
+    ]
+
+
+def test_a_header_route_is_refused_on_ingress_http_where_it_is_written(tmp_path: Path) -> None:
+    # An HTTP API carries only the headers it maps, and a route's header is often absent:
+    # what the API does then is not yet verified on AWS, so such a route is refused.
+    found = problems(
+        tmp_path,
+        """\
+version: 1
+project: acme
+pipelines:
+  stripe:
+    ingress: http
+    verify: {scheme: none}
+    routes:
+      audit: {match: {header: X-Audit, exists: true}, forward: {url: "https://a.example/x"}}
+      rest: {match: {json: $.type, prefix: x.}, forward: {url: "https://a.example/x"}}
+""",
+    )
+    assert found == [
+        "8:31 pipeline `stripe`: route `audit`: `http` does not carry a header for routing "
+        "yet: match on a JSON path, or use `rest` or `function-url`"
+    ]
+
+
 def test_a_route_inherits_the_pipeline_settings_and_overrides_its_own(tmp_path: Path) -> None:
     found = problems(
         tmp_path,
@@ -177,6 +226,18 @@ def test_matching_reads_headers_and_json_paths() -> None:
     assert matched_routes(routes, webhook({"type": {"nested": 1}}, **signed)) == ["rest"]
     assert matched_routes(routes, webhook("not an object", **signed)) == ["rest"]
     assert matched_routes(routes[:1], webhook({"type": "charge"})) == []  # no default: none
+
+
+def test_numbers_compare_as_they_parse_and_null_is_absent_as_the_manual_says() -> None:
+    raw = replace(webhook({}), body=b'{"amount": 1e3, "count": 42, "note": null}')
+    routes = [
+        RouteTest("as-written", json_path="$.amount", test="equals", value="1e3"),
+        RouteTest("as-parsed", json_path="$.amount", test="equals", value="1000.0"),
+        RouteTest("whole", json_path="$.count", test="equals", value="42"),
+        RouteTest("note", json_path="$.note", test="exists", value=True),
+        RouteTest("no-note", json_path="$.note", test="exists", value=False),
+    ]
+    assert matched_routes(routes, raw) == ["as-parsed", "whole", "no-note"]
 
 
 def test_written_routes_match_as_the_runtime_reads_them(tmp_path: Path) -> None:
@@ -500,3 +561,43 @@ def test_a_routes_changed_setting_opens_its_pipeline_in_the_pr_comment(
     assert [(c.key, c.before, c.after) for c in changes] == [
         ("routes.crm.forward.rate", "50/s", "10/s")
     ]
+
+
+def test_the_router_reads_only_the_verify_secret_and_each_route_its_own(tmp_path: Path) -> None:
+    for folder in ("billing", "crm"):
+        (tmp_path / "consumers" / folder).mkdir(parents=True)
+        (tmp_path / "consumers" / folder / "handler.py").write_text("def handle(w): pass\n")
+    path = tmp_path / "nami.yaml"
+    path.write_text("""\
+version: 1
+project: acme
+pipelines:
+  stripe:
+    verify: {scheme: stripe, secret: ssm:/acme/stripe}
+    consumer: {environment: {DB_PASSWORD: "ssm:/acme/db"}}
+    routes:
+      billing: {match: {json: $.type, prefix: "invoice."},
+                consumer: {code: consumers/billing, environment: {LEDGER: "ssm:/acme/ledger"}}}
+      crm: {match: default, consumer: {code: consumers/crm}}
+""")
+    compiled = compile_config(load_config(path), {"stripe": CODE}, use_cache=False)
+    resources = json.loads(compiled["acme-stripe"])["Resources"]
+
+    def nami_config(function: str) -> dict[str, Any]:
+        variables = resources[function]["Properties"]["Environment"]["Variables"]
+        return dict(json.loads(variables["NAMI_CONFIG"]))
+
+    def policy(role: str) -> str:
+        return json.dumps(resources[role]["Properties"]["Policies"])
+
+    assert nami_config("Consumer")["secrets"] == {}
+    assert "/acme/stripe" in policy("ConsumerRole")
+    assert "/acme/db" not in policy("ConsumerRole")
+    assert "/acme/ledger" not in policy("ConsumerRole")
+    assert nami_config("RouteBillingConsumer")["secrets"] == {
+        "DB_PASSWORD": "ssm:/acme/db",
+        "LEDGER": "ssm:/acme/ledger",
+    }
+    assert "/acme/ledger" in policy("RouteBillingConsumerRole")
+    assert nami_config("RouteCrmConsumer")["secrets"] == {"DB_PASSWORD": "ssm:/acme/db"}
+    assert "/acme/db" in policy("RouteCrmConsumerRole")

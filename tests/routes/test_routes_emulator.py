@@ -24,11 +24,13 @@ from nami_action.aws.session import Aws
 from nami_action.cli import cli
 from nami_action.compile import names
 from nami_action.compile.consumer import LOG_GROUP
+from nami_action.config import load_config
 from nami_action.config.routes import logical_prefix
 from nami_action.envelope import IncomingRequest, encode_envelope
 from nami_action.operate.dlq import peek
+from nami_action.plan.planner import PlanOptions, make_plan, plan_destroy
 from nami_action.runtime import entry, router
-from tests.stand_in import cold_container, deploy_and_stand_in
+from tests.stand_in import FAST, cold_container, deploy_and_stand_in
 
 BUCKET = "rttest-artifacts"
 ROUTES = ("billing", "crm", "audit", "rest")
@@ -239,3 +241,30 @@ def test_a_routes_dead_letters_are_peeked_and_redriven_by_its_name(
     wrong = CliRunner().invoke(cli, ["dlq", "peek", "stripe/cmr", "--config", config])
     assert wrong.exit_code != 0 and "Traceback" not in wrong.output
     assert "pipeline `stripe` has no route `cmr`; did you mean `crm`?" in wrong.output
+
+
+def test_webhooks_in_a_dropped_routes_queue_are_warned_of_and_counted_by_destroy(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch, routes_project: Callable[..., Path]
+) -> None:
+    """A route's queue is a queue of the pipeline: dropping the route warns like dropping the
+    pipeline's own queue would, and `nami destroy` counts what route queues hold."""
+    config_path = routes_project("https://app.example.com")
+    resources = deploy_routes(aws, monkeypatch, config_path)
+    send(aws, route_queue(resources, "rest"), "charge.failed", "evt_1")
+    text = config_path.read_text()
+    rest = next(line for line in text.splitlines(keepends=True) if "rest: {match: default" in line)
+    config_path.write_text(text.replace(rest, ""))
+    config = load_config(config_path)
+    options = PlanOptions(poll_seconds=FAST, cost=None)
+
+    (plan,) = make_plan(config, aws, options).plan.pipelines
+    kinds = {(w.kind, w.resource) for w in plan.warnings}
+    assert ("queue-removed", "RouteRestQueue") in kinds
+    assert any(
+        w.kind == "messages-waiting" and "RouteRestQueue" in w.message for w in plan.warnings
+    )
+    assert plan.messages_waiting == 1
+
+    (gone,) = plan_destroy(config, aws, ("stripe",), options).plan.pipelines
+    assert gone.messages_waiting == 1
+    assert any(w.loses_messages for w in gone.warnings)
