@@ -4,10 +4,11 @@ A plan's fingerprint holds, per pipeline, what the deploy would do and exactly w
 the action, the SHA-256 of the template and of the consumer zip, the S3 version of the zip
 when the change set keeps the one the stack runs (plan/code_versions.py: otherwise the deploy
 pins the version whose SHA-256 it checked, which no plan can know beforehand), the SHA-256 of
-the diff against the deployed template (someone deploying in between changes it) and the
-change set's rows. Change set names, costs and queue depths are left out: they differ
-between two runs that would do the same thing. The digest is the SHA-256 of the
-fingerprint's canonical JSON.
+the diff against the deployed template (someone deploying in between changes it), the kinds of
+old endpoints the template keeps (plan/endpoints.py: so a deploy can say an old endpoint went
+quiet or live since the plan) and the change set's rows. Change set names, costs and queue
+depths are left out: they differ between two runs that would do the same thing. The digest is
+the SHA-256 of the fingerprint's canonical JSON.
 
 A deploy computes the fingerprint of its own plan and refuses to execute unless its digest is
 the approved one (Atlantis's saved plans, Terraform Cloud's "apply exactly this plan"), and
@@ -20,6 +21,8 @@ import hashlib
 import json
 from typing import Any
 
+from nami_action.compile.record import RETIRING
+from nami_action.cost.model import METADATA_KEY
 from nami_action.plan.planner import PlanRun
 
 FORMAT = "nami-plan-v1"
@@ -39,6 +42,7 @@ def fingerprint(run: PlanRun, bundle_digest: str | None) -> dict[str, Any]:
             "stack": plan.stack_name,
             "action": plan.action,
             "template_sha256": _sha(template) if template is not None else None,
+            "retiring": retiring_kinds(template),
             "zip_sha256": artifact.sha256 if artifact is not None else None,
             "code_version": pinned.approved if pinned is not None else None,
             "diff_sha256": _sha(plan.diff) if plan.diff else None,
@@ -48,6 +52,14 @@ def fingerprint(run: PlanRun, bundle_digest: str | None) -> dict[str, Any]:
             "error": bool(plan.error),
         }
     return {"format": FORMAT, "bundle": bundle_digest, "pipelines": pipelines}
+
+
+def retiring_kinds(template: str | None) -> list[str]:
+    """The old endpoint kinds the template keeps, as its Metadata records them."""
+    if template is None:
+        return []
+    recorded = (json.loads(template).get("Metadata") or {}).get(METADATA_KEY) or {}
+    return sorted(recorded.get(RETIRING, []))
 
 
 def canonical(found: dict[str, Any]) -> str:
@@ -81,6 +93,11 @@ def differences(approved: dict[str, Any], actual: dict[str, Any]) -> list[str]:
 
 
 def _hint(keys: list[str]) -> str:
+    if "retiring" in keys:
+        return (
+            " (an old endpoint went quiet or live since the plan, so the template keeps other"
+            " old endpoints: plan again)"
+        )
     if "diff_sha256" in keys and "template_sha256" not in keys:
         return " (the deployed stack changed since the plan: someone deployed or it drifted)"
     if keys == ["code_version"]:

@@ -1,0 +1,54 @@
+"""What a deploy says when its plan differs from the approved one (plan/review.py)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from nami_action.compile.record import RETIRING
+from nami_action.cost.model import METADATA_KEY
+from nami_action.plan import review
+
+
+def entry(retiring: list[str], template: str, changes: list[list[str]]) -> dict[str, Any]:
+    return {
+        "stack": "shop-github",
+        "action": "update",
+        "template_sha256": template,
+        "retiring": retiring,
+        "zip_sha256": "z",
+        "code_version": "v1",
+        "diff_sha256": "d-" + template,
+        "changes": changes,
+        "error": False,
+    }
+
+
+def fingerprint(one: dict[str, Any]) -> dict[str, Any]:
+    return {"format": review.FORMAT, "bundle": "b", "pipelines": {"github": one}}
+
+
+def test_an_old_endpoint_that_went_quiet_since_the_plan_says_plan_again() -> None:
+    kept = [["Modify", "Queue", "AWS::SQS::Queue", "False"]]
+    retired = [*kept, ["Remove", "RestApi", "AWS::ApiGateway::RestApi", ""]]
+    approved = fingerprint(entry(["rest"], "t1", kept))
+    (difference,) = review.differences(approved, fingerprint(entry([], "t2", retired)))
+    assert difference.startswith("github: changes, diff_sha256, retiring, template_sha256 differ")
+    assert "old endpoint went quiet or live since the plan" in difference
+    assert difference.endswith("plan again)")
+    # And the other way round: an endpoint the plan retired got a request again.
+    (difference,) = review.differences(fingerprint(entry([], "t2", retired)), approved)
+    assert "old endpoint went quiet or live since the plan" in difference
+
+
+def test_a_template_change_with_the_same_old_endpoints_says_nothing_of_them() -> None:
+    approved = fingerprint(entry(["rest"], "t1", []))
+    (difference,) = review.differences(approved, fingerprint(entry(["rest"], "t2", [])))
+    assert difference == "github: diff_sha256, template_sha256 differ"
+
+
+def test_the_fingerprint_reads_the_retiring_kinds_from_the_template_metadata() -> None:
+    template = {"Metadata": {METADATA_KEY: {RETIRING: ["rest", "function-url"]}}}
+    assert review.retiring_kinds(json.dumps(template)) == ["function-url", "rest"]
+    assert review.retiring_kinds(json.dumps({"Resources": {}})) == []
+    assert review.retiring_kinds(None) == []
