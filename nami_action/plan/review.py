@@ -3,7 +3,8 @@
 A plan's fingerprint holds, per pipeline, what the deploy would do and exactly with what:
 the action, the SHA-256 of the template and of the consumer zip, the S3 version of the zip
 when the change set keeps the one the stack runs (plan/code_versions.py: otherwise the deploy
-pins the version whose SHA-256 it checked, which no plan can know beforehand), the SHA-256 of
+pins the version whose SHA-256 it checked, which no plan can know beforehand; a kept version
+that is gone is replaced by one holding the same SHA-256 and the plan stands), the SHA-256 of
 the diff against the deployed template (someone deploying in between changes it), the kinds of
 old endpoints the template keeps (plan/endpoints.py: so a deploy can say an old endpoint went
 quiet or live since the plan) and the change set's rows. Change set names, costs and queue
@@ -23,9 +24,11 @@ from typing import Any
 
 from nami_action.compile.record import RETIRING
 from nami_action.cost.model import METADATA_KEY
+from nami_action.plan.model import ResourceChange
 from nami_action.plan.planner import PlanRun
 
 FORMAT = "nami-plan-v1"
+LAMBDA_FUNCTION = "AWS::Lambda::Function"
 
 
 def _sha(text: str) -> str:
@@ -46,12 +49,23 @@ def fingerprint(run: PlanRun, bundle_digest: str | None) -> dict[str, Any]:
             "zip_sha256": artifact.sha256 if artifact is not None else None,
             "code_version": pinned.approved if pinned is not None else None,
             "diff_sha256": _sha(plan.diff) if plan.diff else None,
-            "changes": sorted(
-                [c.action, c.logical_id, c.resource_type, c.replacement] for c in plan.changes
-            ),
+            "changes": change_rows(plan.changes, kept_code=bool(pinned and pinned.approved)),
             "error": bool(plan.error),
         }
     return {"format": FORMAT, "bundle": bundle_digest, "pipelines": pipelines}
+
+
+def change_rows(changes: list[ResourceChange], *, kept_code: bool) -> list[list[str]]:
+    """The change set's rows. Where the plan kept the zip version the stack runs, a deploy may
+    pin another version holding the same SHA-256 (the kept one is gone, plan/code_versions.py),
+    and on AWS that alone is a Modify of the functions: their Modify rows are left out then.
+    What they would say is in the fingerprint already: the template and diff digests hold
+    every property change, code_version and zip_sha256 the code."""
+    return sorted(
+        [c.action, c.logical_id, c.resource_type, c.replacement]
+        for c in changes
+        if not (kept_code and c.action == "Modify" and c.resource_type == LAMBDA_FUNCTION)
+    )
 
 
 def retiring_kinds(template: str | None) -> list[str]:
@@ -102,8 +116,8 @@ def _hint(keys: list[str]) -> str:
         return " (the deployed stack changed since the plan: someone deployed or it drifted)"
     if keys == ["code_version"]:
         return (
-            " (the zip version the plan keeps no longer holds the zip, or the stack now runs"
-            " another: plan again)"
+            " (the stack now runs another zip version than the plan kept, or the kept one is"
+            " gone and the bucket keeps no versions to pin the reviewed zip by: plan again)"
         )
     return ""
 

@@ -8,6 +8,7 @@ from typing import Any
 from nami_action.compile.record import RETIRING
 from nami_action.cost.model import METADATA_KEY
 from nami_action.plan import review
+from nami_action.plan.model import ResourceChange
 
 
 def entry(retiring: list[str], template: str, changes: list[list[str]]) -> dict[str, Any]:
@@ -52,3 +53,20 @@ def test_the_fingerprint_reads_the_retiring_kinds_from_the_template_metadata() -
     assert review.retiring_kinds(json.dumps(template)) == ["function-url", "rest"]
     assert review.retiring_kinds(json.dumps({"Resources": {}})) == []
     assert review.retiring_kinds(None) == []
+
+
+def test_a_kept_zip_version_leaves_the_function_modify_rows_out() -> None:
+    """The kept version gone, the deploy pins one with the same SHA-256: on AWS its change set
+    then modifies the function where the plan's did not (moto 5.2 reports no row for a
+    parameter change, so tests/deploy/test_code_versions.py cannot show it)."""
+    queue = ResourceChange("Modify", "Queue", "AWS::SQS::Queue", "False")
+    function = ResourceChange("Modify", "Consumer", review.LAMBDA_FUNCTION, "False")
+    added = ResourceChange("Add", "Consumer", review.LAMBDA_FUNCTION, "")
+    planned = review.change_rows([queue], kept_code=True)
+    assert review.change_rows([queue, function], kept_code=True) == planned
+    assert review.change_rows([queue, function, added], kept_code=True) != planned
+    # A zip new to the stack: the function's row is what the deploy does, and is compared.
+    assert review.change_rows([queue, function], kept_code=False) == [
+        ["Modify", "Consumer", review.LAMBDA_FUNCTION, "False"],
+        ["Modify", "Queue", "AWS::SQS::Queue", "False"],
+    ]
