@@ -3,7 +3,10 @@ how many webhooks each queue received (`nami plan --traffic`)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from nami_action.aws.session import Aws, translate_errors
 
@@ -15,6 +18,13 @@ Points = list[tuple[datetime, float]]
 
 
 Metric = tuple[str, str, list[tuple[str, str]]]  # namespace, name, dimensions (name, value)
+
+
+@dataclass(frozen=True)
+class Unread:
+    """A metric CloudWatch did not answer in full, though the call succeeded."""
+
+    why: str
 
 
 def queue_metric(
@@ -40,9 +50,22 @@ def metric_points(
     doing: str,
 ) -> list[Points]:
     """The datapoints of each metric (statistic, period in seconds) between window's start and
-    end, newest first, in the order asked. One GetMetricData call answers up to 500 metrics;
-    its pages are followed."""
-    found: list[Points] = [[] for _ in metrics]
+    end, newest first, in the order asked; a metric CloudWatch did not answer in full has what
+    it answered (for display: `nami status`, `--traffic`)."""
+    found = metric_reads(aws, metrics, statistic, window, doing)
+    return [[] if isinstance(points, Unread) else points for points in found]
+
+
+def metric_reads(
+    aws: Aws,
+    metrics: list[Metric],
+    statistic: tuple[str, int],
+    window: tuple[datetime, datetime],
+    doing: str,
+) -> list[Points | Unread]:
+    """As metric_points, but a metric not answered in full is Unread. One GetMetricData call
+    answers up to 500 metrics; its pages are followed."""
+    pages: list[dict[str, Any]] = []
     stat, period = statistic
     cloudwatch = aws.client("cloudwatch")
     for start in range(0, len(metrics), QUERIES_PER_CALL):
@@ -73,15 +96,34 @@ def metric_points(
                     ScanBy="TimestampDescending",
                     **({"NextToken": token} if token else {}),
                 )
-                for result in page.get("MetricDataResults", []):
-                    points = zip(
-                        result.get("Timestamps", []), result.get("Values", []), strict=False
-                    )
-                    found[int(str(result["Id"])[1:])].extend(points)
+                pages.append(page)
                 token = page.get("NextToken")
                 if not token:
                     break
-    return [sorted(points, reverse=True) for points in found]
+    return points_of(pages, len(metrics))
+
+
+def points_of(pages: Iterable[dict[str, Any]], count: int) -> list[Points | Unread]:
+    """Each metric's datapoints from all pages of GetMetricData answers, newest first, or
+    Unread where its last page's StatusCode is not Complete. A 200 answer may still report,
+    per metric, InternalError, Forbidden or PartialData (more behind NextToken, which the
+    pages follow; PartialData on the last page is an incomplete count).
+    https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_MetricDataResult.html
+    The emulator sends Complete (moto 5.2); a result without StatusCode counts as Complete."""
+    found: list[Points] = [[] for _ in range(count)]
+    status = ["Complete"] * count
+    for page in pages:
+        for result in page.get("MetricDataResults", []):
+            index = int(str(result["Id"])[1:])
+            points = zip(result.get("Timestamps", []), result.get("Values", []), strict=False)
+            found[index].extend(points)
+            status[index] = str(result.get("StatusCode") or "Complete")
+    return [
+        sorted(points, reverse=True)
+        if code == "Complete"
+        else Unread(f"CloudWatch answered {code} for its metric")
+        for points, code in zip(found, status, strict=True)
+    ]
 
 
 def oldest_message_ages(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from nami_action.aws.metrics import Metric, metric_points, queue_metric
+from nami_action.aws.metrics import Metric, Points, Unread, metric_reads, queue_metric
 from nami_action.aws.session import Aws
 
 WINDOW = timedelta(days=30)
@@ -38,16 +38,24 @@ def webhooks_last_30_days(
 
 def request_counts(
     aws: Aws, metrics: list[Metric], window: timedelta, now: datetime | None = None
-) -> list[float | None]:
+) -> list[float | Unread | None]:
     """Requests each endpoint metric (plan/endpoints.py) counted in the last `window`, in the
     order asked; None where CloudWatch has no datapoint at all (API Gateway and Lambda publish
-    nothing for an endpoint nobody called). Hourly datapoints: GetMetricData returns none for
-    a start older than 15 days unless the period is a multiple of 300 s, or 63 days of 3600 s.
+    nothing for an endpoint nobody called); Unread where CloudWatch did not answer in full.
+    Hourly datapoints: GetMetricData returns none for a start older than 15 days unless the
+    period is a multiple of 300 s, or 63 days of 3600 s.
     https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_GetMetricData.html"""
     if not metrics:
         return []
     end = now or datetime.now(UTC)
-    found = metric_points(
+    found = metric_reads(
         aws, metrics, ("Sum", 3600), (end - window, end), "reading endpoint traffic from CloudWatch"
     )
-    return [float(sum(value for _, value in points)) if points else None for points in found]
+    return [count_of(points) for points in found]
+
+
+def count_of(points: Points | Unread) -> float | Unread | None:
+    """The sum of the datapoints; None for none at all."""
+    if isinstance(points, Unread):
+        return points
+    return float(sum(value for _, value in points)) if points else None

@@ -10,16 +10,18 @@ bundle digest a reviewer saw.
 Plan and deploy follow one rule, so that both make the same change set:
 - the deployed stack runs this same bucket and key: keep what it runs, so its code is not
   fetched again. A deploy first checks (S3's stored SHA-256 of that version) that the version
-  still holds the zip; if it does not (deleted, expired), the deploy pins another version and
-  its plan fingerprint no longer matches the approved one, which kept the deployed version. A
+  still holds the zip; if it does not (deleted, expired), the deploy pins another version whose
+  SHA-256 it checked is the zip's, and the approved plan, which kept the deployed version,
+  stands: no plan can see that the version is gone (it cannot read S3), so refusing would
+  refuse every plan again. A
   stack that runs the key without a version (deployed before nami pinned versions, or from a
   bucket without versioning) keeps running it so until its code changes; the deploy still
   repairs the object at the key.
 - otherwise the zip is new to the stack. A plan neither uploads nor reads zips (the plan role
   cannot), so its change set leaves the version out (""). A deploy uploads the zip or checks the
   object at its key, and pins the version whose checksum it checked (aws/artifacts.py).
-What a plan approves is the zip's SHA-256 (and, when kept, the version id); the deploy pins a
-version that holds exactly those bytes.
+What a plan approves is the zip's SHA-256 (and, when kept, the version id, which a deploy that
+had to replace it records too); the deploy pins a version that holds exactly those bytes.
 """
 
 from __future__ import annotations
@@ -41,11 +43,16 @@ class PinnedCode:
     version: str  # the ArtifactVersion parameter; "" leaves S3ObjectVersion out
     kept: bool  # the version the deployed stack already runs
     note: str = ""  # for the deploy's result: what was wrong in S3, and what was done
+    replaces: str | None = None  # the version the stack ran, gone: this one holds the same zip
 
     @property
     def approved(self) -> str | None:
         """What the plan fingerprint records: the kept version id ("": kept unpinned), or
-        None for the version a deploy checks or uploads (no plan can know its id)."""
+        None for the version a deploy checks or uploads (no plan can know its id). A version
+        that replaces the kept one records the kept id, as the plan did: the deploy checked
+        that it holds the zip's SHA-256, which the fingerprint holds too."""
+        if self.replaces is not None:
+            return self.replaces
         return self.version if self.kept else None
 
 
@@ -90,7 +97,13 @@ def _pin_stored(bucket: str, artifact: Artifact, kept: str | None, stored: Store
             "to the checked bytes: Lambda reads whatever the key holds when it fetches the code. "
             "Turn versioning on for the bucket (the `nami bootstrap` bucket has it)"
         )
-    return PinnedCode(stored.version or "", kept=False, note="; ".join(notes))
+    if kept and stored.version:
+        notes.append(
+            f"pinned version {stored.version} instead, whose SHA-256 is the reviewed zip's: the "
+            "approved plan stands"
+        )
+    replaces = kept if stored.version else None  # unpinned: the checked bytes are not pinned
+    return PinnedCode(stored.version or "", kept=False, note="; ".join(notes), replaces=replaces)
 
 
 class Pinner:

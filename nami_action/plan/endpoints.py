@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from nami_action.aws.metrics import Unread
 from nami_action.aws.session import Aws
 from nami_action.aws.traffic import request_counts
 from nami_action.compile.ingress_http import VERIFIED_ON_AWS, api_metric
@@ -70,19 +71,20 @@ def old_endpoints(
     try:
         read = request_counts(aws, asked, window)
     except NamiError as exc:
-        read, failed = [], f"CloudWatch: {exc}"
-    else:
-        failed = ""
+        read = [Unread(f"CloudWatch: {exc}")] * len(asked)
     counts = iter(read)
+    unreadable = Unread("no deployed id to read its CloudWatch metric by")
     return [
-        OldEndpoint(
-            kind,
-            _url(aws, resources, pipeline.path, kind),
-            None if failed or not ok else next(counts),
-            unread=failed or ("" if ok else "no deployed id to read its CloudWatch metric by"),
-        )
+        judged(kind, _url(aws, resources, pipeline.path, kind), next(counts) if ok else unreadable)
         for kind, ok in zip(kinds, readable, strict=True)
     ]
+
+
+def judged(kind: str, url: str | None, count: float | Unread | None) -> OldEndpoint:
+    """An old endpoint and its request count: a count not read in full keeps it."""
+    if isinstance(count, Unread):
+        return OldEndpoint(kind, url, None, unread=count.why)
+    return OldEndpoint(kind, url, count)
 
 
 def _url(aws: Aws, resources: dict[str, str], path: str, kind: str) -> str | None:

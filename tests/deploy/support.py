@@ -44,6 +44,7 @@ class Fault:
     status: int
     body: str
     remaining: int
+    content_type: str = "text/xml"
 
 
 class FaultProxy:
@@ -59,8 +60,16 @@ class FaultProxy:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
-    def fail(self, operation: str, status: int, body: str, times: int = 1) -> None:
-        self.faults[operation] = Fault(status, body, times)
+    def fail(
+        self,
+        operation: str,
+        status: int,
+        body: str,
+        times: int = 1,
+        content_type: str = "text/xml",
+    ) -> None:
+        """A canned answer: an error, or a 200 in the protocol's own content type."""
+        self.faults[operation] = Fault(status, body, times, content_type)
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         proxy = self
@@ -99,7 +108,7 @@ class FaultProxy:
                     if inject and fault is not None:
                         fault.remaining -= 1
                 if inject and fault is not None:
-                    self._answer(fault.status, fault.body.encode(), "text/xml")
+                    self._answer(fault.status, fault.body.encode(), fault.content_type)
                     return
                 connection = http.client.HTTPConnection(
                     proxy.upstream.hostname, proxy.upstream.port, timeout=60

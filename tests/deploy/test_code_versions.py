@@ -112,7 +112,7 @@ def github_function(aws: Aws) -> str:
     return str(function)
 
 
-def test_an_update_keeps_the_version_the_stack_runs_and_refuses_once_it_is_gone(
+def test_an_update_keeps_the_version_the_stack_runs_or_one_with_the_reviewed_bytes(
     versioned: Project, emulator: str, aws: Aws
 ) -> None:
     created = carry_out(fresh_aws(emulator), plan_run(versioned, fresh_aws(emulator), keep=True))
@@ -140,17 +140,38 @@ def test_an_update_keeps_the_version_the_stack_runs_and_refuses_once_it_is_gone(
     # (https://docs.aws.amazon.com/lambda/latest/api/API_FunctionCode.html), which is
     # `running`, checked above through CloudFormation and S3.
 
-    # The kept version disappears between plan and deploy: the deploy cannot run what was
-    # approved, pins another version that holds the zip, and its plan no longer matches.
+    # The kept version disappears (deleted, or expired as noncurrent): every plan still sees
+    # the stack run it, and cannot read S3 to know. The deploy pins another version whose
+    # SHA-256 it checked is the reviewed zip's, and the approved plan stands.
     versioned.pipelines = {"github": 60}
     versioned.write()
     approved = review.fingerprint(plan_run(versioned, fresh_aws(emulator)), None)
+    assert approved["pipelines"]["github"]["code_version"] == running
     aws.client("s3").delete_object(Bucket=BUCKET, Key=key, VersionId=running)
     run = plan_run(versioned, fresh_aws(emulator), keep=True)
-    assert run.code["github"].version not in ("", running)
+    repinned = run.code["github"].version
+    assert repinned not in ("", running)
     assert "no longer holds the zip" in run.code["github"].note
-    (difference,) = review.differences(approved, review.fingerprint(run, None))
-    assert difference.startswith("github: code_version differ") and "plan again" in difference
+    assert review.differences(approved, review.fingerprint(run, None)) == []
+    (github,) = carry_out(fresh_aws(emulator), run).pipelines
+    assert github.outcome == "updated", github
+    assert any("approved plan stands" in reason for reason in github.reasons), github.reasons
+    assert pinned_version(aws) == repinned
+    assert checksum_of(aws, key, repinned) == sha256_checksum(planned.artifacts["github"].sha256)
+
+    # Other bytes under the key and the running version gone: the deploy puts the reviewed
+    # zip back (a new version), and still runs exactly the reviewed bytes.
+    versioned.pipelines = {"github": 70}
+    versioned.write()
+    approved = review.fingerprint(plan_run(versioned, fresh_aws(emulator)), None)
+    overwrite(aws, key)
+    aws.client("s3").delete_object(Bucket=BUCKET, Key=key, VersionId=repinned)
+    run = plan_run(versioned, fresh_aws(emulator), keep=True)
+    assert review.differences(approved, review.fingerprint(run, None)) == []
+    assert carry_out(fresh_aws(emulator), run).pipelines[0].outcome == "updated"
+    again = pinned_version(aws)
+    assert again not in (running, repinned)
+    assert checksum_of(aws, key, again) == sha256_checksum(planned.artifacts["github"].sha256)
 
 
 def test_a_bucket_without_versions_deploys_with_a_warning(

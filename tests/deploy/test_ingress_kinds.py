@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from nami_action.apply import endpoint_url
 from nami_action.aws import stacks as cfn
 from nami_action.aws.session import Aws
@@ -139,6 +141,26 @@ def test_an_old_endpoint_whose_traffic_cannot_be_read_is_kept(
     template = json.loads(run.templates["stripe"])
     assert template["Metadata"]["Nami"]["retiring_ingress"] == ["rest"]
     assert "ApiPostMethod" in template["Resources"]
+
+
+@pytest.mark.parametrize("status", ["InternalError", "Forbidden"])
+def test_an_old_endpoint_whose_count_came_back_incomplete_is_kept(
+    status: str, project: Project, emulator: str, proxy: FaultProxy, proxied_aws: Aws
+) -> None:
+    """GetMetricData answers 200 yet reports the metric as not read (its StatusCode): the
+    endpoint stays, as for a refused call. The emulator always says Complete: the proxy
+    answers instead (boto3 speaks CloudWatch's JSON protocol here)."""
+    written = project.config.read_text()
+    deploy_project(project, emulator)
+    set_stripe(project, written, "    ingress: http")
+    answer = {"MetricDataResults": [{"Id": "q0", "StatusCode": status}], "Messages": []}
+    body = json.dumps(answer)
+    proxy.fail("GetMetricData", 200, body, times=5, content_type="application/x-amz-json-1.0")
+    run = plan_run(project, proxied_aws)
+    (stripe,) = run.plan.changed
+    (kept,) = [w for w in stripe.warnings if w.kind == "endpoint-live"]
+    assert f"its traffic cannot be read (CloudWatch answered {status}" in kept.message
+    assert json.loads(run.templates["stripe"])["Metadata"]["Nami"]["retiring_ingress"] == ["rest"]
 
 
 def test_a_function_url_endpoint_is_read_from_lambda(aws: Aws) -> None:
