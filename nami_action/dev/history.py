@@ -75,8 +75,19 @@ class History:
     def stored(self, messages: Iterable[Outgoing]) -> None:
         with self._lock:
             for m in messages:
-                entry = self._add(m.pipeline, m.message_id, m.body, m.sent_at)
-                entry.origin = self._origins.pop(m.message_id, None)
+                entry = self._known(m) or self._add(m.pipeline, m.message_id, m.body, m.sent_at)
+                entry.origin = self._origins.pop(m.message_id, None) or entry.origin
+
+    def _known(self, message: Outgoing) -> Entry | None:
+        """The entry a worker's log line already made for this message: a worker polling the
+        queue can take a message between its commit and this call (lock held)."""
+        key = self._by_message.get(message.message_id)
+        entry = self._entries.get(key) if key is not None else None
+        if entry is not None and entry.envelope is None:
+            entry.envelope, entry.stored_at = message.body, message.sent_at
+            self._kept += len(message.body)
+            self._touch(entry)
+        return entry
 
     def expect(self, message_id: str, origin: str) -> None:
         """The next stored message with this id is a copy (replay) of another."""

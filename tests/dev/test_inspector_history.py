@@ -32,3 +32,22 @@ def test_the_oldest_webhooks_are_forgotten_first(
         assert [e.message_id for e in small.changed_since(0)] == ["big"]
     finally:
         store.close()
+
+
+def test_a_message_a_worker_logged_before_its_commit_was_announced_is_one_row(
+    tmp_path: Path,
+) -> None:
+    """A worker polling the queue can handle a message between the commit and the
+    announcement that feeds the inspector: its log line comes first, and the later
+    announcement fills that row in instead of adding a second one."""
+    store = Store.open(tmp_path)
+    try:
+        shown = History(store, ["p"])
+        shown.attempted("p", {"messageId": "m1", "outcome": "handled", "id": "w1"})
+        shown.stored([Outgoing("p", "m1", '{"body": "x"}', 5.0)])
+
+        (entry,) = shown.changed_since(0)
+        assert (entry.message_id, entry.outcome, entry.attempts) == ("m1", "handled", 1)
+        assert (entry.envelope, entry.stored_at) == ('{"body": "x"}', 5.0)
+    finally:
+        store.close()
