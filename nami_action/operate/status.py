@@ -146,9 +146,8 @@ def _owners(config: Config, aws: Aws, item: _Found) -> list[_Owner]:
     pipeline = config.pipelines[item.pipeline] if item.in_config else None
     api = names.api_id_of(resources, pipeline.spec.ingress if pipeline else None)
     endpoint = endpoint_from_api(api, aws.region, item.path) if api and item.path else None
-    owners = [
-        _Owner(item.pipeline, item, *queues_in(resources, None), endpoint, False, item.in_config)
-    ]
+    queues = queues_in(resources, None)
+    owners = [_Owner(item.pipeline, item, *queues, endpoint=endpoint, in_config=item.in_config)]
     written = list((pipeline.spec.routes if pipeline else None) or {})
     left = [route for route in deployed_routes(listed) if route not in written]
     owners += [
