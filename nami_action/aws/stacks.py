@@ -25,14 +25,21 @@ def stack_missing(exc: botocore.exceptions.ClientError) -> bool:
     return error_code(exc) == "ValidationError" and "does not exist" in error_message(exc)
 
 
-def stack_resources(aws: Aws, stack_name: str) -> dict[str, str] | None:
-    """Logical id -> physical id of a stack's resources; None if the stack does not exist.
+@dataclass(frozen=True)
+class StackResource:
+    logical_id: str
+    physical_id: str
+    type: str  # AWS::SQS::Queue, ...
+
+
+def list_resources(aws: Aws, stack_name: str) -> list[StackResource] | None:
+    """A stack's resources that have a physical id; None if the stack does not exist.
 
     ListStackResources rather than DescribeStackResources: the emulator fails the latter on
     stacks holding resource types it does not model, and the former pages past 100 resources.
     """
     paginator = aws.client("cloudformation").get_paginator("list_stack_resources")
-    found: dict[str, str] = {}
+    found: list[StackResource] = []
     with translate_errors(f"listing the resources of stack {stack_name}"):
         try:
             for page in paginator.paginate(StackName=stack_name):
@@ -42,12 +49,20 @@ def stack_resources(aws: Aws, stack_name: str) -> dict[str, str] | None:
                         summary.get("PhysicalResourceId"),
                     )
                     if logical and physical:
-                        found[logical] = physical
+                        found.append(
+                            StackResource(logical, physical, summary.get("ResourceType", ""))
+                        )
         except botocore.exceptions.ClientError as exc:
             if stack_missing(exc):
                 return None
             raise
     return found
+
+
+def stack_resources(aws: Aws, stack_name: str) -> dict[str, str] | None:
+    """Logical id -> physical id of a stack's resources; None if the stack does not exist."""
+    found = list_resources(aws, stack_name)
+    return None if found is None else {r.logical_id: r.physical_id for r in found}
 
 
 def deployed_template(aws: Aws, stack_name: str) -> dict[str, Any] | None:

@@ -22,7 +22,8 @@ from nami_action.operate.status import project_status, status_json, status_text
 def status(config: Path, output: str, **aws_kwargs: Any) -> None:
     """Show every pipeline of CONFIG as deployed: stack status, endpoint, webhooks waiting,
     in flight and dead-lettered, age of the oldest waiting one, last deploy time. Each route
-    of a `routes:` pipeline is a row of its own, PIPELINE/ROUTE, after its pipeline's.
+    of a `routes:` pipeline is a row of its own, PIPELINE/ROUTE, after its pipeline's; a stack
+    whose pipeline (or route) left CONFIG is listed too, its routes read from the stack.
 
     The age comes from CloudWatch (ApproximateAgeOfOldestMessage, last 5 minutes); "-" when
     there is no datapoint (an idle queue, or an emulator)."""

@@ -14,6 +14,7 @@ from nami_action.config.naming import TAG_VERSION as TAG_VERSION
 from nami_action.config.naming import dead_letter_queue_name as dead_letter_queue_name
 from nami_action.config.naming import queue_name as queue_name
 from nami_action.config.naming import resource_tags as resource_tags
+from nami_action.config.routes import route_pipelines
 
 STAGE_NAME = "live"
 QUEUE = "Queue"
@@ -39,6 +40,13 @@ def queue_ids(template: dict[str, Any] | None) -> set[str]:
     own and each route's (`Route<X>Queue`), so a plan sees a route's queue go too."""
     resources = (template or {}).get("Resources") or {}
     return {i for i, r in resources.items() if isinstance(r, dict) and r.get("Type") == QUEUE_TYPE}
+
+
+def queue_names(pipeline: PipelineConfig) -> list[str]:
+    """The physical names of every queue a pipeline's stack makes: its queue and dead-letter
+    queue, then each route's (`<queue>_<route>`, `<queue>_<route>-dlq`)."""
+    owners = [pipeline, *route_pipelines(pipeline).values()]
+    return [name for p in owners for name in (queue_name(p), dead_letter_queue_name(p))]
 
 
 def api_id_of(resources: dict[str, str], kind: str | None = None) -> str | None:

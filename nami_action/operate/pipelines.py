@@ -13,6 +13,7 @@ from nami_action.config import Config, PipelineConfig
 from nami_action.config.messages import did_you_mean
 from nami_action.config.routes import logical_prefix, route_queue_owners, route_stack
 from nami_action.errors import NamiError
+from nami_action.runtime.router import ROUTE_SEPARATOR
 
 
 def select_pipeline(config: Config, name: str) -> PipelineConfig:
@@ -71,6 +72,22 @@ def queues_in(resources: dict[str, str], route: str | None) -> tuple[str | None,
     pipeline (route None) or of one of its routes (under the route's logical-id prefix)."""
     prefix = "" if route is None else logical_prefix(route)
     return resources.get(prefix + names.QUEUE), resources.get(prefix + names.DEAD_LETTER_QUEUE)
+
+
+def deployed_routes(resources: list[cfn.StackResource]) -> list[str]:
+    """The routes a deployed stack holds, whatever nami.yaml says now (a pipeline removed from
+    it, a route dropped but not yet deployed): each route's queue is an AWS::SQS::Queue under
+    the route's logical-id prefix, named `<queue>_<route>` (config/routes.py), so the name
+    gives the route back; the prefix (`crm-eu` -> `RouteCrmEu`) alone would not."""
+    found = []
+    for resource in resources:
+        if resource.type != names.QUEUE_TYPE or not resource.logical_id.endswith(names.QUEUE):
+            continue
+        queue = queue_name_of(resource.physical_id).removesuffix(".fifo")
+        _, separator, route = queue.partition(ROUTE_SEPARATOR)
+        if separator and route and resource.logical_id == logical_prefix(route) + names.QUEUE:
+            found.append(route)
+    return sorted(found)
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,12 @@ from nami_action.compile import names
 from nami_action.compile.dashboard import dashboard_url
 from nami_action.config import Config
 from nami_action.operate.pause import paused_queues
-from nami_action.operate.pipelines import endpoint_from_api, queue_name_of, queues_in
+from nami_action.operate.pipelines import (
+    deployed_routes,
+    endpoint_from_api,
+    queue_name_of,
+    queues_in,
+)
 
 NOT_DEPLOYED = "not deployed"
 
@@ -79,6 +84,7 @@ class _Owner:
     dead_letter: str | None
     endpoint: str | None = None  # a route has none: the router's endpoint is the pipeline's
     route: bool = False
+    in_config: bool = True  # False: the pipeline, or this route of it, left nami.yaml
 
 
 def project_status(config: Config, aws: Aws) -> ProjectStatus:
@@ -113,7 +119,7 @@ def project_status(config: Config, aws: Aws) -> ProjectStatus:
             pipeline=owner.name,
             stack=item.stack.name,
             stack_status=item.stack.status,
-            in_config=item.in_config,
+            in_config=owner.in_config,
             endpoint=owner.endpoint,
             waiting=depth.visible if depth else None,
             in_flight=depth.in_flight if depth else None,
@@ -124,23 +130,35 @@ def project_status(config: Config, aws: Aws) -> ProjectStatus:
             dashboard=None if owner.route else _dashboard(config, item, aws.region),
             paused=bool(queue) and queue_name_of(str(queue)) in paused,
         )
-    # Each pipeline, then its routes in the order written; then those left nami.yaml.
+    # Each pipeline, then its routes in the order written; then those left nami.yaml, each
+    # before its routes.
     order = [name for owner in config.pipelines for name in rows if name.split("/")[0] == owner]
-    order += sorted(set(rows) - set(order))
+    order += sorted(set(rows) - set(order), key=lambda name: name.split("/"))
     return ProjectStatus(config.project, aws.region, [rows[name] for name in order])
 
 
 def _owners(config: Config, aws: Aws, item: _Found) -> list[_Owner]:
-    """The pipeline's queues, then each route's (in the same stack): one ListStackResources."""
-    resources = cfn.stack_resources(aws, item.stack.name) or {}
+    """The pipeline's queues, then each route's (in the same stack): one ListStackResources.
+    The routes are those written, then those the stack still holds that nami.yaml no longer
+    has (all of them, for a pipeline removed from it): their queues still hold webhooks."""
+    listed = cfn.list_resources(aws, item.stack.name) or []
+    resources = {r.logical_id: r.physical_id for r in listed}
     pipeline = config.pipelines[item.pipeline] if item.in_config else None
     api = names.api_id_of(resources, pipeline.spec.ingress if pipeline else None)
     endpoint = endpoint_from_api(api, aws.region, item.path) if api and item.path else None
-    owners = [_Owner(item.pipeline, item, *queues_in(resources, None), endpoint)]
-    routes = (pipeline.spec.routes if pipeline else None) or {}
+    queues = queues_in(resources, None)
+    owners = [_Owner(item.pipeline, item, *queues, endpoint=endpoint, in_config=item.in_config)]
+    written = list((pipeline.spec.routes if pipeline else None) or {})
+    left = [route for route in deployed_routes(listed) if route not in written]
     owners += [
-        _Owner(f"{item.pipeline}/{route}", item, *queues_in(resources, route), route=True)
-        for route in routes
+        _Owner(
+            f"{item.pipeline}/{route}",
+            item,
+            *queues_in(resources, route),
+            route=True,
+            in_config=route in written,
+        )
+        for route in written + left
     ]
     return owners
 

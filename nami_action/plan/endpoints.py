@@ -88,7 +88,8 @@ def judged(kind: str, url: str | None, count: float | Unread | None) -> OldEndpo
 
 
 def _url(aws: Aws, resources: dict[str, str], path: str, kind: str) -> str | None:
-    """None where it cannot be read (the plan role may not read a function URL's config)."""
+    """None where it cannot be read (a role without docs/iam's plan-role grant of
+    lambda:GetFunctionUrlConfig may not read a function URL's config)."""
     try:
         return endpoint_of(aws, resources, path, kind)
     except NamiError:

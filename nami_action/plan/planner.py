@@ -444,20 +444,22 @@ class _Previewer:
 
     def _leftover_queues(self, pipeline_name: str) -> str:
         """Queues are kept when their stack is deleted; a new stack cannot make a queue of the
-        same name. Say so before the create fails, with what the queues still hold."""
+        same name. Say so before the create fails, with what the queues still hold (the
+        routes' queues too: they are kept like the pipeline's own)."""
         pipeline = self.run.config.pipelines[pipeline_name]
         found = []
-        for name in (names.queue_name(pipeline), names.dead_letter_queue_name(pipeline)):
+        for name in names.queue_names(pipeline):
             url = queue_url(self.aws, name)
             if url:
                 depth = queue_depth(self.aws, url)
                 found.append(f"{name} ({depth.total if depth else 0} webhooks)")
         if not found:
             return ""
+        listed = found[0] if len(found) == 1 else f"{', '.join(found[:-1])} and {found[-1]}"
         return (
-            f"queue {' and '.join(found)} already exist{'s' if len(found) == 1 else ''}, kept from "
-            "an earlier stack of this pipeline: redrive or export what they hold, delete them, "
-            "then deploy again"
+            f"queue{'' if len(found) == 1 else 's'} {listed} already exist"
+            f"{'s' if len(found) == 1 else ''}, kept from an earlier stack of this pipeline: "
+            "redrive or export what they hold, delete them, then deploy again"
         )
 
     def _drop_stale_review_stack(self, stack_name: str) -> None:

@@ -120,3 +120,67 @@ def test_status_shows_each_route_as_a_row_of_its_own(
         "cloudwatch:GetMetricData": 1,
         "lambda:ListEventSourceMappings": 1,
     }
+
+
+def test_the_routes_of_a_pipeline_gone_from_nami_yaml_are_read_from_its_stack(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch, routes_project: Callable[..., Path]
+) -> None:
+    """Its stack and queues stay (with webhooks) until destroyed: each route is still a row,
+    named from the stack's own queues, since nami.yaml no longer says which routes it had."""
+    path = routes_project("https://app.example.com")
+    _, resources = deploy_and_stand_in(aws, monkeypatch, path, BUCKET)
+    send(aws, resources[logical_prefix("crm") + names.QUEUE], "customer.created", "evt_1")
+    billing_dlq = resources[logical_prefix("billing") + names.DEAD_LETTER_QUEUE]
+    for i in range(2):
+        send(aws, billing_dlq, "invoice.paid", f"evt_bill{i}")
+    # The pipeline renamed in nami.yaml: `other` is new (not deployed), `stripe` is gone.
+    path.write_text(path.read_text().replace("  stripe:\n", "  other:\n"))
+
+    shown = CliRunner().invoke(status, [str(path), "--format", "json"])
+
+    assert shown.exit_code == 0, shown.output
+    rows = {row["pipeline"]: row for row in json.loads(shown.stdout)["pipelines"]}
+    assert list(rows) == [
+        "other",
+        "stripe",
+        "stripe/audit",
+        "stripe/billing",
+        "stripe/crm",
+        "stripe/rest",
+    ]
+    assert not rows["other"]["deployed"]
+    gone = [rows[name] for name in rows if name.startswith("stripe")]
+    assert all(not row["in_config"] and row["deployed"] for row in gone)
+    assert {row["pipeline"]: (row["waiting"], row["dead_letters"]) for row in gone} == {
+        "stripe": (0, 0),
+        "stripe/audit": (0, 0),
+        "stripe/billing": (0, 2),
+        "stripe/crm": (1, 0),
+        "stripe/rest": (0, 0),
+    }
+    text = CliRunner().invoke(status, [str(path)]).output
+    assert "stripe/crm (not in nami.yaml)" in text
+
+
+def test_a_route_dropped_from_nami_yaml_stays_a_row_until_deployed(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch, routes_project: Callable[..., Path]
+) -> None:
+    path = routes_project("https://app.example.com")
+    _, resources = deploy_and_stand_in(aws, monkeypatch, path, BUCKET)
+    send(aws, resources[logical_prefix("rest") + names.QUEUE], "other.event", "evt_rest")
+    written = path.read_text()
+    path.write_text("".join(line for line in written.splitlines(True) if "rest:" not in line))
+
+    shown = CliRunner().invoke(status, [str(path), "--format", "json"])
+
+    assert shown.exit_code == 0, shown.output
+    rows = {row["pipeline"]: row for row in json.loads(shown.stdout)["pipelines"]}
+    assert list(rows) == ["stripe", "stripe/billing", "stripe/crm", "stripe/audit", "stripe/rest"]
+    assert {name: row["in_config"] for name, row in rows.items()} == {
+        "stripe": True,
+        "stripe/billing": True,
+        "stripe/crm": True,
+        "stripe/audit": True,
+        "stripe/rest": False,
+    }
+    assert rows["stripe/rest"]["waiting"] == 1

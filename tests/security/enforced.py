@@ -5,10 +5,13 @@ switched on through POST /moto-api/reset-auth, which ThreadedMotoServer serves):
 - the signature, and the action of every call against the caller's role policies, an explicit
   Deny winning;
 - Resource for S3 (the bucket/key ARN) and for SQS queues that exist; every CloudFormation
-  call, and SQS on a queue that does not exist, is matched against Resource "*" only;
-- of conditions, only StringEquals (on sts:ExternalId); every other operator counts as met.
-So the Allow statements for CloudFormation and SQS are widened to "*" here, and a Deny with a
-condition is left out (moto would apply it unconditionally). Their ARN scoping and conditions
+  and Lambda call, and SQS on a queue that does not exist, is matched against Resource "*"
+  only;
+- of conditions, only StringEquals (on sts:ExternalId); every other operator counts as met;
+- CloudWatch's actions under its endpoint prefix, `monitoring:`, not IAM's `cloudwatch:`.
+So the Allow statements for CloudFormation, SQS and Lambda are widened to "*" here, each
+`cloudwatch:` action is also granted as `monitoring:`, and a Deny with a condition is left
+out (moto would apply it unconditionally). Their ARN scoping and conditions
 are checked by reading the documents (test_iam_documents.py); S3 statements and every
 unconditional Deny stay verbatim. Resources CloudFormation itself creates are not authorized
 by moto at all, so only the calls nami makes are put to the test.
@@ -68,9 +71,15 @@ def as_moto_evaluates(policy: Policy) -> Policy:
         s for s in as_list(adapted["Statement"]) if s["Effect"] == "Allow" or "Condition" not in s
     ]
     for statement in statements(adapted, "Allow"):
-        services = {action.split(":")[0] for action in as_list(statement["Action"])}
-        if services <= {"cloudformation", "sqs"}:
+        actions = as_list(statement["Action"])
+        services = {action.split(":")[0] for action in actions}
+        if services <= {"cloudformation", "sqs", "lambda"}:
             statement["Resource"] = "*"
+        if "cloudwatch" in services:
+            statement["Action"] = [
+                *actions,
+                *(a.replace("cloudwatch:", "monitoring:", 1) for a in actions),
+            ]
     return adapted
 
 

@@ -42,6 +42,7 @@ PLAN_MAY = {
     "sqs:GetQueueUrl",
     "sqs:GetQueueAttributes",
     "lambda:ListEventSourceMappings",  # a read: which pipelines are paused (no resource ARNs)
+    "lambda:GetFunctionUrlConfig",  # a read: a retiring function URL (project functions only)
     "apigateway:GET",  # on /account only (checked below): the stage logging role's warning
     "cloudwatch:GetMetricData",  # a read: the last 30 days of traffic the cost is priced at
     "s3:PutObject",  # under the review prefix only (checked below)
@@ -62,6 +63,15 @@ PLAN_MUST_NOT = [
 STACK = f"arn:aws:cloudformation:eu-west-1:123456789012:stack/{PROJECT}-stripe/0d3c-11ef"
 TRANSFORM = "arn:aws:cloudformation:eu-west-1:aws:transform/Serverless-2016-10-31"
 FOREIGN_STACK = "arn:aws:cloudformation:eu-west-1:123456789012:stack/billing-core/0d3c-11ef"
+# The ingest function CloudFormation names after its stack (no FunctionName is set), and one
+# of another team's.
+INGEST_FUNCTION = (
+    f"arn:aws:lambda:eu-west-1:123456789012:function:{PROJECT}-stripe-IngestFunction-1A2B3C"
+)
+FOREIGN_FUNCTION = "arn:aws:lambda:eu-west-1:123456789012:function:billing-core-payouts"
+# GetFunctionUrlConfig's resource type is `function` (Service Authorization Reference, AWS
+# Lambda: https://docs.aws.amazon.com/service-authorization/latest/reference/list_awslambda.html).
+PLAN_FUNCTION_PATTERN = f"arn:aws:lambda:*:*:function:{PROJECT}-*"
 DEPLOY_OBJECTS = [
     f"arn:aws:s3:::{BUCKET}/{ARTIFACT_PREFIX}{'a' * 64}.zip",
     f"arn:aws:s3:::{BUCKET}/{DEPLOY_TEMPLATE_PREFIX}{'b' * 64}.json",
@@ -94,6 +104,8 @@ def plan_policy_problems(policy: Policy) -> list[str]:
             problems.append("DescribeStacks without a name needs Resource *")
         elif action == "apigateway:GET" and resource != "arn:aws:apigateway:*::/account":
             problems.append(f"apigateway:GET on {resource}: only the account setting")
+        elif action == "lambda:GetFunctionUrlConfig" and resource != PLAN_FUNCTION_PATTERN:
+            problems.append(f"{action} on {resource}: not the project's functions only")
     for statement in statements(policy, "Allow"):
         if "cloudformation:TagResource" in as_list(statement["Action"]):
             create = statement.get("Condition", {}).get("StringEquals", {})
@@ -140,6 +152,9 @@ def test_the_plan_role_can_only_read_and_make_change_sets() -> None:
         iam_like(r, FOREIGN_STACK) for a, r in pairs if a == "cloudformation:CreateChangeSet"
     )
     assert any(iam_like(r, REVIEW_OBJECT) for a, r in pairs if a == "s3:PutObject")
+    url_reads = [r for a, r in pairs if a == "lambda:GetFunctionUrlConfig"]
+    assert any(iam_like(r, INGEST_FUNCTION) for r in url_reads)
+    assert not any(iam_like(r, FOREIGN_FUNCTION) for r in url_reads)
 
 
 def test_the_plan_role_names_only_its_own_change_sets() -> None:
@@ -187,6 +202,11 @@ def _with(policy: Policy, statement: dict[str, Any]) -> Policy:
         ),
         ({"Action": "lambda:UpdateFunctionCode", "Resource": "*"}, "lambda:UpdateFunctionCode"),
         ({"Action": "apigateway:GET", "Resource": "*"}, "only the account setting"),
+        (
+            {"Action": "lambda:GetFunctionUrlConfig", "Resource": "*"},
+            "not the project's functions only",
+        ),
+        ({"Action": "lambda:GetFunction*", "Resource": PLAN_FUNCTION_PATTERN}, "not a read"),
         ({"Action": "cloudformation:TagResource", "Resource": STACK}, "outside CreateChangeSet"),
     ],
 )

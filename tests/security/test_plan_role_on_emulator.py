@@ -170,3 +170,35 @@ def test_every_call_of_the_actions_plan_is_allowed_by_the_plan_role(
     assert result.exit_code == 0, result.output
     assert {"cloudformation:CreateChangeSet", "cloudformation:DeleteChangeSet"} <= calls
     assert not_in_policy(calls, load("plan-role-policy.json")) == set()
+
+
+def test_the_plan_role_reads_a_retiring_function_url(
+    project_folder: Path, aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An ingress change away from `function-url` keeps the old URL until it is quiet; the PR
+    plan names it, read with GetFunctionUrlConfig, which the plan role must allow
+    (docs/iam/plan-role-policy.json), or the plan says "(URL not readable)".
+
+    Run without IAM enforcement: with it on, moto 5.2 answers every Lambda call (even under
+    an Allow of "*") SignatureDoesNotMatch, measured here. So the emulator shows that the plan
+    reads and shows the URL and that each call it made is one the plan role's document allows;
+    test_iam_documents.py checks the grant's resource scope."""
+    config = write_config(project_folder, {"stripe": 5}, REGION, ingress={"stripe": "function-url"})
+    options = PlanOptions(keep_change_sets=True, poll_seconds=0.05)
+    result = deploy(aws, make_plan(load_config(config), aws, options), DeployOptions(), print)
+    assert result.ok, result
+    # moto's CloudFormation skips AWS::Lambda::Url (DESIGN.md): made here, as AWS would have.
+    ingest = (cfn.stack_resources(aws, STACK) or {})["IngestFunction"]
+    url = aws.client("lambda").create_function_url_config(FunctionName=ingest, AuthType="NONE")
+    write_config(project_folder, {"stripe": 5}, REGION)  # back to `rest`
+    calls = record_calls(monkeypatch)
+    planned = CliRunner().invoke(
+        cli, ["plan", str(config), "--format", "json", "--no-drift", "--poll-seconds", FAST]
+    )
+    assert planned.exit_code == 0, planned.output
+    (stripe,) = json.loads(planned.output)["pipelines"]
+    (old,) = [w for w in stripe["warnings"] if w["kind"] in ("endpoint-live", "endpoint-retired")]
+    # AWS's FunctionUrl ends with "/" (nami appends the path to it); moto's does not.
+    assert f"old `function-url` endpoint {url['FunctionUrl']}" in old["message"]
+    assert "lambda:GetFunctionUrlConfig" in calls
+    assert not_in_policy(calls, load("plan-role-policy.json")) == set()

@@ -11,6 +11,7 @@ The pure parts (corpus.py, checks.py) are unit-tested by tests/smoke/test_*.py.
 from __future__ import annotations
 
 import argparse
+import functools
 import http.client
 import json
 import secrets
@@ -31,17 +32,48 @@ from nami_action.aws.session import Aws, AwsTarget, credentials_available
 from nami_action.aws.stacks import stack_resources
 from nami_action.compile import iam, names
 from nami_action.compile.consumer import LOG_GROUP
-from nami_action.config import Config, load_config
+from nami_action.compile.ingress_http import ROLE as HTTP_API_ROLE
+from nami_action.config import Config, PipelineConfig, load_config
 from nami_action.runtime.verify import VerifySettings
 
-from .checks import Answer, DeadLetter, Seen, check, parse_dead_letters, parse_seen, waiting_for
-from .corpus import PROBE_MODULE, Probe, Target, build_corpus, smoke_config
+from .checks import (
+    Answer,
+    DeadLetter,
+    DeniedSend,
+    Seen,
+    check,
+    check_denied,
+    denied_report,
+    parse_dead_letters,
+    parse_seen,
+    waiting_for,
+)
+from .corpus import PROBE_MODULE, Probe, Target, build_corpus, denied_probe, smoke_config
 from .smoke_probe import MARKER
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 PROBE_SOURCE = Path(__file__).with_name("smoke_probe.py")
 SETTLE_SECONDS = 30  # after the last expected probe, time for a wrongly handled one to show
+# IAM is eventually consistent: a changed policy "can take some time to become effective"
+# (https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_general.html#troubleshoot_general_eventual-consistency),
+# so the access-denied step probes until the deny shows (and until its removal does), bounded.
+DENY_BOUND_SECONDS = 300
+DENY_POLL_SECONDS = 5
+DENY_POLICY = "nami-smoke-deny-send"
+DENY_DOCUMENT = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "SmokeDeniesTheSend",
+                "Effect": "Deny",
+                "Action": "sqs:SendMessage",
+                "Resource": "*",
+            }
+        ],
+    }
+)
 
 
 def log(text: str) -> None:
@@ -230,12 +262,126 @@ def delete_kept_queues(aws: Aws, config: Config) -> None:
                 log(f"queue {queue}: {exc}")
 
 
+# --------------------------------------------------------------------------- access denied
+
+
+def http_api_role(aws: Aws, pipeline: PipelineConfig) -> str | None:
+    """The name of the role an `ingress: http` pipeline's API sends to SQS with."""
+    return (stack_resources(aws, pipeline.stack_name) or {}).get(HTTP_API_ROLE)
+
+
+def _until(
+    wanted: Callable[[Answer], bool],
+    send_one: Callable[[], Answer],
+    bound: float,
+    poll: float,
+) -> tuple[Answer | None, float]:
+    """Send probes until one's answer is `wanted` (then it and the seconds it took), or until
+    `bound` seconds have passed (then None)."""
+    start = time.monotonic()
+    while True:
+        answer = send_one()
+        waited = time.monotonic() - start
+        if wanted(answer):
+            return answer, waited
+        if waited >= bound:
+            return None, waited
+        time.sleep(poll)
+
+
+def _refused(answer: Answer) -> bool:
+    return answer.status >= 300  # 0 is a connection that failed: not SQS's refusal
+
+
+def _accepted(answer: Answer) -> bool:
+    return 200 <= answer.status < 300
+
+
+def measure_denied_send(
+    aws: Aws,
+    name: str,
+    role: str | None,
+    url: str | None,
+    probe: Callable[[int], Probe],
+    sender: Sender,
+    *,
+    bound: float = DENY_BOUND_SECONDS,
+    poll: float = DENY_POLL_SECONDS,
+) -> DeniedSend:
+    """What the sender of an `ingress: http` pipeline gets while SQS refuses its API's role:
+    an explicit Deny of sqs:SendMessage as an inline policy of the role, probes until one is
+    refused, the policy removed again (always), probes until one is accepted again."""
+    if not url:
+        return DeniedSend(name, error="deploy gave no endpoint for this pipeline")
+    if not role:
+        return DeniedSend(name, error=f"its stack has no {HTTP_API_ROLE}")
+    attempts = iter(range(1, 1_000_000))
+
+    def send_one() -> Answer:
+        return sender(url, probe(next(attempts)))
+
+    iam_client = aws.client("iam")
+    try:
+        iam_client.put_role_policy(
+            RoleName=role, PolicyName=DENY_POLICY, PolicyDocument=DENY_DOCUMENT
+        )
+    except botocore.exceptions.ClientError as exc:
+        return DeniedSend(name, role, error=f"could not deny sqs:SendMessage to {role}: {exc}")
+    log(f"{name}: sqs:SendMessage denied to {role}; probing until a probe is refused")
+    try:
+        refused, refused_after = _until(_refused, send_one, bound, poll)
+    finally:
+        try:
+            iam_client.delete_role_policy(RoleName=role, PolicyName=DENY_POLICY)
+        except botocore.exceptions.ClientError as exc:
+            log(f"could not remove {DENY_POLICY} from {role}: {exc}; remove it by hand")
+            raise
+    log(f"{name}: the deny removed; probing until a probe is accepted")
+    recovered, recovered_after = _until(_accepted, send_one, bound, poll)
+    return DeniedSend(name, role, refused, refused_after, recovered, recovered_after, bound=bound)
+
+
+def _denied_probe(target: Target, run: str, attempt: int) -> Probe:
+    return denied_probe(target, run, attempt, time.time())  # signed when sent
+
+
+def denied_sends(
+    aws: Aws,
+    config: Config,
+    endpoints: dict[str, str],
+    wanted: dict[str, str],
+    sender: Sender,
+    options: Options,
+) -> list[DeniedSend]:
+    """The access-denied step for each `ingress: http` pipeline."""
+    found = []
+    for target in targets(config, wanted):
+        if target.ingress != "http":
+            continue
+        pipeline = config.pipelines[target.pipeline]
+        found.append(
+            measure_denied_send(
+                aws,
+                target.pipeline,
+                http_api_role(aws, pipeline),
+                endpoints.get(target.pipeline),
+                functools.partial(_denied_probe, target, config.project),
+                sender,
+                bound=options.deny_bound,
+                poll=options.deny_poll,
+            )
+        )
+    return found
+
+
 @dataclass(frozen=True)
 class Options:
     region: str = "eu-west-1"
     timeout: float = 600  # seconds to wait for the handlers
     settle: float = SETTLE_SECONDS
     keep: bool = False  # leave the stacks deployed
+    deny_bound: float = DENY_BOUND_SECONDS  # per wait of the access-denied step
+    deny_poll: float = DENY_POLL_SECONDS
 
 
 def run(options: Options, sender: Sender = send) -> int:
@@ -296,6 +442,11 @@ def deploy_send_check(
         log(f"{probe.name}: sent {len(probe.body)} bytes, got {answer.status}")
     for problem in problems:
         print(f"FAIL {problem}")
+    # The open question of `ingress: http`: does SQS's access-denied text reach the sender?
+    for denied in denied_sends(aws, config, endpoints, wanted, sender, options):
+        found = check_denied(denied, hidden)
+        print(denied_report(denied, found))
+        problems += found
     print(f"{len(corpus)} webhooks, {len(problems)} problems")
     return 1 if problems else 0
 

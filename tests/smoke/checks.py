@@ -200,3 +200,85 @@ def check(
     )
     problems += [f"two webhooks were given the same id {i}" for i, n in ids.items() if n > 1]
     return problems
+
+
+# --------------------------------------------------------------------------- access denied
+
+DENIED_STEP = "http-denied"
+# Words of SQS's own refusal (its error code and message), as the HTTP API passes it on:
+# `<Code>AccessDenied</Code>` / "... is not authorized to perform: sqs:sendmessage ...".
+SQS_DENIED_WORDS = ("AccessDenied", "not authorized to perform")
+REFUSED_STATUS = 500  # compile/ingress_http.py maps SQS's 403 to it: the sender retries
+
+
+@dataclass(frozen=True)
+class DeniedSend:
+    """What an `ingress: http` endpoint answered while its integration role was denied
+    sqs:SendMessage, and once the deny was removed."""
+
+    pipeline: str
+    role: str = ""  # the HttpApiRole's name, which a refusal must not show either
+    refused: Answer | None = None  # the first non-2xx answer; None: none within the bound
+    refused_after: float = 0.0  # seconds from attaching the deny
+    recovered: Answer | None = None  # the first 2xx once the deny was removed
+    recovered_after: float = 0.0  # seconds from removing the deny
+    bound: float = 0.0  # how long each wait was allowed
+    error: str = ""  # why it was not measured
+
+    @property
+    def shows_sqs_text(self) -> bool:
+        """The open question: does SQS's access-denied text reach the sender?"""
+        text = self.refused.body.decode("utf-8", "replace") if self.refused else ""
+        return any(word in text for word in SQS_DENIED_WORDS)
+
+
+def check_denied(denied: DeniedSend, hidden: dict[str, str]) -> list[str]:
+    """Every problem of the access-denied step: not measured, a refusal the sender would not
+    retry, what the refusal shows (the account id, the queue, the role: `leaks`), no recovery."""
+    where = f"{DENIED_STEP} {denied.pipeline}"
+    if denied.error:
+        return [f"{where}: not measured: {denied.error}"]
+    problems = []
+    refused = denied.refused
+    if refused is None:
+        problems.append(
+            f"{where}: no probe was refused within {denied.bound:.0f} s of denying "
+            "sqs:SendMessage to its role (IAM did not propagate the deny?)"
+        )
+    else:
+        if refused.status != REFUSED_STATUS:
+            problems.append(
+                f"{where}: the sender got {refused.status} while SQS refused, expected "
+                f"{REFUSED_STATUS} (a status the sender retries)"
+            )
+        shown = {**hidden, "the role": denied.role}
+        named = Probe(f"{where}: {refused.probe}", denied.pipeline, b"", status=REFUSED_STATUS)
+        problems += leaks(named, refused, shown)
+    if denied.recovered is None:
+        problems.append(
+            f"{where}: no probe was accepted within {denied.bound:.0f} s of removing the deny"
+        )
+    return problems
+
+
+def denied_report(denied: DeniedSend, problems: list[str]) -> str:
+    """The step's one line: PASS or FAIL, with what was measured."""
+    verdict = "FAIL" if problems else "PASS"
+    if denied.error or denied.refused is None:
+        return f"{verdict} {'; '.join(problems)}"
+    measured = (
+        f"with sqs:SendMessage denied to its role the sender got {denied.refused.status} after "
+        f"{denied.refused_after:.0f} s ({len(denied.refused.body)} bytes); SQS's "
+        f"access-denied text reaches the sender: {'yes' if denied.shows_sqs_text else 'no'}"
+    )
+    if denied.recovered is not None:
+        measured += (
+            f"; accepted again ({denied.recovered.status}) {denied.recovered_after:.0f} s "
+            "after the deny was removed"
+        )
+    if not problems:
+        return (
+            f"PASS {DENIED_STEP} {denied.pipeline}: {measured}; the body shows none of the "
+            "account id, the queue, the role"
+        )
+    return f"FAIL {'; '.join(problems)} ({measured})"

@@ -253,3 +253,13 @@ def build_corpus(targets: list[Target], run: str, now: float) -> list[Probe]:
     if http is not None:
         corpus += http_probes(http, run, now)
     return corpus
+
+
+def denied_probe(target: Target, run: str, attempt: int, now: float) -> Probe:
+    """One signed webhook for the access-denied step (aws_smoke.measure_denied_send): sent
+    again and again while IAM propagates the deny, each a probe of its own. Not in the
+    corpus: one sent before the deny took effect is stored and handled, and checked by
+    nothing."""
+    name = f"denied-{attempt}"
+    probe = _signed(target, run, name, _json(f"{run}-{name}"), now, {"X-GitHub-Event": "ping"})
+    return replace(probe, ingress="http", status=500, handled=False)

@@ -15,7 +15,18 @@ from nami_action.runtime.verify import VerifySettings
 from nami_action.runtime.webhook import decode_envelope
 
 from . import smoke_probe
-from .checks import Answer, DeadLetter, Seen, check, parse_dead_letters, parse_seen, waiting_for
+from .checks import (
+    Answer,
+    DeadLetter,
+    DeniedSend,
+    Seen,
+    check,
+    check_denied,
+    denied_report,
+    parse_dead_letters,
+    parse_seen,
+    waiting_for,
+)
 from .corpus import Probe, Target, build_corpus
 
 RUN = "nami-smoke-0f0f0f"
@@ -204,3 +215,26 @@ def test_the_http_cases_are_in_the_corpus() -> None:
         by_name["http-binary"].body.decode("utf-8")
     assert len(by_name["http-2MiB"].body) == 2 * 1024 * 1024
     assert (by_name["http-2MiB"].status, by_name["http-2MiB"].handled) == (500, False)
+
+
+def test_the_access_denied_step_wants_a_retried_status_and_a_recovery() -> None:
+    passed_on = DeniedSend(
+        "github-http",
+        role="r-1",
+        refused=Answer("p", 403, b"<Code>AccessDenied</Code>"),
+        refused_after=9,
+        bound=300,
+    )
+    problems = check_denied(passed_on, {"the account id": "210987654321"})
+    assert problems == [
+        "http-denied github-http: the sender got 403 while SQS refused, expected 500 "
+        "(a status the sender retries)",
+        "http-denied github-http: no probe was accepted within 300 s of removing the deny",
+    ]
+    assert passed_on.shows_sqs_text
+    assert "reaches the sender: yes" in denied_report(passed_on, problems)
+    unmeasured = DeniedSend("github-http", error="deploy gave no endpoint for this pipeline")
+    (problem,) = check_denied(unmeasured, {})
+    assert denied_report(unmeasured, [problem]) == (
+        "FAIL http-denied github-http: not measured: deploy gave no endpoint for this pipeline"
+    )

@@ -10,16 +10,19 @@ import json
 import pytest
 
 from nami_action.aws.session import Aws, AwsTarget
+from nami_action.runtime.verify import VerifySettings
 
 from . import aws_smoke
-from .checks import Answer
-from .corpus import Probe
+from .checks import Answer, DeniedSend, check_denied, denied_report
+from .corpus import Probe, Target, denied_probe
 
 pytestmark = pytest.mark.emulator
 REGION = "eu-west-1"
 
 
-def test_a_run_sends_everything_and_cleans_up(emulator: str) -> None:
+def test_a_run_sends_everything_and_cleans_up(
+    emulator: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     sent: list[tuple[str, Probe]] = []
 
     def recorder(url: str, probe: Probe) -> Answer:
@@ -31,6 +34,10 @@ def test_a_run_sends_everything_and_cleans_up(emulator: str) -> None:
 
     pipelines = {probe.pipeline for _, probe in sent}
     assert pipelines == {"github", "orders"}
+    # moto's CloudFormation skips ApiGatewayV2: `github-http` has no endpoint, so the
+    # access-denied step cannot send, and says so instead of passing.
+    out = capsys.readouterr().out
+    assert "FAIL http-denied github-http: not measured: deploy gave no endpoint" in out
     assert len(sent) == len({probe.name for _, probe in sent}) > 10
     for url, probe in sent:
         path = "/live/partners/warehouse" if probe.pipeline == "orders" else "/live/github"
@@ -60,3 +67,124 @@ def test_the_boundary_document_is_rewritten_for_the_run() -> None:
     assert "arn:aws:ssm:*:210987654321:parameter/nami-smoke-ab12cd/*" in resources
     assert "arn:aws:secretsmanager:*:210987654321:secret:nami-smoke-ab12cd/*" in resources
     assert "acme" not in json.dumps(document) and "123456789012" not in json.dumps(document)
+
+
+# --- the access-denied step of `ingress: http` (aws_smoke.measure_denied_send) -----------------
+# moto's IAM does not enforce a Deny on what an API Gateway integration sends (its API Gateway
+# sends nothing), so the sender below plays AWS: while the role holds an inline Deny of
+# sqs:SendMessage (read back from moto's IAM, after `delay` probes of propagation) it answers
+# as the HTTP API passes SQS's refusal on; otherwise 202. The policy attached and removed is
+# real; what AWS answers is what `make aws-smoke` measures.
+ACCOUNT = "123456789012"
+SQS_DENIED = (
+    '<?xml version="1.0"?><ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code>'
+    "<Message>User: arn:aws:sts::{account}:assumed-role/{role}/x is not authorized to perform:"
+    " sqs:sendmessage on resource: arn:aws:sqs:eu-west-1:{account}:{queue} with an explicit "
+    "deny in an identity-based policy</Message></Error></ErrorResponse>"
+)
+
+
+@pytest.fixture
+def role(aws: Aws) -> str:
+    made = aws.client("iam").create_role(
+        RoleName="nami-smoke-ab12cd-github-http-HttpApiRole-X1", AssumeRolePolicyDocument="{}"
+    )
+    return str(made["Role"]["RoleName"])
+
+
+def playing_aws(aws: Aws, role: str, body: bytes | None, delay: int = 2) -> aws_smoke.Sender:
+    """A sender refusing with `body` (None: SQS's text) once the deny has been there for
+    `delay` probes."""
+    seen_deny = [0]
+
+    def sender(url: str, probe: Probe) -> Answer:
+        denied = (
+            aws_smoke.DENY_POLICY
+            in aws.client("iam").list_role_policies(RoleName=role)["PolicyNames"]
+        )
+        seen_deny[0] = seen_deny[0] + 1 if denied else 0
+        if seen_deny[0] > delay:
+            text = (
+                body
+                or SQS_DENIED.format(
+                    account=ACCOUNT, role=role, queue="nami-smoke-ab12cd-github-http"
+                ).encode()
+            )
+            return Answer(probe.name, 500, text)
+        return Answer(probe.name, 202, b'{"MessageId":"m"}')
+
+    return sender
+
+
+def measure(aws: Aws, role: str, sender: aws_smoke.Sender) -> DeniedSend:
+    target = Target("github-http", VerifySettings("github", secret="s"), ingress="http")
+    return aws_smoke.measure_denied_send(
+        aws,
+        "github-http",
+        role,
+        "https://abc.execute-api.eu-west-1.amazonaws.com/github-http",
+        lambda attempt: denied_probe(target, "nami-smoke-ab12cd", attempt, 1.0),
+        sender,
+        bound=5,
+        poll=0.01,
+    )
+
+
+HIDDEN = {
+    "the account id": ACCOUNT,
+    "the queue nami-smoke-ab12cd-github-http": "nami-smoke-ab12cd-github-http",
+}
+
+
+def policies(aws: Aws, role: str) -> list[str]:
+    return list(aws.client("iam").list_role_policies(RoleName=role)["PolicyNames"])
+
+
+def test_sqs_text_reaching_the_sender_is_measured_and_reported(aws: Aws, role: str) -> None:
+    denied = measure(aws, role, playing_aws(aws, role, None))
+
+    assert policies(aws, role) == []  # removed again
+    assert denied.refused is not None and denied.refused.status == 500
+    assert denied.refused.probe.endswith("-denied-3")  # after two probes of propagation
+    assert denied.recovered is not None and denied.recovered.status == 202
+    assert denied.shows_sqs_text
+    problems = check_denied(denied, HIDDEN)
+    assert [p.split(": the 500 answer shows ")[-1] for p in problems] == [
+        "the account id",
+        "the queue nami-smoke-ab12cd-github-http",
+        "the role",
+    ]
+    line = denied_report(denied, problems)
+    assert line.startswith("FAIL http-denied github-http: ")
+    assert "SQS's access-denied text reaches the sender: yes" in line
+    assert "the sender got 500 after" in line and "accepted again (202)" in line
+
+
+def test_a_refusal_that_shows_nothing_passes(aws: Aws, role: str) -> None:
+    denied = measure(aws, role, playing_aws(aws, role, b'{"message":"Internal Server Error"}'))
+
+    assert policies(aws, role) == []
+    assert check_denied(denied, HIDDEN) == []
+    line = denied_report(denied, [])
+    assert line.startswith("PASS http-denied github-http: ")
+    assert "the sender got 500" in line and "reaches the sender: no" in line
+
+
+def test_a_deny_that_never_shows_fails_and_is_removed(aws: Aws, role: str) -> None:
+    denied = measure(aws, role, playing_aws(aws, role, None, delay=10**6))
+
+    assert policies(aws, role) == []
+    assert denied.refused is None
+    (problem,) = check_denied(denied, HIDDEN)
+    assert "no probe was refused within 5 s of denying sqs:SendMessage" in problem
+    assert denied_report(denied, [problem]).startswith("FAIL http-denied github-http: no probe")
+
+
+def test_the_deny_is_removed_when_sending_fails(aws: Aws, role: str) -> None:
+    def broken(url: str, probe: Probe) -> Answer:
+        assert policies(aws, role) == [aws_smoke.DENY_POLICY]  # attached while probing
+        raise RuntimeError("the sender broke")
+
+    with pytest.raises(RuntimeError, match="the sender broke"):
+        measure(aws, role, broken)
+    assert policies(aws, role) == []
