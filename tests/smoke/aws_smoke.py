@@ -255,7 +255,7 @@ def delete_kept_queues(aws: Aws, config: Config) -> None:
     deletes them."""
     sqs = aws.client("sqs")
     for pipeline in config.pipelines.values():
-        for queue in (names.queue_name(pipeline), names.dead_letter_queue_name(pipeline)):
+        for queue in names.queue_names(pipeline):  # route queues too
             try:
                 sqs.delete_queue(QueueUrl=sqs.get_queue_url(QueueName=queue)["QueueUrl"])
             except botocore.exceptions.ClientError as exc:
