@@ -210,9 +210,7 @@ def _role(config: Config, pipeline: PipelineConfig, tags: Any) -> Role:
 def _function(pipeline: PipelineConfig, code: Code, tags: Any) -> Function:
     consumer = pipeline.spec.consumer
     variables: dict[str, Any] = {
-        k: v
-        for k, v in sorted(handler_environment(pipeline).items())
-        if not is_secret_reference(v)
+        k: v for k, v in sorted(handler_environment(pipeline).items()) if not is_secret_reference(v)
     }
     variables["NAMI_CONFIG"] = json.dumps(runtime_settings(pipeline), sort_keys=True)
     variables["NAMI_DEAD_LETTER_QUEUE_URL"] = Ref(names.DEAD_LETTER_QUEUE)

@@ -99,13 +99,20 @@ def no_handler(webhook: Any) -> None:
 
 
 def owed_routes(record: Mapping[str, Any]) -> list[str] | None:
-    """The `nami-routes` attribute of a put-back copy (Lambda's record shape), or None."""
-    attributes = record.get("messageAttributes") or {}
-    value = attributes.get(ROUTES_ATTRIBUTE) if isinstance(attributes, Mapping) else None
-    text = value.get("stringValue") if isinstance(value, Mapping) else None
-    if not isinstance(text, str):
+    """The `nami-routes` attribute of a put-back copy, or None."""
+    text = record_attribute(record, ROUTES_ATTRIBUTE)
+    if text is None:
         return None
     return [name for name in text.split(",") if name]
+
+
+def record_attribute(record: Mapping[str, Any], name: str) -> str | None:
+    """A string message attribute of an SQS record in Lambda's shape
+    (`messageAttributes.<name>.stringValue`; `nami dev` builds its records the same way)."""
+    attributes = record.get("messageAttributes") or {}
+    value = attributes.get(name) if isinstance(attributes, Mapping) else None
+    text = value.get("stringValue") if isinstance(value, Mapping) else None
+    return text if isinstance(text, str) else None
 
 
 def route_queue_url(queue_url: str, route: str) -> str:
