@@ -35,6 +35,7 @@ from nami_action.errors import NamiError
 from nami_action.operate.pipelines import DeployedPipeline, queue_name_of
 from nami_action.operate.redrive import JOURNAL_FOLDER, Journal, copy_of
 from nami_action.runtime.deadletters import CARRIED_ATTRIBUTES
+from nami_action.runtime.router import string_attributes
 
 Progress = Callable[[int, int], None]  # sent so far, to send in all
 
@@ -122,8 +123,8 @@ def _carried(record: dict[str, Any]) -> dict[str, dict[str, str]]:
         value = exported.get(name)
         text = value.get("StringValue") if isinstance(value, dict) else None
         if isinstance(text, str) and text:
-            kept[name] = {"DataType": "String", "StringValue": text}
-    return kept
+            kept[name] = text
+    return string_attributes(kept)
 
 
 def replay_journal(folder: Path, queue_url: str) -> Journal:

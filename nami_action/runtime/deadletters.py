@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-from .router import ROUTES_ATTRIBUTE, record_attribute
+from .router import ROUTES_ATTRIBUTE, record_attribute, string_attributes
 
 OUTCOME_ATTRIBUTE = "nami-outcome"
 REASON_ATTRIBUTE = "nami-reason"
@@ -34,10 +34,7 @@ class DeadLetters(Protocol):
 
 def attributes(outcome: str, reason: str) -> dict[str, dict[str, str]]:
     """The SQS message attributes that say why a webhook is in the DLQ."""
-    return {
-        OUTCOME_ATTRIBUTE: {"DataType": "String", "StringValue": outcome},
-        REASON_ATTRIBUTE: {"DataType": "String", "StringValue": clean_reason(reason)},
-    }
+    return string_attributes({OUTCOME_ATTRIBUTE: outcome, REASON_ATTRIBUTE: clean_reason(reason)})
 
 
 def carried(record: Mapping[str, Any]) -> dict[str, str]:
@@ -74,7 +71,7 @@ class SqsDeadLetters:
             "QueueUrl": self.queue_url,
             "MessageBody": body,
             "MessageAttributes": {
-                **{k: {"DataType": "String", "StringValue": v} for k, v in carried(record).items()},
+                **string_attributes(carried(record)),
                 **attributes(outcome, reason),
             },
         }

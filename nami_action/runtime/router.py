@@ -115,6 +115,11 @@ def record_attribute(record: Mapping[str, Any], name: str) -> str | None:
     return text if isinstance(text, str) else None
 
 
+def string_attributes(values: Mapping[str, str]) -> dict[str, dict[str, str]]:
+    """String message attributes in SendMessage's shape."""
+    return {name: {"DataType": "String", "StringValue": value} for name, value in values.items()}
+
+
 def route_queue_url(queue_url: str, route: str) -> str:
     """A route's queue URL from the router's own (same account, region and name prefix)."""
     return f"{queue_url}{ROUTE_SEPARATOR}{route}"
@@ -132,9 +137,7 @@ class SqsSender:
             self._client = self._factory()
         params: dict[str, Any] = {"QueueUrl": queue, "MessageBody": body}
         if attributes:
-            params["MessageAttributes"] = {
-                k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()
-            }
+            params["MessageAttributes"] = string_attributes(attributes)
         if delay:
             params["DelaySeconds"] = delay
         self._client.send_message(**params)
