@@ -84,11 +84,7 @@ def runtime_settings(pipeline: PipelineConfig) -> dict[str, Any]:
     spec = pipeline.spec
     verify = None if isinstance(spec.verify, NoVerify) else spec.verify.model_dump()
     dedupe = spec.dedupe.model_dump() if dedupes(spec) and spec.dedupe else None
-    # A routes pipeline's function is the router: it runs no handler, so the handlers'
-    # secrets stay with the routes (each route's function reads its own). It reads only the
-    # verify secret; one it cannot read would otherwise stop every route.
-    environment = {} if spec.routes else spec.consumer.environment
-    secrets = {k: v for k, v in environment.items() if is_secret_reference(v)}
+    secrets = {k: v for k, v in handler_environment(pipeline).items() if is_secret_reference(v)}
     settings: dict[str, Any] = {
         "pipeline": pipeline.name,
         "stack": pipeline.stack_name,  # the Pipeline dimension of the runtime's metrics
@@ -107,6 +103,14 @@ def runtime_settings(pipeline: PipelineConfig) -> dict[str, Any]:
     settings.update(router_settings(pipeline))
     settings.update(route_settings(pipeline))
     return settings
+
+
+def handler_environment(pipeline: PipelineConfig) -> dict[str, str]:
+    """`consumer.environment`: the handler's variables and secrets. A routes pipeline's
+    function is the router: it runs no handler, so they stay with the routes (each route's
+    function gets its own). The router reads only the verify secret (one it cannot read
+    would otherwise stop every route) and the settings routing needs."""
+    return {} if pipeline.spec.routes else dict(pipeline.spec.consumer.environment)
 
 
 def secret_references(pipeline: PipelineConfig) -> list[str]:
@@ -206,7 +210,7 @@ def _role(config: Config, pipeline: PipelineConfig, tags: Any) -> Role:
 def _function(pipeline: PipelineConfig, code: Code, tags: Any) -> Function:
     consumer = pipeline.spec.consumer
     variables: dict[str, Any] = {
-        k: v for k, v in sorted(consumer.environment.items()) if not is_secret_reference(v)
+        k: v for k, v in sorted(handler_environment(pipeline).items()) if not is_secret_reference(v)
     }
     variables["NAMI_CONFIG"] = json.dumps(runtime_settings(pipeline), sort_keys=True)
     variables["NAMI_DEAD_LETTER_QUEUE_URL"] = Ref(names.DEAD_LETTER_QUEUE)

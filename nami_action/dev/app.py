@@ -236,12 +236,10 @@ class DevApp:
         router = None
         if pipeline.spec.routes:
             queues = {route: f"{name}/{route}" for route in pipeline.spec.routes}
-            # No put-back queue: each send is one local write, so one fails only when the
-            # database does (disk full); the record is then retried whole and a route that
-            # already got it may see it again (Lambda's router puts back only the owed routes).
-            router = Router(
-                route_tests(pipeline.spec), queues, StoreSender(self.store, self._committed)
-            )
+            # As in Lambda: when a send fails after another route got the webhook, a copy
+            # owing only the failed routes goes back on the pipeline's own local queue.
+            sender = StoreSender(self.store, self._committed)
+            router = Router(route_tests(pipeline.spec), queues, sender, own_queue=name)
         built = build_consumer(
             pipeline,
             self.config.base_dir,
@@ -297,6 +295,8 @@ class DevApp:
             str(record.get("messageId")),
             outcome,
             retry_after if isinstance(retry_after, int) else None,
+            # `routed` counts a webhook once, as the metric does (runtime/consumer.py).
+            counted=not (outcome == ROUTED and record.get("putBackCopy")),
         )
         if outcome not in (HANDLED, FORWARDED, ROUTED):
             self.dashboard.say(line)
@@ -371,7 +371,7 @@ class StoreSender:
         self._stored = stored
 
     def send(self, queue: str, body: str, attributes: Mapping[str, str], delay: int) -> None:
-        message = Outgoing(queue, str(uuid.uuid4()), body, time.time())
+        message = Outgoing(queue, str(uuid.uuid4()), body, time.time(), dict(attributes), delay)
         self._store.send([message])
         self._stored([message])
 

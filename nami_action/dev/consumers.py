@@ -23,6 +23,7 @@ from nami_action.dev.queue import DeadLetter, Store
 from nami_action.errors import NamiError
 from nami_action.runtime.config import DedupeConfig, RuntimeConfig, VerifyConfig
 from nami_action.runtime.consumer import Consumer
+from nami_action.runtime.deadletters import carried
 from nami_action.runtime.dedupe import Markers
 from nami_action.runtime.forward import Forwarder
 from nami_action.runtime.router import Router, no_handler
@@ -98,6 +99,7 @@ class StoreDeadLetters:
             int(count) if count.isdigit() else 1,
             outcome,
             reason,
+            carried(record) or None,  # a put-back copy's owed routes, as SqsDeadLetters keeps
         )
         sent_at = int(sent_ms) / 1000 if sent_ms.isdigit() else now
         self._store.add_dead_letter(self._pipeline, letter, sent_at, now)

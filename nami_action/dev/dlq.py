@@ -21,6 +21,7 @@ from nami_action.errors import NamiError
 from nami_action.operate.dlq import DeadLetter as Letter
 from nami_action.operate.dlq import EmptyQueue
 from nami_action.runtime.deadletters import attributes
+from nami_action.runtime.router import string_attributes
 
 
 @contextmanager
@@ -38,7 +39,9 @@ def open_store(data_dir: Path) -> Iterator[Store]:
 
 
 def as_letter(letter: DeadLetter, sent_at: float) -> Letter:
-    """A dev dead letter in the shape of a received SQS message (what the renderers read)."""
+    """A dev dead letter in the shape of a received SQS message (what the renderers read and
+    export writes: a put-back copy's `nami-routes` too, so a replay reaches only those)."""
+    own = letter.attributes or {}
     message = QueueMessage(
         message_id=letter.message_id,
         receipt_handle="",
@@ -47,9 +50,10 @@ def as_letter(letter: DeadLetter, sent_at: float) -> Letter:
             "ApproximateReceiveCount": str(letter.receive_count),
             "SentTimestamp": str(int(sent_at * 1000)),
         },
-        message_attributes=(
-            attributes(letter.outcome, letter.reason or "") if letter.outcome else {}
-        ),
+        message_attributes={
+            **string_attributes(own),
+            **(attributes(letter.outcome, letter.reason or "") if letter.outcome else {}),
+        },
     )
     return Letter.of(message)
 

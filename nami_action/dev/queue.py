@@ -7,16 +7,21 @@ the receive; deleting it needs the receipt of the latest receive, as in SQS. A r
 Writes are serialised in-process by one lock, so nobody waits in SQLite's busy handler.
 Ingest commits with synchronous=FULL (a 202 survives a power cut); receives and deletes use
 NORMAL (losing one to a power cut only means a redelivery). Reads use their own connection.
+
+A message may carry string message attributes (`attributes`, JSON; NULL when none), as an SQS
+message does: the router's put-back copies carry the routes they still owe (`nami-routes`),
+and keep them in the dead letters and through a redrive, as SQS keeps them.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -32,7 +37,8 @@ CREATE TABLE IF NOT EXISTS messages (
     visible_at REAL NOT NULL,
     receive_count INTEGER NOT NULL DEFAULT 0,
     first_received_at REAL,
-    receipt TEXT
+    receipt TEXT,
+    attributes TEXT
 );
 CREATE INDEX IF NOT EXISTS messages_visible ON messages (pipeline, visible_at);
 CREATE INDEX IF NOT EXISTS messages_retried ON messages (pipeline, receive_count);
@@ -45,7 +51,8 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     receive_count INTEGER NOT NULL,
     dead_at REAL NOT NULL,
     outcome TEXT,
-    reason TEXT
+    reason TEXT,
+    attributes TEXT
 );
 CREATE INDEX IF NOT EXISTS dead_letters_pipeline ON dead_letters (pipeline, dead_at);
 CREATE TABLE IF NOT EXISTS dedupe_markers (
@@ -70,6 +77,8 @@ class Outgoing:
     message_id: str
     body: str
     sent_at: float
+    attributes: Mapping[str, str] = field(default_factory=dict)  # SQS message attributes
+    delay: float = 0.0  # seconds before it is first visible (SendMessage's DelaySeconds)
 
 
 @dataclass(frozen=True)
@@ -83,6 +92,7 @@ class Message:
     receive_count: int
     first_received_at: float
     receipt: str
+    attributes: Mapping[str, str] = field(default_factory=dict)
 
 
 class DeadLetter(NamedTuple):
@@ -94,6 +104,7 @@ class DeadLetter(NamedTuple):
     receive_count: int
     outcome: str | None
     reason: str | None
+    attributes: Mapping[str, str] | None = None  # the message's own, kept from its queue
 
 
 @dataclass(frozen=True)
@@ -161,12 +172,14 @@ class Store:
         """Store messages durably, in one statement (the group commit of many requests)."""
         params: list[object] = []
         for m in items:
-            params += (m.pipeline, m.message_id, m.body, m.sent_at, m.sent_at)
-        values = ",".join(["(?, ?, ?, ?, ?)"] * len(items))
+            visible_at = m.sent_at + m.delay
+            params += (m.pipeline, m.message_id, m.body, m.sent_at, visible_at, _dump(m.attributes))
+        values = ",".join(["(?, ?, ?, ?, ?, ?)"] * len(items))
         try:
             with self._write_lock:
                 self._ingest.execute(
-                    "INSERT INTO messages (pipeline, message_id, body, sent_at, visible_at)"
+                    "INSERT INTO messages"
+                    " (pipeline, message_id, body, sent_at, visible_at, attributes)"
                     f" VALUES {values}",
                     params,
                 )
@@ -191,13 +204,14 @@ class Store:
             " first_received_at = coalesce(first_received_at, ?)"
             " WHERE seq IN (SELECT seq FROM messages WHERE pipeline = ? AND visible_at <= ?"
             " AND receive_count < ? ORDER BY visible_at, seq LIMIT ?)"
-            " RETURNING seq, message_id, body, sent_at, receive_count, first_received_at",
+            " RETURNING seq, message_id, body, sent_at, receive_count, first_received_at,"
+            " attributes",
             (now + visibility_timeout, token, now, pipeline, now, max_receive_count, limit),
         )
         rows.sort()  # RETURNING order is unspecified; keep arrival order within the batch
         return [
-            Message(seq, message_id, body, sent_at, count, first, f"{seq}:{token}")
-            for seq, message_id, body, sent_at, count, first in rows
+            Message(seq, message_id, body, sent_at, count, first, f"{seq}:{token}", _load(attrs))
+            for seq, message_id, body, sent_at, count, first, attrs in rows
         ]
 
     def dead_letter(self, pipeline: str, max_receive_count: int, now: float) -> int:
@@ -205,8 +219,9 @@ class Store:
         with self.transaction() as conn:
             conn.execute(
                 "INSERT INTO dead_letters"
-                " (pipeline, message_id, body, sent_at, receive_count, dead_at)"
-                " SELECT pipeline, message_id, body, sent_at, receive_count, ? FROM messages"
+                " (pipeline, message_id, body, sent_at, receive_count, dead_at, attributes)"
+                " SELECT pipeline, message_id, body, sent_at, receive_count, ?, attributes"
+                " FROM messages"
                 " WHERE pipeline = ? AND receive_count >= ? AND visible_at <= ? ORDER BY seq",
                 (now, pipeline, max_receive_count, now),
             )
@@ -225,7 +240,7 @@ class Store:
         with self._write_lock:
             self._ingest.execute(
                 "INSERT INTO dead_letters (pipeline, message_id, body, sent_at, receive_count,"
-                " dead_at, outcome, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                " dead_at, outcome, reason, attributes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     pipeline,
                     letter.message_id,
@@ -235,6 +250,7 @@ class Store:
                     now,
                     letter.outcome,
                     letter.reason,
+                    _dump(letter.attributes or {}),
                 ),
             )
 
@@ -307,11 +323,14 @@ class Store:
     ) -> list[tuple[DeadLetter, float]]:
         """The dead letters with the time each was first stored (SQS's SentTimestamp)."""
         rows = self._read(
-            "SELECT message_id, body, receive_count, outcome, reason, sent_at FROM dead_letters"
-            " WHERE pipeline = ? ORDER BY seq LIMIT ?",
+            "SELECT message_id, body, receive_count, outcome, reason, attributes, sent_at"
+            " FROM dead_letters WHERE pipeline = ? ORDER BY seq LIMIT ?",
             (pipeline, -1 if limit is None else limit),
         )
-        return [(DeadLetter(str(m), str(b), int(c), o, r), float(t)) for m, b, c, o, r, t in rows]
+        return [
+            (DeadLetter(str(m), str(b), int(c), o, r, _load(a) or None), float(t))
+            for m, b, c, o, r, a, t in rows
+        ]
 
     def redrive(self, pipeline: str, now: float) -> int:
         """Move every dead letter of a pipeline back to its queue, in one transaction (so
@@ -322,13 +341,14 @@ class Store:
                 "SELECT coalesce(max(seq), 0) FROM dead_letters WHERE pipeline = ?", (pipeline,)
             ).fetchone()
             rows = conn.execute(
-                "SELECT seq, body FROM dead_letters WHERE pipeline = ? AND seq <= ? ORDER BY seq",
+                "SELECT body, attributes FROM dead_letters WHERE pipeline = ? AND seq <= ?"
+                " ORDER BY seq",
                 (pipeline, last),
             ).fetchall()
             conn.executemany(
-                "INSERT INTO messages (pipeline, message_id, body, sent_at, visible_at)"
-                " VALUES (?, ?, ?, ?, ?)",
-                [(pipeline, str(uuid.uuid4()), body, now, now) for _, body in rows],
+                "INSERT INTO messages (pipeline, message_id, body, sent_at, visible_at,"
+                " attributes) VALUES (?, ?, ?, ?, ?, ?)",
+                [(pipeline, str(uuid.uuid4()), body, now, now, attrs) for body, attrs in rows],
             )
             conn.execute(
                 "DELETE FROM dead_letters WHERE pipeline = ? AND seq <= ?", (pipeline, last)
@@ -337,17 +357,28 @@ class Store:
 
 
 def _add_missing_columns(conn: sqlite3.Connection) -> None:
-    """A database made by an older nami dev lacks the dead letters' outcome and reason, and
-    may hold rows whose sent_at and receive_count were swapped (a receive count is never a
-    Unix time, a time never a receive count): put those right before any purge reads them."""
-    have = {row[1] for row in conn.execute("PRAGMA table_info(dead_letters)")}
-    for column in ("outcome", "reason"):
-        if column not in have:
-            conn.execute(f"ALTER TABLE dead_letters ADD COLUMN {column} TEXT")
+    """A database made by an older nami dev lacks the dead letters' outcome and reason and the
+    message attributes, and may hold rows whose sent_at and receive_count were swapped (a
+    receive count is never a Unix time, a time never a receive count): put those right before
+    any purge reads them."""
+    wanted = {"messages": ("attributes",), "dead_letters": ("outcome", "reason", "attributes")}
+    for table, columns in wanted.items():
+        have = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+        for column in columns:
+            if column not in have:
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} TEXT")
     conn.execute(
         "UPDATE dead_letters SET sent_at = receive_count, receive_count = CAST(sent_at AS INTEGER)"
         " WHERE sent_at < 1000000 AND receive_count > 1000000000"
     )
+
+
+def _dump(attributes: Mapping[str, str]) -> str | None:
+    return json.dumps(dict(attributes), sort_keys=True) if attributes else None
+
+
+def _load(text: str | None) -> dict[str, str]:
+    return {str(k): str(v) for k, v in json.loads(text).items()} if text else {}
 
 
 def _marks(count: int) -> str:

@@ -122,7 +122,16 @@ def _record(settings: Settings, message: Message) -> dict[str, Any]:
         "receiptHandle": message.receipt,
         "body": message.body,
         "attributes": attributes,
-        "messageAttributes": {},
+        "messageAttributes": {
+            # Lambda's shape: https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html
+            name: {
+                "stringValue": value,
+                "stringListValues": [],
+                "binaryListValues": [],
+                "dataType": "String",
+            }
+            for name, value in message.attributes.items()
+        },
         "md5OfBody": hashlib.md5(message.body.encode()).hexdigest(),
         "eventSource": "aws:sqs",
         "eventSourceARN": settings.queue_arn,
@@ -172,6 +181,7 @@ class PipelineWorkers:
         self._stopping = threading.Event()
         self._outcomes: dict[str, str] = {}
         self._retry_after: dict[str, int] = {}  # a forward destination's Retry-After
+        self._uncounted: set[str] = set()
         self._outcomes_lock = threading.Lock()
         self._sweep_lock = threading.Lock()
         self._next_sweep = 0.0
@@ -208,10 +218,15 @@ class PipelineWorkers:
             if thread.ident is not None:  # started (a failed start stops before that)
                 thread.join()
 
-    def record_outcome(self, message_id: str, outcome: str, retry_after: int | None = None) -> None:
-        """The runtime's per-record outcome (from its log line), for the counters."""
+    def record_outcome(
+        self, message_id: str, outcome: str, retry_after: int | None = None, counted: bool = True
+    ) -> None:
+        """The runtime's per-record outcome (from its log line), for the counters (unless
+        not `counted`: a put-back copy routed, counted when its webhook was first routed)."""
         with self._outcomes_lock:
             self._outcomes[message_id] = outcome
+            if not counted:
+                self._uncounted.add(message_id)
             if retry_after is not None:
                 self._retry_after[message_id] = retry_after
 
@@ -285,10 +300,13 @@ class PipelineWorkers:
         with self._outcomes_lock:
             outcomes = [self._outcomes.pop(m.message_id, HANDLED) for m in messages]
             after = {m.message_id: self._retry_after.pop(m.message_id, None) for m in messages}
+            uncounted = {m.message_id for m in messages} & self._uncounted
+            self._uncounted -= uncounted
         self._postpone([m for m in messages if m.message_id in keep], after)
         counts = Counter(
             o if o in DONE_OUTCOMES and m.message_id not in keep else "failed"
             for m, o in zip(messages, outcomes, strict=True)
+            if m.message_id not in uncounted or m.message_id in keep
         )
         self._counters.add(in_flight=-len(messages), **counts)
 

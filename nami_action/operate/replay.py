@@ -12,6 +12,9 @@ second copy within its 5 minutes.
 
 The whole file is read and checked first: a line that is not an exported webhook is one error
 with its line number, and nothing is sent.
+
+A router's put-back copy (`nami-routes`: the routes it still owes, runtime/router.py) is
+replayed with that attribute, so it goes to those routes only, as a redrive would send it.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import binascii
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +34,8 @@ from nami_action.envelope import IncomingRequest, encode_envelope
 from nami_action.errors import NamiError
 from nami_action.operate.pipelines import DeployedPipeline, queue_name_of
 from nami_action.operate.redrive import JOURNAL_FOLDER, Journal, copy_of
+from nami_action.runtime.deadletters import CARRIED_ATTRIBUTES
+from nami_action.runtime.router import string_attributes
 
 Progress = Callable[[int, int], None]  # sent so far, to send in all
 
@@ -42,6 +47,8 @@ class Exported:
     message_id: str
     body: str  # the envelope, as the ingress stores it
     group_id: str | None
+    # What the webhook still is (a put-back copy's owed routes): SQS MessageAttributes.
+    carried: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -103,7 +110,21 @@ def _exported(record: dict[str, Any]) -> Exported:
     )
     attributes = record.get("attributes") or {}
     group = attributes.get("MessageGroupId") if isinstance(attributes, dict) else None
-    return Exported(record["messageId"], encode_envelope(request), group)
+    return Exported(record["messageId"], encode_envelope(request), group, _carried(record))
+
+
+def _carried(record: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """The exported message attributes a replay keeps (as export wrote them: SQS's shape)."""
+    exported = record.get("messageAttributes") or {}
+    if not isinstance(exported, dict):
+        raise ValueError("`messageAttributes` is not an object")
+    kept = {}
+    for name in CARRIED_ATTRIBUTES:
+        value = exported.get(name)
+        text = value.get("StringValue") if isinstance(value, dict) else None
+        if isinstance(text, str) and text:
+            kept[name] = text
+    return string_attributes(kept)
 
 
 def replay_journal(folder: Path, queue_url: str) -> Journal:
@@ -149,6 +170,7 @@ def replay(
 def _as_message(webhook: Exported) -> QueueMessage:
     """The exported webhook as redrive's copy_of takes it: the copy carries `nami-redrive-of`
     (the DLQ message id) and, on FIFO, that id as its deduplication id. Not the DLQ's
-    `nami-outcome`/`nami-reason`: those said why it left the queue, not what it is now."""
+    `nami-outcome`/`nami-reason`: those said why it left the queue, not what it is now; but
+    what it still is (a put-back copy's owed routes) goes with it."""
     attributes = {"MessageGroupId": webhook.group_id} if webhook.group_id else {}
-    return QueueMessage(webhook.message_id, "", webhook.body, attributes, {})
+    return QueueMessage(webhook.message_id, "", webhook.body, attributes, dict(webhook.carried))

@@ -7,6 +7,11 @@ or refused (the destination's 4xx: moved to the DLQ with its answer); a `routes:
 router: routed (sent to each matched route's queue) or unrouted (moved to the DLQ with the
 reason, or dropped with `unrouted: drop`). One JSON log line per record, and one CloudWatch
 Embedded Metric Format line per batch with the counts.
+
+`Routed` counts webhooks, once each: when the router first sends one to its routes. A copy it
+put back for the routes still owed is logged as `routed` again (with `putBackCopy`), where
+it went, but not counted again: a webhook that two routes got, one of them 30 s later, is
+one `Routed`, as a webhook sent to two routes at once is.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from .config import DedupeConfig, RuntimeConfig
 from .deadletters import DeadLetters
 from .dedupe import Markers, event_id
 from .forward import Refused, RetryLater
-from .router import UNROUTED_REASON, Router
+from .router import UNROUTED_REASON, Router, owed_routes
 from .verify import MISMATCH, VerifySettings, verify
 from .webhook import MalformedEnvelope, Webhook, decode_envelope
 
@@ -87,6 +92,13 @@ class Outcome:
     retry_error: str | None = None  # why the schedule could not be applied
     retry_after: int | None = None  # a `forward` destination's Retry-After, in seconds
     routes: list[str] | None = None  # the router: the routes it went to
+    # The router: a copy it put back, owing some routes (counted when first routed, not again)
+    put_back_copy: bool = False
+
+    @property
+    def counted(self) -> bool:
+        """Whether the batch's metrics count it (see the module's docstring)."""
+        return not (self.put_back_copy and self.outcome == ROUTED)
 
     @property
     def failed(self) -> bool:
@@ -130,7 +142,8 @@ class Consumer:
                 outcome = self.run_record(record, lease_until)
             if outcome.failed:
                 self._postpone(record, outcome)
-            counts[outcome.outcome] += 1
+            if outcome.counted:
+                counts[outcome.outcome] += 1
             self.emit(self.log_line(outcome))
             if outcome.failed:
                 failures.append({"itemIdentifier": outcome.message_id})
@@ -211,6 +224,7 @@ class Consumer:
                 reason += f"; {', '.join(routed.sent)} got it and may see it again"
             outcome = Outcome(FAILED, message_id, webhook.id, reason=reason, error=routed.error)
         outcome.routes = routed.sent
+        outcome.put_back_copy = owed_routes(record) is not None
         return outcome
 
     def _verify(self, webhook: Webhook) -> str | None:
@@ -328,6 +342,7 @@ class Consumer:
             "retryError": outcome.retry_error,
             "retryAfter": outcome.retry_after,
             "routes": outcome.routes,
+            "putBackCopy": outcome.put_back_copy or None,
         }
         line.update({k: v for k, v in optional.items() if v is not None})
         return json.dumps(line, ensure_ascii=False, separators=(",", ":"))

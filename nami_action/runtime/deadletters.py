@@ -3,7 +3,8 @@
 Deleting it would lose it without a trace; retrying it would only burn receives. So the
 runtime sends the record body, unchanged (so `nami dlq redrive` can replay it), to the
 dead-letter queue with why as message attributes, and reports the record done only after
-SQS confirmed the send.
+SQS confirmed the send. What the record's own attributes say it still is goes with it
+(CARRIED_ATTRIBUTES), as SQS's own redrive after `maxReceiveCount` keeps every attribute.
 """
 
 from __future__ import annotations
@@ -11,10 +12,16 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
+from .router import ROUTES_ATTRIBUTE, record_attribute, string_attributes
+
 OUTCOME_ATTRIBUTE = "nami-outcome"
 REASON_ATTRIBUTE = "nami-reason"
 REASON_LIMIT = 500  # characters: a reason is a short sentence, never a payload
 FIFO_GROUP = "nami"  # the ingress's group when a record carries none
+# Kept when a record is moved to the DLQ: a router's put-back copy owes only some routes
+# (`nami-routes`); a redrive or replay of it must go to those only, not be matched again
+# into routes that already got it.
+CARRIED_ATTRIBUTES = (ROUTES_ATTRIBUTE,)
 
 
 class DeadLetters(Protocol):
@@ -27,10 +34,13 @@ class DeadLetters(Protocol):
 
 def attributes(outcome: str, reason: str) -> dict[str, dict[str, str]]:
     """The SQS message attributes that say why a webhook is in the DLQ."""
-    return {
-        OUTCOME_ATTRIBUTE: {"DataType": "String", "StringValue": outcome},
-        REASON_ATTRIBUTE: {"DataType": "String", "StringValue": clean_reason(reason)},
-    }
+    return string_attributes({OUTCOME_ATTRIBUTE: outcome, REASON_ATTRIBUTE: clean_reason(reason)})
+
+
+def carried(record: Mapping[str, Any]) -> dict[str, str]:
+    """The record's CARRIED_ATTRIBUTES that are set, name -> value."""
+    found = {name: record_attribute(record, name) for name in CARRIED_ATTRIBUTES}
+    return {name: value for name, value in found.items() if value}
 
 
 def clean_reason(reason: str) -> str:
@@ -60,7 +70,10 @@ class SqsDeadLetters:
         params: dict[str, Any] = {
             "QueueUrl": self.queue_url,
             "MessageBody": body,
-            "MessageAttributes": attributes(outcome, reason),
+            "MessageAttributes": {
+                **string_attributes(carried(record)),
+                **attributes(outcome, reason),
+            },
         }
         if self.queue_url.endswith(".fifo"):
             # A FIFO DLQ needs a group; the message id as deduplication id makes a resend

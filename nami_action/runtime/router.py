@@ -99,13 +99,25 @@ def no_handler(webhook: Any) -> None:
 
 
 def owed_routes(record: Mapping[str, Any]) -> list[str] | None:
-    """The `nami-routes` attribute of a put-back copy (Lambda's record shape), or None."""
-    attributes = record.get("messageAttributes") or {}
-    value = attributes.get(ROUTES_ATTRIBUTE) if isinstance(attributes, Mapping) else None
-    text = value.get("stringValue") if isinstance(value, Mapping) else None
-    if not isinstance(text, str):
+    """The `nami-routes` attribute of a put-back copy, or None."""
+    text = record_attribute(record, ROUTES_ATTRIBUTE)
+    if text is None:
         return None
     return [name for name in text.split(",") if name]
+
+
+def record_attribute(record: Mapping[str, Any], name: str) -> str | None:
+    """A string message attribute of an SQS record in Lambda's shape
+    (`messageAttributes.<name>.stringValue`; `nami dev` builds its records the same way)."""
+    attributes = record.get("messageAttributes") or {}
+    value = attributes.get(name) if isinstance(attributes, Mapping) else None
+    text = value.get("stringValue") if isinstance(value, Mapping) else None
+    return text if isinstance(text, str) else None
+
+
+def string_attributes(values: Mapping[str, str]) -> dict[str, dict[str, str]]:
+    """String message attributes in SendMessage's shape."""
+    return {name: {"DataType": "String", "StringValue": value} for name, value in values.items()}
 
 
 def route_queue_url(queue_url: str, route: str) -> str:
@@ -125,9 +137,7 @@ class SqsSender:
             self._client = self._factory()
         params: dict[str, Any] = {"QueueUrl": queue, "MessageBody": body}
         if attributes:
-            params["MessageAttributes"] = {
-                k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()
-            }
+            params["MessageAttributes"] = string_attributes(attributes)
         if delay:
             params["DelaySeconds"] = delay
         self._client.send_message(**params)

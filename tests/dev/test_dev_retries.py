@@ -42,7 +42,7 @@ def test_failing_webhook_is_retried_then_dead_lettered(
     calls = project.calls()
     assert [c["count"] for c in calls if c["n"] == 1] == [1, 2]  # receive count as SQS counts
     assert [c["n"] for c in calls].count(2) == 1
-    ((_, envelope, receives, outcome, _),) = app.store.dead_letters("flaky")
+    ((_, envelope, receives, outcome, _, _),) = app.store.dead_letters("flaky")
     assert outcome is None  # moved by its receives running out, not by the runtime
     assert receives == 2
     assert decode_envelope(envelope).body == fail_body.encode()
@@ -140,7 +140,7 @@ def test_retries_follow_the_schedule_not_the_visibility_timeout(
     gaps = [later["at"] - earlier["at"] for earlier, later in itertools.pairwise(calls)]
     for gap, delay in zip(gaps, (1, 2, 2), strict=True):
         assert delay - 0.05 <= gap < delay + 1.5, gaps
-    ((_, _, receives, outcome, _),) = app.store.dead_letters("flaky")
+    ((_, _, receives, outcome, _, _),) = app.store.dead_letters("flaky")
     assert (receives, outcome) == (4, None)
     wait_for(lambda: app.counters["flaky"].snapshot().failed >= 4, what="the failed count")
     assert app.counters["flaky"].snapshot().failed == 4

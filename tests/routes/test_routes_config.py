@@ -564,6 +564,8 @@ def test_a_routes_changed_setting_opens_its_pipeline_in_the_pr_comment(
 
 
 def test_the_router_reads_only_the_verify_secret_and_each_route_its_own(tmp_path: Path) -> None:
+    """The router's function gets what routing needs (NAMI_CONFIG, its queue, its DLQ), not the
+    handlers' `consumer.environment`, secret or not: that is each route's."""
     for folder in ("billing", "crm"):
         (tmp_path / "consumers" / folder).mkdir(parents=True)
         (tmp_path / "consumers" / folder / "handler.py").write_text("def handle(w): pass\n")
@@ -574,7 +576,7 @@ project: acme
 pipelines:
   stripe:
     verify: {scheme: stripe, secret: ssm:/acme/stripe}
-    consumer: {environment: {DB_PASSWORD: "ssm:/acme/db"}}
+    consumer: {environment: {DB_PASSWORD: "ssm:/acme/db", DB_HOST: db.internal}}
     routes:
       billing: {match: {json: $.type, prefix: "invoice."},
                 consumer: {code: consumers/billing, environment: {LEDGER: "ssm:/acme/ledger"}}}
@@ -583,9 +585,11 @@ pipelines:
     compiled = compile_config(load_config(path), {"stripe": CODE}, use_cache=False)
     resources = json.loads(compiled["acme-stripe"])["Resources"]
 
+    def variables(function: str) -> dict[str, Any]:
+        return dict(resources[function]["Properties"]["Environment"]["Variables"])
+
     def nami_config(function: str) -> dict[str, Any]:
-        variables = resources[function]["Properties"]["Environment"]["Variables"]
-        return dict(json.loads(variables["NAMI_CONFIG"]))
+        return dict(json.loads(variables(function)["NAMI_CONFIG"]))
 
     def policy(role: str) -> str:
         return json.dumps(resources[role]["Properties"]["Policies"])
@@ -601,3 +605,10 @@ pipelines:
     assert "/acme/ledger" in policy("RouteBillingConsumerRole")
     assert nami_config("RouteCrmConsumer")["secrets"] == {"DB_PASSWORD": "ssm:/acme/db"}
     assert "/acme/db" in policy("RouteCrmConsumerRole")
+    assert sorted(variables("Consumer")) == [
+        "NAMI_CONFIG",
+        "NAMI_DEAD_LETTER_QUEUE_URL",
+        "NAMI_QUEUE_URL",
+    ]
+    assert variables("RouteBillingConsumer")["DB_HOST"] == "db.internal"
+    assert variables("RouteCrmConsumer")["DB_HOST"] == "db.internal"

@@ -13,9 +13,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from nami_action.cli import cli
 from nami_action.dev.app import DevApp
 from nami_action.dev.consumers import DevError
+from nami_action.runtime import router
+from nami_action.runtime.router import ROUTES_ATTRIBUTE
 from tests.dev.inspector_support import api
 from tests.forward.conftest import SECRET
 from tests.forward.destination import Destination, Received, post, wait_until
@@ -146,3 +150,87 @@ def test_the_inspector_shows_where_each_webhook_went(
         "crm",
         "by the router",
     )
+
+
+# As Lambda's router (runtime/router.py): a send that fails after another route got the webhook
+# puts a copy back owing only the routes that failed. A trigger makes the local queue refuse
+# the `audit` route's writes, as a full disk would (SQLite aborts the INSERT).
+REFUSE_AUDIT = (
+    "CREATE TRIGGER refuse_audit BEFORE INSERT ON messages WHEN NEW.pipeline = 'stripe/audit'"
+    " BEGIN SELECT RAISE(ABORT, 'disk I/O error (test)'); END"
+)
+# Retries a second apart, so a test does not wait for the visibility timeout.
+FAST_RETRY = "consumer: {retry: {backoff: fixed, initial: 1}}"
+KEYS = {f"NAMI_DEV_FORWARD_SECRET_STRIPE_{r}": SECRET for r in ("CRM", "AUDIT", "REST")}
+
+
+def router_lines(app: DevApp) -> list[dict[str, object]]:
+    log = (app.options.data_dir / "consumer.log").read_text().splitlines()
+    lines = [json.loads(x) for x in log]
+    return [x for x in lines if x.get("pipeline") == "stripe" and "outcome" in x]
+
+
+def test_a_failed_send_to_one_route_is_put_back_for_that_route_only(
+    destination: Destination,
+    routes_project: Callable[..., Path],
+    start_dev: Callable[..., DevApp],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(router, "REQUEUE_DELAY", 2)
+    config = routes_project(destination.url, FAST_RETRY)
+    app = start_dev(config, env=KEYS)
+    app.store.write(REFUSE_AUDIT)
+    send(app, "invoice.paid", "evt_1", **{"X-Audit": "1"})  # billing and audit
+
+    wait_until(lambda: any("reason" in x for x in router_lines(app)), 30, "the put-back")
+    app.store.write("DROP TRIGGER refuse_audit")  # the disk has room again
+    wait_until(lambda: len(destination.delivered()) == 1, 30, "audit delivered")
+    wait_until(lambda: len(handled(config)) >= 1, 30, "billing handled")
+    time.sleep(0.5)  # a second copy anywhere would show by now
+
+    assert [event["id"] for event in handled(config)] == ["evt_1"]  # once
+    assert by_path(destination.delivered()) == {"/audit": ["evt_1"]}
+    first, copy = router_lines(app)
+    assert (first["outcome"], first["routes"], first["reason"]) == (
+        "routed",
+        ["billing"],
+        "put back for audit",
+    )
+    assert (copy["outcome"], copy["routes"], copy["putBackCopy"]) == ("routed", ["audit"], True)
+    counts = app.counters["stripe"].snapshot()
+    assert (counts.routed, counts.failed) == (1, 0)  # one webhook, counted once
+
+
+def test_a_put_back_copy_in_the_dead_letters_is_redriven_to_the_routes_it_owes(
+    destination: Destination,
+    routes_project: Callable[..., Path],
+    start_dev: Callable[..., DevApp],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """The copy owing `audit` fails until its receives run out; its dead letter keeps
+    `nami-routes` (and so does its export), and a redrive sends it to `audit` only."""
+    monkeypatch.setattr(router, "REQUEUE_DELAY", 0)
+    config = routes_project(destination.url, f"queue: {{max_receive_count: 2}}\n{FAST_RETRY}")
+    app = start_dev(config, env=KEYS)
+    app.store.write(REFUSE_AUDIT)
+    send(app, "invoice.paid", "evt_1", **{"X-Audit": "1"})
+    wait_until(lambda: app.store.depth("stripe", time.time()).dead == 1, 30, "the dead letter")
+
+    (letter,) = app.store.dead_letters("stripe")
+    assert letter.attributes == {ROUTES_ATTRIBUTE: "audit"}
+    out = tmp_path / "letters.jsonl"
+    data = ["--dev", "--data", str(app.options.data_dir), "--config", str(config)]
+    exported = CliRunner().invoke(cli, ["dlq", "export", "stripe", "--out", str(out), *data])
+    assert exported.exit_code == 0, exported.output
+    (line,) = [json.loads(x) for x in out.read_text().splitlines()]
+    assert line["messageAttributes"][ROUTES_ATTRIBUTE]["StringValue"] == "audit"
+
+    app.store.write("DROP TRIGGER refuse_audit")
+    redriven = CliRunner().invoke(cli, ["dlq", "redrive", "stripe", *data])
+    assert redriven.exit_code == 0, redriven.output
+    wait_until(lambda: len(destination.delivered()) == 1, 30, "audit delivered")
+    time.sleep(0.5)
+
+    assert [event["id"] for event in handled(config)] == ["evt_1"]  # billing: still once
+    assert by_path(destination.delivered()) == {"/audit": ["evt_1"]}

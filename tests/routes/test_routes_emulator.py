@@ -12,6 +12,8 @@ https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import time
 from collections.abc import Callable
@@ -29,7 +31,7 @@ from nami_action.config.routes import logical_prefix
 from nami_action.envelope import IncomingRequest, encode_envelope
 from nami_action.operate.dlq import peek
 from nami_action.plan.planner import PlanOptions, make_plan, plan_destroy
-from nami_action.runtime import entry, router
+from nami_action.runtime import entry, router, secrets
 from tests.stand_in import FAST, cold_container, deploy_and_stand_in
 
 BUCKET = "rttest-artifacts"
@@ -67,8 +69,10 @@ def route_batch(aws: Aws, queue_url: str) -> int:
         MessageSystemAttributeNames=["All"],
         MessageAttributeNames=["All"],
     ).get("Messages", [])
+    arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
     records = [
         {
+            "eventSourceARN": arn["Attributes"]["QueueArn"],
             "messageId": m["MessageId"],
             "receiptHandle": m["ReceiptHandle"],
             "body": m["Body"],
@@ -185,6 +189,28 @@ def test_unrouted_is_kept_in_the_dead_letter_queue_with_its_reason(
     assert "Traceback" not in wrong.output
 
 
+def refuse_sends(aws: Aws, queue_url: str) -> Callable[[], None]:
+    """Delete a route's queue (SendMessage to it fails); returns what makes it again."""
+    sqs = aws.client("sqs")
+    attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["All"])
+    kept = {
+        k: v
+        for k, v in attributes["Attributes"].items()
+        if k in ("VisibilityTimeout", "MessageRetentionPeriod")
+    }
+    sqs.delete_queue(QueueUrl=queue_url)
+    return lambda: sqs.create_queue(QueueName=queue_url.rsplit("/", 1)[-1], Attributes=kept)
+
+
+def printed_lines(capsys: pytest.CaptureFixture[str]) -> list[dict[str, object]]:
+    return [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.startswith("{")]
+
+
+def routed_count(lines: list[dict[str, object]]) -> int:
+    """`Routed`, summed over the batches' EMF lines."""
+    return sum(int(str(x["Routed"])) for x in lines if "_aws" in x)
+
+
 def test_a_refused_send_reaches_that_route_later_and_the_others_once(
     aws: Aws,
     monkeypatch: pytest.MonkeyPatch,
@@ -194,28 +220,28 @@ def test_a_refused_send_reaches_that_route_later_and_the_others_once(
     resources = deploy_routes(aws, monkeypatch, routes_project("https://app.example.com"))
     inbox = resources[names.QUEUE]
     monkeypatch.setattr(router, "REQUEUE_DELAY", 0)  # the put-back copy is routed at once
-    sqs = aws.client("sqs")
     audit = route_queue(resources, "audit")
-    attributes = sqs.get_queue_attributes(QueueUrl=audit, AttributeNames=["All"])["Attributes"]
-    sqs.delete_queue(QueueUrl=audit)  # SendMessage to it now fails
+    restore = refuse_sends(aws, audit)
     send(aws, inbox, "customer.updated", "evt_4", **{"X-Audit": "1"})
     assert route_batch(aws, inbox) == 1
 
-    line = next(json.loads(x) for x in capsys.readouterr().out.splitlines() if '"routes"' in x)
+    first = printed_lines(capsys)
+    line = next(x for x in first if "routes" in x)
     assert (line["outcome"], line["routes"], line["reason"]) == (
         "routed",
         ["crm"],
         "put back for audit",
     )
-    name = audit.rsplit("/", 1)[-1]
-    kept = {
-        k: v for k, v in attributes.items() if k in ("VisibilityTimeout", "MessageRetentionPeriod")
-    }
-    sqs.create_queue(QueueName=name, Attributes=kept)  # the route's queue is back
+    restore()  # the route's queue is back
     drain_router(aws, inbox)
 
     assert queued_ids(aws, route_queue(resources, "crm")) == ["evt_4"]  # once
     assert queued_ids(aws, audit) == ["evt_4"]
+    then = printed_lines(capsys)
+    copy = next(x for x in then if "routes" in x)
+    assert (copy["outcome"], copy["routes"], copy["putBackCopy"]) == ("routed", ["audit"], True)
+    # One webhook, routed to two routes in two goes: `Routed` counts it once.
+    assert routed_count(first + then) == 1
 
 
 def test_a_routes_dead_letters_are_peeked_and_redriven_by_its_name(
@@ -268,3 +294,122 @@ def test_webhooks_in_a_dropped_routes_queue_are_warned_of_and_counted_by_destroy
     (gone,) = plan_destroy(config, aws, ("stripe",), options).plan.pipelines
     assert gone.messages_waiting == 1
     assert any(w.loses_messages for w in gone.warnings)
+
+
+GITHUB_SECRET = "/rttest/github"
+
+
+def signed_project(routes_project: Callable[..., Path]) -> Path:
+    """The routes project, verified with GitHub's scheme and a secret in SSM."""
+    path = routes_project("https://app.example.com")
+    secret = f"verify: {{scheme: github, secret: 'ssm:{GITHUB_SECRET}'}}"
+    path.write_text(path.read_text().replace("verify: {scheme: none}", secret))
+    return path
+
+
+def send_signed(aws: Aws, queue_url: str, secret: str, event_type: str, event_id: str) -> None:
+    body = json.dumps({"id": event_id, "type": event_type}).encode()
+    signature = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    request = IncomingRequest(
+        method="POST",
+        path="/live/stripe",
+        headers={"X-Hub-Signature-256": signature, "X-Audit": "1"},
+        body=body,
+        source_ip="203.0.113.9",
+        request_id=f"req-{event_id}",
+        received_at_ms=int(time.time() * 1000),
+    )
+    aws.client("sqs").send_message(QueueUrl=queue_url, MessageBody=encode_envelope(request))
+
+
+def new_container() -> None:
+    entry.reset()
+    secrets.clear_cache()
+
+
+def owed(letter_attributes: dict[str, dict[str, str]]) -> str | None:
+    return letter_attributes.get(router.ROUTES_ATTRIBUTE, {}).get("StringValue")
+
+
+def test_a_put_back_copy_the_router_dead_letters_is_redriven_to_the_routes_it_owes(
+    aws: Aws,
+    monkeypatch: pytest.MonkeyPatch,
+    routes_project: Callable[..., Path],
+) -> None:
+    """The copy owing `audit` is rejected (the secret was rotated meanwhile): the router moves
+    it to the DLQ with the reason, and with `nami-routes`; once the secret is put right, a
+    redrive sends it to `audit` only: `crm` got it the first time and does not again."""
+    ssm = aws.client("ssm")
+    ssm.put_parameter(Name=GITHUB_SECRET, Value="one", Type="SecureString")
+    path = signed_project(routes_project)
+    resources = deploy_routes(aws, monkeypatch, path)
+    inbox, dlq = resources[names.QUEUE], resources[names.DEAD_LETTER_QUEUE]
+    monkeypatch.setattr(router, "REQUEUE_DELAY", 0)
+    restore = refuse_sends(aws, route_queue(resources, "audit"))
+    send_signed(aws, inbox, "one", "customer.updated", "evt_owed")
+    assert route_batch(aws, inbox) == 1  # crm got it; a copy owing audit is put back
+
+    ssm.put_parameter(Name=GITHUB_SECRET, Value="two", Type="SecureString", Overwrite=True)
+    new_container()  # reads `two`
+    drain_router(aws, inbox)  # the copy, signed with `one`: rejected
+
+    (letter,) = peek(aws, dlq, 10)
+    assert letter.outcome == "rejected"
+    assert owed(letter.message.message_attributes) == "audit"
+
+    ssm.put_parameter(Name=GITHUB_SECRET, Value="one", Type="SecureString", Overwrite=True)
+    new_container()  # reads the secret put right
+    restore()
+    redriven = CliRunner().invoke(
+        cli, ["dlq", "redrive", "stripe", "--config", str(path), "--poll-seconds", "0.05"]
+    )
+    assert redriven.exit_code == 0, redriven.output
+    drain_router(aws, inbox)
+
+    assert queued_ids(aws, route_queue(resources, "audit")) == ["evt_owed"]
+    assert queued_ids(aws, route_queue(resources, "crm")) == ["evt_owed"]  # still once
+    assert queued_ids(aws, dlq) == []
+
+
+def test_a_put_back_copy_whose_receives_ran_out_is_replayed_to_the_routes_it_owes(
+    aws: Aws,
+    monkeypatch: pytest.MonkeyPatch,
+    routes_project: Callable[..., Path],
+    tmp_path: Path,
+) -> None:
+    """The copy owing `audit` fails until SQS's own redrive (maxReceiveCount) moves it to the
+    DLQ, attributes and all; exported and replayed, it goes to `audit` only."""
+    settings = "queue: {max_receive_count: 2}\nconsumer: {retry: {backoff: fixed, initial: 1}}"
+    path = routes_project("https://app.example.com", settings)
+    resources = deploy_routes(aws, monkeypatch, path)
+    inbox, dlq = resources[names.QUEUE], resources[names.DEAD_LETTER_QUEUE]
+    monkeypatch.setattr(router, "REQUEUE_DELAY", 0)
+    restore = refuse_sends(aws, route_queue(resources, "audit"))
+    send(aws, inbox, "customer.updated", "evt_owed", **{"X-Audit": "1"})
+    deadline = time.monotonic() + 30
+    while (
+        aws.client("sqs").get_queue_attributes(
+            QueueUrl=dlq, AttributeNames=["ApproximateNumberOfMessages"]
+        )["Attributes"]["ApproximateNumberOfMessages"]
+        == "0"
+    ):
+        assert time.monotonic() < deadline, "the copy never reached the DLQ"
+        if not route_batch(aws, inbox):
+            time.sleep(0.2)  # the failed copy is hidden for its retry delay (1 s)
+
+    (letter,) = peek(aws, dlq, 10)
+    assert letter.outcome is None  # its receives ran out: SQS moved it, not the runtime
+    assert owed(letter.message.message_attributes) == "audit"
+    out = tmp_path / "letters.jsonl"
+    config = str(path)
+    exported = CliRunner().invoke(
+        cli, ["dlq", "export", "stripe", "--config", config, "--out", out]
+    )
+    assert exported.exit_code == 0, exported.output
+    restore()
+    replayed = CliRunner().invoke(cli, ["replay", "stripe", "--config", config, "--from", out])
+    assert replayed.exit_code == 0, replayed.output
+    drain_router(aws, inbox)
+
+    assert queued_ids(aws, route_queue(resources, "audit")) == ["evt_owed"]
+    assert queued_ids(aws, route_queue(resources, "crm")) == ["evt_owed"]  # still once
