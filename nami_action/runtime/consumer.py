@@ -207,6 +207,16 @@ class Consumer:
         """Send to each matched route's queue; a webhook no route matched is kept in the DLQ
         (or, with `unrouted: drop`, counted and logged only)."""
         names = router.choose(record, webhook)
+        owed = owed_routes(record)
+        if not names and owed is not None:
+            # A put-back copy owing only routes since removed from nami.yaml: the routes that
+            # remain got it. Kept (whatever `unrouted` says) with the routes it still owes.
+            reason = (
+                f"owed to {', '.join(owed) or 'no route'}, no longer among this pipeline's routes"
+            )
+            return self._dead_letter(
+                record, Outcome(UNROUTED, message_id, webhook.id, reason=reason)
+            )
         if not names:
             if self.config.unrouted == "drop":
                 reason = f"{UNROUTED_REASON}; dropped (unrouted: drop)"
@@ -224,7 +234,7 @@ class Consumer:
                 reason += f"; {', '.join(routed.sent)} got it and may see it again"
             outcome = Outcome(FAILED, message_id, webhook.id, reason=reason, error=routed.error)
         outcome.routes = routed.sent
-        outcome.put_back_copy = owed_routes(record) is not None
+        outcome.put_back_copy = owed is not None
         return outcome
 
     def _verify(self, webhook: Webhook) -> str | None:

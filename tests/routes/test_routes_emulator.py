@@ -189,6 +189,37 @@ def test_unrouted_is_kept_in_the_dead_letter_queue_with_its_reason(
     assert "Traceback" not in wrong.output
 
 
+def test_a_copy_owing_only_removed_routes_is_kept_with_a_reason_that_says_so(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch, routes_project: Callable[..., Path]
+) -> None:
+    resources = deploy_routes(aws, monkeypatch, routes_project("https://app.example.com"))
+    inbox = resources[names.QUEUE]
+    request = IncomingRequest(
+        method="POST",
+        path="/live/stripe",
+        headers={"Content-Type": "application/json"},
+        body=json.dumps({"id": "evt_owed", "type": "invoice.paid"}).encode(),
+        source_ip="203.0.113.9",
+        request_id="req-owed",
+        received_at_ms=int(time.time() * 1000),
+    )
+    # A copy put back for a route `ledger` that a later deploy removed.
+    aws.client("sqs").send_message(
+        QueueUrl=inbox,
+        MessageBody=encode_envelope(request),
+        MessageAttributes={
+            router.ROUTES_ATTRIBUTE: {"DataType": "String", "StringValue": "ledger"}
+        },
+    )
+    drain_router(aws, inbox)
+
+    (letter,) = peek(aws, resources[names.DEAD_LETTER_QUEUE], 10)
+    assert letter.outcome == "unrouted"
+    assert letter.reason == "owed to ledger, no longer among this pipeline's routes"
+    # Not matched again: billing (which invoice.paid matches) got nothing.
+    assert queued_ids(aws, route_queue(resources, "billing")) == []
+
+
 def refuse_sends(aws: Aws, queue_url: str) -> Callable[[], None]:
     """Delete a route's queue (SendMessage to it fails); returns what makes it again."""
     sqs = aws.client("sqs")
