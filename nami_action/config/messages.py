@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 import types
 import typing
 from collections.abc import Iterable
@@ -128,6 +129,13 @@ def _dotted(path: PathKey) -> str:
     )
 
 
+def _hide(message: str, value: str) -> str:
+    """`message` with each quote of `value` hidden. Only where it stands alone: a short value
+    (`e`, `ssm:`) also occurs inside the message's own words and examples (`ssm:/path`)."""
+    alone = re.compile(rf"(?<![\w:/.-]){re.escape(value)}(?![\w:/.-])")
+    return alone.sub("(value not shown)", message)
+
+
 def _looks_like_credential(value: Any) -> bool:
     """A credential pasted where it does not belong (e.g. `verify: sk_live_...`)."""
     return isinstance(value, str) and credential_kind(value) is not None
@@ -147,7 +155,7 @@ def _describe(error: ErrorDetails, key: int | str, *, secret: bool = False) -> s
     if kind == "value_error":
         message = str(error["msg"]).removeprefix("Value error, ")
         if secret and isinstance(error.get("input"), str) and error["input"]:
-            message = message.replace(error["input"], "(value not shown)")
+            message = _hide(message, error["input"])
         return message
     if kind in TYPE_NAMES:
         return f"must be {TYPE_NAMES[kind]}, not {_show(given)}"

@@ -229,4 +229,5 @@ def json_line(event: WebhookEvent) -> str:
 
 
 def since_ms(seconds: int, now_ms: int) -> int:
-    return now_ms - seconds * 1000
+    # CloudWatch Logs refuses a startTime before 1970; looking back further is looking at all.
+    return max(0, now_ms - seconds * 1000)
