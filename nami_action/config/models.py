@@ -543,7 +543,8 @@ class ConsumerSettings(Strict):
     environment: dict[Annotated[str, Field(pattern=ENV_NAME_PATTERN)], ValueOrReference] = Field(
         default_factory=dict,
         description="Environment variables; a value `ssm:/...` or `secretsmanager:...` is "
-        "resolved at cold start and never stored in the template.",
+        "resolved at cold start and never stored in the template (a value starting `ssm:` or "
+        "`secretsmanager:` must be such a reference).",
     )
     batch_size: int = Field(default=10, ge=1, le=10000, description="Records per invocation.")
     batching_window: Annotated[int, Seconds(0, 300, "Wait to fill a batch (needed above 10).")] = 0
@@ -941,7 +942,8 @@ class Forward(Strict):
     ] = Field(
         default_factory=dict,
         description="Headers added to every delivery (over the sender's); a value "
-        "`ssm:/...` or `secretsmanager:...` is resolved at cold start, e.g. a bearer token.",
+        "`ssm:/...` or `secretsmanager:...` is resolved at cold start, e.g. a bearer token (a "
+        "value starting `ssm:` or `secretsmanager:` must be such a reference).",
     )
     path: Literal["append", "none"] = Field(
         default="append",
