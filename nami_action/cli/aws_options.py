@@ -21,14 +21,17 @@ _ROLE_ARN = re.compile(r"arn:aws(-[a-z]+)*:iam::[0-9]{12}:role/[\w+=,.@/-]{1,512
 
 
 def _checked(
-    check: Callable[[str], str | None],
+    check: Callable[[str], str | None], *, empty: str | None = None
 ) -> Callable[[click.Context, click.Parameter, str | None], str | None]:
     """A click callback: the value, or a usage error saying what is wrong with it (botocore
-    would fail later with a ValueError, or send the wrong value to AWS)."""
+    would fail later with a ValueError, or send the wrong value to AWS). An empty value is
+    the default, as if not given, unless `empty` says why it is refused."""
 
     def callback(_context: click.Context, _parameter: click.Parameter, value: str | None) -> Any:
+        if value == "" and empty:
+            raise click.BadParameter(empty)
         if not value:
-            return None  # `--region ""`: the default, as if not given
+            return None
         problem = check(value)
         if problem:
             raise click.BadParameter(f"{printable(repr(value))} {problem}")
@@ -79,7 +82,11 @@ def aws_options(command: F) -> F:
             "--endpoint-url",
             default=None,
             envvar=ENDPOINT_ENV,
-            callback=_checked(_endpoint_problem),
+            # `--endpoint-url "$EMULATOR"` with the variable unset must not mean real AWS.
+            callback=_checked(
+                _endpoint_problem,
+                empty="is empty: leave it out to use AWS's own endpoints",
+            ),
             help=f"AWS API endpoint, e.g. a local emulator (env {ENDPOINT_ENV}).",
         ),
     ]

@@ -70,6 +70,8 @@ def test_no_region_anywhere_is_said_plainly(config: Path, monkeypatch: pytest.Mo
         ("--endpoint-url=notaurl", "'notaurl' is not an http(s)://host[:port] URL"),
         ("--endpoint-url=http://[::1", "'http://[::1' is not a URL: Invalid IPv6 URL"),
         ("--endpoint-url=http://127.0.0.1:99999", "is not a URL: Port out of range"),
+        # An unset variable (`--endpoint-url "$EMULATOR"`) must not mean AWS itself.
+        ("--endpoint-url=", "'--endpoint-url': is empty: leave it out to use AWS's own"),
         ("--region=eu_west_1", "'eu_west_1' is not an AWS region name like eu-west-1"),
         ("--role-arn=deploy", "'deploy' is not an IAM role ARN like arn:aws:iam::"),
     ],
