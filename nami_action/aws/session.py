@@ -76,11 +76,14 @@ class Aws:
         """A shared client (botocore clients are thread-safe once created)."""
         with self._lock:
             if service not in self._clients:
-                client = self._session.client(
-                    service,  # type: ignore[call-overload]
-                    endpoint_url=self.target.endpoint_url,
-                    config=RETRY_CONFIG,
-                )
+                # Made on first use, often outside the caller's translate_errors: a session
+                # without a region fails here (NoRegionError), before any call.
+                with translate_errors(f"creating the AWS {service} client"):
+                    client = self._session.client(
+                        service,  # type: ignore[call-overload]
+                        endpoint_url=self.target.endpoint_url,
+                        config=RETRY_CONFIG,
+                    )
                 client.meta.events.register("before-call", self._count)
                 self._clients[service] = client
             return self._clients[service]

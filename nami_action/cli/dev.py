@@ -17,6 +17,8 @@ def _pairs(values: tuple[str, ...], option: str = "--secret") -> dict[str, str]:
         name, found, secret = value.partition("=")
         if not found or not name or not secret:
             raise click.BadParameter(f"expected PIPELINE=VALUE, got {value!r}", param_hint=option)
+        if name in pairs:  # the last one would win silently
+            raise click.BadParameter(f"{name!r} is given twice", param_hint=option)
         pairs[name] = secret
     return pairs
 

@@ -11,6 +11,7 @@ import click
 from nami_action.cli.aws_options import aws_options, connect
 from nami_action.cli.common import config_argument, handle_errors, read_config
 from nami_action.config.units import parse_duration
+from nami_action.errors import printable
 from nami_action.operate.events import (
     EventQuery,
     WebhookEvent,
@@ -29,8 +30,11 @@ from nami_action.runtime.consumer import ALL_OUTCOMES
 def _seconds(ctx: click.Context, param: click.Parameter, value: str) -> int:
     try:
         seconds = parse_duration(value)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from exc
+    except ValueError:
+        # Not parse_duration's message: nami.yaml takes a number of seconds, this flag does not.
+        raise click.BadParameter(
+            f"{printable(repr(value))} is not a duration: write 30s, 15m, 12h or 4d"
+        ) from None
     assert isinstance(seconds, int)
     return seconds
 

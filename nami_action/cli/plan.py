@@ -14,17 +14,28 @@ from nami_action.cli.common import config_argument, handle_errors, read_config
 from nami_action.cli.cost_options import cost_options
 from nami_action.cli.package import bundle_artifacts, bundle_option
 from nami_action.cost.estimate import CostOptions
-from nami_action.errors import terminal_safe
+from nami_action.errors import printable, terminal_safe
 from nami_action.plan.model import Plan
 from nami_action.plan.planner import PlanOptions, make_plan
 from nami_action.render.markdown import plan_markdown
 from nami_action.render.text import plan_text
 
 
+def _some_names(_context: click.Context, _parameter: click.Parameter, value: str | None) -> str:
+    """`--pipelines ""` (an empty shell variable) names no pipeline: not every one."""
+    if value is not None and not split_names(value):
+        raise click.BadParameter(
+            f"{printable(repr(value))} names no pipeline: write names separated by commas, or "
+            "leave out --pipelines for all of them"
+        )
+    return value or ""
+
+
 def pipelines_option(command: Any) -> Any:
     return click.option(
         "--pipelines",
-        default="",
+        default=None,
+        callback=_some_names,
         help="Comma-separated pipeline names to plan (default: all, and deletions).",
     )(command)
 

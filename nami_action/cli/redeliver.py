@@ -7,15 +7,28 @@ at GitHub Enterprise Server (default https://api.github.com).
 from __future__ import annotations
 
 import os
+import re
 from datetime import UTC, datetime, timedelta
 
 import click
 
 from nami_action.cli.common import handle_errors
 from nami_action.config.units import parse_duration
-from nami_action.errors import NamiError
+from nami_action.errors import NamiError, printable
 from nami_action.github.api import GitHubClient
 from nami_action.operate.redeliver import Delivery, redeliver
+
+# What `--repo` can name: GitHub's owner (letters, digits, `-`) and repository (also `.`, `_`)
+# names; the pair goes into the API's URL path, so nothing else may reach it.
+_REPOSITORY = re.compile(r"[A-Za-z0-9-]+/(?!\.{1,2}$)[A-Za-z0-9._-]+")
+# A duration back past this is the same window as this (GitHub keeps deliveries for days).
+_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _repository(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    if not _REPOSITORY.fullmatch(value):
+        raise click.BadParameter(f"{printable(repr(value))} is not a repository: write owner/name")
+    return value
 
 
 def _moment(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime | None:
@@ -25,7 +38,11 @@ def _moment(ctx: click.Context, param: click.Parameter, value: str | None) -> da
     try:
         seconds = parse_duration(value)
         assert isinstance(seconds, int)
-        return datetime.now(UTC) - timedelta(seconds=seconds)
+        now = datetime.now(UTC)
+        # timedelta overflows past ~2.7 million years: what reaches before 1970 is 1970.
+        if seconds >= (now - _EARLIEST).total_seconds():
+            return _EARLIEST
+        return now - timedelta(seconds=seconds)
     except ValueError:
         pass
     try:
@@ -44,7 +61,12 @@ def _line(delivery: Delivery) -> str:
 
 
 @click.command("redeliver")
-@click.option("--repo", required=True, help="The repository the webhook belongs to: owner/name.")
+@click.option(
+    "--repo",
+    required=True,
+    callback=_repository,
+    help="The repository the webhook belongs to: owner/name.",
+)
 @click.option("--hook", "hook_id", required=True, type=click.IntRange(1), help="The hook's id.")
 @click.option(
     "--since",

@@ -137,13 +137,22 @@ def _environment_size(config: Config, pipeline: PipelineConfig, measure: Measure
         candidates.insert(0, route)
         who += f" route `{pipeline.route}`"
     where = next((c for c in candidates if c in doc.positions), candidates[0])
+    holds = "the handler, verify and dedupe settings and the secret references"
+    remedy = "move large values to SSM or Secrets Manager references"
+    if pipeline.spec.routes and pipeline.route is None:
+        # The router's environment is mostly its route table: no reference makes that smaller.
+        where = ("pipelines", pipeline.name, "routes")
+        holds = "the verify settings, the routes and the secret references"
+        remedy = (
+            f"its {len(pipeline.spec.routes)} routes' names and matches are most of it: split "
+            "the routes over two pipelines, or shorten their names and match values"
+        )
     return [
         doc.problem(
             where,
             f"{who}: the consumer's environment would be {size:,} bytes "
-            "(names and values, with what nami adds: NAMI_CONFIG holds the handler, verify and "
-            f"dedupe settings and the secret references); Lambda allows {MAX_ENVIRONMENT_BYTES:,}"
-            ": move large values to SSM or Secrets Manager references",
+            f"(names and values, with what nami adds: NAMI_CONFIG holds {holds}); Lambda "
+            f"allows {MAX_ENVIRONMENT_BYTES:,}: {remedy}",
             at_key=True,
         )
     ]

@@ -425,15 +425,18 @@ class _Walker:
 
     def _merged_key(self, node: Node) -> str | None:
         """A merged-in key; a bad one is reported where it is written."""
-        key = self._scalar(node) if isinstance(node, ScalarNode) else None
+        key = self._read_scalar(node) if isinstance(node, ScalarNode) else None
         if isinstance(key, str):
             return key
-        self._key(node, {})
+        if key is not _UNREADABLE:
+            self._key(node, {})
         return None
 
     def _key(self, node: Node, seen: dict[str, Any]) -> str | None:
         line, column = _mark(node)
-        key = self._scalar(node) if isinstance(node, ScalarNode) else None
+        key = self._read_scalar(node) if isinstance(node, ScalarNode) else None
+        if key is _UNREADABLE:
+            return None  # already reported where it is written
         if not isinstance(key, str):
             shown = key if isinstance(key, int | float | bool) else "(a collection)"
             self._report(line, column, f"key `{shown}` must be a string")
@@ -450,18 +453,34 @@ class _Walker:
         return self.convert(node, child)
 
     def _scalar(self, node: Node) -> Any:
+        value = self._read_scalar(node)
+        return None if value is _UNREADABLE else value
+
+    def _read_scalar(self, node: Node) -> Any:
+        """The plain value, or _UNREADABLE (reported at the node)."""
+        line, column = _mark(node)
         try:
-            value = self._constructor.construct_object(node, deep=True)
+            value = _plain(self._constructor.construct_object(node, deep=True))
         except (YAMLError, ValueError, TypeError, OverflowError):
             # The parser's reason quotes the value, which may be a secret: name the tag only.
-            line, column = _mark(node)
             tag = str(node.tag).replace("tag:yaml.org,2002:", "!!")
             self._report(line, column, f"cannot read this value as `{tag}`")
-            return None
-        return _plain(value)
+            return _UNREADABLE
+        if isinstance(value, str) and _SURROGATE.search(value):
+            # `"\ud800"` decodes to half of a UTF-16 pair: no UTF-8 text can hold it, so every
+            # later step (the schema, the template, a log line) would fail on it.
+            self._report(line, column, _SURROGATE_MESSAGE)
+            return _UNREADABLE
+        return value
 
 
 MERGE_TAG = "tag:yaml.org,2002:merge"
+_UNREADABLE = object()  # a scalar the walker reported: no value, and no second message
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE_MESSAGE = (
+    "a `\\uD800`-`\\uDFFF` escape is half of a UTF-16 surrogate pair, not a character (YAML "
+    "escapes are code points): write the character itself, or `\\U0001F600` for one above U+FFFF"
+)
 _BOUNDS = f"limit {MAX_NODES:,} nodes, depth {MAX_DEPTH}"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 import types
 import typing
 from collections.abc import Iterable
@@ -30,6 +31,8 @@ PATTERN_HINTS = {
     "path": "must start with `/` and use letters, digits, `.`, `_`, `-` (e.g. /github)",
     "header": "must be an HTTP header name (letters, digits, hyphens)",
     "json_path": "must be a JSON path like `$.id` or `$.data.object.id`",
+    "json": "must be a JSON path like `$.type` or `$.data.object.status`",
+    "topics": "is not an SNS topic ARN like `arn:aws:sns:eu-west-1:123456789012:name`",
     "handler": "must be `module.function`, e.g. `handler.handle`",
     "region": "is not an AWS region name like `eu-west-1`",
     "bucket": "is not a valid S3 bucket name: 3-63 lowercase letters, digits, `.` or `-`, "
@@ -128,6 +131,13 @@ def _dotted(path: PathKey) -> str:
     )
 
 
+def _hide(message: str, value: str) -> str:
+    """`message` with each quote of `value` hidden. Only where it stands alone: a short value
+    (`e`, `ssm:`) also occurs inside the message's own words and examples (`ssm:/path`)."""
+    alone = re.compile(rf"(?<![\w:/.-]){re.escape(value)}(?![\w:/.-])")
+    return alone.sub("(value not shown)", message)
+
+
 def _looks_like_credential(value: Any) -> bool:
     """A credential pasted where it does not belong (e.g. `verify: sk_live_...`)."""
     return isinstance(value, str) and credential_kind(value) is not None
@@ -147,12 +157,15 @@ def _describe(error: ErrorDetails, key: int | str, *, secret: bool = False) -> s
     if kind == "value_error":
         message = str(error["msg"]).removeprefix("Value error, ")
         if secret and isinstance(error.get("input"), str) and error["input"]:
-            message = message.replace(error["input"], "(value not shown)")
+            message = _hide(message, error["input"])
         return message
     if kind in TYPE_NAMES:
         return f"must be {TYPE_NAMES[kind]}, not {_show(given)}"
     if kind == "union_tag_invalid":
-        given = ctx.get("tag")
+        # The tag is the value as text: a list `[github]` would read as the string "['github']".
+        written = error.get("input")
+        scheme = written.get("scheme") if isinstance(written, dict) else None
+        given = ctx.get("tag") if scheme is None or isinstance(scheme, str) else scheme
     if kind in ("literal_error", "union_tag_invalid"):
         expected = ctx.get("expected") or ctx.get("expected_tags") or ""
         options = [e.strip(" '") for e in str(expected).replace(" or ", ",").split(",")]
@@ -161,9 +174,10 @@ def _describe(error: ErrorDetails, key: int | str, *, secret: bool = False) -> s
     if kind == "union_tag_not_found":
         return f"needs `{ctx.get('discriminator', 'scheme').strip(chr(39))}`"
     if kind == "string_pattern_mismatch":
-        hint = PATTERN_HINTS.get(str(key), "has the wrong form")
-        if isinstance(key, int):
-            hint = PATTERN_HINTS["email"]
+        loc = error["loc"]
+        # An item of a list (`alarms.email[0]`, `verify.topics[1]`): the hint is the list's.
+        name = loc[-2] if isinstance(key, int) and len(loc) >= 2 else key
+        hint = PATTERN_HINTS.get(str(name), "has the wrong form")
         return f"{hint} (got {_show(given)})"
     bounds = {
         "greater_than_equal": ("at least", "ge"),

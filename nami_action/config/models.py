@@ -165,6 +165,18 @@ def is_secret_reference(value: str) -> bool:
     return bool(_SECRET_REF.fullmatch(value))
 
 
+def _value_or_reference(value: str) -> str:
+    """A plain value, or one the runtime reads as a reference (by its prefix), which must
+    then be a valid one: `ssm:x` would otherwise reach Lambda as a secret to read (forward
+    headers) or as the literal text `ssm:x` (environment), the secret never read."""
+    if value.startswith(("ssm:", "secretsmanager:")) and not is_secret_reference(value):
+        raise ValueError(_secret_reference_problem(value))
+    return value
+
+
+ValueOrReference = Annotated[str, AfterValidator(_value_or_reference)]
+
+
 def _name(value: str) -> str:
     if not _NAME.fullmatch(value):
         raise ValueError("use lowercase letters, digits and hyphens, starting with a letter")
@@ -528,10 +540,11 @@ class ConsumerSettings(Strict):
     )
     memory: int = Field(default=256, ge=128, le=10240, description="MiB.")
     timeout: Annotated[int, Seconds(1, 900, "Lambda timeout for one batch.")] = 30
-    environment: dict[Annotated[str, Field(pattern=ENV_NAME_PATTERN)], str] = Field(
+    environment: dict[Annotated[str, Field(pattern=ENV_NAME_PATTERN)], ValueOrReference] = Field(
         default_factory=dict,
         description="Environment variables; a value `ssm:/...` or `secretsmanager:...` is "
-        "resolved at cold start and never stored in the template.",
+        "resolved at cold start and never stored in the template (a value starting `ssm:` or "
+        "`secretsmanager:` must be such a reference).",
     )
     batch_size: int = Field(default=10, ge=1, le=10000, description="Records per invocation.")
     batching_window: Annotated[int, Seconds(0, 300, "Wait to fill a batch (needed above 10).")] = 0
@@ -835,7 +848,8 @@ RESERVED_FORWARD_HEADERS = frozenset(
 def _rate(value: object) -> float:
     """`50/s`, `300/m`, `1000/h` (or a number: per second) -> requests per second."""
     if isinstance(value, int | float) and not isinstance(value, bool):
-        per_second = float(value)
+        # Compared before float(): a YAML integer can be beyond a float's range.
+        per_second = float(value) if abs(value) <= MAX_RATE else float("inf")
     elif isinstance(value, str) and _RATE.match(value.strip()):
         number, _, unit = value.strip().partition("/")
         per_second = float(number) / _PER[unit]
@@ -861,13 +875,24 @@ Rate = Annotated[
 
 
 def _forward_url(value: str) -> str:
-    if is_secret_reference(value) or _FORWARD_URL.match(value):
+    if is_secret_reference(value):
         return value
-    raise ValueError(
-        "must be an `https://` URL, `http://localhost...` or `http://127.0.0.1...` (reachable "
-        "from `nami dev` only), or a reference (`ssm:/path`, `secretsmanager:name`) to where "
-        "the URL is stored"
-    )
+    if not _FORWARD_URL.match(value):
+        raise ValueError(
+            "must be an `https://` URL, `http://localhost...` or `http://127.0.0.1...` (reachable "
+            "from `nami dev` only), or a reference (`ssm:/path`, `secretsmanager:name`) to where "
+            "the URL is stored"
+        )
+    # What the pattern lets through but no request could reach: every delivery would fail.
+    host, _, port = value.split("/")[2].partition(":")
+    if port and not 1 <= int(port) <= 65535:
+        raise ValueError(f"the port must be 1-65535, not {port}")
+    if any(not label or label.startswith("-") or label.endswith("-") for label in host.split(".")):
+        raise ValueError(
+            f"`{host}` is not a host name: labels of letters, digits and `-` (not first or "
+            "last), separated by single dots"
+        )
+    return value
 
 
 def _forward_header(name: str) -> str:
@@ -909,11 +934,16 @@ class Forward(Strict):
     ] = 30
     headers: dict[
         Annotated[str, Field(pattern=FORWARD_HEADER_PATTERN), AfterValidator(_forward_header)],
-        Annotated[str, Field(max_length=1024, pattern=r"^[^\r\n]*$")],
+        Annotated[
+            str,
+            Field(max_length=1024, pattern=r"^[^\r\n]*$"),
+            AfterValidator(_value_or_reference),
+        ],
     ] = Field(
         default_factory=dict,
         description="Headers added to every delivery (over the sender's); a value "
-        "`ssm:/...` or `secretsmanager:...` is resolved at cold start, e.g. a bearer token.",
+        "`ssm:/...` or `secretsmanager:...` is resolved at cold start, e.g. a bearer token (a "
+        "value starting `ssm:` or `secretsmanager:` must be such a reference).",
     )
     path: Literal["append", "none"] = Field(
         default="append",

@@ -205,7 +205,8 @@ def _resolve(
             # The schema's errors are reported; the rules of the sections that are fine still
             # run, so one error does not hide another.
             for where, message in _rules_despite(merged, exc.errors(include_url=False)):
-                problems.append(_locate_rule(doc, sources, where, message))
+                if not _refused_below(errors, sources, where):
+                    problems.append(_locate_rule(doc, sources, where, message))
             continue
         findings = check(spec)
         for where, message in findings:
@@ -225,10 +226,24 @@ def _resolve(
 
 
 def _refused_below(errors: list[ErrorDetails], sources: _Sources, where: tuple[str, ...]) -> bool:
+    """Whether the schema's errors already speak for a rule's finding at `where`."""
+    refused = [
+        tuple(e["loc"][len(base) :])
+        for e in errors
+        for base in sources.bases
+        if tuple(e["loc"][: len(base)]) == base
+    ]
+    return _spoken_for(refused, where)
+
+
+def _spoken_for(refused: list[tuple[int | str, ...]], where: tuple[str, ...]) -> bool:
     """The schema refused a key under `where` (e.g. a bad `dedupe.json_path`): the rule saw
-    the section without it, so its finding (`set one of header or json_path`) would be wrong."""
-    prefixes = [(*base, *where) for base in sources.bases]
-    return any(tuple(e["loc"][: len(p)]) == p for e in errors for p in prefixes)
+    the section without it, so its finding (`set one of header or json_path`) would be wrong.
+    So is the rule asking for a handler or a forward (at consumer.code) when the `routes` or
+    `forward` written was refused. `refused`: the refused keys' paths in the pipeline."""
+    if where == ("consumer", "code") and any(r[:1] in {("routes",), ("forward",)} for r in refused):
+        return True
+    return any(r[: len(where)] == where for r in refused)
 
 
 def _rules_despite(merged: dict[str, Any], errors: list[ErrorDetails]) -> list[Finding]:
@@ -249,7 +264,12 @@ def _rules_despite(merged: dict[str, Any], errors: list[ErrorDetails]) -> list[F
         except ValidationError:
             return []
         stood_in = True
-    return [f for f in check(spec) if not (stood_in and f[0][:1] == ("verify",))]
+    refused = [tuple(e["loc"]) for e in errors]
+    return [
+        f
+        for f in check(spec)
+        if not (stood_in and f[0][:1] == ("verify",)) and not _spoken_for(refused, f[0])
+    ]
 
 
 def _mapping(value: Any) -> dict[str, Any]:

@@ -110,7 +110,10 @@ def parse_duration_ms(value: str) -> float:
     match = _MS.match(value)
     if match:
         return float(match.group(1))
-    seconds = parse_duration(value.strip())
+    try:
+        seconds = parse_duration(value.strip())
+    except ValueError:
+        seconds = None  # parse_duration's message offers no `ms`, and a bare number
     if not isinstance(seconds, int):
         raise ValueError(f"`{value}` is not a duration: write 100ms, 2s or 1m")
     return float(seconds * 1000)
@@ -134,9 +137,13 @@ def parse_traffic(value: str) -> float:
 
 def parse_fill(value: str) -> float:
     text = value.strip()
-    fill = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    problem = f"`{value}` is not a batch fill: write a fraction in (0, 1] or 1%-100%"
+    try:
+        fill = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    except ValueError:
+        raise ValueError(problem) from None
     if not 0 < fill <= 1:
-        raise ValueError(f"`{value}` is not a batch fill: write a fraction in (0, 1] or 1%-100%")
+        raise ValueError(problem)
     return fill
 
 

@@ -38,7 +38,12 @@ from nami_action.dev.consumers import (
     dev_secret,
 )
 from nami_action.dev.dedupe import SqliteMarkers, release_unfinished
-from nami_action.dev.forward import build_forwarder, destination, signing_secret
+from nami_action.dev.forward import (
+    build_forwarder,
+    destination,
+    local_url_problem,
+    signing_secret,
+)
 from nami_action.dev.history import History
 from nami_action.dev.ingress_kinds import KindsDevServer, kind_routes
 from nami_action.dev.inspect_view import PipelineInfo
@@ -80,9 +85,15 @@ class DevApp:
         forwarding = {n for n, p in self.queues.items() if p.spec.forward is not None}
         unknown = sorted(set(options.forward_to) - forwarding)
         if unknown:
+            those = ", ".join(sorted(forwarding)) or "none"
             raise DevError(
-                f"--forward-to names pipeline(s) without `forward`: {', '.join(unknown)}"
+                f"--forward-to names what does not forward: {', '.join(unknown)} (the pipelines "
+                f"and routes with `forward`: {those})"
             )
+        for name, url in sorted(options.forward_to.items()):
+            problem = local_url_problem(url)
+            if problem:
+                raise DevError(f"--forward-to {name}={url}: {problem}")
         self.config = config
         self.options = options
         self.counters = {name: Counters() for name in self.queues}

@@ -27,8 +27,23 @@ SECRETS_DIR = "forward-secrets"
 
 
 def is_local(url: str) -> bool:
-    host = urllib.parse.urlsplit(url).hostname
-    return host is not None and host.lower() in LOCAL_HOSTS
+    return local_url_problem(url) is None
+
+
+def local_url_problem(url: str) -> str | None:
+    """Why `nami dev` cannot deliver to `url`, or None: an http(s) URL on this machine."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port  # raises for a port that is not a number in 0-65535
+    except ValueError as exc:  # `http://[::1` too
+        return f"is not a URL: {exc}"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "is not an http(s)://host/... URL"
+    if parts.hostname.lower() not in LOCAL_HOSTS:
+        return f"is not on this machine (nami dev forwards to {', '.join(sorted(LOCAL_HOSTS))})"
+    if port == 0:
+        return "has port 0, which no server listens on"
+    return None
 
 
 def destination(pipeline: PipelineConfig, given: Mapping[str, str]) -> str:

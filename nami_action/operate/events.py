@@ -21,9 +21,9 @@ from nami_action.aws.logs import LogEvent, log_events
 from nami_action.aws.session import Aws
 from nami_action.compile.consumer import LOG_GROUP
 from nami_action.config import PipelineConfig
-from nami_action.config.messages import did_you_mean
 from nami_action.config.routes import logical_prefix
 from nami_action.errors import NamiError
+from nami_action.operate.pipelines import no_route
 from nami_action.runtime.consumer import ALL_OUTCOMES
 
 # Values put into a CloudWatch filter pattern verbatim; anything else is matched here only.
@@ -139,13 +139,8 @@ def select(events: Iterable[LogEvent], query: EventQuery) -> list[WebhookEvent]:
 def consumer_log_group(aws: Aws, pipeline: PipelineConfig, route: str | None = None) -> str:
     """The log group of the pipeline's function (with `routes:`, the router's), or of one
     route's function."""
-    routes = list(pipeline.spec.routes or {})
-    if route is not None and route not in routes:
-        known = ", ".join(f"`{r}`" for r in routes) or "none"
-        raise NamiError(
-            f"pipeline `{pipeline.name}` has no route `{route}`{did_you_mean(route, routes)} "
-            f"(routes: {known})"
-        )
+    if route is not None and route not in (pipeline.spec.routes or {}):
+        raise no_route(pipeline, route)
     resources = cfn.stack_resources(aws, pipeline.stack_name)
     if resources is None:
         raise NamiError(
@@ -229,4 +224,5 @@ def json_line(event: WebhookEvent) -> str:
 
 
 def since_ms(seconds: int, now_ms: int) -> int:
-    return now_ms - seconds * 1000
+    # CloudWatch Logs refuses a startTime before 1970; looking back further is looking at all.
+    return max(0, now_ms - seconds * 1000)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from nami_action.aws import stacks as cfn
@@ -10,7 +11,6 @@ from nami_action.aws.function_urls import function_url
 from nami_action.aws.session import Aws
 from nami_action.compile import names
 from nami_action.config import Config, PipelineConfig
-from nami_action.config.messages import did_you_mean
 from nami_action.config.routes import logical_prefix, route_queue_owners, route_stack
 from nami_action.errors import NamiError
 from nami_action.runtime.router import ROUTE_SEPARATOR
@@ -37,10 +37,17 @@ def select_queue(config: Config, name: str) -> PipelineConfig:
     owners = route_queue_owners(pipeline)
     if name in owners:
         return owners[name]
+    raise no_route(pipeline, route, lambda r: f"{parent}/{r}")
+
+
+def no_route(pipeline: PipelineConfig, route: str, shown: Callable[[str], str] = str) -> NamiError:
+    """`route` is not one of the pipeline's routes: the error, with a close match and the list
+    (once: did_you_mean would list them again when nothing is close)."""
     routes = list(pipeline.spec.routes or {})
-    hint = did_you_mean(route, routes)
-    known = ", ".join(f"`{parent}/{r}`" for r in routes) or "none: it has no `routes`"
-    raise NamiError(f"pipeline `{parent}` has no route `{route}`{hint} (routes: {known})")
+    close = difflib.get_close_matches(route, routes, n=1, cutoff=0.6)
+    hint = f"; did you mean `{shown(close[0])}`?" if close else ""
+    known = ", ".join(f"`{shown(r)}`" for r in routes) or "none: it has no `routes`"
+    return NamiError(f"pipeline `{pipeline.name}` has no route `{route}`{hint} (routes: {known})")
 
 
 def endpoint_from_api(api_id: str, region: str, path: str) -> str:

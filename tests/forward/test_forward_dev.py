@@ -158,7 +158,7 @@ def test_nami_dev_forwards_only_to_this_machine(
     config = forward_project("https://api.acme.com/webhooks/stripe")
     with pytest.raises(DevError, match="nami dev forwards only to this machine: pass"):
         start_dev(config)
-    with pytest.raises(DevError, match="--forward-to names pipeline"):
+    with pytest.raises(DevError, match="--forward-to names what does not forward: nope"):
         start_dev(config, forward_to={"nope": destination.url})
     app = start_dev(config, forward_to={"stripe": destination.url + "/local"})
     send(app, "evt_local")

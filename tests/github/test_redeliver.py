@@ -172,3 +172,23 @@ def test_bad_input_is_one_clear_error(
     assert done.exit_code != 0
     assert message in done.output and "Traceback" not in done.output
     assert hooks.redelivered == []
+
+
+def test_a_window_reaching_before_1970_is_every_delivery(hooks: FakeHooks) -> None:
+    # Was: a traceback (OverflowError from timedelta) before any request.
+    done = run(hooks, "--since", "99999999999999999999d")
+    assert done.exit_code == 0, done.output
+    assert hooks.redelivered == [3, 4, 6, 7, 9]  # g and f too: nothing is before 1970
+
+
+@pytest.mark.parametrize("repo", ["", "acme", "acme/shop/x", "acme/..", "acme/shop?x=1"])
+def test_a_repository_that_is_not_owner_name_is_a_usage_error(hooks: FakeHooks, repo: str) -> None:
+    # Was: "GITHUB_REPOSITORY must be owner/name" (an option the user did not set), exit 1,
+    # and `acme/..` or a query string went into the API's URL path.
+    env = {"GITHUB_TOKEN": TOKEN, "GITHUB_API_URL": hooks.url}
+    done = CliRunner().invoke(cli, ["redeliver", "--repo", repo, "--hook", "7"], env=env)
+    assert done.exit_code == 2
+    assert f"Invalid value for '--repo': {repo!r} is not a repository: write owner/name" in (
+        done.output
+    )
+    assert hooks.pages_read == []

@@ -96,7 +96,7 @@ pipelines:
 """,
     )
     text = "\n".join(found)
-    assert "7:27 `pipelines.a.routes.two.match.json`: has the wrong form" in text
+    assert "7:27 `pipelines.a.routes.two.match.json`: must be a JSON path like `$.type`" in text
     assert "8:22 `pipelines.a.routes.three.match`: write `default`" in text
     assert "9:35 unknown key `exist`" in text
     assert "10:7 `Six`: use lowercase letters, digits and hyphens" in text

@@ -297,7 +297,7 @@ def test_a_routes_dead_letters_are_peeked_and_redriven_by_its_name(
 
     wrong = CliRunner().invoke(cli, ["dlq", "peek", "stripe/cmr", "--config", config])
     assert wrong.exit_code != 0 and "Traceback" not in wrong.output
-    assert "pipeline `stripe` has no route `cmr`; did you mean `crm`?" in wrong.output
+    assert "pipeline `stripe` has no route `cmr`; did you mean `stripe/crm`?" in wrong.output
 
 
 def test_webhooks_in_a_dropped_routes_queue_are_warned_of_and_counted_by_destroy(
