@@ -50,6 +50,7 @@ class WebhookEvent:
     error: str | None = None
     event_id: str | None = None
     routes: tuple[str, ...] = ()  # a router's line: the routes it sent the webhook to
+    put_back_copy: bool = False  # a router's line for a copy put back for routes still owed
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -63,6 +64,7 @@ class WebhookEvent:
             "error": self.error,
             "eventId": self.event_id,
             **({"routes": list(self.routes)} if self.routes else {}),
+            **({"putBackCopy": True} if self.put_back_copy else {}),
         }
 
 
@@ -97,6 +99,7 @@ def parse_event(event: LogEvent) -> WebhookEvent | None:
         routes=tuple(str(r) for r in routes)
         if isinstance(routes := line.get("routes"), list)
         else (),
+        put_back_copy=line.get("putBackCopy") is True,
     )
 
 
@@ -211,7 +214,10 @@ def table_row(event: WebhookEvent) -> str:
 
 
 def _routed_to(event: WebhookEvent) -> str:
-    return f"to {', '.join(event.routes)}" if event.routes else ""
+    if not event.routes:
+        return ""
+    copy = "put-back copy " if event.put_back_copy else ""
+    return f"{copy}to {', '.join(event.routes)}"
 
 
 def _row(cells: tuple[str, ...]) -> str:

@@ -24,6 +24,7 @@ from nami_action.operate.events import (
     follow_events,
     parse_event,
     select,
+    table_row,
 )
 from nami_action.runtime.consumer import metrics_line
 
@@ -165,6 +166,20 @@ def test_only_runtime_record_lines_are_events() -> None:
     )
     since = EventQuery(1_700_000_000_001)
     assert select([event(record_line("w", "handled"))], since) == []
+
+
+def test_a_routers_put_back_copy_is_shown_as_one() -> None:
+    def line(**extra: object) -> LogEvent:
+        fields = {"pipeline": "p", "id": "w", "messageId": "m", "outcome": "routed"}
+        return LogEvent("e", 1_700_000_000_000, json.dumps(fields | extra))
+
+    first = parse_event(line(routes=["billing", "crm"]))
+    copy = parse_event(line(routes=["audit"], putBackCopy=True))
+    assert first is not None and copy is not None
+    assert table_row(first).endswith("to billing, crm")
+    assert table_row(copy).endswith("put-back copy to audit")
+    assert copy.as_dict()["putBackCopy"] is True
+    assert "putBackCopy" not in first.as_dict()
 
 
 def test_filter_pattern_narrows_in_cloudwatch_only_with_plain_values() -> None:
