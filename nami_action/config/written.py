@@ -104,6 +104,12 @@ def _reserved_tag_keys(doc: Document, path: PathKey) -> list[Problem]:
     ]
 
 
+def _written_as_reference(value: str) -> bool:
+    """Meant as a reference: a malformed one (`ssm:name`) is the model's error to report, once;
+    calling it a literal secret as well would be a second, wrong message."""
+    return is_secret_reference(value) or value.startswith(("ssm:", "secretsmanager:"))
+
+
 def _literal_secrets(doc: Document, section: PathKey) -> list[Problem]:
     path = (*section, "consumer", "environment")
     environment = _at(doc.data, path)
@@ -112,7 +118,7 @@ def _literal_secrets(doc: Document, section: PathKey) -> list[Problem]:
     problems = []
     for name, value in environment.items():
         if isinstance(name, str) and isinstance(value, str):
-            problem = literal_secret_problem(name, value, is_secret_reference(value))
+            problem = literal_secret_problem(name, value, _written_as_reference(value))
             if problem:
                 problems.append(doc.problem((*path, name), problem))
     return problems
@@ -130,7 +136,7 @@ def _forward_literals(doc: Document, section: PathKey) -> list[Problem]:
         problem = literal_secret_problem(
             "AUTHORIZATION_TOKEN" if name.lower() == "authorization" else name,
             value,
-            is_secret_reference(value),
+            _written_as_reference(value),
         )
         if problem:
             problem = problem.replace("`AUTHORIZATION_TOKEN`", f"`{name}`")

@@ -251,6 +251,21 @@ def test_a_broken_reference_in_forward_headers_or_environment_is_refused(project
     assert "a Secrets Manager name holds only" in found[2]
 
 
+def test_a_broken_reference_under_a_secret_looking_name_is_one_problem(project: Path) -> None:
+    # Was: also "`API_TOKEN` looks like a secret but holds a literal value" (it is a
+    # reference, written wrong), and for an Authorization header likewise.
+    text = HEAD + (
+        "  a:\n    verify: {scheme: none}\n"
+        "    forward: {url: 'https://x.example', headers: {Authorization: 'ssm:x'}}\n"
+        "  b:\n    verify: {scheme: none}\n"
+        "    consumer: {code: consumer, environment: {API_TOKEN: 'ssm:hunter2'}}\n"
+    )
+    found = problems(project, text)
+    assert [line.split(": ")[0] for line in found] == ["nami.yaml:6:66", "nami.yaml:9:57"]
+    assert all("write `ssm:/` then the path" in line for line in found)
+    assert not any("hunter2" in line for line in found)
+
+
 def test_a_short_secret_value_does_not_garble_the_message(project: Path) -> None:
     # Was: every `e` of the message replaced by "(value not shown)".
     text = HEAD + "  a:\n    verify: {scheme: github, secret: e}\n    consumer: {code: consumer}\n"
