@@ -31,7 +31,7 @@ $(STAMP): pyproject.toml $(LOCKS)
 
 lint: install
 	$(BIN)/ruff check nami_action tests bench examples docs/_hooks
-	$(BIN)/ruff format --check nami_action bench examples docs/_hooks
+	$(BIN)/ruff format --check nami_action tests bench examples docs/_hooks
 
 typecheck: install
 	$(BIN)/mypy

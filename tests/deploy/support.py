@@ -117,9 +117,12 @@ class FaultProxy:
                 connection.request(self.command, self.path, body=body, headers=headers)
                 response = connection.getresponse()
                 payload = response.read()
-                self._answer(response.status, payload,
-                             response.getheader("Content-Type") or "text/xml",
-                             head=self.command == "HEAD")
+                self._answer(
+                    response.status,
+                    payload,
+                    response.getheader("Content-Type") or "text/xml",
+                    head=self.command == "HEAD",
+                )
                 connection.close()
 
             def _operation(self, body: bytes) -> str:
@@ -131,8 +134,9 @@ class FaultProxy:
                 form = urllib.parse.parse_qs(body.decode("latin-1"))
                 return form.get("Action", [self.command])[0]
 
-            def _answer(self, status: int, payload: bytes, content_type: str,
-                        head: bool = False) -> None:
+            def _answer(
+                self, status: int, payload: bytes, content_type: str, head: bool = False
+            ) -> None:
                 self.send_response(status)
                 self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(payload)))

@@ -22,11 +22,19 @@ def test_throttling_is_retried(project: Project, proxy: FaultProxy, proxied_aws:
 
 
 def test_access_denied_is_one_clear_message(project: Project, proxy: FaultProxy) -> None:
-    proxy.fail("DescribeStacks", 403, cfn_error(
-        "AccessDenied", "User: arn:aws:iam::123456789012:user/ci is not authorized to perform: "
-        "cloudformation:DescribeStacks"), times=100)
+    proxy.fail(
+        "DescribeStacks",
+        403,
+        cfn_error(
+            "AccessDenied",
+            "User: arn:aws:iam::123456789012:user/ci is not authorized to perform: "
+            "cloudformation:DescribeStacks",
+        ),
+        times=100,
+    )
     result = CliRunner().invoke(
-        cli, ["plan", str(project.config), "--endpoint-url", proxy.url, "--region", REGION])
+        cli, ["plan", str(project.config), "--endpoint-url", proxy.url, "--region", REGION]
+    )
     assert result.exit_code == 1
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert lines == [
@@ -36,9 +44,7 @@ def test_access_denied_is_one_clear_message(project: Project, proxy: FaultProxy)
     ]
 
 
-def test_failed_change_set_is_reported_with_its_reason(
-    project: Project, proxy: FaultProxy
-) -> None:
+def test_failed_change_set_is_reported_with_its_reason(project: Project, proxy: FaultProxy) -> None:
     reason = "Template format error: Unresolved resource dependencies [Nope] in the Resources"
     failed = (
         '<DescribeChangeSetResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/">'
@@ -48,22 +54,31 @@ def test_failed_change_set_is_reported_with_its_reason(
         "</DescribeChangeSetResult></DescribeChangeSetResponse>"
     )
     proxy.fail("DescribeChangeSet", 200, failed, times=1)
-    result = CliRunner().invoke(cli, [
-        "plan", str(project.config), "--endpoint-url", proxy.url, "--region", REGION,
-        "--max-parallel", "1", "--poll-seconds", "0.05"])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "plan",
+            str(project.config),
+            "--endpoint-url",
+            proxy.url,
+            "--region",
+            REGION,
+            "--max-parallel",
+            "1",
+            "--poll-seconds",
+            "0.05",
+        ],
+    )
     assert result.exit_code == 1
     assert f"error: change set failed: {reason}" in result.output
     assert "Traceback" not in result.output
 
 
-def test_missing_credentials_are_one_clear_message(
-    project: Project, monkeypatch: object
-) -> None:
+def test_missing_credentials_are_one_clear_message(project: Project, monkeypatch: object) -> None:
     import pytest
 
     assert isinstance(monkeypatch, pytest.MonkeyPatch)
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-                 "AWS_PROFILE"):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
     monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")

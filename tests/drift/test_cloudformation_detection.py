@@ -140,14 +140,22 @@ def test_cloudformation_findings_are_merged_into_the_report(emulator: str, tmp_p
     )
     stack_id = aws.client("cloudformation").describe_stacks(StackName=STACK)["Stacks"][0]["StackId"]
     proxy = FaultProxy(emulator)
-    proxy.fail("DetectStackDrift", 200, cfn_answer(
-        "DetectStackDrift", "<StackDriftDetectionId>d-1</StackDriftDetectionId>"))
-    proxy.fail("DescribeStackDriftDetectionStatus", 200, cfn_answer(
+    proxy.fail(
+        "DetectStackDrift",
+        200,
+        cfn_answer("DetectStackDrift", "<StackDriftDetectionId>d-1</StackDriftDetectionId>"),
+    )
+    proxy.fail(
         "DescribeStackDriftDetectionStatus",
-        f"<StackId>{stack_id}</StackId><StackDriftDetectionId>d-1</StackDriftDetectionId>"
-        "<StackDriftStatus>DRIFTED</StackDriftStatus><DetectionStatus>DETECTION_FAILED"
-        "</DetectionStatus><DetectionStatusReason>Failed to detect drift on resources "
-        "[ApiStage]</DetectionStatusReason><Timestamp>2026-11-28T00:00:00Z</Timestamp>"))
+        200,
+        cfn_answer(
+            "DescribeStackDriftDetectionStatus",
+            f"<StackId>{stack_id}</StackId><StackDriftDetectionId>d-1</StackDriftDetectionId>"
+            "<StackDriftStatus>DRIFTED</StackDriftStatus><DetectionStatus>DETECTION_FAILED"
+            "</DetectionStatus><DetectionStatusReason>Failed to detect drift on resources "
+            "[ApiStage]</DetectionStatusReason><Timestamp>2026-11-28T00:00:00Z</Timestamp>",
+        ),
+    )
     difference = (
         "<member><PropertyPath>{path}</PropertyPath><ExpectedValue>{want}</ExpectedValue>"
         "<ActualValue>{have}</ActualValue><DifferenceType>NOT_EQUAL</DifferenceType></member>"
@@ -160,25 +168,45 @@ def test_cloudformation_findings_are_merged_into_the_report(emulator: str, tmp_p
         "<Timestamp>2026-11-28T00:00:00Z</Timestamp></member>"
     )
     drifts = drift.format(
-        logical="Queue", kind="AWS::SQS::Queue",
+        logical="Queue",
+        kind="AWS::SQS::Queue",
         differences=difference.format(path="/MessageRetentionPeriod", want="345600", have="86400"),
     ) + drift.format(
-        logical="Consumer", kind="AWS::Lambda::Function",
+        logical="Consumer",
+        kind="AWS::Lambda::Function",
         differences=difference.format(path="/Runtime", want="python3.12", have="python3.13"),
     )
-    proxy.fail("DescribeStackResourceDrifts", 200, cfn_answer(
-        "DescribeStackResourceDrifts", f"<StackResourceDrifts>{drifts}</StackResourceDrifts>"))
+    proxy.fail(
+        "DescribeStackResourceDrifts",
+        200,
+        cfn_answer(
+            "DescribeStackResourceDrifts", f"<StackResourceDrifts>{drifts}</StackResourceDrifts>"
+        ),
+    )
     try:
-        result = CliRunner().invoke(cli, [
-            "drift", str(config), "--pipelines", "github", "--format", "json",
-            "--endpoint-url", proxy.url, "--poll-seconds", "0.01",
-        ])
+        result = CliRunner().invoke(
+            cli,
+            [
+                "drift",
+                str(config),
+                "--pipelines",
+                "github",
+                "--format",
+                "json",
+                "--endpoint-url",
+                proxy.url,
+                "--poll-seconds",
+                "0.01",
+            ],
+        )
     finally:
         proxy.close()
     assert result.exit_code == 2, result.output
     report = json.loads(result.stdout)
-    found = [(f["logical_id"], f["property"], f["source"], f["declared"], f["live"])
-             for f in report["pipelines"][0]["findings"]]
+    found = [
+        (f["logical_id"], f["property"], f["source"], f["declared"], f["live"])
+        for f in report["pipelines"][0]["findings"]
+    ]
     assert found == [
         ("Consumer", "Runtime", "cloudformation", "python3.12", "python3.13"),
         ("Queue", "MessageRetentionPeriod", "live", "345600", "86400"),

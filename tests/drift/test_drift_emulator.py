@@ -179,8 +179,16 @@ def test_an_update_restores_the_drift_its_change_set_leaves(aws: Aws, tmp_path: 
             "    consumer: {code: consumer, max_concurrency: 7}\n  orders:",
         )
     )
-    deployed = run("deploy", str(config), "--poll-seconds", str(FAST), "--pipelines", "github",
-                   "--format", "json")
+    deployed = run(
+        "deploy",
+        str(config),
+        "--poll-seconds",
+        str(FAST),
+        "--pipelines",
+        "github",
+        "--format",
+        "json",
+    )
     assert deployed.exit_code == 0, deployed.output
     (result,) = json.loads(deployed.stdout)["pipelines"]
     assert (result["action"], result["outcome"]) == ("update", "updated")

@@ -17,8 +17,11 @@ from tests.github.github_fakes import REPO, TOKEN, FakeGitHub
 
 RETENTION = Finding("Queue", "AWS::SQS::Queue", "MessageRetentionPeriod", "345600", "86400")
 CONCURRENCY = Finding(
-    "ConsumerEventSource", "AWS::Lambda::EventSourceMapping",
-    "ScalingConfig.MaximumConcurrency", "10", "50",
+    "ConsumerEventSource",
+    "AWS::Lambda::EventSourceMapping",
+    "ScalingConfig.MaximumConcurrency",
+    "10",
+    "50",
 )
 
 
@@ -53,7 +56,8 @@ def test_one_issue_opened_updated_then_closed(github_api: FakeGitHub) -> None:
     assert "10 -> 50" in str(issue["body"])
 
     assert sync_drift_issue(gh, report(), run_url="https://github.example/run/7") == (
-        "closed", number,
+        "closed",
+        number,
     )
     assert open_issues(github_api) == []
     assert github_api.issues[number]["state_reason"] == "completed"
@@ -64,12 +68,21 @@ def test_one_issue_opened_updated_then_closed(github_api: FakeGitHub) -> None:
 
 def test_an_issue_someone_else_wrote_with_the_marker_is_left_alone(github_api: FakeGitHub) -> None:
     github_api.issues[5] = {
-        "number": 5, "title": "fake", "body": MARKER + "\nnot ours", "state": "open",
-        "labels_names": ["nami-drift"], "user": {"login": "mallory"},
+        "number": 5,
+        "title": "fake",
+        "body": MARKER + "\nnot ours",
+        "state": "open",
+        "labels_names": ["nami-drift"],
+        "user": {"login": "mallory"},
     }
     github_api.issues[6] = {  # the issues list holds pull requests too
-        "number": 6, "title": "pr", "body": MARKER, "state": "open", "pull_request": {},
-        "labels_names": ["nami-drift"], "user": {"login": "github-actions[bot]"},
+        "number": 6,
+        "title": "pr",
+        "body": MARKER,
+        "state": "open",
+        "pull_request": {},
+        "labels_names": ["nami-drift"],
+        "user": {"login": "github-actions[bot]"},
     }
     result, number = sync_drift_issue(client(github_api), report(RETENTION))
     assert result == "created" and number not in (5, 6)

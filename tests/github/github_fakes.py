@@ -77,7 +77,6 @@ class JsonHandler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
-
 def handler(fake: FakeGitHub) -> type[BaseHTTPRequestHandler]:
     prefix = f"/repos/{REPO}"
 
@@ -192,8 +191,14 @@ def handler(fake: FakeGitHub) -> type[BaseHTTPRequestHandler]:
             if path == "/issues" and method == "GET":
                 wanted = query.get("labels", [""])[0]
                 state = query.get("state", ["open"])[0]
-                self._send(200, [i for i in fake.issues.values()
-                                 if i["state"] == state and wanted in i["labels_names"]])
+                self._send(
+                    200,
+                    [
+                        i
+                        for i in fake.issues.values()
+                        if i["state"] == state and wanted in i["labels_names"]
+                    ],
+                )
                 return True
             if path == "/issues" and method == "POST":
                 data = self._body()
@@ -201,8 +206,11 @@ def handler(fake: FakeGitHub) -> type[BaseHTTPRequestHandler]:
                     fake.next_id += 1
                     number = fake.next_id
                     fake.issues[number] = {
-                        "number": number, "title": data["title"], "body": data["body"],
-                        "state": "open", "labels_names": data.get("labels", []),
+                        "number": number,
+                        "title": data["title"],
+                        "body": data["body"],
+                        "state": "open",
+                        "labels_names": data.get("labels", []),
                         "user": {"login": fake.author},
                     }
                 self._send(201, fake.issues[number])
