@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import botocore.exceptions
 
@@ -44,6 +45,7 @@ from .checks import (
     check,
     check_denied,
     denied_report,
+    denied_shows,
     parse_dead_letters,
     parse_seen,
     waiting_for,
@@ -321,24 +323,35 @@ def measure_denied_send(
         return sender(url, probe(next(attempts)))
 
     iam_client = aws.client("iam")
+    # The put inside the try: a timeout after IAM stored the policy must still remove it.
     try:
-        iam_client.put_role_policy(
-            RoleName=role, PolicyName=DENY_POLICY, PolicyDocument=DENY_DOCUMENT
-        )
-    except botocore.exceptions.ClientError as exc:
-        return DeniedSend(name, role, error=f"could not deny sqs:SendMessage to {role}: {exc}")
-    log(f"{name}: sqs:SendMessage denied to {role}; probing until a probe is refused")
-    try:
+        try:
+            iam_client.put_role_policy(
+                RoleName=role, PolicyName=DENY_POLICY, PolicyDocument=DENY_DOCUMENT
+            )
+        except botocore.exceptions.ClientError as exc:
+            return DeniedSend(name, role, error=f"could not deny sqs:SendMessage to {role}: {exc}")
+        log(f"{name}: sqs:SendMessage denied to {role}; probing until a probe is refused")
         refused, refused_after = _until(_refused, send_one, bound, poll)
     finally:
-        try:
-            iam_client.delete_role_policy(RoleName=role, PolicyName=DENY_POLICY)
-        except botocore.exceptions.ClientError as exc:
-            log(f"could not remove {DENY_POLICY} from {role}: {exc}; remove it by hand")
-            raise
+        _remove_deny(iam_client, role)
     log(f"{name}: the deny removed; probing until a probe is accepted")
     recovered, recovered_after = _until(_accepted, send_one, bound, poll)
     return DeniedSend(name, role, refused, refused_after, recovered, recovered_after, bound=bound)
+
+
+def _remove_deny(iam_client: Any, role: str) -> None:
+    """Remove the step's Deny (absent already is fine); say so loudly when it cannot be."""
+    try:
+        iam_client.delete_role_policy(RoleName=role, PolicyName=DENY_POLICY)
+    except botocore.exceptions.ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "NoSuchEntity":
+            return
+        log(f"could not remove {DENY_POLICY} from {role}: {exc}; remove it by hand")
+        raise
+    except botocore.exceptions.BotoCoreError as exc:
+        log(f"could not remove {DENY_POLICY} from {role}: {exc}; remove it by hand")
+        raise
 
 
 def _denied_probe(target: Target, run: str, attempt: int) -> Probe:
@@ -444,8 +457,8 @@ def deploy_send_check(
         print(f"FAIL {problem}")
     # The open question of `ingress: http`: does SQS's access-denied text reach the sender?
     for denied in denied_sends(aws, config, endpoints, wanted, sender, options):
-        found = check_denied(denied, hidden)
-        print(denied_report(denied, found))
+        found = check_denied(denied)
+        print(denied_report(denied, found, denied_shows(denied, hidden)))
         problems += found
     print(f"{len(corpus)} webhooks, {len(problems)} problems")
     return 1 if problems else 0

@@ -225,16 +225,16 @@ def test_the_access_denied_step_wants_a_retried_status_and_a_recovery() -> None:
         refused_after=9,
         bound=300,
     )
-    problems = check_denied(passed_on, {"the account id": "210987654321"})
+    problems = check_denied(passed_on)
     assert problems == [
         "http-denied github-http: the sender got 403 while SQS refused, expected 500 "
         "(a status the sender retries)",
         "http-denied github-http: no probe was accepted within 300 s of removing the deny",
     ]
     assert passed_on.shows_sqs_text
-    assert "reaches the sender: yes" in denied_report(passed_on, problems)
+    assert "reaches the sender: yes" in denied_report(passed_on, problems, [])
     unmeasured = DeniedSend("github-http", error="deploy gave no endpoint for this pipeline")
-    (problem,) = check_denied(unmeasured, {})
-    assert denied_report(unmeasured, [problem]) == (
+    (problem,) = check_denied(unmeasured)
+    assert denied_report(unmeasured, [problem], []) == (
         "FAIL http-denied github-http: not measured: deploy gave no endpoint for this pipeline"
     )
