@@ -144,8 +144,11 @@ def _looks_like_credential(value: Any) -> bool:
 
 
 def _is_secret(path: PathKey) -> bool:
-    """Values that may hold a secret: every environment value and `verify.secret`."""
-    return "secret" in path or (len(path) >= 2 and path[-2] == "environment")
+    """Values that may hold a secret: every environment value, every `forward.headers` value
+    (an Authorization header is a credential) and `verify.secret`."""
+    if "secret" in path or (len(path) >= 2 and path[-2] == "environment"):
+        return True
+    return len(path) >= 3 and tuple(path[-3:-1]) == ("forward", "headers")
 
 
 def _describe(error: ErrorDetails, key: int | str, *, secret: bool = False) -> str:

@@ -241,9 +241,17 @@ def _spoken_for(refused: list[tuple[int | str, ...]], where: tuple[str, ...]) ->
     the section without it, so its finding (`set one of header or json_path`) would be wrong.
     So is the rule asking for a handler or a forward (at consumer.code) when the `routes` or
     `forward` written was refused. `refused`: the refused keys' paths in the pipeline."""
-    if where == ("consumer", "code") and any(r[:1] in {("routes",), ("forward",)} for r in refused):
+    if where == ("consumer", "code") and any(_gone(r) for r in refused):
         return True
     return any(r[: len(where)] == where for r in refused)
+
+
+def _gone(refused: tuple[int | str, ...]) -> bool:
+    """A refusal that takes `forward` or `routes` (or a whole route) out of what the rules see;
+    a refused key inside them (`forward.concurrency`) leaves the section for the rules."""
+    return refused in {("forward",), ("routes",)} or (
+        refused[:1] == ("routes",) and len(refused) == 2
+    )
 
 
 def _rules_despite(merged: dict[str, Any], errors: list[ErrorDetails]) -> list[Finding]:

@@ -266,6 +266,33 @@ def test_a_broken_reference_under_a_secret_looking_name_is_one_problem(project: 
     assert not any("hunter2" in line for line in found)
 
 
+def test_a_forward_header_value_is_never_quoted(project: Path) -> None:
+    # Was: "has the wrong form (got string `Basic dXNlcjpodW50ZXIy\n`)": a folded block keeps
+    # its final newline, and the message (also in the PR comment) quoted the credential.
+    text = HEAD + (
+        "  a:\n    verify: {scheme: none}\n"
+        "    forward:\n      url: https://x.example\n      headers:\n"
+        "        Authorization: >\n          Basic dXNlcjpodW50ZXIy\n"
+        "        X-Api-Key: |\n          k3y-value\n"
+    )
+    found = problems(project, text)
+    assert len(found) >= 2
+    assert not any("dXNlcjpodW50ZXIy" in line or "k3y-value" in line for line in found)
+
+
+def test_a_refused_forward_key_does_not_hide_not_both(project: Path) -> None:
+    # Was: a bad forward.concurrency hid "calls a handler or forwards, not both".
+    text = HEAD + (
+        "  a:\n    verify: {scheme: none}\n"
+        "    forward: {url: 'https://x.example', concurrency: 1}\n"
+        "    consumer: {code: consumer}\n"
+    )
+    found = problems(project, text)
+    assert len(found) == 2
+    assert "must be at least 2" in found[0]
+    assert "not both" in found[1]
+
+
 def test_a_short_secret_value_does_not_garble_the_message(project: Path) -> None:
     # Was: every `e` of the message replaced by "(value not shown)".
     text = HEAD + "  a:\n    verify: {scheme: github, secret: e}\n    consumer: {code: consumer}\n"
