@@ -159,7 +159,8 @@ def translate_errors(doing: str) -> Iterator[None]:
         raise AwsError(f"{exc} (while {doing})") from exc
     except botocore.exceptions.NoRegionError as exc:
         raise AwsError(
-            f"no AWS region while {doing}: set `region` in nami.yaml, --region or AWS_REGION"
+            f"no AWS region while {doing}: set `region` in nami.yaml, --region or "
+            "AWS_DEFAULT_REGION (the variable botocore reads)"
         ) from exc
     except botocore.exceptions.EndpointConnectionError as exc:
         raise AwsError(f"cannot reach AWS while {doing}: {exc}") from exc

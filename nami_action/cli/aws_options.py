@@ -27,17 +27,27 @@ def _checked(
     would fail later with a ValueError, or send the wrong value to AWS). An empty value is
     the default, as if not given, unless `empty` says why it is refused."""
 
-    def callback(_context: click.Context, _parameter: click.Parameter, value: str | None) -> Any:
+    def callback(context: click.Context, parameter: click.Parameter, value: str | None) -> Any:
         if value == "" and empty:
             raise click.BadParameter(empty)
         if not value:
             return None
         problem = check(value)
         if problem:
-            raise click.BadParameter(f"{printable(repr(value))} {problem}")
+            raise click.BadParameter(
+                f"{printable(repr(value))} {problem}{_from_env(context, parameter)}"
+            )
         return value
 
     return callback
+
+
+def _from_env(context: click.Context, parameter: click.Parameter) -> str:
+    """Where a value came from when the user did not type the option (NAMI_ENDPOINT_URL)."""
+    source = context.get_parameter_source(parameter.name or "")
+    if source is click.core.ParameterSource.ENVIRONMENT and parameter.envvar:
+        return f" (from {parameter.envvar})"
+    return ""
 
 
 def _region_problem(value: str) -> str | None:
@@ -75,7 +85,11 @@ def aws_options(command: F) -> F:
         click.option(
             "--role-arn",
             default=None,
-            callback=_checked(_role_problem),
+            # `--role-arn "$ROLE"` with the variable unset must not mean the ambient credentials.
+            callback=_checked(
+                _role_problem,
+                empty="is empty: leave it out to use the credentials as they are",
+            ),
             help="Role to assume before any call.",
         ),
         click.option(

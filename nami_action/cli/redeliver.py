@@ -18,9 +18,10 @@ from nami_action.errors import NamiError, printable
 from nami_action.github.api import GitHubClient
 from nami_action.operate.redeliver import Delivery, redeliver
 
-# What `--repo` can name: GitHub's owner (letters, digits, `-`) and repository (also `.`, `_`)
-# names; the pair goes into the API's URL path, so nothing else may reach it.
-_REPOSITORY = re.compile(r"[A-Za-z0-9-]+/(?!\.{1,2}$)[A-Za-z0-9._-]+")
+# What `--repo` can name: GitHub's owner (letters, digits, `-`; `_` in Enterprise Managed
+# Users' `handle_shortcode`) and repository (also `.`) names; the pair goes into the API's URL
+# path, so nothing else may reach it.
+_REPOSITORY = re.compile(r"[A-Za-z0-9_-]+/(?!\.{1,2}$)[A-Za-z0-9._-]+")
 # A duration back past this is the same window as this (GitHub keeps deliveries for days).
 _EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 

@@ -120,6 +120,8 @@ def parse_duration_ms(value: str) -> float:
 
 
 def parse_body_size(value: str) -> int:
+    if value.strip().isdigit():  # bytes, as the message below offers
+        return int(value.strip())
     size = parse_size(value.strip())
     if not isinstance(size, int):
         raise ValueError(f"`{value}` is not a size: write 4KiB, 1MiB or bytes")

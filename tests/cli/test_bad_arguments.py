@@ -62,6 +62,8 @@ def test_no_region_anywhere_is_said_plainly(config: Path, monkeypatch: pytest.Mo
         "error: no AWS region while creating the AWS cloudformation client: set `region` in "
         in (result.output)
     )
+    # AWS_REGION is not what botocore reads: the message must not send people there.
+    assert "AWS_DEFAULT_REGION (the variable botocore reads)" in result.output
 
 
 @pytest.mark.parametrize(
@@ -74,6 +76,8 @@ def test_no_region_anywhere_is_said_plainly(config: Path, monkeypatch: pytest.Mo
         ("--endpoint-url=", "'--endpoint-url': is empty: leave it out to use AWS's own"),
         ("--region=eu_west_1", "'eu_west_1' is not an AWS region name like eu-west-1"),
         ("--role-arn=deploy", "'deploy' is not an IAM role ARN like arn:aws:iam::"),
+        # `--role-arn "$ROLE"` with the variable unset must not mean the ambient credentials.
+        ("--role-arn=", "'--role-arn': is empty: leave it out to use the credentials as they"),
     ],
 )
 def test_aws_options_that_cannot_work_are_usage_errors(
@@ -84,6 +88,17 @@ def test_aws_options_that_cannot_work_are_usage_errors(
     result = nami("status", config, option)
     assert result.exit_code == 2
     assert message in result.output
+
+
+def test_a_bad_endpoint_from_the_environment_says_where_it_came_from(
+    config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NAMI_ENDPOINT_URL", "localhost:4566")
+    result = nami("status", config)
+    assert result.exit_code == 2
+    assert "'localhost:4566' is not an http(s)://host[:port] URL (from NAMI_ENDPOINT_URL)" in (
+        result.output
+    )
 
 
 @pytest.mark.parametrize("command", ["plan", "deploy", "drift"])

@@ -166,6 +166,7 @@ def test_flag_spellings() -> None:
     assert parse_duration_ms("100ms") == 100.0
     assert parse_duration_ms("2s") == 2000.0
     assert parse_body_size("4KiB") == 4096
+    assert parse_body_size("4096") == 4096  # bytes, as the message offers
     assert parse_fill("50%") == 0.5 and parse_fill("0.25") == 0.25
     assert parse_traffic("2M/month") == 2_000_000
     assert parse_traffic("50k/day") == 1_500_000

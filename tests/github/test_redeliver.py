@@ -192,3 +192,12 @@ def test_a_repository_that_is_not_owner_name_is_a_usage_error(hooks: FakeHooks, 
         done.output
     )
     assert hooks.pages_read == []
+
+
+def test_an_enterprise_managed_user_owner_is_a_repository(hooks: FakeHooks) -> None:
+    # Was refused: EMU user names are `handle_shortcode`, and such users own repositories.
+    env = {"GITHUB_TOKEN": TOKEN, "GITHUB_API_URL": hooks.url}
+    args = ["redeliver", "--repo", "mona_octocorp/hooks", "--hook", "7"]
+    done = CliRunner().invoke(cli, args, env=env)
+    assert done.exit_code != 2, done.output
+    assert "is not a repository" not in done.output
