@@ -467,11 +467,19 @@ class _Walker:
             self._report(line, column, f"cannot read this value as `{tag}`")
             return _UNREADABLE
         if isinstance(value, str) and _SURROGATE.search(value):
+            value = _joined_pairs(value)
+        if isinstance(value, str) and _SURROGATE.search(value):
             # `"\ud800"` decodes to half of a UTF-16 pair: no UTF-8 text can hold it, so every
             # later step (the schema, the template, a log line) would fail on it.
             self._report(line, column, _SURROGATE_MESSAGE)
             return _UNREADABLE
         return value
+
+
+def _joined_pairs(value: str) -> str:
+    """`"\ud83d\ude00"` as JSON writes 😀 (json.dumps escapes by default; JSON is YAML): a
+    high and a low half next to each other are one character. Lone halves stay as they are."""
+    return value.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "surrogatepass")
 
 
 MERGE_TAG = "tag:yaml.org,2002:merge"

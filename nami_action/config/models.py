@@ -887,6 +887,8 @@ def _forward_url(value: str) -> str:
     host, _, port = value.split("/")[2].partition(":")
     if port and not 1 <= int(port) <= 65535:
         raise ValueError(f"the port must be 1-65535, not {port}")
+    if host.endswith(".") and host.rstrip("."):
+        raise ValueError(f"`{host}`: write the host without the final dot")
     if any(not label or label.startswith("-") or label.endswith("-") for label in host.split(".")):
         raise ValueError(
             f"`{host}` is not a host name: labels of letters, digits and `-` (not first or "

@@ -197,6 +197,28 @@ def test_a_lone_surrogate_escape_is_refused_where_it_is_written(project: Path) -
     assert all("half of a UTF-16 surrogate pair" in line for line in found)
 
 
+def test_a_surrogate_pair_as_json_writes_it_is_one_character(project: Path) -> None:
+    # json.dumps writes 😀 as "\\ud83d\\ude00" (JSON is YAML): was refused as two lone halves.
+    text = HEAD + (
+        "  a:\n"
+        '    description: "shipping \\ud83d\\ude00"\n'
+        "    verify: {scheme: none}\n"
+        "    consumer: {code: consumer}\n"
+    )
+    result = nami(project, "validate", text=text)
+    assert_no_crash(result)
+    assert result.exit_code == 0, result.output
+
+
+def test_a_forward_host_with_a_final_dot_says_to_drop_it(project: Path) -> None:
+    text = (
+        HEAD
+        + "  a:\n    verify: {scheme: none}\n    forward: {url: 'https://api.example.com./x'}\n"
+    )
+    (line,) = problems(project, text)
+    assert line.endswith("`api.example.com.`: write the host without the final dot")
+
+
 def test_an_unreadable_key_is_one_problem(project: Path) -> None:
     # Was: also "key `(a collection)` must be a string" at the same place.
     text = (
