@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from nami_action.apply import DeployOptions, deploy
 from nami_action.aws.session import Aws
 from nami_action.config import load_config
-from nami_action.apply import DeployOptions, deploy
 from nami_action.plan.planner import PlanOptions, make_plan
 from tests.routes.test_routes_emulator import BUCKET
 from tests.stand_in import FAST
