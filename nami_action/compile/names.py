@@ -14,7 +14,7 @@ from nami_action.config.naming import TAG_VERSION as TAG_VERSION
 from nami_action.config.naming import dead_letter_queue_name as dead_letter_queue_name
 from nami_action.config.naming import queue_name as queue_name
 from nami_action.config.naming import resource_tags as resource_tags
-from nami_action.config.routes import route_pipelines
+from nami_action.config.routes import logical_prefix, route_pipelines
 
 STAGE_NAME = "live"
 QUEUE = "Queue"
@@ -45,8 +45,20 @@ def queue_ids(template: dict[str, Any] | None) -> set[str]:
 def queue_names(pipeline: PipelineConfig) -> list[str]:
     """The physical names of every queue a pipeline's stack makes: its queue and dead-letter
     queue, then each route's (`<queue>_<route>`, `<queue>_<route>-dlq`)."""
-    owners = [pipeline, *route_pipelines(pipeline).values()]
-    return [name for p in owners for name in (queue_name(p), dead_letter_queue_name(p))]
+    return list(queue_names_by_id(pipeline).values())
+
+
+def queue_names_by_id(pipeline: PipelineConfig) -> dict[str, str]:
+    """Logical id -> physical name of every queue a pipeline's stack makes (`Queue`,
+    `DeadLetterQueue`, then each route's `Route<X>Queue` and `Route<X>DeadLetterQueue`)."""
+    owners = {"": pipeline} | {
+        logical_prefix(route): derived for route, derived in route_pipelines(pipeline).items()
+    }
+    return {
+        prefix + title: name(owner)
+        for prefix, owner in owners.items()
+        for title, name in ((QUEUE, queue_name), (DEAD_LETTER_QUEUE, dead_letter_queue_name))
+    }
 
 
 def api_id_of(resources: dict[str, str], kind: str | None = None) -> str | None:

@@ -175,6 +175,15 @@ def logical_prefix(route: str) -> str:
     return "Route" + "".join(part[:1].upper() + part[1:] for part in route.split("-"))
 
 
+def ids_overlap(one: str, two: str) -> bool:
+    """Whether two routes' logical-id prefixes can yield one id: equal, or one the other plus
+    whole words (`RouteA` + `DeadLetterQueue` is `RouteADeadLetter` + `Queue`), since every
+    id the compiler puts after a prefix is words in PascalCase."""
+    short, long = sorted((one, two), key=len)
+    rest = long.removeprefix(short)
+    return rest != long and (not rest or rest[0].isupper())
+
+
 def routes_rules(pipeline: Pipeline) -> Iterator[Finding]:
     """What a `routes:` pipeline must hold; each route's own settings are checked by the
     pipeline rules on `route_spec` (validate.py locates them under the route)."""
@@ -214,12 +223,14 @@ def routes_rules(pipeline: Pipeline) -> Iterator[Finding]:
     for name, route in routes.items():
         yield from _route_findings(name, route)
         yield from _route_queue_findings(name, route, pipeline.queue.max_message_size)
-        other = seen.setdefault(logical_prefix(name), name)
-        if other != name:
+        prefix = logical_prefix(name)
+        other = next((o for p, o in seen.items() if ids_overlap(p, prefix)), None)
+        seen.setdefault(prefix, name)
+        if other is not None:
             yield (
                 ("routes", name),
                 f"route `{name}` and route `{other}` would share CloudFormation ids "
-                f"({logical_prefix(name)}...): rename one",
+                f"({prefix}... and {logical_prefix(other)}...): rename one",
             )
 
 

@@ -16,7 +16,7 @@ from nami_action.config.limits import Measure, limit_problems
 from nami_action.config.loader import Document, PathKey, load_document
 from nami_action.config.messages import data_path, did_you_mean, to_problems
 from nami_action.config.models import NamiFile, Pipeline
-from nami_action.config.naming import dead_letter_queue_name
+from nami_action.config.naming import dead_letter_queue_name, queue_name
 from nami_action.config.routes import route_pipelines
 from nami_action.config.rules import Finding, check, visibility_timeout
 from nami_action.config.written import written_problems
@@ -219,6 +219,7 @@ def _resolve(
     problems.extend(check_code_folders(doc, base_dir, pipelines))
     problems.extend(_handler_problems(doc, base_dir, pipelines, env))
     problems.extend(_shared_paths(doc, pipelines))
+    problems.extend(_queue_name_collisions(doc, env, pipelines))
     problems.extend(_name_lengths(doc, env, [pipelines[name] for name in compilable]))
     problems.extend(_route_name_lengths(doc, [pipelines[name] for name in compilable]))
     problems.extend(limit_problems(config, compilable, measure))
@@ -326,6 +327,51 @@ def _shared_paths(doc: Document, pipelines: dict[str, PipelineConfig]) -> list[P
                 )
             )
     return problems
+
+
+def _queue_name_collisions(
+    doc: Document, env: str | None, pipelines: dict[str, PipelineConfig]
+) -> list[Problem]:
+    """Every queue the config makes (each pipeline's and route's queue and dead-letter queue,
+    named as the compiler names them) must have a name of its own: `a`'s dead-letter queue is
+    `<project>-a-dlq`, which is also pipeline `a-dlq`'s queue. Reported at the later of the
+    two keys, naming the other."""
+    first: dict[str, tuple[tuple[int, int], PathKey, str]] = {}
+    problems = []
+    for name, pipeline in pipelines.items():
+        owners = [(("pipelines", name), pipeline, f"pipeline `{name}`")] + [
+            (_route_key(doc, _Sources(name, env), route), derived, f"route `{route}` of `{name}`")
+            for route, derived in route_pipelines(pipeline).items()
+        ]
+        for key, owner, label in owners:
+            for kind, queue in (
+                ("queue", queue_name(owner)),
+                ("dead-letter queue", dead_letter_queue_name(owner)),
+            ):
+                this = (doc.locate(key, at_key=True), key, f"the {kind} of {label}")
+                earlier, later = sorted((first.setdefault(queue, this), this), key=lambda n: n[0])
+                if earlier != later:
+                    problems.append(
+                        doc.problem(
+                            later[1],
+                            f"{later[2]} would be named `{queue}`, as {earlier[2]} is: a queue "
+                            "name is one queue in an account and region; rename one of them",
+                            at_key=True,
+                        )
+                    )
+    return problems
+
+
+def _route_key(doc: Document, sources: _Sources, route: str) -> PathKey:
+    """Where a route is written: its pipeline's own `routes`, an override's, or `defaults`'."""
+    return next(
+        (
+            (*base, "routes", route)
+            for base in sources.bases
+            if (*base, "routes", route) in doc.positions
+        ),
+        ("pipelines", sources.name, "routes", route),
+    )
 
 
 def _broken_pipeline(loc: tuple[int | str, ...], env: str | None) -> str | None:

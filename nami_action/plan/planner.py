@@ -414,10 +414,9 @@ class _Previewer:
         diff = plan.diff
         if stack is not None and stack.busy:
             return replace(plan, diff=diff)  # no change set beside a running operation
-        if plan.action == "create":
-            leftover = self._leftover_queues(plan.pipeline)
-            if leftover:
-                return replace(plan, diff=diff, error=leftover)
+        leftover = self._leftover_queues(plan.pipeline, plan.action, deployed)
+        if leftover:
+            return replace(plan, diff=diff, error=leftover)
         if stack is not None and stack.status in decide.RECREATE_STATUSES:
             # No change set can be made beside a failed stack; deploy deletes it first.
             return replace(plan, changes=decide.all_added(compiled), diff=diff)
@@ -442,23 +441,37 @@ class _Previewer:
             plan, changes=changes, diff=diff, warnings=warnings, messages_waiting=waiting[0]
         )
 
-    def _leftover_queues(self, pipeline_name: str) -> str:
-        """Queues are kept when their stack is deleted; a new stack cannot make a queue of the
-        same name. Say so before the create fails, with what the queues still hold (the
-        routes' queues too: they are kept like the pipeline's own)."""
+    def _leftover_queues(
+        self, pipeline_name: str, action: str, deployed: dict[str, Any] | None
+    ) -> str:
+        """Queues are kept when their stack is deleted, or their route removed from it; a
+        stack cannot make a queue of the same name. Say so before the create (or the update
+        that adds the route back) fails, with what the queues still hold. An update checks
+        the queues the deployed stack does not hold; without its template, none."""
+        if action == "create":
+            held: set[str] = set()
+        elif action == "update" and deployed:
+            held = set(deployed.get("Resources") or {})
+        else:
+            return ""
         pipeline = self.run.config.pipelines[pipeline_name]
         found = []
-        for name in names.queue_names(pipeline):
-            url = queue_url(self.aws, name)
+        for logical_id, name in names.queue_names_by_id(pipeline).items():
+            url = None if logical_id in held else queue_url(self.aws, name)
             if url:
                 depth = queue_depth(self.aws, url)
                 found.append(f"{name} ({depth.total if depth else 0} webhooks)")
         if not found:
             return ""
         listed = found[0] if len(found) == 1 else f"{', '.join(found[:-1])} and {found[-1]}"
+        kept = (
+            "kept from an earlier stack of this pipeline"
+            if action == "create"
+            else "kept from a route removed from this pipeline earlier"
+        )
         return (
             f"queue{'' if len(found) == 1 else 's'} {listed} already exist"
-            f"{'s' if len(found) == 1 else ''}, kept from an earlier stack of this pipeline: "
+            f"{'s' if len(found) == 1 else ''}, {kept}: "
             "redrive or export what they hold, delete them, then deploy again"
         )
 

@@ -172,3 +172,29 @@ def test_throttle_on_a_function_url_pipeline_is_refused_not_ignored(
         for line in lines
     ), lines
     assert validate(tmp_path, function_url("nowhere"))[0] == 0
+
+
+@pytest.mark.parametrize("fifo", [False, True])
+def test_a_pipeline_named_after_anothers_dead_letter_queue_is_refused(
+    tmp_path: Path, fifo: bool
+) -> None:
+    """`a`'s dead-letter queue is `acme-a-dlq`, and so is pipeline `a-dlq`'s queue (with
+    `.fifo` when both are FIFO): one SQS name, two queues the compiler would make."""
+    project(tmp_path, {"handler.py": "def handle(w): ..."})
+    queue = "    queue: {fifo: true}\n" if fifo else ""
+    text = HEAD + "".join(
+        f"  {name}:\n    verify: {{scheme: none}}\n    consumer: {{code: consumer}}\n{queue}"
+        for name in ("a", "a-dlq")
+    )
+    status, lines = validate(tmp_path, text)
+    suffix = ".fifo" if fifo else ""
+    line = 8 if fifo else 7
+    assert status == 1
+    assert lines == [
+        f"{line}:3: the queue of pipeline `a-dlq` would be named `acme-a-dlq{suffix}`, as the "
+        "dead-letter queue of pipeline `a` is: a queue name is one queue in an account and "
+        "region; rename one of them",
+        "1 problem found",
+    ]
+    if fifo:  # a standard queue and a FIFO one are two names (`.fifo`): no collision
+        assert validate(tmp_path, text.replace(queue, "", 1))[0] == 0

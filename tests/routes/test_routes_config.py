@@ -612,3 +612,55 @@ pipelines:
     ]
     assert variables("RouteBillingConsumer")["DB_HOST"] == "db.internal"
     assert variables("RouteCrmConsumer")["DB_HOST"] == "db.internal"
+
+
+def two_routes(first: str, second: str) -> str:
+    return f"""\
+version: 1
+project: acme
+pipelines:
+  p:
+    verify: {{scheme: none}}
+    routes:
+      {first}: {{match: default, consumer: {{code: consumers/billing}}}}
+      {second}: {{match: {{json: $.t, equals: x}}, consumer: {{code: consumers/billing}}}}
+"""
+
+
+def test_routes_whose_ids_would_collide_are_refused_before_compile(tmp_path: Path) -> None:
+    """`RouteA` + `DeadLetterQueue` is `RouteADeadLetter` + `Queue`: the compiler would fail
+    on a duplicate id, so validate refuses it, at the later route."""
+    found = problems(tmp_path, two_routes("a", "a-dead-letter"))
+    assert found == [
+        "8:22 pipeline `p`: route `a-dead-letter` and route `a` would share CloudFormation ids "
+        "(RouteADeadLetter... and RouteA...): rename one"
+    ]
+
+
+def test_routes_whose_queue_names_would_collide_are_refused(tmp_path: Path) -> None:
+    """Route `x`'s dead-letter queue is `acme-p_x-dlq`, and so is route `x-dlq`'s queue."""
+    found = problems(tmp_path, two_routes("x", "x-dlq"))
+    assert (
+        "8:7 the queue of route `x-dlq` of `p` would be named `acme-p_x-dlq`, as the dead-letter "
+        "queue of route `x` of `p` is: a queue name is one queue in an account and region; "
+        "rename one of them"
+    ) in found
+
+
+@pytest.mark.parametrize("names", [("a", "ab"), ("a", "a-2"), ("billing", "crm")])
+def test_routes_whose_names_only_look_alike_are_compiled(
+    tmp_path: Path, names: tuple[str, str]
+) -> None:
+    """`RouteA` and `RouteAb` (or `RouteA2`) share a start but no id: every id after a prefix
+    begins with a capital. Both compile, and every queue has a name of its own."""
+    (tmp_path / "consumers" / "billing").mkdir(parents=True)
+    (tmp_path / "consumers" / "billing" / "handler.py").write_text("def handle(w): pass\n")
+    (tmp_path / "nami.yaml").write_text(two_routes(*names))
+    config = load_config(tmp_path / "nami.yaml")
+    template = json.loads(compile_config(config, {"p": CODE}, use_cache=False)["acme-p"])
+    queues = [
+        r["Properties"]["QueueName"]
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::SQS::Queue"
+    ]
+    assert len(queues) == 6 and len(set(queues)) == 6
