@@ -225,6 +225,9 @@ def test_a_put_back_copy_in_the_dead_letters_is_redriven_to_the_routes_it_owes(
     assert exported.exit_code == 0, exported.output
     (line,) = [json.loads(x) for x in out.read_text().splitlines()]
     assert line["messageAttributes"][ROUTES_ATTRIBUTE]["StringValue"] == "audit"
+    peeked = CliRunner().invoke(cli, ["dlq", "peek", "stripe", *data])
+    assert peeked.exit_code == 0, peeked.output
+    assert "put-back copy, owed to: audit (redrive it" in peeked.output
 
     app.store.write("DROP TRIGGER refuse_audit")
     redriven = CliRunner().invoke(cli, ["dlq", "redrive", "stripe", *data])
