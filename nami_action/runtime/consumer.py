@@ -213,9 +213,7 @@ class Consumer:
         if not names and owed is not None:
             # A put-back copy owing only routes since removed from nami.yaml: the routes that
             # remain got it. Kept (whatever `unrouted` says) with the routes it still owes.
-            reason = (
-                f"owed to {', '.join(owed) or 'no route'}, no longer among this pipeline's routes"
-            )
+            reason = no_longer_routes(owed)
             return self._dead_letter(
                 record, Outcome(UNROUTED, message_id, webhook.id, reason=reason)
             )
@@ -248,7 +246,7 @@ class Consumer:
                 error = f"{error}; not moved to the dead-letter queue: {unparked}"
             outcome = Outcome(FAILED, message_id, webhook.id, reason=reason, error=error)
         if removed:
-            gone = f"owed {', '.join(removed)}, no longer a route"
+            gone = no_longer_routes(removed)
             outcome.reason = f"{outcome.reason}; {gone}" if outcome.reason else gone
         outcome.routes = routed.sent
         outcome.put_back_copy = owed is not None
@@ -418,6 +416,11 @@ def metrics_line(
     }
     document.update({name: counts.get(o, 0) for name, o in zip(names, outcomes, strict=True)})
     return json.dumps(document, separators=(",", ":"))
+
+
+def no_longer_routes(owed: list[str]) -> str:
+    """Why a put-back copy skips routes it owes: a later deploy removed them."""
+    return f"owed to {', '.join(owed) or 'no route'}, no longer among this pipeline's routes"
 
 
 def _decode(record: Mapping[str, Any], message_id: str) -> Webhook:

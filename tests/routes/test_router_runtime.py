@@ -141,7 +141,7 @@ def test_a_copy_owing_a_removed_route_says_so_where_it_goes_to_the_others(aws: A
     assert len(messages(aws, audit)) == 1
     line = json.loads(lines[0])
     assert (line["outcome"], line["routes"]) == ("routed", ["audit"])
-    assert line["reason"] == "owed ledger, no longer a route"
+    assert line["reason"] == "owed to ledger, no longer among this pipeline's routes"
 
 
 def test_a_copy_too_large_to_put_back_is_kept_in_the_dead_letter_queue_with_its_routes(
