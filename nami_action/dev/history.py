@@ -16,7 +16,7 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from nami_action.dev.queue import DeadLetter, Outgoing, Store
@@ -50,6 +50,9 @@ class Entry:
     origin: str | None = None  # "replay of #3", "redrive of #5"
     envelope_malformed: bool = False
     at_endpoint: bool = False  # refused by the endpoint (not stored, so not replayable)
+    # The stored message's attributes: a router's put-back copy owes some routes only
+    # (`nami-routes`), and a replay of it must too.
+    attributes: Mapping[str, str] = field(default_factory=dict)
     version: int = 0
 
 
@@ -77,6 +80,9 @@ class History:
             for m in messages:
                 entry = self._known(m) or self._add(m.pipeline, m.message_id, m.body, m.sent_at)
                 entry.origin = self._origins.pop(m.message_id, None) or entry.origin
+                if m.attributes and entry.attributes != m.attributes:
+                    entry.attributes = dict(m.attributes)
+                    self._touch(entry)
 
     def _known(self, message: Outgoing) -> Entry | None:
         """The entry a worker's log line already made for this message: a worker polling the

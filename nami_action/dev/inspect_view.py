@@ -13,6 +13,7 @@ from typing import Any
 
 from nami_action.dev.history import QUEUED, Entry
 from nami_action.runtime.consumer import MALFORMED, REJECTED
+from nami_action.runtime.router import ROUTES_ATTRIBUTE
 from nami_action.runtime.webhook import MalformedEnvelope, Webhook, decode_envelope
 
 SHOWN_BYTES = 64 * 1024  # body bytes shown in the page (the copied commands carry all)
@@ -77,6 +78,7 @@ def row(entry: Entry, pipeline: PipelineInfo) -> dict[str, Any]:
         "error": entry.error,
         "dead": entry.dead,
         "origin": entry.origin,
+        "owed": entry.attributes.get(ROUTES_ATTRIBUTE),  # a router's put-back copy: its routes
         "size": len(webhook.body) if webhook else None,
         "replayable": entry.envelope is not None and not entry.at_endpoint,
         "version": entry.version,

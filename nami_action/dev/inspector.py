@@ -230,7 +230,11 @@ class Inspector:
         message_id = str(uuid.uuid4())
         self.history.expect(message_id, f"replay of #{entry.key}")
         try:
-            self._submit(Outgoing(entry.pipeline, message_id, entry.envelope, time.time()), _done)
+            # With its attributes: a router's put-back copy goes to the routes it owes only.
+            copy = Outgoing(
+                entry.pipeline, message_id, entry.envelope, time.time(), entry.attributes
+            )
+            self._submit(copy, _done)
         except StoreError as exc:
             raise Refused(HTTPStatus.SERVICE_UNAVAILABLE, f"not stored: {exc}") from None
         return {"messageId": message_id, "pipeline": entry.pipeline}

@@ -37,6 +37,7 @@ from nami_action.aws.session import Aws
 from nami_action.envelope import IncomingRequest, MalformedEnvelope, decode_envelope
 from nami_action.errors import NamiError
 from nami_action.runtime.deadletters import OUTCOME_ATTRIBUTE, REASON_ATTRIBUTE
+from nami_action.runtime.router import ROUTES_ATTRIBUTE
 
 DEFAULT_HOLD = 120  # seconds a scanned message stays hidden before it is released
 PREVIEW_BYTES = 200
@@ -63,6 +64,11 @@ class DeadLetter:
     @property
     def reason(self) -> str | None:
         return self.message.message_attributes.get(REASON_ATTRIBUTE, {}).get("StringValue")
+
+    @property
+    def owed_routes(self) -> str | None:
+        """A router's put-back copy: the routes it still owes (`nami-routes`), else None."""
+        return self.message.message_attributes.get(ROUTES_ATTRIBUTE, {}).get("StringValue")
 
     @classmethod
     def of(cls, message: QueueMessage) -> DeadLetter:
@@ -221,6 +227,10 @@ def letter_text(letter: DeadLetter, *, peek_counted: bool = True) -> str:
         )
     else:
         lines.append("  its receives ran out (the handler failed, or the consumer could not start)")
+    if letter.owed_routes:
+        # The other routes got it: a resend by the provider would reach them twice.
+        routes = printable(", ".join(letter.owed_routes.split(",")).encode())
+        lines.append(f"  put-back copy, owed to: {routes} (redrive it; the other routes got it)")
     e = letter.envelope
     if e is None:
         lines.append(f"  malformed (not a Nami envelope: {letter.malformed})")

@@ -28,7 +28,7 @@ from .config import DedupeConfig, RuntimeConfig
 from .deadletters import DeadLetters
 from .dedupe import Markers, event_id
 from .forward import Refused, RetryLater
-from .router import UNROUTED_REASON, Router, owed_routes
+from .router import ROUTES_ATTRIBUTE, UNROUTED_REASON, Routed, Router, owed_routes
 from .verify import MISMATCH, VerifySettings, verify
 from .webhook import MalformedEnvelope, Webhook, decode_envelope
 
@@ -208,12 +208,12 @@ class Consumer:
         (or, with `unrouted: drop`, counted and logged only)."""
         names = router.choose(record, webhook)
         owed = owed_routes(record)
+        # Owed routes a later deploy removed: the routes that remain got the webhook; say so.
+        removed = [name for name in owed or [] if name not in router.queues]
         if not names and owed is not None:
             # A put-back copy owing only routes since removed from nami.yaml: the routes that
             # remain got it. Kept (whatever `unrouted` says) with the routes it still owes.
-            reason = (
-                f"owed to {', '.join(owed) or 'no route'}, no longer among this pipeline's routes"
-            )
+            reason = no_longer_routes(owed)
             return self._dead_letter(
                 record, Outcome(UNROUTED, message_id, webhook.id, reason=reason)
             )
@@ -224,18 +224,49 @@ class Consumer:
             unrouted = Outcome(UNROUTED, message_id, webhook.id, reason=UNROUTED_REASON)
             return self._dead_letter(record, unrouted)
         routed = router.route(record, names)
+        unparked = None  # why a copy owing the failed routes was not moved to the DLQ
+        if not routed.done and routed.sent:
+            unparked = self._park_copy(record, routed)
         if routed.done:
             outcome = Outcome(ROUTED, message_id, webhook.id, error=routed.error)
             if routed.requeued:
                 outcome.reason = f"put back for {', '.join(routed.owed)}"
+        elif routed.sent and unparked is None:
+            outcome = Outcome(ROUTED, message_id, webhook.id, error=routed.error)
+            outcome.reason = (
+                f"not put back for {', '.join(routed.owed)}: "
+                "a copy owing them moved to the dead-letter queue"
+            )
         else:
             reason = f"not routed to {', '.join(routed.owed)}"
             if routed.sent:
                 reason += f"; {', '.join(routed.sent)} got it and may see it again"
-            outcome = Outcome(FAILED, message_id, webhook.id, reason=reason, error=routed.error)
+            error = routed.error
+            if unparked is not None:
+                error = f"{error}; not moved to the dead-letter queue: {unparked}"
+            outcome = Outcome(FAILED, message_id, webhook.id, reason=reason, error=error)
+        if removed:
+            gone = no_longer_routes(removed)
+            outcome.reason = f"{outcome.reason}; {gone}" if outcome.reason else gone
         outcome.routes = routed.sent
         outcome.put_back_copy = owed is not None
         return outcome
+
+    def _park_copy(self, record: Mapping[str, Any], routed: Routed) -> str | None:
+        """Move a copy owing the routes a send failed for to the DLQ, marked with them, when
+        it could not be put back (e.g. too large with its `nami-routes`: SQS counts message
+        attributes in a queue's maximum size, while a DLQ takes 1 MiB): the routes that got
+        it then do not get it again. None when stored, else why not."""
+        if self.dead_letters is None:
+            return "no dead-letter queue configured (NAMI_DEAD_LETTER_QUEUE_URL)"
+        marked = {ROUTES_ATTRIBUTE: {"stringValue": ",".join(routed.owed), "dataType": "String"}}
+        copy = {**record, "messageAttributes": marked}
+        reason = f"not routed to {', '.join(routed.owed)} ({routed.error}); got it: "
+        try:
+            self.dead_letters.send(copy, FAILED, reason + ", ".join(routed.sent))
+        except Exception as exc:
+            return _describe(exc)
+        return None
 
     def _verify(self, webhook: Webhook) -> str | None:
         """None when accepted, else the reason. A mismatch re-reads the secret once first:
@@ -385,6 +416,11 @@ def metrics_line(
     }
     document.update({name: counts.get(o, 0) for name, o in zip(names, outcomes, strict=True)})
     return json.dumps(document, separators=(",", ":"))
+
+
+def no_longer_routes(owed: list[str]) -> str:
+    """Why a put-back copy skips routes it owes: a later deploy removed them."""
+    return f"owed to {', '.join(owed) or 'no route'}, no longer among this pipeline's routes"
 
 
 def _decode(record: Mapping[str, Any], message_id: str) -> Webhook:

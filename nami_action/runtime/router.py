@@ -7,9 +7,12 @@ router did, once, and only the router may write a route's queue (its IAM policy 
 A send that fails must not make the routes that already got the webhook get it twice. So when
 some routes got it and others did not, the router puts one copy back on its own queue, marked
 with the routes still owed (`nami-routes`), and the record is done: the copy is routed to
-those only. If that put fails too, the record is retried whole (the log line says the routes
-that got it may see it again; a pipeline's `dedupe:` drops those copies in each route). When
-no route got it, the record is simply retried. Each copy owes fewer routes than the record it
+those only. If that put fails too (a webhook near the queue's maximum size always does: SQS
+counts the `nami-routes` attribute in the size), the consumer moves the copy, marked the
+same way, to the pipeline's DLQ (which takes 1 MiB) with the reason, and the record is done;
+only if that fails too is the record retried whole (the log line says the routes that got it
+may see it again; a pipeline's `dedupe:` drops those copies in each route). When no route got
+it, the record is simply retried. Each copy owes fewer routes than the record it
 came from, so this ends: with one route left, the copy is retried and dead-lettered as usual.
 """
 

@@ -28,6 +28,7 @@ from nami_action.operate.pipelines import DeployedPipeline
 from nami_action.runtime.config import parse_config
 from nami_action.runtime.consumer import Consumer
 from nami_action.runtime.deadletters import SqsDeadLetters
+from nami_action.runtime.router import ROUTES_ATTRIBUTE
 from nami_action.runtime.verify import VerifySettings
 
 from .support import depth, drain, envelope, make_queues, put
@@ -188,3 +189,19 @@ def test_a_webhook_dead_lettered_by_its_receives_says_so(aws: Aws, config: Confi
     put(aws, target.dead_letter_url, [envelope(1)])
     (letter,) = peek(aws, target.dead_letter_url, 10)
     assert letter.outcome is None and "its receives ran out" in letter_text(letter)
+
+
+def test_a_routers_put_back_copy_says_which_routes_it_is_owed_to(aws: Aws, config: Config) -> None:
+    """So an operator redrives it rather than asking the provider to resend (which would
+    reach the routes that got it a second time)."""
+    target = make_queues(aws, config, "github")
+    owed = {ROUTES_ATTRIBUTE: {"DataType": "String", "StringValue": "audit,crm"}}
+    sqs = aws.client("sqs")
+    sqs.send_message(
+        QueueUrl=target.dead_letter_url, MessageBody=envelope(1), MessageAttributes=owed
+    )
+    put(aws, target.dead_letter_url, [envelope(2)])
+
+    text = letters_text(peek(aws, target.dead_letter_url, 10))
+    shown = "put-back copy, owed to: audit, crm (redrive it; the other routes got it)"
+    assert text.count(shown) == 1 and text.count("put-back copy") == 1  # not the other one

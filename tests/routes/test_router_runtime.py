@@ -15,6 +15,7 @@ from nami_action.envelope import IncomingRequest, encode_envelope
 from nami_action.runtime import router as router_module
 from nami_action.runtime.config import RuntimeConfig
 from nami_action.runtime.consumer import Consumer
+from nami_action.runtime.deadletters import OUTCOME_ATTRIBUTE, SqsDeadLetters
 from nami_action.runtime.router import ROUTES_ATTRIBUTE, Router, SqsSender, no_handler
 from nami_action.runtime.routing import RouteTest
 
@@ -39,11 +40,20 @@ def record(event_type: str, message_id: str = "m-1", body: bytes | None = None) 
     return {"messageId": message_id, "body": encode_envelope(request), "attributes": {}}
 
 
-def router_consumer(aws: Aws, queues: dict[str, str], own: str, lines: list[str]) -> Consumer:
+def router_consumer(
+    aws: Aws, queues: dict[str, str], own: str, lines: list[str], dlq: str | None = None
+) -> Consumer:
     sender = SqsSender(lambda: aws.client("sqs"))
     router = Router(ROUTES, queues, sender, own)
     config = RuntimeConfig(pipeline="stripe", mode="webhook", handler="h.h", routes=ROUTES)
-    return Consumer(config=config, function=no_handler, router=router, emit=lines.append)
+    letters = None if dlq is None else SqsDeadLetters(dlq, lambda: aws.client("sqs"))
+    return Consumer(
+        config=config,
+        function=no_handler,
+        router=router,
+        emit=lines.append,
+        dead_letters=letters,
+    )
 
 
 def messages(aws: Aws, url: str) -> list[dict[str, Any]]:
@@ -114,6 +124,56 @@ def test_a_put_back_copy_goes_only_to_the_routes_it_owes(aws: Aws) -> None:
     assert consumer({"Records": [owed]}) == {"batchItemFailures": []}
     assert len(messages(aws, audit)) == 1
     assert messages(aws, billing) == []  # it had it already
+
+
+def test_a_copy_owing_a_removed_route_says_so_where_it_goes_to_the_others(aws: Aws) -> None:
+    sqs = aws.client("sqs")
+    inbox, billing, audit = (
+        sqs.create_queue(QueueName=n)["QueueUrl"] for n in ("in", "in_billing", "in_audit")
+    )
+    lines: list[str] = []
+    consumer = router_consumer(aws, {"billing": billing, "audit": audit}, inbox, lines)
+    owed = record("invoice.paid")
+    attribute = {"stringValue": "audit,ledger", "dataType": "String"}  # ledger: removed since
+    owed["messageAttributes"] = {ROUTES_ATTRIBUTE: attribute}
+
+    assert consumer({"Records": [owed]}) == {"batchItemFailures": []}
+    assert len(messages(aws, audit)) == 1
+    line = json.loads(lines[0])
+    assert (line["outcome"], line["routes"]) == ("routed", ["audit"])
+    assert line["reason"] == "owed to ledger, no longer among this pipeline's routes"
+
+
+def test_a_copy_too_large_to_put_back_is_kept_in_the_dead_letter_queue_with_its_routes(
+    aws: Aws,
+) -> None:
+    """On AWS the put-back copy of a webhook near the queue's maximum size is too large: SQS
+    counts message attributes (`nami-routes`) in it. moto counts the body only, so here the
+    router's own queue is made smaller than the body to refuse the put-back the same way.
+    https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/quotas-messages.html"""
+    sqs = aws.client("sqs")
+    small = {"MaximumMessageSize": "1024"}
+    inbox = sqs.create_queue(QueueName="in", Attributes=small)["QueueUrl"]
+    billing, dlq = (sqs.create_queue(QueueName=n)["QueueUrl"] for n in ("in_billing", "in-dlq"))
+    lines: list[str] = []
+    queues = {"billing": billing, "audit": inbox + "_audit"}  # audit's: never created
+    consumer = router_consumer(aws, queues, inbox, lines, dlq)
+    large = record("", body=json.dumps({"type": "invoice.paid", "pad": "x" * 1200}).encode())
+
+    assert consumer({"Records": [large]}) == {"batchItemFailures": []}  # done: not retried
+    assert len(messages(aws, billing)) == 1
+    (letter,) = messages(aws, dlq)
+    assert letter["Body"] == large["body"]
+    attributes = {k: v["StringValue"] for k, v in letter["MessageAttributes"].items()}
+    assert attributes[ROUTES_ATTRIBUTE] == "audit"
+    assert attributes[OUTCOME_ATTRIBUTE] == "failed"
+    line = json.loads(lines[0])
+    assert (line["outcome"], line["routes"]) == ("routed", ["billing"])
+    assert line["reason"] == (
+        "not put back for audit: a copy owing them moved to the dead-letter queue"
+    )
+    assert "InvalidParameterValue" in line["error"]
+    assert json.loads(lines[-1])["Routed"] == 1
 
 
 def test_a_body_nested_too_deep_to_parse_is_not_json_and_its_batch_mates_go_once(

@@ -200,6 +200,18 @@ def test_a_failed_send_to_one_route_is_put_back_for_that_route_only(
     counts = app.counters["stripe"].snapshot()
     assert (counts.routed, counts.failed) == (1, 0)  # one webhook, counted once
 
+    # The inspector's Replay of the copy sends it to the route it owes only, as it went.
+    status, found = api(app, "GET", "webhooks?after=0")
+    assert status == 200
+    (row,) = [r for r in found["webhooks"] if r["messageId"] == copy["messageId"]]
+    status, _ = api(app, "POST", "replay", {"key": row["key"]})
+    assert status == 202
+    wait_until(lambda: len(destination.delivered()) == 2, 30, "the replay delivered")
+    time.sleep(0.5)  # billing would have it again by now
+    assert [event["id"] for event in handled(config)] == ["evt_1"]
+    assert by_path(destination.delivered()) == {"/audit": ["evt_1", "evt_1"]}
+    assert row["owed"] == "audit"  # labelled as a copy owed to audit
+
 
 def test_a_put_back_copy_in_the_dead_letters_is_redriven_to_the_routes_it_owes(
     destination: Destination,
@@ -225,6 +237,9 @@ def test_a_put_back_copy_in_the_dead_letters_is_redriven_to_the_routes_it_owes(
     assert exported.exit_code == 0, exported.output
     (line,) = [json.loads(x) for x in out.read_text().splitlines()]
     assert line["messageAttributes"][ROUTES_ATTRIBUTE]["StringValue"] == "audit"
+    peeked = CliRunner().invoke(cli, ["dlq", "peek", "stripe", *data])
+    assert peeked.exit_code == 0, peeked.output
+    assert "put-back copy, owed to: audit (redrive it" in peeked.output
 
     app.store.write("DROP TRIGGER refuse_audit")
     redriven = CliRunner().invoke(cli, ["dlq", "redrive", "stripe", *data])
