@@ -236,11 +236,17 @@ def _show(value: Any) -> str:
     return f"`{value}`"
 
 
+def closest(word: str, choices: Iterable[str]) -> str | None:
+    """The one choice close enough to `word` to suggest (difflib's ratio of 0.6), if any."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     options = sorted(set(choices))
-    close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+    close = closest(word, options)
     if close:
-        return f"; did you mean `{close[0]}`?"
+        return f"; did you mean `{close}`?"
     if options and len(options) <= 12:
         return f" (expected one of: {', '.join(options)})"
     return ""

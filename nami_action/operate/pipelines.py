@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -11,6 +10,7 @@ from nami_action.aws.function_urls import function_url
 from nami_action.aws.session import Aws
 from nami_action.compile import names
 from nami_action.config import Config, PipelineConfig
+from nami_action.config.messages import closest
 from nami_action.config.routes import logical_prefix, route_queue_owners, route_stack
 from nami_action.errors import NamiError
 from nami_action.runtime.router import ROUTE_SEPARATOR
@@ -21,8 +21,8 @@ def select_pipeline(config: Config, name: str) -> PipelineConfig:
     found = config.pipelines.get(name)
     if found is not None:
         return found
-    close = difflib.get_close_matches(name, list(config.pipelines), n=1, cutoff=0.6)
-    hint = f"; did you mean `{close[0]}`?" if close else ""
+    close = closest(name, config.pipelines)
+    hint = f"; did you mean `{close}`?" if close else ""
     known = ", ".join(sorted(config.pipelines))
     raise NamiError(f"no pipeline `{name}` in {config.file}{hint} (pipelines: {known})")
 
@@ -44,8 +44,8 @@ def no_route(pipeline: PipelineConfig, route: str, shown: Callable[[str], str] =
     """`route` is not one of the pipeline's routes: the error, with a close match and the list
     (once: did_you_mean would list them again when nothing is close)."""
     routes = list(pipeline.spec.routes or {})
-    close = difflib.get_close_matches(route, routes, n=1, cutoff=0.6)
-    hint = f"; did you mean `{shown(close[0])}`?" if close else ""
+    close = closest(route, routes)
+    hint = f"; did you mean `{shown(close)}`?" if close else ""
     known = ", ".join(f"`{shown(r)}`" for r in routes) or "none: it has no `routes`"
     return NamiError(f"pipeline `{pipeline.name}` has no route `{route}`{hint} (routes: {known})")
 
