@@ -32,6 +32,7 @@ from nami_action.runtime.consumer import (
     UNROUTED,
 )
 from nami_action.runtime.retry import RetrySchedule, retry_delay
+from nami_action.runtime.router import record_attributes
 
 ACCOUNT = "000000000000"
 SENDER_ID = "AROADEVNAMI:apigateway"
@@ -122,16 +123,7 @@ def _record(settings: Settings, message: Message) -> dict[str, Any]:
         "receiptHandle": message.receipt,
         "body": message.body,
         "attributes": attributes,
-        "messageAttributes": {
-            # Lambda's shape: https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html
-            name: {
-                "stringValue": value,
-                "stringListValues": [],
-                "binaryListValues": [],
-                "dataType": "String",
-            }
-            for name, value in message.attributes.items()
-        },
+        "messageAttributes": record_attributes(message.attributes),
         "md5OfBody": hashlib.md5(message.body.encode()).hexdigest(),
         "eventSource": "aws:sqs",
         "eventSourceARN": settings.queue_arn,

@@ -28,7 +28,14 @@ from .config import DedupeConfig, RuntimeConfig
 from .deadletters import DeadLetters
 from .dedupe import Markers, event_id
 from .forward import Refused, RetryLater
-from .router import ROUTES_ATTRIBUTE, UNROUTED_REASON, Routed, Router, owed_routes
+from .router import (
+    ROUTES_ATTRIBUTE,
+    UNROUTED_REASON,
+    Routed,
+    Router,
+    owed_routes,
+    record_attributes,
+)
 from .verify import MISMATCH, VerifySettings, verify
 from .webhook import MalformedEnvelope, Webhook, decode_envelope
 
@@ -259,7 +266,7 @@ class Consumer:
         it then do not get it again. None when stored, else why not."""
         if self.dead_letters is None:
             return "no dead-letter queue configured (NAMI_DEAD_LETTER_QUEUE_URL)"
-        marked = {ROUTES_ATTRIBUTE: {"stringValue": ",".join(routed.owed), "dataType": "String"}}
+        marked = record_attributes({ROUTES_ATTRIBUTE: ",".join(routed.owed)})
         copy = {**record, "messageAttributes": marked}
         reason = f"not routed to {', '.join(routed.owed)} ({routed.error}); got it: "
         try:

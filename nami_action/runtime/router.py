@@ -118,6 +118,20 @@ def record_attribute(record: Mapping[str, Any], name: str) -> str | None:
     return text if isinstance(text, str) else None
 
 
+def record_attributes(values: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+    """String message attributes in an SQS record's shape, as Lambda delivers them (what
+    record_attribute reads): https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html"""
+    return {
+        name: {
+            "stringValue": value,
+            "stringListValues": [],
+            "binaryListValues": [],
+            "dataType": "String",
+        }
+        for name, value in values.items()
+    }
+
+
 def string_attributes(values: Mapping[str, str]) -> dict[str, dict[str, str]]:
     """String message attributes in SendMessage's shape."""
     return {name: {"DataType": "String", "StringValue": value} for name, value in values.items()}
