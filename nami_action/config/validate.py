@@ -340,7 +340,11 @@ def _queue_name_collisions(
     problems = []
     for name, pipeline in pipelines.items():
         owners = [(("pipelines", name), pipeline, f"pipeline `{name}`")] + [
-            (_route_key(doc, _Sources(name, env), route), derived, f"route `{route}` of `{name}`")
+            (
+                _written_at(doc, _Sources(name, env), ("routes", route)),
+                derived,
+                f"route `{route}` of `{name}`",
+            )
             for route, derived in route_pipelines(pipeline).items()
         ]
         for key, owner, label in owners:
@@ -360,18 +364,6 @@ def _queue_name_collisions(
                         )
                     )
     return problems
-
-
-def _route_key(doc: Document, sources: _Sources, route: str) -> PathKey:
-    """Where a route is written: its pipeline's own `routes`, an override's, or `defaults`'."""
-    return next(
-        (
-            (*base, "routes", route)
-            for base in sources.bases
-            if (*base, "routes", route) in doc.positions
-        ),
-        ("pipelines", sources.name, "routes", route),
-    )
 
 
 def _broken_pipeline(loc: tuple[int | str, ...], env: str | None) -> str | None:
@@ -588,8 +580,12 @@ def deep_merge(base: Any, override: Any) -> Any:
 
 
 def _locate_rule(doc: Document, sources: _Sources, where: tuple[str, ...], message: str) -> Problem:
-    """Point at the key that set the value: an override, the pipeline's own, a default."""
-    for base in sources.bases:
-        if (*base, *where) in doc.positions:
-            return doc.problem((*base, *where), f"pipeline `{sources.name}`: {message}")
-    return doc.problem(("pipelines", sources.name, *where), f"pipeline `{sources.name}`: {message}")
+    return doc.problem(_written_at(doc, sources, where), f"pipeline `{sources.name}`: {message}")
+
+
+def _written_at(doc: Document, sources: _Sources, where: tuple[str, ...]) -> PathKey:
+    """The key that set the value at `where`: an override, the pipeline's own, a default."""
+    return next(
+        ((*base, *where) for base in sources.bases if (*base, *where) in doc.positions),
+        ("pipelines", sources.name, *where),
+    )
