@@ -50,7 +50,10 @@ def test_signed_webhook_is_handled_and_forged_one_is_not(
     assert (
         post(dev.url, "/git-hub", bad, {**signed(bad, "wrong"), "X-GitHub-Delivery": "b"})[0] == 202
     )
-    # the same delivery again: dedupe (SQLite markers) drops it
+    # the same delivery again, once the first was handled: dedupe (SQLite markers) drops it.
+    # (Sent while the first still runs, the copy is retried later by design, "an earlier copy
+    # has not finished": under CI load that retry came after the wait below.)
+    wait_for(lambda: project.numbers() == [1], what="the first delivery handled")
     assert post(dev.url, "/git-hub", good, {**signed(good), "X-GitHub-Delivery": "a"})[0] == 202
     wait_for(lambda: "signature mismatch" in dev.output(), what="the rejection log line")
     wait_for(lambda: '"duplicate"' in dev.output(), what="the duplicate log line")
